@@ -1,0 +1,31 @@
+# Both entry points bootstrap .venv themselves: a fresh clone needs only `make demo` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench conformance clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/defib demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q -ra
+
+conformance: $(STAMP)
+	$(VENV)/bin/pytest -q -s tests/conformance
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check defib tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.scheduler
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,79 @@
+"""defib's one exception hierarchy.
+
+    DefibError                      every error defib raises on purpose
+    ├── ConfigError                 a configuration (CIB, cluster file, configure text) is invalid
+    │   ├── CibParseError           malformed XML or an element that cannot be read
+    │   ├── UnknownReferenceError   an id that names nothing (resource, node, rule, template ...)
+    │   └── ConfigSyntaxError       configure-language text that does not parse (line, column)
+    ├── ClusterError                the cluster layer: membership, quorum, CIB replication
+    │   ├── AuthError               a key file is missing, unsafe, or a packet failed its check
+    │   └── NotConnectedError       no daemon answers at the given address
+    ├── AgentError                  a resource or fence agent could not be run at all
+    └── CommandError                a command of the command library was refused
+
+Errors carry the offending id in ``.ident`` (may be None) so that callers can point at it.
+Foreign exceptions are mapped at the boundary: ``raise CibParseError(...) from exc``.
+"""
+
+from __future__ import annotations
+
+
+class DefibError(Exception):
+    """Base of every error defib raises on purpose."""
+
+    def __init__(self, message: str, ident: str | None = None) -> None:
+        super().__init__(message)
+        self.ident = ident
+
+
+class ConfigError(DefibError):
+    """A configuration is invalid."""
+
+
+class CibParseError(ConfigError):
+    """Malformed CIB XML, or an element that cannot be read."""
+
+
+class UnknownReferenceError(ConfigError):
+    """An id that names nothing."""
+
+
+class ConfigSyntaxError(ConfigError):
+    """Configure-language text that does not parse."""
+
+    def __init__(
+        self,
+        message: str,
+        ident: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        where = f"line {line}" + (f", column {column}" if column is not None else "") if line else ""
+        text = f"{where}: {message}" if where else message
+        if suggestion:
+            text += f" (did you mean {suggestion!r}?)"
+        super().__init__(text, ident)
+        self.line = line
+        self.column = column
+        self.suggestion = suggestion
+
+
+class ClusterError(DefibError):
+    """Cluster layer failure."""
+
+
+class AuthError(ClusterError):
+    """Key file missing or unsafe, or a packet failed authentication."""
+
+
+class NotConnectedError(ClusterError):
+    """No daemon answers at the given address."""
+
+
+class AgentError(DefibError):
+    """A resource or fence agent could not be run at all."""
+
+
+class CommandError(DefibError):
+    """A command of the command library was refused."""
