@@ -16,6 +16,9 @@ import sys
 COMMAND_MODULES = [
     "defib.cli.simulate_cmd",
     "defib.cli.demo_cmd",
+    "defib.cli.daemon_cmd",
+    "defib.cli.cluster_cmd",
+    "defib.cli.status_cmd",
 ]
 
 

@@ -1,0 +1,87 @@
+"""`defib cluster keygen|start|stop`: cluster key and a local cluster of N daemons."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from defib.errors import ClusterError
+
+
+def default_dir() -> Path:
+    return Path(os.environ.get("DEFIB_CLUSTER_DIR", "defib-local"))
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("cluster", help="cluster key, local cluster start/stop")
+    sub = parser.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+
+    keygen = sub.add_parser("keygen", help="create a cluster key file (mode 0600)")
+    keygen.add_argument("path", nargs="?", type=Path, default=Path("authkey"))
+    keygen.add_argument("--force", action="store_true", help="overwrite an existing key")
+    keygen.set_defaults(func=_keygen)
+
+    start = sub.add_parser("start", help="start a local cluster (node i on 127.0.0.(10+i))")
+    start.add_argument("-n", "--nodes", type=int, help="number of nodes (creates the cluster)")
+    start.add_argument("--dir", type=Path, default=None,
+                       help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
+    start.add_argument("--node", action="append", help="start only this node (repeatable)")
+    start.add_argument("--port", type=int, default=0, help="UDP port of link 0 (default: free)")
+    start.add_argument("--links", type=int, default=2, help="redundant links per node")
+    start.add_argument("--two-node", action="store_true", default=None)
+    start.add_argument("--wait-for-all", action="store_true", default=None)
+    start.add_argument("--last-man-standing", action="store_true")
+    start.add_argument("--encrypt", action="store_true", help="AES-GCM on top of HMAC")
+    start.add_argument("--no-wait", action="store_true", help="do not wait for membership")
+    start.set_defaults(func=_start)
+
+    stop = sub.add_parser("stop", help="stop the local cluster's daemons (recorded PIDs)")
+    stop.add_argument("--dir", type=Path, default=None)
+    stop.add_argument("--node", action="append", help="stop only this node (repeatable)")
+    stop.set_defaults(func=_stop)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from defib.cluster.auth import keygen
+
+    path = keygen(args.path, overwrite=args.force)
+    print(f"wrote cluster key {path} (mode 0600)")
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    from defib.cluster import local
+    from defib.cluster.config import QuorumOptions
+
+    directory = (args.dir or default_dir()).resolve()
+    config = directory / local.CONFIG_NAME
+    if not config.exists():
+        if not args.nodes:
+            raise ClusterError(f"{config} does not exist: give -n N to create a cluster")
+        two_node = bool(args.two_node) if args.two_node is not None else args.nodes == 2
+        quorum = QuorumOptions(two_node=two_node, wait_for_all=args.wait_for_all,
+                               last_man_standing=args.last_man_standing)
+        local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt)
+        print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
+    elif args.nodes and args.nodes != len(local.load_config(config).nodes):
+        raise ClusterError(f"{config} already defines a different number of nodes;"
+                           " stop it and remove the directory to recreate")
+    started = local.start(directory, args.node)
+    for node in started:
+        state = "already running" if node.already_running else "started"
+        print(f"{node.name}: {state} (pid {node.pid})")
+    if not args.no_wait and not args.node:
+        names = [n.name for n in started]
+        local.wait_formed(directory, names)
+        print(f"membership formed: {' '.join(names)}")
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from defib.cluster import local
+
+    directory = (args.dir or default_dir()).resolve()
+    for name in local.stop(directory, args.node):
+        print(f"{name}: stopped")
+    return 0

@@ -1,0 +1,80 @@
+"""`defib status`: cluster summary and node list as crm_mon's header shows them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from defib.errors import NotConnectedError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("status", help="show nodes, membership, quorum and DC")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
+    parser.add_argument("--node", help="ask this node (default: the first that answers)")
+    parser.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    parser.set_defaults(func=_run)
+
+
+def query(directory: Path, node: str | None) -> dict[str, Any]:
+    from defib.cluster.client import ControlClient
+    from defib.cluster.config import load_config
+    from defib.cluster.local import CONFIG_NAME
+
+    if node:
+        return ControlClient.for_node(directory, node).status()
+    cfg = load_config(directory / CONFIG_NAME)
+    errors = []
+    for n in cfg.nodes:
+        try:
+            return ControlClient.for_node(directory, n.name, timeout=5.0).status()
+        except NotConnectedError as exc:
+            errors.append(str(exc))
+    raise NotConnectedError(f"no node of {directory} answers: " + "; ".join(errors))
+
+
+def render(status: dict[str, Any]) -> str:
+    quorum = status["quorum"]
+    dc = status["dc"]
+    partition = "partition with quorum" if quorum["quorate"] else "partition WITHOUT quorum"
+    dc_text = f"{dc['name']} ({dc['id']}) - {partition}" if dc else "NONE"
+    members = [n for n in status["nodes"] if n["member"]]
+    offline = [n for n in status["nodes"] if not n["member"]]
+    flags = " ".join(quorum["flags"])
+    lines = [
+        "Cluster Summary:",
+        f"  * Stack: defib heartbeat (cluster {status['cluster']})",
+        f"  * Current DC: {dc_text}",
+        f"  * Last updated: {time.strftime('%a %b %d %H:%M:%S %Y')}"
+        f" on {status['node']['name']}",
+        f"  * Membership: view {status['view']}, {len(members)} members"
+        f" ({'agreed' if status['agreed'] else 'settling'})",
+        f"  * Quorum: votes {quorum['total_votes']}/{quorum['expected_votes']},"
+        f" need {quorum['quorum']}" + (f" [{flags}]" if flags else "")
+        + (" (waiting for all nodes)" if quorum["wait_for_all_pending"] else ""),
+        f"  * CIB: version {'.'.join(map(str, status['cib']['version']))}",
+        f"  * {len(status['nodes'])} nodes configured",
+        "",
+        "Node List:",
+        f"  * Online: [ {' '.join(n['name'] for n in members)} ]",
+    ]
+    if offline:
+        lines.append(f"  * OFFLINE: [ {' '.join(n['name'] for n in offline)} ]")
+    degraded = [
+        f"{n['name']} link{i}" for n in members for i, up in enumerate(n["links"]) if not up
+    ]
+    if degraded:
+        lines.append(f"  * Links down: {', '.join(degraded)}")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from defib.cli.cluster_cmd import default_dir
+
+    status = query((args.dir or default_dir()).resolve(), args.node)
+    print(json.dumps(status, indent=2) if args.json else render(status))
+    return 0

@@ -1,0 +1,99 @@
+"""The node's control endpoint: a unix socket speaking one JSON object per line.
+
+Requests ``{"op": ...}``; answers ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``.
+``subscribe`` keeps the connection and streams one event per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from defib.cluster.node import ClusterNode
+from defib.errors import DefibError
+
+MAX_LINE = 16 << 20
+
+
+class ControlServer:
+    def __init__(self, node: ClusterNode, path: Path, on_shutdown: Callable[[], None]) -> None:
+        self.node = node
+        self.path = path
+        self.on_shutdown = on_shutdown
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
+                                                       limit=MAX_LINE)
+        self.path.chmod(0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.path.unlink(missing_ok=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    request = json.loads(line)
+                    if not isinstance(request, dict):
+                        raise ValueError("request is not an object")
+                except ValueError as exc:
+                    await _send(writer, {"ok": False, "error": f"bad request: {exc}"})
+                    continue
+                if request.get("op") == "subscribe":
+                    await self._stream(writer)
+                    return
+                await _send(writer, await self._answer(request))
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        node = self.node
+        try:
+            if op == "status":
+                return {"ok": True, **node.status()}
+            if op == "stats":
+                return {"ok": True, "stats": node.layer.stats()}
+            if op == "get_cib":
+                return {"ok": True, **node.get_cib()}
+            if op == "cib_change":
+                change = request.get("change")
+                if not isinstance(change, dict):
+                    return {"ok": False, "error": "cib_change needs a 'change' object"}
+                return {"ok": True, **await node.change(change)}
+            if op == "shutdown":
+                asyncio.get_running_loop().call_soon(self.on_shutdown)
+                return {"ok": True}
+        except DefibError as exc:
+            return {"ok": False, "error": str(exc), "kind": type(exc).__name__}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def _stream(self, writer: asyncio.StreamWriter) -> None:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10000)
+
+        def put(event: dict[str, Any]) -> None:
+            if not queue.full():
+                queue.put_nowait(event)
+
+        unsubscribe = self.node.subscribe(put)
+        try:
+            await _send(writer, {"ok": True, "event": "subscribed", **self.node.status()})
+            while True:
+                await _send(writer, await queue.get())
+        finally:
+            unsubscribe()
+
+
+async def _send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+    writer.write(json.dumps(message).encode() + b"\n")
+    await writer.drain()

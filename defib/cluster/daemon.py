@@ -1,0 +1,64 @@
+"""`defib daemon`: run one node until SIGTERM/SIGINT or a shutdown request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from defib.cluster.auth import load_key
+from defib.cluster.client import SOCKET_NAME
+from defib.cluster.config import load_config
+from defib.cluster.control import ControlServer
+from defib.cluster.node import ClusterNode
+
+
+def _setup_logging(name: str, node_id: int, level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s {name}(id {node_id}) pid {os.getpid()} %(levelname)s %(name)s: %(message)s"
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _raise_priority(nice: int, log: logging.Logger) -> None:
+    # Heartbeats must keep flowing while other processes saturate the CPUs.
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as exc:
+        log.warning("could not set nice %d: %s (running at normal priority)", nice, exc)
+
+
+async def _serve(config: Path, node_name: str) -> int:
+    cfg = load_config(config)
+    node_cfg = cfg.node_by_name(node_name)
+    log = logging.getLogger("defib.daemon")
+    key = load_key(cfg.key_file)
+    node = ClusterNode(cfg, node_cfg, key)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    await node.start()
+    control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set)
+    await control.start()
+    log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,
+             control.path)
+    await done.wait()
+    log.info("shutting down")
+    await control.stop()
+    await node.stop()
+    return 0
+
+
+def run_daemon(config: Path, node_name: str, level: int = logging.INFO) -> int:
+    cfg = load_config(config)
+    node_cfg = cfg.node_by_name(node_name)
+    _setup_logging(node_cfg.name, node_cfg.id, level)
+    _raise_priority(cfg.timing.nice, logging.getLogger("defib.daemon"))
+    return asyncio.run(_serve(config, node_name))

@@ -1,0 +1,467 @@
+"""The built-in messaging layer: UDP heartbeats on every link, views, sequencer ordering.
+
+Every packet (heartbeat, ordered message, retransmission request, goodbye) is sealed by
+``PacketCodec``. Each node keeps one listening socket per link and, per peer and link, one
+*connected* sending socket: the kernel reports ICMP port-unreachable on it as
+ECONNREFUSED, which is the failure detector's proof that the peer's daemon is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from defib.cluster.auth import PacketCodec
+from defib.cluster.config import ClusterConfig, NodeConfig
+from defib.cluster.detector import FailureDetector
+from defib.cluster.layer import (
+    DeliverCallback,
+    Delivery,
+    Membership,
+    MembershipCallback,
+    QuorumCallback,
+)
+from defib.cluster.ordering import Ordered, Receiver, Sequencer
+from defib.cluster.quorum import QuorumState, QuorumTracker
+from defib.cluster.views import Report, View, ViewAgreement
+from defib.errors import ClusterError
+
+MAX_BODY = 65000
+RESEND_AFTER = 0.2
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    if len(raw) > 1000:
+        return b"Z" + zlib.compress(raw, 6)
+    return b"J" + raw
+
+
+def decode(data: bytes) -> dict[str, Any] | None:
+    try:
+        if data[:1] == b"Z":
+            data = b"J" + zlib.decompress(data[1:])
+        if data[:1] != b"J":
+            return None
+        value = json.loads(data[1:])
+    except (zlib.error, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class HeartbeatLayer:
+    """Implements ``defib.cluster.layer.ClusterLayer`` over UDP."""
+
+    def __init__(
+        self,
+        cfg: ClusterConfig,
+        node: NodeConfig,
+        key: bytes,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.node = node
+        self.clock = clock
+        self.incarnation = time.time_ns() // 1000
+        self.log = logging.LoggerAdapter(
+            logging.getLogger("defib.cluster"), {"node": node.name}
+        )
+        self.peers = [n for n in cfg.nodes if n.id != node.id]
+        self.codec = PacketCodec(key, node.id, {n.id for n in cfg.nodes}, cfg.encrypt)
+        t = cfg.timing
+        self.detector = FailureDetector([p.id for p in self.peers], cfg.link_count,
+                                        t.suspect_time, t.dead_time)
+        self.views = ViewAgreement(node.id, self.incarnation)
+        self.tracker = QuorumTracker({n.id: n.votes for n in cfg.nodes}, cfg.quorum)
+        self.reports: dict[int, Report] = {}
+        self.reachable: set[int] = set()
+        self._membership = Membership("0.0", ())
+        self._cb_deliver: list[DeliverCallback] = []
+        self._cb_membership: list[MembershipCallback] = []
+        self._cb_quorum: list[QuorumCallback] = []
+        self._listen: list[socket.socket] = []
+        self._send: dict[tuple[int, int], socket.socket] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._started = 0.0
+        self._last_tick = 0.0
+        self._last_hb = 0.0
+        self._sequencer = Sequencer()
+        self._delivered: OrderedDict[str, None] = OrderedDict()
+        self._receiver = Receiver(self._delivered)
+        self._early: dict[tuple[int, int], list[Ordered]] = {}
+        self._outbox: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
+        self._uid_counter = 0
+        self._seq_high_seen = 0
+        self._last_nack = 0.0
+        self.counters: dict[str, int] = {
+            "send_errors": 0, "refused": 0, "views_installed": 0, "loop_stalls": 0,
+            "delivered": 0, "retransmit_requests": 0,
+        }
+        self.max_tick_gap = 0.0
+
+    # -- ClusterLayer interface -------------------------------------------------------------
+    @property
+    def node_id(self) -> int:
+        return self.node.id
+
+    def on_deliver(self, callback: DeliverCallback) -> None:
+        self._cb_deliver.append(callback)
+
+    def on_membership(self, callback: MembershipCallback) -> None:
+        self._cb_membership.append(callback)
+
+    def on_quorum(self, callback: QuorumCallback) -> None:
+        self._cb_quorum.append(callback)
+
+    def membership(self) -> Membership:
+        return self._membership
+
+    def quorum(self) -> QuorumState:
+        return self.tracker.state
+
+    async def join(self) -> None:
+        loop = asyncio.get_running_loop()
+        for link, (host, port) in enumerate(self.node.addresses):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                sock.close()
+                raise ClusterError(f"cannot bind link{link} {host}:{port}: {exc}",
+                                   self.node.name) from exc
+            sock.setblocking(False)
+            loop.add_reader(sock.fileno(), self._drain, sock, link)
+            self._listen.append(sock)
+            for peer in self.peers:
+                out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                out.bind((host, 0))
+                out.connect(peer.addresses[link])
+                out.setblocking(False)
+                loop.add_reader(out.fileno(), self._drain_errors, out, peer.id, link)
+                self._send[(peer.id, link)] = out
+        self._started = self._last_tick = self.clock()
+        self.log.info("joining cluster %s as node %d (incarnation %d) on %s",
+                      self.cfg.name, self.node.id, self.incarnation,
+                      ", ".join(f"{h}:{p}" for h, p in self.node.addresses))
+        self._send_heartbeats()
+        self._task = asyncio.create_task(self._run())
+
+    async def leave(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for peer in self.peers:
+            for link in range(self.cfg.link_count):
+                self._send_to(peer.id, link, {"t": "bye"})
+        loop = asyncio.get_running_loop()
+        for sock in [*self._listen, *self._send.values()]:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self._listen.clear()
+        self._send.clear()
+        self.log.info("left the cluster")
+
+    def send_ordered(self, payload: dict[str, Any]) -> None:
+        if len(encode({"p": payload})) > MAX_BODY:
+            raise ClusterError(f"message too large for one datagram ({payload.get('t')})",
+                               self.node.name)
+        self._uid_counter += 1
+        uid = f"{self.node.id}:{self.incarnation}:{self._uid_counter}"
+        self._outbox[uid] = (payload, self.clock())
+        self._submit(uid, payload)
+
+    def stats(self) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "packets": dict(self.codec.stats),
+            **self.counters,
+            "max_tick_gap_ms": round(self.max_tick_gap * 1000, 1),
+            "pending_ordered": len(self._outbox),
+            "links": {
+                str(p.id): self.detector.links_up(p.id, now) for p in self.peers
+            },
+        }
+
+    # -- sockets ----------------------------------------------------------------------------
+    def _send_to(self, peer: int, link: int, body: dict[str, Any]) -> None:
+        sock = self._send.get((peer, link))
+        if sock is None:
+            return
+        body["i"] = self.incarnation
+        data = self.codec.seal(encode(body))
+        try:
+            sock.send(data)
+        except ConnectionRefusedError:
+            self.counters["refused"] += 1
+            self.detector.refused(peer, link, self.clock())
+        except OSError:
+            # Unroutable, filtered, buffer full: not evidence that the peer died.
+            self.counters["send_errors"] += 1
+
+    def _send_all_links(self, peer: int, body: dict[str, Any]) -> None:
+        for link in range(self.cfg.link_count):
+            self._send_to(peer, link, dict(body))
+
+    def _drain_errors(self, sock: socket.socket, peer: int, link: int) -> None:
+        while True:
+            try:
+                sock.recv(2048)
+            except ConnectionRefusedError:
+                self.counters["refused"] += 1
+                self.detector.refused(peer, link, self.clock())
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.counters["send_errors"] += 1
+                return
+
+    def _drain(self, sock: socket.socket, link: int) -> None:
+        while True:
+            try:
+                data = sock.recv(70000)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            opened = self.codec.open(data)
+            if opened is None:
+                continue
+            body = decode(opened.body)
+            if body is None or not isinstance(body.get("i"), int):
+                self.codec.stats["rx_malformed"] += 1
+                continue
+            self._handle(opened.sender, link, body)
+
+    # -- protocol ---------------------------------------------------------------------------
+    def _handle(self, sender: int, link: int, body: dict[str, Any]) -> None:
+        kind = body.get("t")
+        if kind == "bye":
+            self.detector.forget(sender)
+            self.reports.pop(sender, None)
+            self.log.info("node %d says goodbye", sender)
+            return
+        if self.detector.heard(sender, link, self.clock(), body["i"]):
+            self.log.info("node %d restarted (new incarnation %d)", sender, body["i"])
+        if kind == "hb":
+            view = View.from_wire(body.get("v"))
+            self.views.observe(view)
+            self.reports[sender] = Report(body["i"], view, frozenset(body.get("r", ())))
+            cur = self.views.current
+            if cur is not None and view == cur and sender == cur.id.coord:
+                self._seq_high_seen = max(self._seq_high_seen, int(body.get("o", 0)))
+        elif kind == "oreq":
+            self._on_oreq(sender, body)
+        elif kind == "ord":
+            self._on_ord(body)
+        elif kind == "nack":
+            self._on_nack(sender, body)
+
+    def _view_key(self) -> tuple[int, int] | None:
+        cur = self.views.current
+        return (cur.id.seq, cur.id.coord) if cur else None
+
+    def _submit(self, uid: str, payload: dict[str, Any]) -> None:
+        cur = self.views.current
+        if cur is None:
+            return
+        if cur.id.coord == self.node.id:
+            self._sequence(self.node.id, uid, payload)
+        else:
+            body = {"t": "oreq", "v": [cur.id.seq, cur.id.coord], "u": uid, "p": payload}
+            self._send_all_links(cur.id.coord, body)
+
+    def _sequence(self, origin: int, uid: str, payload: dict[str, Any]) -> None:
+        cur = self.views.current
+        assert cur is not None
+        msg, _ = self._sequencer.assign(origin, uid, payload)
+        wire = {"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()}
+        for member in cur.member_ids:
+            if member != self.node.id:
+                self._send_all_links(member, wire)
+        self._accept(msg)
+
+    def _on_oreq(self, sender: int, body: dict[str, Any]) -> None:
+        cur = self.views.current
+        if cur is None or cur.id.coord != self.node.id or sender not in cur.member_ids:
+            return
+        if list(body.get("v", ())) != [cur.id.seq, cur.id.coord]:
+            return
+        self._sequence(sender, str(body["u"]), dict(body["p"]))
+
+    def _on_ord(self, body: dict[str, Any]) -> None:
+        key = tuple(body.get("v", ()))
+        msg = Ordered.from_wire(body)
+        if key == self._view_key():
+            self._accept(msg)
+        elif self.views.current is None or key[0] > self.views.current.id.seq:
+            early = self._early.setdefault(key, [])  # type: ignore[arg-type]
+            if len(early) < 1000:
+                early.append(msg)
+
+    def _accept(self, msg: Ordered) -> None:
+        view_id = str(self.views.current.id) if self.views.current else "0.0"
+        for item in self._receiver.accept(msg):
+            if item.origin == self.node.id:
+                self._outbox.pop(item.uid, None)
+            self.counters["delivered"] += 1
+            delivery = Delivery(view_id, item.seq, item.origin, item.payload)
+            for cb in self._cb_deliver:
+                try:
+                    cb(delivery)
+                except Exception:
+                    self.log.exception("deliver callback failed")
+
+    def _on_nack(self, sender: int, body: dict[str, Any]) -> None:
+        cur = self.views.current
+        if cur is None or cur.id.coord != self.node.id:
+            return
+        if list(body.get("v", ())) != [cur.id.seq, cur.id.coord]:
+            return
+        for msg in self._sequencer.range(int(body["a"]), int(body["b"])):
+            wire = {"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()}
+            self._send_all_links(sender, wire)
+
+    # -- periodic work ----------------------------------------------------------------------
+    async def _run(self) -> None:
+        period = self.cfg.timing.heartbeat_interval / 2
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self._tick()
+            except Exception:
+                self.log.exception("tick failed")
+
+    def _tick(self) -> None:
+        t = self.cfg.timing
+        now = self.clock()
+        gap = now - self._last_tick
+        self._last_tick = now
+        self.max_tick_gap = max(self.max_tick_gap, gap)
+        if gap > t.suspect_time:
+            # We did not run: what looks like peers' silence is our own stall.
+            self.counters["loop_stalls"] += 1
+            self.detector.forgive(gap - t.heartbeat_interval / 2)
+            self.log.warning("event loop stalled for %.3fs; peers not blamed", gap)
+        for link, sock in enumerate(self._listen):
+            self._drain(sock, link)
+        if now - self._last_hb >= t.heartbeat_interval:
+            self._send_heartbeats()
+        reachable = self.detector.reachable(now)
+        for gone in sorted(self.reachable - reachable):
+            self.log.warning("node %d unreachable: %s", gone, self.detector.reason(gone, now))
+        for back in sorted(reachable - self.reachable):
+            self.log.info("node %d reachable", back)
+        self.reachable = reachable
+        if now - self._started >= t.join_time:
+            reports = {p: r for p, r in self.reports.items() if p in reachable}
+            new = self.views.decide(reachable, reports)
+            if new is not None:
+                self._install(new)
+        self._update_quorum(now)
+        self._resend_pending(now)
+        self._request_gaps(now)
+
+    def _send_heartbeats(self) -> None:
+        self._last_hb = self.clock()
+        cur = self.views.current
+        body: dict[str, Any] = {
+            "t": "hb",
+            "v": cur.to_wire() if cur else None,
+            "r": sorted(self.reachable),
+        }
+        if cur is not None and cur.id.coord == self.node.id:
+            body["o"] = self._sequencer.high
+        for peer in self.peers:
+            self._send_all_links(peer.id, body)
+
+    def _install(self, view: View) -> None:
+        old = set(self._membership.members)
+        members = view.member_ids
+        self._membership = Membership(
+            str(view.id), members,
+            tuple(sorted(set(members) - old)), tuple(sorted(old - set(members))),
+        )
+        self.counters["views_installed"] += 1
+        self.log.info("view %s: members %s (joined %s, left %s)", view.id, list(members),
+                      list(self._membership.joined), list(self._membership.left))
+        self._sequencer = Sequencer()
+        self._receiver = Receiver(self._delivered)
+        self._seq_high_seen = 0
+        self._send_heartbeats()
+        for cb in self._cb_membership:
+            try:
+                cb(self._membership)
+            except Exception:
+                self.log.exception("membership callback failed")
+        early = self._early.pop((view.id.seq, view.id.coord), [])
+        self._early = {k: v for k, v in self._early.items() if k[0] > view.id.seq}
+        for msg in early:
+            self._accept(msg)
+        now = self.clock()
+        for uid, (payload, _) in list(self._outbox.items()):
+            self._outbox[uid] = (payload, now)
+            self._submit(uid, payload)
+
+    def _update_quorum(self, now: float) -> None:
+        before = self.tracker.state
+        members = frozenset(self._membership.members)
+        state = self.tracker.update(members, now)
+        if state != before:
+            self.log.info("quorum: %s (votes %d/%d, need %d)",
+                          "quorate" if state.quorate else "NOT quorate",
+                          state.total_votes, state.expected_votes, state.quorum)
+            for cb in self._cb_quorum:
+                try:
+                    cb(state)
+                except Exception:
+                    self.log.exception("quorum callback failed")
+
+    def _resend_pending(self, now: float) -> None:
+        for uid, (payload, sent) in list(self._outbox.items()):
+            if now - sent >= RESEND_AFTER:
+                self._outbox[uid] = (payload, now)
+                self._submit(uid, payload)
+
+    def _request_gaps(self, now: float) -> None:
+        cur = self.views.current
+        if cur is None or cur.id.coord == self.node.id or now - self._last_nack < RESEND_AFTER / 2:
+            return
+        gap = self._receiver.missing(self._seq_high_seen)
+        if gap is None:
+            return
+        self._last_nack = now
+        self.counters["retransmit_requests"] += 1
+        body = {"t": "nack", "v": [cur.id.seq, cur.id.coord], "a": gap[0], "b": gap[1]}
+        self._send_all_links(cur.id.coord, body)
+
+    # -- introspection ----------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        now = self.clock()
+        cur = self.views.current
+        reports = {p: r for p, r in self.reports.items() if p in self.reachable}
+        return {
+            "node_id": self.node.id,
+            "incarnation": self.incarnation,
+            "pid": os.getpid(),
+            "view": str(cur.id) if cur else None,
+            "members": list(self._membership.members),
+            "agreed": self.views.agreed(reports),
+            "reachable": sorted(self.reachable),
+            "peers": {
+                str(p.id): {"links": self.detector.links_up(p.id, now)} for p in self.peers
+            },
+            "quorum": self.tracker.state.to_dict(),
+        }

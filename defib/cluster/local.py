@@ -1,0 +1,198 @@
+"""A cluster of N daemons on this machine: node i listens on 127.0.0.(10+i) and 127.0.1.(10+i).
+
+Layout of the cluster directory::
+
+    DIR/cluster.toml  DIR/authkey
+    DIR/<node>/daemon.pid  DIR/<node>/daemon.log  DIR/<node>/control.sock  DIR/<node>/cib.xml
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from defib.cluster.auth import keygen
+from defib.cluster.client import ControlClient
+from defib.cluster.config import (
+    ClusterConfig,
+    NodeConfig,
+    QuorumOptions,
+    Timing,
+    load_config,
+    render_config,
+)
+from defib.errors import ClusterError, NotConnectedError
+
+CONFIG_NAME = "cluster.toml"
+
+
+@dataclass(frozen=True)
+class StartedNode:
+    name: str
+    pid: int
+    already_running: bool
+
+
+def node_addresses(index: int, port: int, links: int) -> tuple[tuple[str, int], ...]:
+    return tuple((f"127.0.{link}.{10 + index}", port + link) for link in range(links))
+
+
+def _bindable(addresses: list[tuple[str, int]]) -> bool:
+    for host, port in addresses:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def pick_port(count: int, links: int, start: int = 5405) -> int:
+    for base in range(start, start + 2000, links):
+        wanted = [a for i in range(1, count + 1) for a in node_addresses(i, base, links)]
+        if _bindable(wanted):
+            return base
+    raise ClusterError("no free UDP port pair found for a local cluster")
+
+
+def create(directory: Path, count: int, port: int = 0, links: int = 2,
+           quorum: QuorumOptions | None = None, encrypt: bool = False,
+           timing: Timing | None = None) -> ClusterConfig:
+    """Write DIR/cluster.toml and DIR/authkey for a new local cluster."""
+    if count < 1 or count > 200:
+        raise ClusterError(f"node count {count} out of range 1..200")
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    base = port or pick_port(count, links)
+    nodes = tuple(
+        NodeConfig(i, f"node{i}", node_addresses(i, base, links)) for i in range(1, count + 1)
+    )
+    cfg = ClusterConfig(
+        name=directory.name or "local",
+        nodes=nodes,
+        key_file=directory / "authkey",
+        state_dir=directory,
+        encrypt=encrypt,
+        timing=timing or Timing(),
+        quorum=quorum or QuorumOptions(two_node=count == 2),
+        source=directory / CONFIG_NAME,
+    )
+    if not cfg.key_file.exists():
+        keygen(cfg.key_file)
+    (directory / CONFIG_NAME).write_text(render_config(cfg))
+    return cfg
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return []
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except (OSError, IndexError):
+        return []
+
+
+def daemon_pid(directory: Path, name: str) -> int | None:
+    """The recorded PID of a node's daemon if that process is still this daemon."""
+    try:
+        pid = int((directory / name / "daemon.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    cmd = _cmdline(pid)
+    if "daemon" in cmd and name in cmd:
+        return pid
+    return None
+
+
+def start(directory: Path, names: list[str] | None = None, wait: float = 15.0) -> list[StartedNode]:
+    directory = directory.resolve()
+    cfg = load_config(directory / CONFIG_NAME)
+    chosen = [cfg.node_by_name(n) for n in names] if names else list(cfg.nodes)
+    started: list[StartedNode] = []
+    for node in chosen:
+        state = directory / node.name
+        state.mkdir(exist_ok=True)
+        pid = daemon_pid(directory, node.name)
+        if pid is not None:
+            started.append(StartedNode(node.name, pid, True))
+            continue
+        env = dict(os.environ, DEFIB_LOCAL_NODE=f"{directory}:{node.name}")
+        with open(state / "daemon.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "defib.cli.main", "daemon",
+                 "--config", str(directory / CONFIG_NAME), "--node", node.name],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state, env=env,
+                start_new_session=True,
+            )
+        (state / "daemon.pid").write_text(f"{proc.pid}\n")
+        started.append(StartedNode(node.name, proc.pid, False))
+    deadline = time.monotonic() + wait
+    for node in started:
+        client = ControlClient.for_node(directory, node.name, timeout=2.0)
+        while True:
+            try:
+                client.status()
+                break
+            except NotConnectedError as exc:
+                if daemon_pid(directory, node.name) is None:
+                    log_tail = (directory / node.name / "daemon.log").read_text()[-2000:]
+                    raise ClusterError(f"{node.name} exited at start:\n{log_tail}",
+                                       node.name) from exc
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{node.name} did not answer within {wait}s",
+                                       node.name) from exc
+                time.sleep(0.05)
+    return started
+
+
+def stop(directory: Path, names: list[str] | None = None, timeout: float = 5.0) -> list[str]:
+    """SIGTERM each recorded daemon (SIGKILL after ``timeout``); returns the names stopped."""
+    directory = directory.resolve()
+    cfg = load_config(directory / CONFIG_NAME)
+    chosen = names or [n.name for n in cfg.nodes]
+    pids: dict[str, int] = {}
+    for name in chosen:
+        pid = daemon_pid(directory, name)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            pids[name] = pid
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = {n: p for n, p in pids.items() if daemon_pid(directory, n) == p}
+        time.sleep(0.05)
+    for name, pid in pids.items():
+        if daemon_pid(directory, name) == pid:
+            os.kill(pid, signal.SIGKILL)
+    for name in chosen:
+        (directory / name / "daemon.pid").unlink(missing_ok=True)
+    return chosen
+
+
+def wait_formed(directory: Path, names: list[str], timeout: float = 15.0) -> dict[str, dict]:
+    """Wait until the named nodes share one agreed view made of exactly them."""
+    deadline = time.monotonic() + timeout
+    wanted = sorted(names)
+    last: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        try:
+            last = {n: ControlClient.for_node(directory, n, 2.0).status() for n in names}
+        except (NotConnectedError, ClusterError):
+            time.sleep(0.1)
+            continue
+        views = {s["view"] for s in last.values()}
+        member_names = {
+            tuple(sorted(x["name"] for x in s["nodes"] if x["member"])) for s in last.values()
+        }
+        if (len(views) == 1 and None not in views and member_names == {tuple(wanted)}
+                and all(s["agreed"] for s in last.values())):
+            return last
+        time.sleep(0.05)
+    summary = {n: (s.get("view"), s.get("members")) for n, s in last.items()}
+    raise ClusterError(f"nodes {wanted} did not agree on one membership in {timeout}s: {summary}")

@@ -1,0 +1,108 @@
+"""One cluster node's service: the messaging layer, quorum, DC and the replicated CIB.
+
+``ClusterNode`` is the API the controller (and the control socket) use:
+``get_cib()``, ``await change(...)``, ``subscribe(callback)`` for membership, quorum, DC and
+CIB events, ``status()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from defib.cluster.cibstore import CibStore
+from defib.cluster.config import ClusterConfig, NodeConfig
+from defib.cluster.heartbeat import HeartbeatLayer
+from defib.cluster.layer import Membership
+from defib.cluster.quorum import QuorumState
+from defib.cluster.replication import CibReplicator
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+class ClusterNode:
+    def __init__(self, cfg: ClusterConfig, node: NodeConfig, key: bytes) -> None:
+        self.cfg = cfg
+        self.node = node
+        self.log = logging.LoggerAdapter(logging.getLogger("defib.cluster"), {"node": node.name})
+        self.state_dir = cfg.node_state_dir(node.name)
+        self.layer = HeartbeatLayer(cfg, node, key)
+        self.cib = CibReplicator(self.layer, CibStore(self.state_dir, self.log), self.log,
+                                 timeout=cfg.timing.cib_timeout)
+        self._listeners: list[Listener] = []
+        self.layer.on_membership(self._on_membership)
+        self.layer.on_quorum(self._on_quorum)
+        self.cib.subscribe(self._emit)
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.cib.load()
+        await self.layer.join()
+
+    async def stop(self) -> None:
+        await self.layer.leave()
+
+    # -- API for the controller --------------------------------------------------------------
+    def get_cib(self) -> dict[str, Any]:
+        return {"xml": self.cib.copy.xml, "version": list(self.cib.copy.version),
+                "digest": self.cib.copy.digest}
+
+    async def change(self, change: dict[str, Any]) -> dict[str, Any]:
+        return await self.cib.change(change)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def name_of(self, node_id: int | None) -> str | None:
+        if node_id is None:
+            return None
+        node = self.cfg.node_by_id(node_id)
+        return node.name if node else str(node_id)
+
+    def status(self) -> dict[str, Any]:
+        desc = self.layer.describe()
+        members = set(desc["members"])
+        dc = self.cib.dc
+        return {
+            "cluster": self.cfg.name,
+            "node": {"id": self.node.id, "name": self.node.name},
+            "view": desc["view"],
+            "agreed": desc["agreed"],
+            "members": sorted(members),
+            "dc": {"id": dc, "name": self.name_of(dc)} if dc is not None else None,
+            "quorum": desc["quorum"],
+            "nodes": [
+                {
+                    "id": n.id,
+                    "name": n.name,
+                    "member": n.id in members,
+                    "reachable": n.id == self.node.id or n.id in desc["reachable"],
+                    "links": [True] * len(n.addresses) if n.id == self.node.id
+                    else desc["peers"][str(n.id)]["links"],
+                    "votes": n.votes,
+                }
+                for n in self.cfg.nodes
+            ],
+            "cib": {"version": list(self.cib.copy.version), "digest": self.cib.copy.digest,
+                    "synced": self.cib.synced, "loaded_from": self.cib.loaded_from},
+            "pid": desc["pid"],
+        }
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_membership(self, m: Membership) -> None:
+        self._emit({"event": "membership", "view": m.view_id, "members": list(m.members),
+                    "joined": list(m.joined), "left": list(m.left)})
+
+    def _on_quorum(self, q: QuorumState) -> None:
+        self._emit({"event": "quorum", **q.to_dict()})
+
+    def _emit(self, event: Event) -> None:
+        event = {"node": self.node.name, **event}
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                self.log.exception("event listener failed")

@@ -1,0 +1,246 @@
+"""CIB replication over a ``ClusterLayer``: DC election, version sync, ordered changes.
+
+Everything travels as totally ordered messages, so every member sees the same sequence and
+reaches the same decisions without extra rounds:
+
+* DC = the lowest node id of the view (every partition has one, as in Pacemaker).
+* On each new view every member announces its CIB version (``cib-ver``). Once all members
+  have spoken, the holder of the newest copy (the DC on a tie) sends it (``cib-full``) if
+  anyone differs; everyone adopts it. Until then the DC holds back changes.
+* A change (``cib-req``) is applied by the DC alone, written durably there, then sent to all
+  (``cib-commit``); members store it durably and answer ``cib-ack``. The caller is answered
+  once every member acked (or, after ``ack_timeout``, with the list of those who did).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from defib.cluster.cibstore import CibStore
+from defib.cluster.cibxml import EMPTY_CIB, CibCopy, apply_change
+from defib.cluster.layer import ClusterLayer, Delivery, Membership
+from defib.errors import ClusterError, DefibError
+
+CibListener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Pending:
+    change: dict[str, Any]
+    future: asyncio.Future[dict[str, Any]]
+    committed: tuple[int, int, int] | None = None
+    acked: set[int] = field(default_factory=set)
+    timer_armed: bool = False
+
+
+class CibReplicator:
+    def __init__(
+        self,
+        layer: ClusterLayer,
+        store: CibStore | None,
+        log: logging.LoggerAdapter[logging.Logger],
+        timeout: float = 5.0,
+        ack_timeout: float = 2.0,
+    ) -> None:
+        self.layer = layer
+        self.store = store
+        self.log = log
+        self.timeout = timeout
+        self.ack_timeout = ack_timeout
+        self.copy = CibCopy.of(EMPTY_CIB)
+        self.loaded_from: str = "empty"
+        self.membership = Membership("0.0", ())
+        self.synced = False
+        self._versions: dict[int, tuple[tuple[int, int, int], str]] = {}
+        self._deferred: list[Delivery] = []
+        self._pending: dict[str, _Pending] = {}
+        self._done: dict[str, tuple[int, int, int]] = {}
+        self._ids = itertools.count(1)
+        self._listeners: list[CibListener] = []
+        layer.on_membership(self._on_membership)
+        layer.on_deliver(self._on_deliver)
+
+    # -- public API -------------------------------------------------------------------------
+    def load(self) -> None:
+        if self.store is None:
+            return
+        report = self.store.load()
+        if report.copy is not None:
+            self.copy = report.copy
+            self.loaded_from = str(report.source)
+        self.log.info("CIB version %s loaded from %s", _v(self.copy.version), self.loaded_from)
+
+    @property
+    def dc(self) -> int | None:
+        return self.membership.coordinator
+
+    def subscribe(self, listener: CibListener) -> None:
+        self._listeners.append(listener)
+
+    async def change(self, change: dict[str, Any]) -> dict[str, Any]:
+        """Send a change through the DC; returns {"version", "acked_by", "members"}."""
+        req = f"{self.layer.node_id}:{os.getpid()}:{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        pending = _Pending(change, loop.create_future())
+        self._pending[req] = pending
+        self.layer.send_ordered({"t": "cib-req", "r": req, "c": change})
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+        except TimeoutError:
+            if pending.committed is not None:
+                return self._result(pending)
+            raise ClusterError(
+                f"no DC committed the change within {self.timeout}s"
+                f" (DC {self.dc}, members {list(self.membership.members)})",
+                req,
+            ) from None
+        finally:
+            self._pending.pop(req, None)
+
+    # -- layer callbacks --------------------------------------------------------------------
+    def _on_membership(self, membership: Membership) -> None:
+        old_dc = self.dc
+        self.membership = membership
+        self.synced = False
+        self._versions = {}
+        self._deferred = []
+        self.layer.send_ordered(
+            {"t": "cib-ver", "v": list(self.copy.version), "d": self.copy.digest}
+        )
+        for req, pending in self._pending.items():
+            if pending.committed is None:
+                self.layer.send_ordered({"t": "cib-req", "r": req, "c": pending.change})
+        if self.dc != old_dc:
+            self.log.info("DC is now node %s", self.dc)
+            self._emit({"event": "dc", "dc": self.dc, "view": membership.view_id})
+
+    def _on_deliver(self, d: Delivery) -> None:
+        if d.view_id != self.membership.view_id:
+            return
+        kind = d.payload.get("t")
+        if kind == "cib-ver":
+            self._on_version(d)
+        elif kind == "cib-full":
+            self._adopt(d.payload, f"sync from node {d.origin}")
+        elif kind == "cib-req":
+            if self.layer.node_id == self.dc:
+                if self.synced:
+                    self._commit(d)
+                else:
+                    self._deferred.append(d)
+        elif kind == "cib-commit":
+            self._adopt(d.payload, f"commit {d.payload['r']} by DC {d.origin}")
+            self.layer.send_ordered({"t": "cib-ack", "r": d.payload["r"],
+                                     "v": d.payload["v"]})
+            pending = self._pending.get(str(d.payload["r"]))
+            if pending is not None:
+                pending.committed = tuple(d.payload["v"])  # type: ignore[assignment]
+                self._check_done(str(d.payload["r"]))
+        elif kind == "cib-ack":
+            pending = self._pending.get(str(d.payload["r"]))
+            if pending is not None:
+                pending.acked.add(d.origin)
+                self._check_done(str(d.payload["r"]))
+        elif kind == "cib-nack":
+            pending = self._pending.get(str(d.payload["r"]))
+            if pending is not None and not pending.future.done():
+                pending.future.set_exception(
+                    ClusterError(f"DC refused the change: {d.payload['e']}", str(d.payload["r"]))
+                )
+
+    # -- internals --------------------------------------------------------------------------
+    def _on_version(self, d: Delivery) -> None:
+        self._versions[d.origin] = (tuple(d.payload["v"]), str(d.payload["d"]))  # type: ignore[arg-type]
+        members = self.membership.members
+        if self.synced or not all(m in self._versions for m in members):
+            return
+        best = max(self._versions[m][0] for m in members)
+        holders = [m for m in members if self._versions[m][0] == best]
+        holder = self.dc if self.dc in holders else min(holders)
+        wanted = self._versions[holder]
+        differ = [m for m in members if self._versions[m] != wanted]
+        if differ and holder == self.layer.node_id:
+            self.log.info("sending CIB %s to nodes %s (they differ)", _v(best), differ)
+            self.layer.send_ordered({"t": "cib-full", "x": self.copy.xml,
+                                     "v": list(self.copy.version), "d": self.copy.digest})
+        self.synced = True
+        for deferred in self._deferred:
+            self._commit(deferred)
+        self._deferred = []
+
+    def _commit(self, d: Delivery) -> None:
+        req = str(d.payload["r"])
+        if req in self._done:
+            self.layer.send_ordered({"t": "cib-commit", "r": req, "x": self.copy.xml,
+                                     "v": list(self.copy.version), "d": self.copy.digest})
+            return
+        try:
+            new = apply_change(self.copy, dict(d.payload["c"]))
+        except DefibError as exc:
+            self.layer.send_ordered({"t": "cib-nack", "r": req, "e": str(exc)})
+            return
+        self._store(new, f"change {req} from node {d.origin}")
+        self._done[req] = new.version
+        if len(self._done) > 10000:
+            self._done.pop(next(iter(self._done)))
+        self.layer.send_ordered({"t": "cib-commit", "r": req, "x": new.xml,
+                                 "v": list(new.version), "d": new.digest})
+
+    def _adopt(self, payload: dict[str, Any], why: str) -> bool:
+        version = tuple(payload["v"])
+        if version < self.copy.version:
+            return False
+        # Equal version, other content: the sender is the sync holder or the DC; it wins.
+        if version == self.copy.version and payload["d"] == self.copy.digest:
+            return False
+        self._store(CibCopy(str(payload["x"]), version), why)  # type: ignore[arg-type]
+        return True
+
+    def _store(self, copy: CibCopy, why: str) -> None:
+        if self.store is not None:
+            self.store.save(copy)
+        self.copy = copy
+        self.log.info("CIB now %s (%s)", _v(copy.version), why)
+        self._emit({"event": "cib", "version": list(copy.version), "digest": copy.digest,
+                    "why": why})
+
+    def _check_done(self, req: str) -> None:
+        pending = self._pending.get(req)
+        if pending is None or pending.committed is None or pending.future.done():
+            return
+        if set(self.membership.members) <= pending.acked:
+            pending.future.set_result(self._result(pending))
+        elif not pending.timer_armed:
+            pending.timer_armed = True
+            asyncio.get_running_loop().call_later(self.ack_timeout, self._ack_timeout, req)
+
+    def _ack_timeout(self, req: str) -> None:
+        pending = self._pending.get(req)
+        if pending is not None and not pending.future.done():
+            self.log.warning("change %s: no ack from %s", req,
+                             sorted(set(self.membership.members) - pending.acked))
+            pending.future.set_result(self._result(pending))
+
+    def _result(self, pending: _Pending) -> dict[str, Any]:
+        return {
+            "version": list(pending.committed or self.copy.version),
+            "acked_by": sorted(pending.acked),
+            "members": list(self.membership.members),
+        }
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                self.log.exception("CIB listener failed")
+
+
+def _v(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
