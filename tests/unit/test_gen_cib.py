@@ -152,3 +152,17 @@ def test_healthy_history_needs_no_restart(tmp_path: Path) -> None:
         actions = {m.group(1) for m in re.finditer(r"^\s+\* (\w+)", summary, re.M)}
         assert actions <= {"Move", "Start"}, f"seed {seed}: {summary}"
         assert "Started" in out and "FAILED" not in out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_defib_model_reads_generated_cibs(seed: int) -> None:
+    from defib.cib.parse import parse_cib
+
+    text = generate_cib(seed, small_spec(seed))
+    root = ET.fromstring(text)
+    cib = parse_cib(text)
+    assert len(cib.nodes) == small_spec(seed).nodes
+    assert len(cib.locations) == len(list(root.iter("rsc_location")))
+    assert len(cib.colocations) == len(list(root.iter("rsc_colocation")))
+    assert len(cib.orders) == len(list(root.iter("rsc_order")))
+    assert len(cib.node_states) == len(list(root.iter("node_state")))
