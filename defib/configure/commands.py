@@ -1,0 +1,338 @@
+"""``defib configure`` as a library: every command returns a ``Result``; nothing is printed.
+
+The CIB is reached through ``CibStore`` (``read() -> str``, ``replace(xml)``); ``FileCib`` works
+on a CIB XML file as Pacemaker's tools do with ``CIB_file``. An invalid configuration is never
+written: all problems are collected and returned instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
+from defib.configure.cibdoc import CibDoc, empty_cib, parse_cib
+from defib.configure.ids import IdAllocator
+from defib.configure.lexer import Statement, split_statements
+from defib.configure.parser import Parsed, parse_statement
+from defib.configure.render import render
+from defib.configure.report import Location, Problem, errors
+from defib.configure.syntax import ParseFailure
+from defib.configure.validate import check_agent, check_references, verify_doc
+
+
+class CibStore(Protocol):
+    def read(self) -> str: ...
+
+    def replace(self, xml: str) -> None: ...
+
+
+@dataclass
+class FileCib:
+    """A CIB kept in an XML file; a missing file reads as an empty CIB."""
+
+    path: Path
+
+    def read(self) -> str:
+        if not self.path.exists():
+            return ET.tostring(empty_cib(), encoding="unicode")
+        return self.path.read_text()
+
+    def replace(self, xml: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cib-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(xml)
+        os.replace(tmp, self.path)
+
+
+@dataclass
+class MemoryCib:
+    """In-memory store for tests and dry runs."""
+
+    xml: str = field(default_factory=lambda: ET.tostring(empty_cib(), encoding="unicode"))
+
+    def read(self) -> str:
+        return self.xml
+
+    def replace(self, xml: str) -> None:
+        self.xml = xml
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    output: str = ""
+    notes: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+def to_xml(root: ET.Element) -> str:
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _load(store: CibStore) -> CibDoc:
+    return CibDoc(parse_cib(store.read()))
+
+
+def _bump_epoch(doc: CibDoc) -> None:
+    try:
+        doc.root.set("epoch", str(int(doc.root.get("epoch", "0")) + 1))
+    except ValueError:
+        doc.root.set("epoch", "1")
+    doc.root.set("num_updates", "0")
+
+
+def _commit(store: CibStore, doc: CibDoc, notes: list[str], problems: list[Problem],
+            dry_run: bool = False) -> Result:
+    problems = problems + verify_doc(doc)
+    if errors(problems):
+        return Result(False, "", tuple(notes), tuple(problems))
+    if not dry_run:
+        _bump_epoch(doc)
+        store.replace(to_xml(doc.root))
+    return Result(True, "", tuple(notes), tuple(problems))
+
+
+# -- show / verify ----------------------------------------------------------------------------
+def show(store: CibStore, idents: list[str] | None = None, sort: bool = True) -> Result:
+    doc = _load(store)
+    return Result(True, render(doc.conf, idents or None, sort))
+
+
+def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
+    doc = _load(store)
+    if not idents:
+        return Result(True, to_xml(doc.root))
+    out = []
+    for ident in idents:
+        el = doc.find(ident)
+        if el is None:
+            return Result(False, "", (), (Problem("unknown-id", f"no object {ident!r}",
+                                                  ident=ident),))
+        out.append(to_xml(el))
+    return Result(True, "".join(out))
+
+
+def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
+    doc = _load(store)
+    problems = verify_doc(doc)
+    if agents is not None:
+        text = render(doc.conf)
+        parsed, parse_problems = _parse_all(text, IdAllocator(), doc)
+        problems += [p for x in parsed for p in check_agent(x, agents)] + parse_problems
+    return Result(not errors(problems), "", (), tuple(problems))
+
+
+# -- changing the configuration -----------------------------------------------------------------
+_SCRIPT_ONLY = ("delete", "rm", "rename", "erase", "commit", "verify", "show", "end", "up",
+                "cd", "configure", "_test", "_regtest", "refresh", "ptest", "save", "load",
+                "monitor_check", "set")
+_ORDER = {"node": 0, "primitive": 1, "template": 1, "group": 2, "clone": 3, "master": 3,
+          "bundle": 3, "monitor": 4}
+
+
+def _parse_all(text: str, ids: IdAllocator, doc: CibDoc) -> tuple[list[Parsed], list[Problem]]:
+    statements, problems = split_statements(text)
+    out = []
+    for st in statements:
+        try:
+            out.append(parse_statement(st, ids, doc.resolve_ops, doc.node_names()))
+        except ParseFailure as exc:
+            problems.append(exc.problem)
+    return out, problems
+
+
+def _place(doc: CibDoc, parsed: list[Parsed], agents: AgentCatalog | None, interactive: bool,
+           ids: IdAllocator) -> tuple[list[str], list[Problem]]:
+    notes: list[str] = []
+    problems: list[Problem] = []
+    for p in parsed:
+        if agents is not None:
+            problems.extend(check_agent(p, agents))
+        if interactive:
+            _interactive_defaults(p, agents, ids)
+        n, pr = doc.apply(p, interactive)
+        notes.extend(n)
+        problems.extend(pr)
+    return notes, problems
+
+
+def _interactive_defaults(p: Parsed, agents: AgentCatalog | None, ids: IdAllocator) -> None:
+    """What crmsh adds to objects typed at its prompt: default operations, interleave."""
+    el = p.element
+    if p.kind == "primitive" and agents is not None and el.get("class"):
+        info = agents.info(el.get("class", ""), el.get("provider"), el.get("type", ""))
+        if info is not None and info.actions:
+            add_default_ops(el, info, ids.new)
+    if p.kind in ("clone", "master"):
+        metas = el.findall("meta_attributes")
+        if not any(nv.get("name") == "interleave" for m in metas for nv in m.findall("nvpair")):
+            meta = metas[0] if metas else None
+            if meta is None:
+                meta = ET.Element("meta_attributes", {"id": ids.new(f"{p.ident}-meta_attributes")})
+                el.insert(0, meta)
+            ET.SubElement(meta, "nvpair", {"id": ids.new(f"{meta.get('id')}-interleave"),
+                                           "name": "interleave", "value": "true"})
+
+
+def apply_script(store: CibStore, text: str, agents: AgentCatalog | None = None,
+                 interactive: bool = True, dry_run: bool = False) -> Result:
+    """Run a configure script statement by statement (crmsh session semantics), then write
+    the result once, only if no statement had an error."""
+    doc = _load(store)
+    notes: list[str] = []
+    problems: list[Problem] = []
+    statements, lex_problems = split_statements(text)
+    problems.extend(lex_problems)
+    all_parsed: list[Parsed] = []
+    outputs: list[str] = []
+    for st in statements:
+        word = st.tokens[0].text.lower()
+        if word in _SCRIPT_ONLY:
+            out = _script_command(doc, st, notes, problems)
+            if out:
+                outputs.append(out)
+            continue
+        ids = doc.ids()
+        try:
+            p = parse_statement(st, ids, doc.resolve_ops, doc.node_names())
+        except ParseFailure as exc:
+            problems.append(exc.problem)
+            continue
+        n, pr = _place(doc, [p], agents, interactive, ids)
+        notes.extend(n)
+        problems.extend(pr)
+        all_parsed.append(p)
+    problems.extend(check_references(doc, all_parsed))
+    result = _commit(store, doc, notes, problems, dry_run)
+    return Result(result.ok, "".join(outputs), result.notes, result.problems)
+
+
+def _script_command(doc: CibDoc, st: Statement, notes: list[str],
+                    problems: list[Problem]) -> str:
+    from defib.errors import ConfigError
+
+    words = [t.text for t in st.tokens]
+    word = words[0].lower()
+    try:
+        if word in ("delete", "rm"):
+            notes.extend(doc.delete(words[1:]))
+        elif word == "rename" and len(words) == 3:
+            notes.extend(doc.rename(words[1], words[2]))
+        elif word == "erase":
+            if words[1:] == ["nodes"]:
+                doc.section("nodes").clear()
+            else:
+                for name in ("crm_config", "resources", "constraints", "rsc_defaults",
+                             "op_defaults", "tags", "acls", "fencing-topology", "alerts"):
+                    el = doc.conf.find(name)
+                    if el is not None:
+                        el.clear()
+        elif word == "set" and len(words) == 3:
+            _set_value(doc, words[1], words[2])
+        elif word == "show":
+            if words[1:2] == ["xml"]:
+                return to_xml(doc.root)
+            return render(doc.conf, words[1:] or None)
+    except ConfigError as exc:
+        problems.append(Problem("command", str(exc), st.tokens[0].location, ident=exc.ident))
+    return ""
+
+
+def _set_value(doc: CibDoc, path: str, value: str) -> None:
+    """crmsh's ``set <id>.<name> <value>``: change an attribute or nvpair of an object."""
+    from defib.errors import UnknownReferenceError
+
+    ident, _, name = path.partition(".")
+    el = doc.find(ident)
+    if el is None:
+        raise UnknownReferenceError(f"no object {ident!r}", ident)
+    for nv in el.iter("nvpair"):
+        if nv.get("name") == name:
+            nv.set("value", value)
+            return
+    if name in el.attrib:
+        el.set(name, value)
+        return
+    raise UnknownReferenceError(f"{ident} has no attribute {name!r}", ident)
+
+
+def load(store: CibStore, mode: str, text: str, agents: AgentCatalog | None = None) -> Result:
+    """``load replace``: the text becomes the whole configuration; ``load update``: objects in
+    the text replace same-id objects, everything else stays."""
+    if mode not in ("replace", "update"):
+        return Result(False, "", (), (Problem("usage", f"load mode must be replace or update, "
+                                                        f"not {mode!r}"),))
+    doc = _load(store)
+    if mode == "replace":
+        status = doc.root.find("status")
+        fresh = empty_cib()
+        for attr, value in doc.root.attrib.items():
+            fresh.set(attr, value)
+        if status is not None:
+            fresh.remove(fresh.find("status"))  # type: ignore[arg-type]
+            fresh.append(status)
+        doc = CibDoc(fresh)
+    ids = IdAllocator.for_tree(doc.conf)
+    parsed, problems = _parse_all(text, IdAllocator(), doc)
+    if mode == "update":
+        for p in parsed:
+            old = doc.find(p.ident) if p.kind not in ("property", "rsc_defaults",
+                                                      "op_defaults", "monitor") else None
+            if old is not None:
+                _lift_children(doc, old)
+                doc.delete([p.ident])
+        ids = IdAllocator.for_tree(doc.conf)
+        parsed, problems = _parse_all(text, ids, doc)
+    parsed.sort(key=lambda p: _ORDER.get(p.kind, 5))
+    notes, more = _place(doc, parsed, agents, False, ids)
+    problems.extend(more)
+    problems.extend(check_references(doc, parsed))
+    return _commit(store, doc, notes, problems)
+
+
+def _lift_children(doc: CibDoc, el: ET.Element) -> None:
+    """Before a container is replaced, its children go back to the top level."""
+    if el.tag not in ("group", "clone", "master", "bundle"):
+        return
+    resources = doc.section("resources")
+    for child in [c for c in el if c.tag in ("primitive", "group")]:
+        el.remove(child)
+        resources.append(child)
+
+
+def delete(store: CibStore, idents: list[str]) -> Result:
+    doc = _load(store)
+    notes = doc.delete(idents)
+    return _commit(store, doc, notes, [])
+
+
+def rename(store: CibStore, old: str, new: str) -> Result:
+    doc = _load(store)
+    notes = doc.rename(old, new)
+    return _commit(store, doc, notes, [])
+
+
+def edit_text(store: CibStore) -> str:
+    """The text ``edit`` puts in front of the editor."""
+    return render(_load(store).conf)
+
+
+def apply_edit(store: CibStore, text: str, agents: AgentCatalog | None = None) -> Result:
+    """Take back edited text: it replaces the configuration, or nothing happens."""
+    return load(store, "replace", text, agents)
+
+
+def default_agents() -> LocalAgents:
+    return LocalAgents()
+
+
+def problem_at(line: int, message: str) -> Problem:
+    return Problem("syntax", message, Location(line))

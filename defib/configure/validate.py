@@ -1,0 +1,121 @@
+"""Checks of parsed statements and whole CIB documents; problems are returned, never raised."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+from defib.configure.agents import AgentCatalog
+from defib.configure.cibdoc import CibDoc
+from defib.configure.parser import Parsed
+from defib.configure.report import Location, Problem
+from defib.configure.syntax import suggest
+
+# Parameters every agent accepts although metadata does not list them.
+_IMPLICIT_PARAMS = {"OCF_CHECK_LEVEL", "pcmk_host_list", "pcmk_host_map", "pcmk_host_check",
+                    "pcmk_delay_max", "pcmk_delay_base", "pcmk_reboot_action",
+                    "pcmk_monitor_timeout", "pcmk_off_action", "priority"}
+
+
+def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
+    el = p.element
+    if p.kind not in ("primitive", "template") or el.get("template"):
+        return []
+    cls, provider, typ = el.get("class", ""), el.get("provider"), el.get("type", "")
+    agent_tok = p.statement.tokens[2] if len(p.statement.tokens) > 2 else p.statement.tokens[0]
+    if not agents.exists(cls, provider, typ):
+        spec = ":".join(x for x in (cls, provider, typ) if x)
+        return [Problem("unknown-agent", f"resource agent {spec} is not installed",
+                        agent_tok.location, suggest(typ, agents.candidates(cls, provider)),
+                        p.ident)]
+    info = agents.info(cls, provider, typ)
+    if info is None or not info.parameters:
+        return []
+    problems = []
+    given: set[str] = set()
+    for ia in el.findall("instance_attributes"):
+        for nv in ia.findall("nvpair"):
+            name = nv.get("name", "")
+            given.add(name)
+            if name in info.parameters or name in _IMPLICIT_PARAMS or not name:
+                continue
+            problems.append(Problem(
+                "unknown-parameter", f"{info.spec} has no parameter {name!r}",
+                _token_location(p, name + "="), suggest(name, info.parameters), p.ident))
+    if not el.findall("instance_attributes[@id-ref]") and \
+            not any(ia.find("rule") is not None for ia in el.findall("instance_attributes")):
+        for name in info.required:
+            if name not in given:
+                problems.append(Problem("missing-parameter",
+                                        f"{info.spec} requires parameter {name!r}",
+                                        agent_tok.location, ident=p.ident, severity="warning"))
+    return problems
+
+
+def _token_location(p: Parsed, prefix: str) -> Location:
+    for tok in p.statement.tokens:
+        if tok.text.startswith(prefix) or tok.text.split(":", 1)[-1].startswith(prefix):
+            return tok.location
+    return p.statement.tokens[0].location
+
+
+def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
+    """References of constraints, tags and ACL targets named in ``parsed`` must exist."""
+    resources = {r.get("id", "") for r in doc.resources()}
+    all_ids = {el.get("id", "") for el in doc.conf.iter() if el.get("id")}
+    roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
+    problems = []
+    for p in parsed:
+        if p.kind in ("location", "colocation", "order", "rsc_ticket"):
+            known, what = resources, "resource"
+        elif p.kind == "tag":
+            known, what = all_ids, "object"
+        elif p.kind in ("acl_target", "acl_group"):
+            known, what = roles, "role"
+        else:
+            continue
+        if doc.find(p.ident) is None:
+            continue  # deleted later in the same script
+        for ident, tok in p.refs:
+            if ident not in known:
+                problems.append(Problem(
+                    "missing-resource" if what == "resource" else f"missing-{what}",
+                    f"{p.kind} {p.ident} refers to missing {what} {ident!r}",
+                    tok.location, suggest(ident, sorted(known)), ident))
+    return problems
+
+
+def verify_doc(doc: CibDoc) -> list[Problem]:
+    """Whole-document checks (for import, verify and before every write)."""
+    problems: list[Problem] = []
+    counts = Counter(el.get("id") for el in doc.root.iter()
+                     if el.get("id") and el.tag not in ("resource_ref", "obj_ref", "role", "node"))
+    for ident, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
+        if n > 1:
+            problems.append(Problem("duplicate-id", f"id {ident!r} is used {n} times",
+                                    ident=ident))
+    resources = {r.get("id", "") for r in doc.resources()}
+    for con in doc.section("constraints", False):
+        names = [con.get(a) for a in ("rsc", "with-rsc", "first", "then") if con.get(a)]
+        names += [r.get("id") for r in con.iter("resource_ref")]
+        for name in names:
+            if name not in resources:
+                problems.append(Problem(
+                    "missing-resource",
+                    f"{con.tag} {con.get('id')} refers to missing resource {name!r}",
+                    suggestion=suggest(name or "", sorted(resources)), ident=name))
+    for group in doc.section("resources", False).iter("group"):
+        for child in group:
+            if child.tag in ("group", "clone", "master", "bundle"):
+                problems.append(Problem("bad-child", f"group {group.get('id')} contains "
+                                        f"{child.tag} {child.get('id')}", ident=child.get("id")))
+    for el in doc.conf.iter():
+        if el.tag in ("primitive", "group", "clone", "master", "bundle", "nvpair", "op",
+                      "rsc_location", "rsc_colocation", "rsc_order") and \
+                not el.get("id") and not el.get("id-ref"):
+            problems.append(Problem("missing-id", f"<{el.tag}> without id"))
+    return problems
+
+
+def element_text(el: ET.Element) -> str:
+    return ET.tostring(el, encoding="unicode")
