@@ -1,0 +1,195 @@
+"""Membership, failure detection and quorum on real daemons over real UDP sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from defib.cluster.auth import PacketCodec, load_key
+from defib.cluster.config import QuorumOptions
+from defib.cluster.heartbeat import encode
+from defib.cluster.testing import LocalCluster, netns_available
+from defib.errors import ClusterError
+
+pytestmark = pytest.mark.cluster
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def members(status: dict) -> list[str]:
+    return [n["name"] for n in status["nodes"] if n["member"]]
+
+
+def agree(cluster: LocalCluster, names: list[str], expected: list[str]) -> bool:
+    sts = cluster.statuses(names)
+    views = {s["view"] for s in sts.values()}
+    return (len(views) == 1 and all(s["agreed"] for s in sts.values())
+            and all(members(s) == expected for s in sts.values()))
+
+
+def test_three_nodes_form_one_membership_and_status_shows_it(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "c3", 3) as cluster:
+        cluster.start()
+        sts = cluster.wait_formed(timeout=10)
+        assert {s["view"] for s in sts.values()} == {sts["node1"]["view"]}
+        for s in sts.values():
+            assert members(s) == ["node1", "node2", "node3"]
+            assert s["dc"]["name"] == "node1"
+            assert s["quorum"]["quorate"] and s["quorum"]["total_votes"] == 3
+        out = subprocess.run(
+            [sys.executable, "-m", "defib.cli.main", "status", "--dir", str(cluster.dir),
+             "--node", "node3"], capture_output=True, text=True, check=True, cwd=ROOT,
+        ).stdout
+        assert "Cluster Summary:" in out
+        assert "* Current DC: node1 (1) - partition with quorum" in out
+        assert "* Online: [ node1 node2 node3 ]" in out
+        env = (Path(f"/proc/{cluster.pid('node2')}/environ").read_bytes().split(b"\0"))
+        assert f"DEFIB_LOCAL_NODE={cluster.dir}:node2".encode() in env
+
+
+def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "c5", 5) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=10)
+        survivors = ["node1", "node2", "node4", "node5"]
+        killed = cluster.kill("node3")
+        cluster.wait_for("survivors to agree without node3",
+                         lambda: agree(cluster, survivors, survivors), timeout=3)
+        detected = time.monotonic() - killed
+        assert detected < 1.0, f"kill -9 took {detected:.3f}s to be agreed on"
+        st = cluster.status("node5")
+        assert st["quorum"]["quorate"] and st["quorum"]["total_votes"] == 4
+        assert "node 3 unreachable: link0: port refused" in cluster.log("node1")
+
+        # The DC dies too: the next lowest id takes over, quorum (3 of 5) holds.
+        cluster.kill("node1")
+        rest = ["node2", "node4", "node5"]
+        cluster.wait_for("three survivors", lambda: agree(cluster, rest, rest), timeout=3)
+        st = cluster.status("node4")
+        assert st["dc"]["name"] == "node2" and st["quorum"]["quorate"]
+
+        cluster.start(["node1", "node3"])
+        cluster.wait_formed(timeout=10)
+        assert cluster.status("node3")["dc"]["name"] == "node1"
+
+
+def test_two_node_with_wait_for_all(tmp_path: Path) -> None:
+    options = QuorumOptions(two_node=True)  # implies wait_for_all
+    with LocalCluster(tmp_path / "c2", 2, quorum=options) as cluster:
+        cluster.start(["node1"])
+        time.sleep(0.6)
+        st = cluster.status("node1")
+        assert members(st) == ["node1"]
+        assert not st["quorum"]["quorate"] and st["quorum"]["wait_for_all_pending"]
+        cluster.start(["node2"])
+        cluster.wait_formed(timeout=10)
+        assert all(s["quorum"]["quorate"] for s in cluster.statuses(["node1", "node2"]).values())
+        cluster.kill("node2")
+        cluster.wait_for("node1 alone", lambda: members(cluster.status("node1")) == ["node1"],
+                         timeout=3)
+        st = cluster.status("node1")
+        assert st["quorum"]["quorate"], "two_node: the survivor keeps quorum"
+        # A fresh start of one node alone must wait for all again.
+        cluster.stop(["node1"])
+        cluster.start(["node1"])
+        time.sleep(0.6)
+        st = cluster.status("node1")
+        assert not st["quorum"]["quorate"] and st["quorum"]["wait_for_all_pending"]
+
+
+def _send(packet: bytes, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.12", 0))
+        sock.sendto(packet, ("127.0.0.11", port))
+
+
+def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
+    tmp_path: Path,
+) -> None:
+    with LocalCluster(tmp_path / "sec", 3, encrypt=True) as cluster:
+        cluster.start()
+        sts = cluster.wait_formed(timeout=10)
+        view = sts["node1"]["view"]
+        port = cluster.cfg.nodes[0].addresses[0][1]
+        key = load_key(cluster.cfg.key_file)
+        known = {1, 2, 3, 99}
+        # Bodies without an incarnation: even the genuine one is only counted, never acted on.
+        body = encode({"t": "noop"})
+        _send(PacketCodec(os.urandom(64), 2, known, encrypt=True).seal(body), port)
+        good = PacketCodec(key, 2, known, encrypt=True).seal(body)
+        forged = bytearray(good)
+        forged[30] ^= 1
+        _send(bytes(forged), port)
+        _send(PacketCodec(key, 99, known, encrypt=True).seal(body), port)
+        stale = PacketCodec(key, 2, known, encrypt=True, clock=lambda: time.time() - 3600)
+        _send(stale.seal(body), port)
+        # A captured heartbeat replayed: the daemon already accepted it, the copy is refused.
+        _send(good, port)
+        _send(good, port)
+        def counted() -> bool:
+            packets = cluster.client("node1").stats()["packets"]
+            return (packets.get("rx_bad_auth", 0) >= 2 and packets.get("rx_unknown_sender", 0) >= 1
+                    and packets.get("rx_stale", 0) >= 1 and packets.get("rx_replayed", 0) >= 1)
+
+        cluster.wait_for("drop counters", counted, timeout=3)
+        time.sleep(0.3)
+        assert all(s["view"] == view for s in cluster.statuses(cluster.names).values())
+
+
+def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "perm", 1) as cluster:
+        assert (cluster.cfg.key_file.stat().st_mode & 0o777) == 0o600
+        cluster.cfg.key_file.chmod(0o644)
+        with pytest.raises(ClusterError, match="accessible by group/others"):
+            cluster.start()
+
+
+netns = pytest.mark.skipif(not netns_available(), reason="needs root and `ip netns`")
+
+
+@netns
+def test_redundant_link_and_partition_majority_quorate_minority_not_then_heal(
+    tmp_path: Path,
+) -> None:
+    with LocalCluster(tmp_path / "part", 5, netns=True) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=10)
+        view = cluster.status("node1")["view"]
+
+        # Link 0 cut everywhere: link 1 carries the heartbeats, nobody is lost.
+        cluster.block(cluster.names, cluster.names, links=[0])
+        time.sleep(cluster.cfg.timing.dead_time + 0.5)
+        st = cluster.status("node1")
+        assert st["view"] == view and len(members(st)) == 5
+        assert all(n["links"] == [False, True] for n in st["nodes"] if n["name"] != "node1")
+        cluster.heal()
+
+        majority, minority = ["node1", "node2", "node3"], ["node4", "node5"]
+        cluster.block(majority, minority)
+        cluster.wait_for("majority view", lambda: agree(cluster, majority, majority), timeout=8)
+        cluster.wait_for("minority view", lambda: agree(cluster, minority, minority), timeout=8)
+        for name in majority:
+            st = cluster.status(name)
+            assert st["quorum"]["quorate"] and st["dc"]["name"] == "node1"
+        for name in minority:
+            st = cluster.status(name)
+            assert not st["quorum"]["quorate"] and st["dc"]["name"] == "node4"
+
+        # Both sides change the CIB; the majority's configuration change (epoch) wins.
+        cluster.client("node2").replace_section(
+            "resources", '<resources><primitive id="big" class="ocf" provider="heartbeat"'
+            ' type="Dummy"/></resources>')
+        cluster.client("node5").patch_status('<node_state id="5" uname="node5" in_ccm="true"/>')
+
+        cluster.heal()
+        cluster.wait_formed(timeout=8)
+        cibs = {n: cluster.client(n).get_cib() for n in cluster.names}
+        assert len({c["digest"] for c in cibs.values()}) == 1
+        assert cibs["node4"]["version"] == [0, 1, 0]
+        assert 'id="big"' in cibs["node5"]["xml"]
+        assert all(s["quorum"]["quorate"] for s in cluster.statuses(cluster.names).values())
