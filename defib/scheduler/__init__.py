@@ -1,0 +1,5 @@
+"""The pure, deterministic scheduler: `schedule(cib, now) -> Transition`."""
+
+from defib.scheduler.pipeline import Transition, schedule
+
+__all__ = ["Transition", "schedule"]

@@ -1,0 +1,187 @@
+"""Actions phase: what each resource must do to go from its current to its next state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+
+
+@dataclass(eq=False)
+class Action:
+    uuid: str  # e.g. rsc_start_0
+    task: str
+    rsc: Rsc | None = None
+    node: NodeInfo | None = None
+    interval_ms: int = 0
+    optional: bool = True
+    runnable: bool = True
+    pseudo: bool = False
+    reason: str | None = None
+    reason_source: Action | None = None
+    target_rc: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+    before: list[tuple[Action, str]] = field(default_factory=list)  # (first, flags) this waits for
+
+    def label(self) -> str:
+        if self.rsc is None:
+            return self.uuid
+        return f"{self.rsc.id} {self.task}"
+
+    def __repr__(self) -> str:
+        where = f" on {self.node.uname}" if self.node else ""
+        flags = ("" if self.runnable else " UNRUNNABLE") + ("" if not self.optional else " opt")
+        return f"<{self.uuid}{where}{flags}>"
+
+
+class ActionTable:
+    """All actions of one run, addressable by (uuid, node)."""
+
+    def __init__(self) -> None:
+        self.actions: list[Action] = []
+        self.index: dict[tuple[str, str | None], Action] = {}
+
+    def get(self, uuid: str, node: NodeInfo | None) -> Action | None:
+        return self.index.get((uuid, node.id if node else None))
+
+    def add(self, action: Action) -> Action:
+        key = (action.uuid, action.node.id if action.node else None)
+        existing = self.index.get(key)
+        if existing is not None:
+            if not action.optional:
+                existing.optional = False
+            return existing
+        self.index[key] = action
+        self.actions.append(action)
+        return action
+
+    def for_rsc(self, rsc: Rsc, task: str) -> list[Action]:
+        return [a for a in self.actions if a.rsc is rsc and a.task == task]
+
+
+def op_uuid(rsc_id: str, task: str, interval_ms: int = 0) -> str:
+    return f"{rsc_id}_{task}_{interval_ms}"
+
+
+class ActionBuilder:
+    def __init__(self, ws: WorkingSet) -> None:
+        self.ws = ws
+        self.table = ActionTable()
+        self.quorum_ok = ws.config.have_quorum or ws.config.no_quorum_policy == "ignore"
+
+    def build(self) -> ActionTable:
+        self.fencing()
+        for rsc in self.ws.resources:
+            self.collective(rsc)
+        for prim in self.ws.all_primitives():
+            self.primitive(prim)
+        return self.table
+
+    # -- fencing -------------------------------------------------------------------------
+
+    def fencing(self) -> None:
+        cfg = self.ws.config
+        for node in self.ws.nodes:
+            if not node.unclean or not cfg.stonith_enabled:
+                continue
+            if node.unseen and not node.running and not self.quorum_ok:
+                continue
+            action = Action(uuid=f"stonith-{node.uname}-{cfg.stonith_action}", task="stonith",
+                            node=node, optional=False, reason=node.fence_reason)
+            action.extra["action"] = cfg.stonith_action
+            if not self.quorum_ok:
+                action.runnable = False
+            self.table.add(action)
+
+    def fence_action(self, node: NodeInfo) -> Action | None:
+        for action in self.table.actions:
+            if action.task == "stonith" and action.node is node:
+                return action
+        return None
+
+    # -- collectives ----------------------------------------------------------------------
+
+    def collective(self, rsc: Rsc) -> None:
+        if isinstance(rsc, (GroupRt, CloneRt)):
+            for task in ("start", "running", "stop", "stopped"):
+                self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True))
+            if isinstance(rsc, CloneRt) and rsc.promotable:
+                for task in ("promote", "promoted", "demote", "demoted"):
+                    self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True))
+        if isinstance(rsc, CloneRt):
+            for inst in rsc.instances:
+                self.collective(inst)
+
+    # -- primitives -----------------------------------------------------------------------
+
+    def primitive(self, prim: Prim) -> None:
+        dest = prim.assigned
+        current = list(prim.running_on)
+        cfg = self.ws.config
+        if not prim.managed:
+            return
+        if prim.blocked:
+            return
+        multiple = len(current) > 1
+        restart = bool(current) and dest is not None and current[0] is dest and (
+            prim.failed or dest.id in prim.restart_needed_on)
+        for node in current:
+            needed = (dest is None or node is not dest or multiple or restart
+                      or prim.next_role == "Stopped")
+            stop = Action(op_uuid(prim.id, "stop"), "stop", prim, node, optional=not needed)
+            if node.unclean:
+                stop.pseudo = True
+                fence = self.fence_action(node)
+                if fence is None or not fence.runnable:
+                    stop.runnable = False
+            stop = self.table.add(stop)
+            if needed and not self.quorum_ok and cfg.no_quorum_policy == "stop" and dest is None:
+                stop.reason = stop.reason or "no quorum"
+            if prim.role == "Promoted" and needed:
+                demote = Action(op_uuid(prim.id, "demote"), "demote", prim, node, optional=False)
+                if node.unclean:
+                    demote.pseudo = True
+                self.table.add(demote)
+        if dest is not None and prim.next_role not in (None, "Stopped"):
+            starting = not current or dest not in current or multiple or restart
+            start = Action(op_uuid(prim.id, "start"), "start", prim, dest, optional=not starting)
+            if not self.quorum_ok and cfg.no_quorum_policy != "ignore" and starting:
+                start.runnable = False
+                start.reason = "no quorum"
+            self.table.add(start)
+            was_promoted = prim.role == "Promoted" and not starting
+            if prim.next_role == "Promoted" and (not was_promoted):
+                promote = Action(op_uuid(prim.id, "promote"), "promote", prim, dest, optional=False)
+                if not start.runnable:
+                    promote.runnable = False
+                self.table.add(promote)
+            elif prim.next_role != "Promoted" and prim.role == "Promoted" and not starting:
+                self.table.add(Action(op_uuid(prim.id, "demote"), "demote", prim, dest,
+                                      optional=False))
+            self.recurring(prim, dest, starting)
+
+    def recurring(self, prim: Prim, node: NodeInfo, starting: bool) -> None:
+        role = prim.next_role
+        for op in prim.operations:
+            if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
+                continue
+            op_role = {"Master": "Promoted", "Slave": "Unpromoted"}.get(op.role or "", op.role)
+            if op_role is not None and op_role != role and not (
+                    op_role == "Started" and role in ("Started", "Unpromoted")):
+                continue
+            if op_role is None and role == "Promoted" and _has_role_monitor(prim, "Promoted"):
+                continue
+            known = (node.id, "monitor", op.interval_ms) in prim.recurring_seen
+            needed = starting or not known or prim.role != role
+            action = Action(op_uuid(prim.id, "monitor", op.interval_ms), "monitor", prim, node,
+                            interval_ms=op.interval_ms, optional=not needed)
+            self.table.add(action)
+
+
+def _has_role_monitor(prim: Prim, role: str) -> bool:
+    for op in prim.operations:
+        if op.name == "monitor" and op.interval_ms > 0:
+            if {"Master": "Promoted"}.get(op.role or "", op.role) == role:
+                return True
+    return False

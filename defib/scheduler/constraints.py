@@ -1,0 +1,294 @@
+"""Constraint phase: configuration constraints -> internal location scores, colocations, orderings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from defib.model.constraints import ResourceSet
+from defib.model.scores import INFINITY, add_scores, parse_score
+from defib.scheduler.rules import RuleContext, normalize_role, rule_matches
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+
+
+@dataclass(eq=False)
+class ColocationRt:
+    id: str
+    dependent: Rsc
+    primary: Rsc
+    score: int
+    dependent_role: str | None = None
+    primary_role: str | None = None
+    node_attribute: str = "#uname"
+    influence: bool = True
+
+
+@dataclass(eq=False)
+class OrderingRt:
+    id: str
+    first: Rsc
+    first_action: str
+    then: Rsc
+    then_action: str
+    kind: str = "Mandatory"  # Mandatory Optional Serialize
+
+
+@dataclass(eq=False)
+class PromotionPref:
+    rsc: Rsc
+    node: NodeInfo
+    score: int
+
+
+@dataclass
+class Constraints:
+    colocations: list[ColocationRt]
+    orderings: list[OrderingRt]
+    promotion_prefs: list[PromotionPref]
+    discovery_never: set[tuple[str, str]]  # (rsc id, node id)
+    discovery_exclusive: dict[str, set[str]]
+
+
+def set_node_score(rsc: Rsc, node: NodeInfo, score: int) -> None:
+    """Add a score for a node on a resource and every descendant (resource_node_score)."""
+    rsc.allowed[node.id] = add_scores(rsc.allowed.get(node.id, 0), score)
+    for child in _children(rsc):
+        set_node_score(child, node, score)
+
+
+def _children(rsc: Rsc) -> list[Rsc]:
+    if isinstance(rsc, GroupRt):
+        return list(rsc.children)
+    if isinstance(rsc, CloneRt):
+        return list(rsc.instances)
+    return []
+
+
+def init_allowed(ws: WorkingSet) -> None:
+    for rsc in ws.resources:
+        _init(rsc, ws)
+
+
+def _init(rsc: Rsc, ws: WorkingSet) -> None:
+    if ws.config.symmetric:
+        rsc.allowed = {n.id: 0 for n in ws.nodes}
+    else:
+        rsc.allowed = {}
+    for child in _children(rsc):
+        _init(child, ws)
+
+
+def _resolve(ws: WorkingSet, ident: str | None) -> list[Rsc]:
+    if ident is None:
+        return []
+    rsc = ws.rsc(ident)
+    if rsc is not None:
+        return [rsc]
+    for tag in ws.cib.tags:
+        if tag.id == ident:
+            out: list[Rsc] = []
+            for ref in tag.refs:
+                found = ws.rsc(ref)
+                if found is not None:
+                    out.append(found)
+            return out
+    return []
+
+
+def _top_level(ws: WorkingSet) -> list[Rsc]:
+    out: list[Rsc] = []
+    for rsc in ws.resources:
+        out.append(rsc)
+        out.extend(_children(rsc))
+        if isinstance(rsc, CloneRt):
+            for inst in rsc.instances:
+                out.extend(_children(inst))
+    return out
+
+
+def apply_locations(ws: WorkingSet, cons: Constraints) -> None:
+    for loc in ws.cib.locations:
+        targets: list[tuple[Rsc, tuple[str, ...]]] = []
+        if loc.rsc_pattern:
+            try:
+                pattern = re.compile(loc.rsc_pattern)
+            except re.error:
+                continue
+            for rsc in ws.resources:
+                match = pattern.match(rsc.id)
+                if match and not rsc.orphan:
+                    targets.append((rsc, (match.group(0),) + tuple(g or "" for g in match.groups())))
+        elif loc.sets:
+            for rs in loc.sets:
+                for ident in rs.resources:
+                    targets.extend((r, ()) for r in _resolve(ws, ident))
+        else:
+            targets.extend((r, ()) for r in _resolve(ws, loc.rsc))
+        for rsc, submatches in targets:
+            if rsc.parent is not None and isinstance(rsc.parent, CloneRt):
+                rsc = rsc.parent
+            _apply_location(ws, cons, loc, rsc, submatches)
+
+
+def _apply_location(ws: WorkingSet, cons: Constraints, loc, rsc: Rsc,  # type: ignore[no-untyped-def]
+                    submatches: tuple[str, ...]) -> None:
+    role = normalize_role(loc.role) if loc.role else None
+    discovery = loc.resource_discovery
+    if loc.node is not None:
+        node = ws.node_by_uname(loc.node) or ws.node(loc.node)
+        if node is None:
+            return
+        score = parse_score(loc.score)
+        _place(ws, cons, rsc, node, score, role, discovery)
+        return
+    for rule in loc.rules:
+        rule_role = normalize_role(rule.role) if rule.role else role
+        for node in ws.nodes:
+            ctx = RuleContext(now=ws.now, node_attrs=node.attrs, submatches=submatches)
+            plain = type(rule)(id=rule.id, boolean_op=rule.boolean_op, score=rule.score,
+                               score_attribute=rule.score_attribute, role=None,
+                               expressions=rule.expressions)
+            if not rule_matches(plain, ctx):
+                continue
+            if rule.score_attribute:
+                value = node.attrs.get(rule.score_attribute)
+                if value is None:
+                    continue
+                score = parse_score(value)
+            else:
+                score = rule.score if rule.score is not None else 0
+            _place(ws, cons, rsc, node, score, rule_role, discovery)
+
+
+def _place(ws: WorkingSet, cons: Constraints, rsc: Rsc, node: NodeInfo, score: int,
+           role: str | None, discovery: str | None) -> None:
+    if discovery == "never":
+        for prim in rsc.primitives():
+            cons.discovery_never.add((prim.id, node.id))
+    elif discovery == "exclusive":
+        for prim in rsc.primitives():
+            cons.discovery_exclusive.setdefault(prim.id, set()).add(node.id)
+    if role == "Promoted":
+        cons.promotion_prefs.append(PromotionPref(rsc, node, score))
+        return
+    if role is not None and role not in ("Started",):
+        return
+    set_node_score(rsc, node, score)
+
+
+def _kind(score: str | None, kind: str | None) -> str:
+    if kind:
+        return kind
+    if score is None:
+        return "Mandatory"
+    return "Mandatory" if parse_score(score) > 0 else "Optional"
+
+
+def unpack_constraints(ws: WorkingSet) -> Constraints:
+    cons = Constraints([], [], [], set(), {})
+    init_allowed(ws)
+    apply_locations(ws, cons)
+    for colo in ws.cib.colocations:
+        score = parse_score(colo.score)
+        if colo.sets:
+            _colocation_sets(ws, cons, colo.id, colo.sets, score, colo.influence)
+            continue
+        deps, prims = _resolve(ws, colo.rsc), _resolve(ws, colo.with_rsc)
+        for dep in deps:
+            for pri in prims:
+                cons.colocations.append(ColocationRt(
+                    colo.id, dep, pri, score,
+                    normalize_role(colo.rsc_role) if colo.rsc_role else None,
+                    normalize_role(colo.with_rsc_role) if colo.with_rsc_role else None,
+                    colo.node_attribute or "#uname",
+                    True if colo.influence is None else colo.influence,
+                ))
+    for order in ws.cib.orders:
+        kind = _kind(order.score, order.kind)
+        if order.sets:
+            _order_sets(ws, cons, order.id, order.sets, kind, order.symmetrical)
+            continue
+        firsts, thens = _resolve(ws, order.first), _resolve(ws, order.then)
+        first_action = order.first_action or "start"
+        then_action = order.then_action or first_action
+        symmetrical = order.symmetrical if order.symmetrical is not None else kind != "Serialize"
+        for f in firsts:
+            for t in thens:
+                cons.orderings.append(OrderingRt(order.id, f, first_action, t, then_action, kind))
+                if symmetrical:
+                    inv_f, inv_t = _invert(first_action), _invert(then_action)
+                    if inv_f and inv_t:
+                        cons.orderings.append(OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind))
+    # Groups: each member after and with the previous one.
+    for rsc in _top_level(ws):
+        if isinstance(rsc, GroupRt):
+            members = rsc.children
+            for prev, cur in zip(members, members[1:]):
+                cons.colocations.append(ColocationRt(f"{rsc.id}-internal", cur, prev, INFINITY))
+                if rsc.meta.get("ordered", "true").lower() not in ("false", "no", "0", "off"):
+                    cons.orderings.append(OrderingRt(rsc.id, prev, "start", cur, "start", "Mandatory"))
+                    cons.orderings.append(OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory"))
+    return cons
+
+
+def _invert(action: str) -> str | None:
+    return {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
+            "promoted": "demoted", "demoted": "promoted", "running": "stopped",
+            "stopped": "running"}.get(action)
+
+
+def _colocation_sets(ws: WorkingSet, cons: Constraints, ident: str,
+                     sets: tuple[ResourceSet, ...], score: int, influence: bool | None) -> None:
+    resolved = [[r for i in rs.resources for r in _resolve(ws, i)] for rs in sets]
+    for rs, members in zip(sets, resolved):
+        set_score = parse_score(rs.score) if rs.score is not None else score
+        role = normalize_role(rs.role) if rs.role else None
+        if rs.sequential:
+            for prev, cur in zip(members, members[1:]):
+                cons.colocations.append(ColocationRt(ident, cur, prev, set_score, role, role))
+    # Between sets: every member of a set with the last ... members of the next set
+    for i in range(len(sets) - 1):
+        first_set, next_set = resolved[i], resolved[i + 1]
+        if not first_set or not next_set:
+            continue
+        role_a = normalize_role(sets[i].role) if sets[i].role else None
+        role_b = normalize_role(sets[i + 1].role) if sets[i + 1].role else None
+        primary = next_set[0] if sets[i + 1].sequential else None
+        dependents = [first_set[-1]] if sets[i].sequential else first_set
+        primaries = [primary] if primary is not None else next_set
+        for dep in dependents:
+            for pri in primaries:
+                cons.colocations.append(ColocationRt(ident, dep, pri, score, role_a, role_b))
+
+
+def _order_sets(ws: WorkingSet, cons: Constraints, ident: str, sets: tuple[ResourceSet, ...],
+                kind: str, symmetrical: bool | None) -> None:
+    resolved = [[r for i in rs.resources for r in _resolve(ws, i)] for rs in sets]
+    sym = symmetrical if symmetrical is not None else kind != "Serialize"
+
+    def add(f: Rsc, fa: str, t: Rsc, ta: str) -> None:
+        cons.orderings.append(OrderingRt(ident, f, fa, t, ta, kind))
+        if sym:
+            inv_f, inv_t = _invert(fa), _invert(ta)
+            if inv_f and inv_t:
+                cons.orderings.append(OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind))
+
+    for rs, members in zip(sets, resolved):
+        action = rs.action or "start"
+        if rs.sequential:
+            for prev, cur in zip(members, members[1:]):
+                add(prev, action, cur, action)
+    for i in range(len(sets) - 1):
+        a, b = resolved[i], resolved[i + 1]
+        fa, ta = sets[i].action or "start", sets[i + 1].action or "start"
+        lasts = [a[-1]] if sets[i].sequential and a else a
+        firsts = [b[0]] if sets[i + 1].sequential and b else b
+        for f in lasts:
+            for t in firsts:
+                add(f, fa, t, ta)
+
+
+def primary_prim(rsc: Rsc) -> Prim | None:
+    prims = rsc.primitives()
+    return prims[0] if prims else None

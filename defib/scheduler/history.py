@@ -1,0 +1,391 @@
+"""Reading the status section: who is online, what runs where, what failed.
+
+Follows Pacemaker's rules for node membership (fencing-aware) and for replaying an
+operation history in call order to find each resource's current role.
+"""
+
+from __future__ import annotations
+
+import re
+
+from defib.model.scores import INFINITY, parse_score
+from defib.model.status import LrmResource, NodeState, OpRecord
+from defib.scheduler.rules import RuleContext, evaluate_nvsets
+from defib.scheduler.unpack import WorkingSet, op_config
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+
+OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED, OCF_FAILED_PROMOTED = 0, 7, 8, 9
+EXEC_PENDING, EXEC_DONE, EXEC_CANCELLED, EXEC_TIMEOUT = -1, 0, 1, 2
+EXEC_NOT_SUPPORTED, EXEC_ERROR, EXEC_ERROR_HARD, EXEC_ERROR_FATAL = 3, 4, 5, 6
+EXEC_NOT_INSTALLED = 7
+
+
+def _true(text: str | None) -> bool:
+    return text is not None and text.strip().lower() in ("true", "yes", "on", "1", "member")
+
+
+def unpack_node_states(ws: WorkingSet) -> None:
+    config = ws.config
+    for state in ws.cib.node_states:
+        node = ws.node(state.id) or (ws.node_by_uname(state.uname) if state.uname else None)
+        if node is None:
+            continue
+        node.unseen = False
+        node.unclean = False
+        transient = evaluate_nvsets(state.transient_attributes, RuleContext(now=ws.now))
+        for key, value in transient.items():
+            node.attrs[key] = value
+        node.expected_up = state.expected == "member"
+        if config.stonith_enabled:
+            _online_with_fencing(ws, node, state)
+        else:
+            _online_without_fencing(node, state)
+        shutdown = node.attrs.get("shutdown")
+        if node.online and shutdown not in (None, "", "0"):
+            node.shutdown = True
+    for node in ws.nodes:
+        if _true(node.attrs.get("standby")) or node.attrs.get("standby") == "on":
+            node.standby = True
+        if _true(node.attrs.get("maintenance")):
+            node.maintenance = True
+        node.attrs.setdefault("#uname", node.uname)
+        node.attrs.setdefault("#id", node.id)
+        node.attrs.setdefault("#kind", "cluster" if node.type != "remote" else "remote")
+        node.attrs.setdefault("#cluster-name", ws.config.properties.get("cluster-name", ""))
+        if ws.cib.dc_uuid and node.id == ws.cib.dc_uuid:
+            node.attrs["#is_dc"] = "true"
+            ws.dc_node = node
+        else:
+            node.attrs.setdefault("#is_dc", "false")
+        if node.unclean and node.fence_reason is None:
+            node.fence_reason = "node is unclean"
+
+
+def _in_ccm(state: NodeState) -> bool:
+    value = state.in_ccm
+    if value is None:
+        return False
+    if value.isdigit():
+        return int(value) > 0
+    return _true(value)
+
+
+def _crmd_online(state: NodeState) -> bool:
+    value = state.crmd
+    if value is None:
+        return False
+    if value.isdigit():
+        return int(value) > 0
+    return value == "online"
+
+
+def _online_without_fencing(node: NodeInfo, state: NodeState) -> None:
+    if not _in_ccm(state):
+        return
+    if _crmd_online(state):
+        if state.join == "member":
+            node.online = True
+        return
+    if not node.expected_up:
+        return
+
+
+def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> None:
+    in_cluster = _in_ccm(state)
+    is_peer = _crmd_online(state)
+    join = state.join
+    terminate = node.attrs.get("terminate")
+    do_terminate = terminate is not None and terminate not in ("0", "false", "")
+    if join == "nack":
+        _fence(node, "peer failed Pacemaker membership criteria")
+    elif not do_terminate and state.expected == "down":
+        if in_cluster or is_peer:
+            node.pending = True
+            node.standby = True
+    elif do_terminate and join == "down" and not in_cluster and not is_peer:
+        return
+    elif not in_cluster:
+        _fence(node, "peer is no longer part of the cluster")
+    elif not is_peer:
+        _fence(node, "peer process is no longer available")
+    elif do_terminate:
+        _fence(node, "termination was requested")
+    elif join == "member":
+        node.online = True
+    elif join in ("pending", "down"):
+        node.pending = True
+        node.standby = True
+    else:
+        _fence(node, "peer was in an unknown state")
+
+
+def _fence(node: NodeInfo, reason: str) -> None:
+    node.unclean = True
+    if node.fence_reason is None:
+        node.fence_reason = reason
+
+
+# -- operation history ------------------------------------------------------------------
+
+
+_INSTANCE = re.compile(r"^(.*):(\d+)$")
+
+
+class HistoryReader:
+    def __init__(self, ws: WorkingSet) -> None:
+        self.ws = ws
+        self.prims = {p.id: p for p in ws.all_primitives()}
+        self.orphans: dict[str, Prim] = {}
+
+    def run(self) -> None:
+        states = list(self.ws.cib.node_states)
+        first, later = [], []
+        for state in states:
+            node = self.ws.node(state.id)
+            if node is None:
+                continue
+            if self.ws.config.stonith_enabled and not node.online:
+                later.append((node, state))
+            else:
+                first.append((node, state))
+        for node, state in first + later:
+            for lrm_rsc in state.lrm_resources:
+                prim = self.resolve(lrm_rsc, node)
+                if prim is None:
+                    continue
+                self.replay(prim, node, lrm_rsc)
+
+    # Map a history entry to a resource instance, as Pacemaker's find_anonymous_clone does.
+    def resolve(self, lrm: LrmResource, node: NodeInfo) -> Prim | None:
+        prim = self.prims.get(lrm.id)
+        if prim is not None and not _is_anonymous_instance(prim):
+            return prim
+        match = _INSTANCE.match(lrm.id)
+        base = match.group(1) if match else lrm.id
+        clone = self._anonymous_clone_of(base)
+        if clone is not None:
+            found = self._anonymous_instance(clone, base, node)
+            if found is not None:
+                return found
+        if prim is not None:
+            return prim
+        return self._orphan(lrm)
+
+    def _anonymous_clone_of(self, base: str) -> CloneRt | None:
+        for rsc in self.ws.resources:
+            if isinstance(rsc, CloneRt) and not rsc.globally_unique:
+                for inst in rsc.instances:
+                    for p in inst.primitives():
+                        if p.base_id() == base:
+                            return rsc
+        return None
+
+    def _anonymous_instance(self, clone: CloneRt, base: str, node: NodeInfo) -> Prim | None:
+        def member(inst: Prim | GroupRt) -> Prim | None:
+            for p in inst.primitives():
+                if p.base_id() == base:
+                    return p
+            return None
+
+        for inst in clone.instances:
+            for p in inst.primitives():
+                if node in p.running_on or p.pending_node_id == node.id:
+                    return member(inst)
+        for inst in clone.instances:
+            active = any(p.running_on or p.pending_node_id for p in inst.primitives())
+            if not active and not any(p.blocked for p in inst.primitives()):
+                return member(inst)
+        return None
+
+    def _orphan(self, lrm: LrmResource) -> Prim:
+        prim = self.orphans.get(lrm.id)
+        if prim is None:
+            prim = Prim(id=lrm.id, rsc_class=lrm.rsc_class, provider=lrm.provider, type=lrm.type)
+            prim.orphan = True
+            prim.managed = self.ws.config.stop_orphan_resources
+            prim.target_role = "Stopped"
+            prim.config_order = 1_000_000 + len(self.orphans)
+            self.orphans[lrm.id] = prim
+            self.ws.resources.append(prim)
+            self.ws.by_id[prim.id] = prim
+            self.prims[prim.id] = prim
+        return prim
+
+    def replay(self, prim: Prim, node: NodeInfo, lrm: LrmResource) -> None:
+        prim.known_on.add(node.id)
+        ops = sorted(
+            (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
+            key=lambda op: (op.call_id < 0, op.call_id),
+        )
+        role = "Stopped"
+        failed_here = False
+        for op in ops:
+            role, failed = self._apply(prim, node, op, role)
+            if failed is not None:
+                failed_here = failed
+        active = role not in ("Stopped", "Unknown")
+        if active and (node.online or node.unclean):
+            if node not in prim.running_on:
+                prim.running_on.append(node)
+                node.running.append(prim)
+            if _role_rank(role) > _role_rank(prim.role) or prim.role == "Stopped":
+                prim.role = role  # type: ignore[assignment]
+            if failed_here:
+                prim.failed = True
+                prim.fail_node_ids.add(node.id)
+        if prim.is_fence_device is False and active and not prim.managed:
+            pass
+
+    def _expected_rc(self, op: OpRecord) -> int | None:
+        key = op.transition_key
+        if key:
+            parts = key.split(":")
+            if len(parts) >= 3:
+                try:
+                    return int(parts[2])
+                except ValueError:
+                    return None
+        return None
+
+    def _apply(self, prim: Prim, node: NodeInfo, op: OpRecord, role: str
+               ) -> tuple[str, bool | None]:
+        task = op.operation
+        rc = op.rc_code
+        status = op.op_status
+        if status == EXEC_CANCELLED:
+            return role, None
+        is_probe = task == "monitor" and op.interval_ms == 0
+        if status == EXEC_PENDING or op.call_id < 0:
+            prim.pending_task = task
+            prim.pending_node_id = node.id
+            if task in ("start", "migrate_from", "promote", "demote", "stop"):
+                return ("Promoted" if task == "promote" else
+                        role if task == "stop" else "Started"), None
+            if is_probe:
+                return role, None
+            return role, None
+        expected = self._expected_rc(op)
+        if expected is None:
+            expected = OCF_OK
+        # Remap the executor status from the return code, as Pacemaker does.
+        if status in (EXEC_DONE, EXEC_ERROR):
+            if rc == expected:
+                status = EXEC_DONE
+            elif rc == OCF_NOT_RUNNING and (is_probe or expected == OCF_NOT_RUNNING):
+                status = EXEC_DONE
+            elif rc == OCF_NOT_RUNNING:
+                status = EXEC_ERROR
+            elif rc == OCF_RUNNING_PROMOTED and is_probe:
+                status = EXEC_DONE
+            elif rc == OCF_OK and is_probe:
+                status = EXEC_DONE
+            elif rc in (2, 3, 4):
+                status = EXEC_ERROR_HARD
+            elif rc == 5:
+                status = EXEC_NOT_INSTALLED
+            elif rc == 6:
+                status = EXEC_ERROR_FATAL
+            else:
+                status = EXEC_ERROR
+        if status == EXEC_DONE:
+            if task == "start":
+                return "Started", False
+            if task == "stop":
+                return "Stopped", False
+            if task == "promote":
+                return "Promoted", False
+            if task == "demote":
+                return "Unpromoted", False
+            if task == "migrate_from":
+                return "Started", False
+            if task == "migrate_to":
+                return "Started", None
+            if task == "monitor":
+                if rc == OCF_NOT_RUNNING:
+                    return "Stopped", False
+                if rc == OCF_RUNNING_PROMOTED:
+                    return "Promoted", None
+                if role in ("Stopped", "Unknown"):
+                    return "Started", None
+                return role, None
+            return role, None
+        # A failure.
+        op_conf = op_config(prim, task, op.interval_ms)
+        on_fail = (op_conf.on_fail if op_conf and op_conf.on_fail else None)
+        if on_fail == "ignore":
+            if task == "stop":
+                return "Stopped", None
+            return ("Started" if role in ("Stopped", "Unknown") else role), None
+        if task == "stop":
+            prim.stop_failed_on.add(node.id)
+            if (on_fail or ("fence" if self.ws.config.stonith_enabled else "block")) == "fence":
+                if node.online or node.unclean:
+                    _fence(node, f"{prim.id} failed there")
+            else:
+                prim.blocked = True
+            return "Started", True
+        if task == "promote" or rc == OCF_FAILED_PROMOTED:
+            return "Promoted", True
+        if task == "demote":
+            return "Promoted", True
+        if task == "monitor" and rc == OCF_NOT_RUNNING:
+            return "Stopped", True
+        if on_fail == "block":
+            prim.blocked = True
+        if on_fail == "fence" and (node.online or node.unclean):
+            _fence(node, f"{prim.id} failed there")
+        if on_fail == "standby":
+            node.standby = True
+            node.standby_onfail = True
+        if role in ("Stopped", "Unknown"):
+            role = "Started"
+        if task == "start" and status in (EXEC_ERROR_HARD, EXEC_NOT_INSTALLED, EXEC_ERROR_FATAL):
+            pass
+        return role, True
+
+
+def _is_anonymous_instance(prim: Prim) -> bool:
+    parent = prim.parent
+    while parent is not None and not isinstance(parent, CloneRt):
+        parent = parent.parent
+    return isinstance(parent, CloneRt) and not parent.globally_unique
+
+
+def _role_rank(role: str) -> int:
+    return {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}.get(role, 0)
+
+
+# -- fail counts ---------------------------------------------------------------------------
+
+
+def fail_count(ws: WorkingSet, prim: Prim, node: NodeInfo) -> tuple[int, int]:
+    """(count, last failure epoch) for a resource on a node, expired failures excluded."""
+    names = {prim.id, prim.base_id()}
+    count = 0
+    last = 0
+    for key, value in node.attrs.items():
+        if key.startswith("fail-count-"):
+            rest = key[len("fail-count-"):]
+            rsc = rest.split("#", 1)[0]
+            if rsc in names:
+                count = _add(count, parse_score(value))
+        elif key.startswith("last-failure-"):
+            rest = key[len("last-failure-"):]
+            if rest.split("#", 1)[0] in names:
+                try:
+                    last = max(last, int(value))
+                except ValueError:
+                    pass
+    if count and prim.failure_timeout_s > 0 and ws.now is not None and last:
+        if last + prim.failure_timeout_s <= ws.now.timestamp():
+            return 0, last
+    return count, last
+
+
+def _add(a: int, b: int) -> int:
+    total = a + b
+    return min(total, INFINITY)
+
+
+def owner_for_failcount(rsc: Rsc) -> Rsc:
+    return rsc

@@ -1,0 +1,202 @@
+"""Ordering phase: edges between actions, and what they imply (required, unrunnable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from defib.scheduler.actions import Action, ActionTable, op_uuid
+from defib.scheduler.constraints import Constraints, OrderingRt
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
+
+IMPLIES_THEN = "implies_then"
+IMPLIES_FIRST = "implies_first"
+RUNNABLE_LEFT = "runnable_left"
+RESTART = "restart"
+ONE_OR_MORE = "one_or_more"
+
+
+@dataclass(eq=False)
+class Edge:
+    first: Action
+    then: Action
+    flags: frozenset[str]
+
+
+_COMPLETION = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
+
+
+class Orderer:
+    def __init__(self, ws: WorkingSet, cons: Constraints, table: ActionTable) -> None:
+        self.ws = ws
+        self.cons = cons
+        self.table = table
+        self.edges: list[Edge] = []
+
+    def edge(self, first: Action | None, then: Action | None, *flags: str) -> None:
+        if first is None or then is None or first is then:
+            return
+        self.edges.append(Edge(first, then, frozenset(flags)))
+        then.before.append((first, ",".join(sorted(flags))))
+
+    def actions_of(self, rsc: Rsc, task: str) -> list[Action]:
+        return self.table.for_rsc(rsc, task)
+
+    def pseudo(self, rsc: Rsc, task: str) -> Action | None:
+        return self.table.get(op_uuid(rsc.id, task), None)
+
+    def placeholder(self, rsc: Rsc, task: str) -> Action:
+        """An action that is not scheduled: runnable only while the resource stays active."""
+        uuid = op_uuid(rsc.id, task)
+        existing = self.table.get(uuid, None)
+        if existing is not None:
+            return existing
+        active = any(p.assigned is not None and p.next_role not in (None, "Stopped")
+                     for p in rsc.primitives())
+        runnable = active if task in ("start", "running", "promote", "promoted") else True
+        action = Action(uuid, task, rsc, None, optional=True, runnable=runnable, pseudo=True)
+        action.extra["placeholder"] = "1"
+        return self.table.add(action)
+
+    def build(self) -> list[Edge]:
+        for prim in self.ws.all_primitives():
+            self.primitive_internal(prim)
+        for rsc in self.ws.resources:
+            self.collective_internal(rsc)
+        for order in self.cons.orderings:
+            self.constraint(order)
+        return self.edges
+
+    def primitive_internal(self, prim: Prim) -> None:
+        stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
+        for stop in stops:
+            for start in starts:
+                self.edge(stop, start, IMPLIES_THEN, RESTART)
+        for demote in self.actions_of(prim, "demote"):
+            for stop in stops:
+                self.edge(demote, stop, IMPLIES_FIRST)
+        for start in starts:
+            for promote in self.actions_of(prim, "promote"):
+                self.edge(start, promote, RUNNABLE_LEFT)
+            for mon in self.actions_of(prim, "monitor"):
+                if mon.node is start.node:
+                    self.edge(start, mon, RUNNABLE_LEFT)
+        for stop in stops:
+            if stop.node is not None and stop.node.unclean:
+                fence = next((a for a in self.table.actions
+                              if a.task == "stonith" and a.node is stop.node), None)
+                self.edge(fence, stop, RUNNABLE_LEFT)
+
+    def collective_internal(self, rsc: Rsc) -> None:
+        if isinstance(rsc, GroupRt):
+            children: list[Rsc] = list(rsc.children)
+        elif isinstance(rsc, CloneRt):
+            children = list(rsc.instances)
+        else:
+            return
+        one_or_more = isinstance(rsc, CloneRt)
+        for child in children:
+            self.collective_internal(child)
+            for task, done in (("start", "running"), ("stop", "stopped"),
+                               ("promote", "promoted"), ("demote", "demoted")):
+                begin, end = self.pseudo(rsc, task), self.pseudo(rsc, done)
+                if begin is None or end is None:
+                    continue
+                child_begin = self._entry(child, task)
+                child_end = self._exit(child, task)
+                for a in child_begin:
+                    self.edge(begin, a, RUNNABLE_LEFT)
+                for a in child_end:
+                    self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT)
+        if isinstance(rsc, CloneRt) and rsc.promotable:
+            self.edge(self.pseudo(rsc, "running"), self.pseudo(rsc, "promote"), RUNNABLE_LEFT)
+            self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"), IMPLIES_FIRST)
+
+    def _entry(self, rsc: Rsc, task: str) -> list[Action]:
+        if isinstance(rsc, Prim):
+            return self.actions_of(rsc, task)
+        own = self.pseudo(rsc, task)
+        return [own] if own is not None else []
+
+    def _exit(self, rsc: Rsc, task: str) -> list[Action]:
+        if isinstance(rsc, Prim):
+            return self.actions_of(rsc, task)
+        own = self.pseudo(rsc, _COMPLETION[task])
+        return [own] if own is not None else []
+
+    def constraint(self, order: OrderingRt) -> None:
+        first_task = order.first_action
+        then_task = order.then_action
+        if isinstance(order.first, Prim):
+            firsts = self.actions_of(order.first, first_task) or [
+                self.placeholder(order.first, first_task)]
+        else:
+            completion = _COMPLETION.get(first_task, first_task)
+            firsts = [self.pseudo(order.first, completion) or self.placeholder(order.first, completion)]
+        if isinstance(order.then, Prim):
+            thens = self.actions_of(order.then, then_task)
+        else:
+            then_pseudo = self.pseudo(order.then, then_task)
+            thens = [then_pseudo] if then_pseudo is not None else []
+        if order.kind == "Mandatory":
+            flags = [IMPLIES_THEN] if first_task in ("start", "promote") or first_task in (
+                "stop", "demote") and then_task in ("stop", "demote") else []
+            if first_task in ("stop", "demote") and then_task in ("stop", "demote"):
+                flags = [IMPLIES_FIRST]
+            if first_task in ("start", "promote"):
+                flags.append(RUNNABLE_LEFT)
+        else:
+            flags = []
+        for f in firsts:
+            for t in thens:
+                self.edge(f, t, *flags)
+
+
+def propagate(edges: list[Edge], ws: WorkingSet) -> None:
+    """Fixpoint of what orderings imply: unrunnable starts, required restarts."""
+    changed = True
+    rounds = 0
+    by_then: dict[int, list[Edge]] = {}
+    for edge in edges:
+        by_then.setdefault(id(edge.then), []).append(edge)
+    while changed and rounds < 50:
+        changed = False
+        rounds += 1
+        for edge in edges:
+            f, t = edge.first, edge.then
+            if RUNNABLE_LEFT in edge.flags and not f.runnable and t.runnable:
+                if f.optional and "placeholder" not in f.extra and f.rsc is not None and isinstance(
+                        f.rsc, Prim):
+                    continue
+                t.runnable = False
+                if t.reason is None:
+                    t.reason = f"unrunnable {f.label()}"
+                changed = True
+            if IMPLIES_THEN in edge.flags and not f.optional and t.optional and f.runnable:
+                if RESTART in edge.flags and f.rsc is t.rsc:
+                    # Internal stop->start: a required stop restarts only when it stays.
+                    if t.node is not None and isinstance(t.rsc, Prim) and t.node in t.rsc.running_on:
+                        t.optional = False
+                        changed = True
+                    continue
+                t.optional = False
+                if t.reason is None and not f.pseudo:
+                    t.reason = f"required {f.label()}"
+                elif t.reason is None and f.rsc is not None:
+                    t.reason = f"required {f.label()}"
+                changed = True
+            if RESTART in edge.flags and not t.optional and f.optional:
+                f.optional = False
+                changed = True
+            if IMPLIES_FIRST in edge.flags and not t.optional and f.optional:
+                f.optional = False
+                changed = True
+        for edge_list in by_then.values():
+            ones = [e for e in edge_list if ONE_OR_MORE in e.flags]
+            if ones:
+                then = ones[0].then
+                if then.runnable and not any(e.first.runnable for e in ones) and then.task in (
+                        "running", "promoted"):
+                    then.runnable = False
+                    then.reason = then.reason or None
+                    changed = True

@@ -1,0 +1,55 @@
+"""`schedule(cib, now) -> Transition`: the pure scheduler, one phase per module."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from defib.model.cib import Cib
+from defib.scheduler.actions import ActionBuilder, ActionTable
+from defib.scheduler.assign import Assigner
+from defib.scheduler.constraints import Constraints, unpack_constraints
+from defib.scheduler.history import HistoryReader, unpack_node_states
+from defib.scheduler.ordering import Edge, Orderer, propagate
+from defib.scheduler.summary import summarize
+from defib.scheduler.unpack import (
+    ResourceBuilder,
+    WorkingSet,
+    unpack_config,
+    unpack_nodes,
+)
+
+
+@dataclass
+class Transition:
+    """What one scheduler run decided."""
+
+    working_set: WorkingSet
+    constraints: Constraints
+    actions: ActionTable
+    edges: list[Edge]
+    summary: list[str]
+
+
+def unpack(cib: Cib, now: dt.datetime | None) -> WorkingSet:
+    config = unpack_config(cib, now)
+    nodes = unpack_nodes(cib, config, now)
+    builder = ResourceBuilder(cib, config, now, len(nodes))
+    resources = builder.build()
+    ws = WorkingSet(cib=cib, now=now, config=config, nodes=nodes, resources=resources,
+                    by_id=builder.by_id)
+    unpack_node_states(ws)
+    HistoryReader(ws).run()
+    return ws
+
+
+def schedule(cib: Cib, now: dt.datetime | None = None) -> Transition:
+    ws = unpack(cib, now)
+    cons = unpack_constraints(ws)
+    Assigner(ws, cons).assign_all()
+    table = ActionBuilder(ws).build()
+    orderer = Orderer(ws, cons, table)
+    edges = orderer.build()
+    propagate(edges, ws)
+    lines = summarize(ws, table)
+    return Transition(ws, cons, table, edges, lines)

@@ -1,0 +1,150 @@
+"""The transition summary: one line per resource that changes, as crm_simulate prints it."""
+
+from __future__ import annotations
+
+from defib.scheduler.actions import Action, ActionTable, op_uuid
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import Prim
+
+
+def _role_needed(prim: Prim) -> bool:
+    order = {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}
+    return order.get(prim.role, 0) > 2 or order.get(prim.next_role or "Stopped", 0) > 2
+
+
+def _line(change: str, prim: Prim, origin: str | None, dest: str | None,
+          action: Action | None, source: Action | None) -> str:
+    need_role = _role_needed(prim)
+    role, next_role = prim.role, prim.next_role or "Stopped"
+    same_host = origin is not None and origin == dest
+    same_role = role == next_role
+    if need_role and origin is None:
+        details = f"{role} -> {next_role} {dest}"
+    elif origin is None:
+        details = f"{dest}"
+    elif need_role and dest is None:
+        details = f"{role} {origin}"
+    elif dest is None:
+        details = f"{origin}"
+    elif need_role and same_role and same_host:
+        details = f"{role} {origin}"
+    elif same_role and same_host:
+        details = f"{origin}"
+    elif need_role and same_role:
+        details = f"{origin} -> {dest} {role}"
+    elif same_role:
+        details = f"{origin} -> {dest}"
+    elif same_host:
+        details = f"{role} -> {next_role} {origin}"
+    else:
+        details = f"{role} {origin} -> {next_role} {dest}"
+    reason = ""
+    src = source or action
+    if src is not None and src.reason and action is not None and not action.runnable:
+        reason = f"  due to {src.reason} (blocked)"
+    elif src is not None and src.reason:
+        reason = f"  due to {src.reason}"
+    elif action is not None and not action.runnable:
+        reason = "  blocked"
+    return f"  * {change:<8}   {prim.id:<5}   ( {details} ){reason}"
+
+
+def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
+    lines: list[str] = []
+    for action in table.actions:
+        if action.task == "stonith" and action.runnable:
+            reason = action.reason or "node is unclean"
+            lines.append(f"  * Fence ({action.extra.get('action', 'reboot')}) "
+                         f"{action.node.uname if action.node else ''} '{reason}'")
+    for prim in _display_order(ws):
+        line = _prim_line(prim, table)
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _display_order(ws: WorkingSet) -> list[Prim]:
+    return ws.all_primitives()
+
+
+def _prim_line(prim: Prim, table: ActionTable) -> str | None:
+    if not prim.managed:
+        return None
+    dest = prim.assigned
+    start = table.get(op_uuid(prim.id, "start"), dest) if dest else None
+    stops = [a for a in table.for_rsc(prim, "stop")]
+    required_stops = [a for a in stops if not a.optional]
+    promote = next(iter(table.for_rsc(prim, "promote")), None)
+    demote = next(iter(a for a in table.for_rsc(prim, "demote") if not a.optional), None)
+    current = prim.running_on[0] if prim.running_on else None
+    origin = current.uname if current else None
+    dest_name = dest.uname if dest else None
+    if len(prim.running_on) > 1:
+        lines = []
+        for stop in required_stops:
+            if stop.node is not dest:
+                lines.append(_line("Stop", prim, stop.node.uname if stop.node else None, None,
+                                   stop, None))
+        if start is not None and not start.optional:
+            lines.append(_line("Restart" if dest in prim.running_on else "Start", prim,
+                               dest_name if dest in prim.running_on else None, dest_name,
+                               start, start))
+        return "\n".join(lines) if lines else None
+    if current is None:
+        if start is None or dest is None:
+            return None
+        if start.optional:
+            return None
+        if prim.next_role == "Promoted":
+            return _line("Promote", prim, None, dest_name, promote or start, start)
+        return _line("Start", prim, None, dest_name, start, start)
+    stop = next((a for a in stops if a.node is current), None)
+    if dest is None or start is None or (not start.runnable and stop is not None
+                                         and not stop.optional):
+        if stop is None or (stop.optional and dest is not None):
+            return None
+        saved = prim.next_role
+        prim.next_role = "Stopped"
+        try:
+            reason_src = stop if stop.reason else (start if start is not None and start.reason
+                                                   else None)
+            if reason_src is None and prim.target_role != "Stopped" and not prim.orphan:
+                stop.reason = "node availability"
+                reason_src = stop
+            if reason_src is None and prim.orphan:
+                stop.reason = "node availability"
+                reason_src = stop
+            return _line("Stop", prim, origin, None, stop, reason_src)
+        finally:
+            prim.next_role = saved
+    if dest is current:
+        if start.optional and (stop is None or stop.optional):
+            if prim.next_role != prim.role and prim.role in ("Promoted", "Unpromoted", "Started") and (
+                    prim.next_role in ("Promoted", "Unpromoted")):
+                if prim.next_role == "Promoted" and promote is not None:
+                    return _line("Promote", prim, origin, dest_name, promote, promote)
+                if prim.next_role != "Promoted" and demote is not None:
+                    return _line("Demote", prim, origin, dest_name, demote, demote)
+            return None
+        change = "Recover" if prim.failed else "Restart"
+        if change == "Restart" and prim.id and dest.id in prim.restart_needed_on and not start.reason:
+            start.reason = "resource definition change"
+        if prim.role == "Promoted" and prim.next_role == "Promoted" or prim.role == prim.next_role:
+            return _line(change, prim, origin, dest_name, start, start)
+        if prim.next_role == "Promoted":
+            return _line("Promote" if not prim.failed else "Recover", prim, origin, dest_name,
+                         promote or start, start)
+        return _line("Demote" if not prim.failed else "Recover", prim, origin, dest_name,
+                     start, start)
+    change = "Recover" if prim.failed else "Move"
+    if change == "Move" and _migratable(prim):
+        change = "Migrate"
+    return _line(change, prim, origin, dest_name, start, start)
+
+
+def _migratable(prim: Prim) -> bool:
+    allow = prim.meta.get("allow-migrate", "false").lower() in ("true", "yes", "1", "on")
+    if not allow or prim.parent is not None:
+        return False
+    current = prim.running_on[0] if prim.running_on else None
+    return current is not None and current.online and not current.unclean

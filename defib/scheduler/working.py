@@ -1,0 +1,202 @@
+"""The scheduler's working objects, built fresh from an immutable Cib on every run.
+
+They are mutable while one run computes, never shared between runs, and never written
+back into the Cib, so `schedule()` stays a pure function of its input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from defib.model.resources import Operation
+
+Role = Literal["Unknown", "Stopped", "Started", "Unpromoted", "Promoted"]
+ROLE_ORDER: dict[str, int] = {
+    "Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4,
+}
+
+
+def role_of(text: str | None) -> Role | None:
+    mapping: dict[str, Role] = {
+        "Stopped": "Stopped", "Started": "Started", "Slave": "Unpromoted",
+        "Unpromoted": "Unpromoted", "Master": "Promoted", "Promoted": "Promoted",
+    }
+    return mapping.get(text or "")
+
+
+@dataclass(eq=False)
+class NodeInfo:
+    id: str
+    uname: str
+    type: str = "member"
+    online: bool = False
+    unclean: bool = False
+    unseen: bool = False
+    shutdown: bool = False
+    standby: bool = False
+    standby_onfail: bool = False
+    maintenance: bool = False
+    pending: bool = False
+    expected_up: bool = False
+    remote_rsc: str | None = None
+    fence_reason: str | None = None
+    attrs: dict[str, str] = field(default_factory=dict)
+    utilization: dict[str, int] = field(default_factory=dict)
+    running: list[Prim] = field(default_factory=list)
+    num_assigned: int = 0
+
+    def can_run(self) -> bool:
+        return (self.online and not self.unclean and not self.standby and not self.shutdown
+                and not self.maintenance and not self.pending)
+
+    def __repr__(self) -> str:
+        return f"NodeInfo({self.uname})"
+
+
+@dataclass(eq=False)
+class Rsc:
+    """Common part of every resource variant."""
+
+    id: str
+    parent: Rsc | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+    allowed: dict[str, int] = field(default_factory=dict)  # node id -> score
+    priority: int = 0
+    stickiness: int = 0
+    managed: bool = True
+    orphan: bool = False
+    config_order: int = 0
+    assigned_done: bool = False
+    assigning: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "resource"
+
+    def primitives(self) -> list[Prim]:
+        return []
+
+    def top(self) -> Rsc:
+        rsc: Rsc = self
+        while rsc.parent is not None:
+            rsc = rsc.parent
+        return rsc
+
+    def base_id(self) -> str:
+        return self.id.split(":", 1)[0]
+
+
+@dataclass(eq=False)
+class Prim(Rsc):
+    rsc_class: str | None = None
+    provider: str | None = None
+    type: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    operations: tuple[Operation, ...] = ()
+    utilization: dict[str, int] = field(default_factory=dict)
+    role: Role = "Stopped"
+    next_role: Role | None = None
+    target_role: Role = "Started"
+    running_on: list[NodeInfo] = field(default_factory=list)
+    assigned: NodeInfo | None = None
+    failed: bool = False
+    blocked: bool = False
+    pending_task: str | None = None
+    pending_node_id: str | None = None
+    known_on: set[str] = field(default_factory=set)  # node ids with any history
+    fail_node_ids: set[str] = field(default_factory=set)
+    recurring_seen: set[tuple[str, str, int]] = field(default_factory=set)  # (node, task, interval)
+    dangling_migration_on: list[NodeInfo] = field(default_factory=list)
+    partial_migration_target: NodeInfo | None = None
+    partial_migration_source: NodeInfo | None = None
+    migration_threshold: int = 1_000_000
+    failure_timeout_s: int = 0
+    restart_needed_on: set[str] = field(default_factory=set)  # definition changed
+    reload_needed_on: set[str] = field(default_factory=set)
+    stop_failed_on: set[str] = field(default_factory=set)
+    promotion_score: dict[str, int] = field(default_factory=dict)
+    instance_number: int | None = None
+    unrunnable_reason: str | None = None
+    is_fence_device: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "primitive"
+
+    def primitives(self) -> list[Prim]:
+        return [self]
+
+    @property
+    def agent(self) -> str:
+        parts = [self.rsc_class or ""]
+        if self.provider:
+            parts.append(self.provider)
+        parts.append(self.type or "")
+        return ":".join(parts)
+
+    def current_node(self) -> NodeInfo | None:
+        return self.running_on[0] if self.running_on else None
+
+    def __repr__(self) -> str:
+        return f"Prim({self.id})"
+
+
+@dataclass(eq=False)
+class GroupRt(Rsc):
+    children: list[Prim] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "group"
+
+    def primitives(self) -> list[Prim]:
+        return list(self.children)
+
+
+@dataclass(eq=False)
+class CloneRt(Rsc):
+    child_id: str = ""
+    child_kind: str = "primitive"
+    instances: list[Prim | GroupRt] = field(default_factory=list)
+    clone_max: int = 0
+    clone_node_max: int = 1
+    globally_unique: bool = False
+    promotable: bool = False
+    promoted_max: int = 1
+    promoted_node_max: int = 1
+    interleave: bool = False
+    ordered: bool = False
+    notify: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "clone"
+
+    def primitives(self) -> list[Prim]:
+        out: list[Prim] = []
+        for instance in self.instances:
+            out.extend(instance.primitives())
+        return out
+
+
+@dataclass
+class ClusterConfig:
+    stonith_enabled: bool = True
+    symmetric: bool = True
+    no_quorum_policy: str = "stop"
+    have_quorum: bool = True
+    stop_orphan_resources: bool = True
+    stop_orphan_actions: bool = True
+    start_failure_is_fatal: bool = True
+    maintenance_mode: bool = False
+    stonith_action: str = "reboot"
+    startup_fencing: bool = True
+    placement_strategy: str = "default"
+    node_health_strategy: str = "none"
+    shutdown_lock: bool = False
+    concurrent_fencing: bool = False
+    stop_all_resources: bool = False
+    default_stickiness: int = 0
+    priority_fencing_delay: int = 0
+    properties: dict[str, str] = field(default_factory=dict)
