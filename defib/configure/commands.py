@@ -91,7 +91,8 @@ def _bump_epoch(doc: CibDoc) -> None:
 
 def _commit(store: CibStore, doc: CibDoc, notes: list[str], problems: list[Problem],
             dry_run: bool = False) -> Result:
-    problems = problems + verify_doc(doc)
+    seen = {(p.code, p.ident) for p in problems}
+    problems = problems + [p for p in verify_doc(doc) if (p.code, p.ident) not in seen]
     if errors(problems):
         return Result(False, "", tuple(notes), tuple(problems))
     if not dry_run:

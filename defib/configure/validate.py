@@ -25,9 +25,11 @@ def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
     agent_tok = p.statement.tokens[2] if len(p.statement.tokens) > 2 else p.statement.tokens[0]
     if not agents.exists(cls, provider, typ):
         spec = ":".join(x for x in (cls, provider, typ) if x)
+        # Init scripts may be installed on the nodes later; OCF and fence agents must exist.
+        severity = "warning" if cls in ("lsb", "service") else "error"
         return [Problem("unknown-agent", f"resource agent {spec} is not installed",
                         agent_tok.location, suggest(typ, agents.candidates(cls, provider)),
-                        p.ident)]
+                        p.ident, severity)]
     info = agents.info(cls, provider, typ)
     if info is None or not info.parameters:
         return []
