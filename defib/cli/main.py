@@ -19,6 +19,9 @@ COMMAND_MODULES = [
     "defib.cli.daemon_cmd",
     "defib.cli.cluster_cmd",
     "defib.cli.status_cmd",
+    "defib.cli.configure_cmd",
+    "defib.cli.cib_cmd",
+    "defib.cli.completion_cmd",
 ]
 
 
