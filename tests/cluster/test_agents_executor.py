@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -295,16 +296,19 @@ def test_recorded_status_reads_back_in_crm_simulate(tmp_path: Path) -> None:
     async def scenario() -> tuple[list[OpResult], object]:
         meta = await ex.metadata(rsc)
         results = [
-            await ex.run(Operation(rsc, "monitor", 0, 20000, params, transition_key=tk.format(1, 7))),
-            await ex.run(Operation(rsc, "start", 0, 20000, params, transition_key=tk.format(2, 0))),
+            await ex.run(Operation(rsc, "monitor", 0, 20000, params,
+                                   transition_key=tk.format(1, 7))),
+            await ex.run(Operation(rsc, "start", 0, 20000, params,
+                                   transition_key=tk.format(2, 0))),
             await ex.run(Operation(rsc, "monitor", 10000, 20000, params,
                                    transition_key=tk.format(3, 0))),
         ]
         return results, meta.digest_policy
 
     results, policy = run(scenario())
-    cib = ET.fromstring(f"""
-<cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="1">
+    cib = ET.fromstring("""
+<cib crm_feature_set="3.16.2" validate-with="pacemaker-3.9" epoch="1" num_updates="0"
+     admin_epoch="0" have-quorum="1" dc-uuid="1">
   <configuration>
     <crm_config><cluster_property_set id="opts">
       <nvpair id="opts-stonith" name="stonith-enabled" value="false"/>
@@ -321,7 +325,8 @@ def test_recorded_status_reads_back_in_crm_simulate(tmp_path: Path) -> None:
     <constraints/>
   </configuration>
   <status>
-    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member" crm-debug-origin="test"/>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member"
+                expected="member" crm-debug-origin="test"/>
   </status>
 </cib>""")
     node_state = cib.find("status/node_state")
@@ -338,8 +343,22 @@ def test_recorded_status_reads_back_in_crm_simulate(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "Started n1" in out.stdout or "Started: [ n1 ]" in out.stdout, out.stdout
-    transition = out.stdout.split("Transition Summary:")[1].split("Executing")[0]
-    assert "dummy1" not in transition, out.stdout
+    # Nothing to do at all: no restart (op-digest) and no re-created monitor (its digest
+    # includes CRM_meta_timeout).
+    actions = out.stdout.split("Transition Summary:")[1].split("Revised Cluster Status")[0]
+    assert "dummy1" not in actions, out.stdout
+    # A changed monitor timeout changes only the monitor's digest: Pacemaker re-creates
+    # the monitor and leaves the resource alone.
+    for op_el in cib.iter("op"):
+        op_el.set("timeout", "30s")
+    ET.ElementTree(cib).write(path)
+    out = subprocess.run([crm_simulate, "-S", "-x", str(path)], capture_output=True,
+                         text=True, timeout=60)
+    actions = out.stdout.split("Transition Summary:")[1].split("Revised Cluster Status")[0]
+    assert re.search(r"dummy1\s+monitor=10000 on n1", actions), out.stdout
+    assert "Restart" not in actions, out.stdout
+    for op_el in cib.iter("op"):
+        op_el.set("timeout", "20s")
     # Now change the parameter: Pacemaker must notice through our digest and restart.
     for nv in cib.iter("nvpair"):
         if nv.get("name") == "fake":
