@@ -126,6 +126,10 @@ class ActionBuilder:
         multiple = len(current) > 1
         restart = bool(current) and dest is not None and current[0] is dest and (
             prim.failed or dest.id in prim.restart_needed_on)
+        if restart and not prim.failed and dest is not None:
+            prim_reason = "resource definition change"
+        else:
+            prim_reason = None
         for node in current:
             needed = (dest is None or node is not dest or multiple or restart
                       or prim.next_role == "Stopped")
@@ -145,8 +149,10 @@ class ActionBuilder:
                 self.table.add(demote)
         if dest is not None and prim.next_role not in (None, "Stopped"):
             starting = not current or dest not in current or multiple or restart
-            start = Action(op_uuid(prim.id, "start"), "start", prim, dest, optional=not starting)
-            if not self.quorum_ok and cfg.no_quorum_policy != "ignore" and starting:
+            start = Action(op_uuid(prim.id, "start"), "start", prim, dest, optional=not starting,
+                           reason=prim_reason)
+            if not self.quorum_ok and cfg.no_quorum_policy != "ignore" and starting and (
+                    not prim.is_fence_device):
                 start.runnable = False
                 start.reason = "no quorum"
             self.table.add(start)

@@ -39,6 +39,8 @@ class Assigner:
                 if self.ws.config.symmetric or node.id in prim.allowed:
                     prim.allowed[node.id] = add_scores(prim.allowed.get(node.id, 0), prim.stickiness)
             for node in self.ws.nodes:
+                if prim.banned_everywhere or node.id in prim.banned_on:
+                    prim.allowed[node.id] = -INFINITY
                 count, _ = fail_count(self.ws, prim, node)
                 if count <= 0 or prim.migration_threshold <= 0:
                     continue
@@ -122,6 +124,8 @@ class Assigner:
         if node is not None:
             node.num_assigned += 1
             prim.next_role = prim.target_role if prim.target_role != "Promoted" else "Started"
+            if _clone_of(prim) is not None and _clone_of(prim).promotable:  # type: ignore[union-attr]
+                prim.next_role = "Unpromoted"
             if prim.next_role == "Stopped":
                 prim.next_role = "Started"
         else:

@@ -10,6 +10,7 @@ import re
 
 from defib.model.scores import INFINITY, parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord
+from defib.scheduler.digests import definition_change
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
@@ -219,10 +220,26 @@ class HistoryReader:
         )
         role = "Stopped"
         failed_here = False
+        last_start: OpRecord | None = None
         for op in ops:
             role, failed = self._apply(prim, node, op, role)
             if failed is not None:
                 failed_here = failed
+            if op.interval_ms == 0 and (op.operation in ("start", "migrate_from") or (
+                    op.operation == "monitor" and op.rc_code in (0, 8))):
+                last_start = op
+            elif op.operation == "stop":
+                last_start = None
+            if op.interval_ms > 0 and op.operation == "monitor" and op.rc_code in (0, 8):
+                prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
+        if last_start is not None and role not in ("Stopped", "Unknown"):
+            change = definition_change(prim, last_start)
+            if change == "restart":
+                prim.restart_needed_on.add(node.id)
+            elif change == "reload":
+                prim.reload_needed_on.add(node.id)
+        if role == "Started" and _promotable(prim):
+            role = "Unpromoted"
         active = role not in ("Stopped", "Unknown")
         if active and (node.online or node.unclean):
             if node not in prim.running_on:
@@ -310,6 +327,14 @@ class HistoryReader:
                 return role, None
             return role, None
         # A failure.
+        if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
+            prim.banned_on.add(node.id)
+            if is_probe:
+                return "Stopped", None
+        elif status == EXEC_ERROR_HARD:
+            prim.banned_on.add(node.id)
+        elif status == EXEC_ERROR_FATAL:
+            prim.banned_everywhere = True
         op_conf = op_config(prim, task, op.interval_ms)
         on_fail = (op_conf.on_fail if op_conf and op_conf.on_fail else None)
         if on_fail == "ignore":
@@ -342,6 +367,13 @@ class HistoryReader:
         if task == "start" and status in (EXEC_ERROR_HARD, EXEC_NOT_INSTALLED, EXEC_ERROR_FATAL):
             pass
         return role, True
+
+
+def _promotable(prim: Prim) -> bool:
+    parent = prim.parent
+    while parent is not None and not isinstance(parent, CloneRt):
+        parent = parent.parent
+    return isinstance(parent, CloneRt) and parent.promotable
 
 
 def _is_anonymous_instance(prim: Prim) -> bool:

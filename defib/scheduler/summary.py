@@ -9,7 +9,7 @@ from defib.scheduler.working import Prim
 
 def _role_needed(prim: Prim) -> bool:
     order = {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}
-    return order.get(prim.role, 0) > 2 or order.get(prim.next_role or "Stopped", 0) > 2
+    return order.get(prim.role, 0) > 2 or order.get(prim.next_role or "Stopped", 0) > 3
 
 
 def _line(change: str, prim: Prim, origin: str | None, dest: str | None,
@@ -118,6 +118,8 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         finally:
             prim.next_role = saved
     if dest is current:
+        if start.optional and (stop is None or stop.optional) and dest.id in prim.reload_needed_on:
+            return _line("Reload", prim, origin, dest_name, start, None)
         if start.optional and (stop is None or stop.optional):
             if prim.next_role != prim.role and prim.role in ("Promoted", "Unpromoted", "Started") and (
                     prim.next_role in ("Promoted", "Unpromoted")):

@@ -115,6 +115,8 @@ class Prim(Rsc):
     restart_needed_on: set[str] = field(default_factory=set)  # definition changed
     reload_needed_on: set[str] = field(default_factory=set)
     stop_failed_on: set[str] = field(default_factory=set)
+    banned_on: set[str] = field(default_factory=set)  # hard errors
+    banned_everywhere: bool = False  # fatal errors
     promotion_score: dict[str, int] = field(default_factory=dict)
     instance_number: int | None = None
     unrunnable_reason: str | None = None

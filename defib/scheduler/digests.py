@@ -1,0 +1,43 @@
+"""Has a resource's definition changed since it was started? (operation digests)"""
+
+from __future__ import annotations
+
+from defib.cib.digest import op_digest, restart_digest_for_list, secure_digest_for_list
+from defib.model.status import OpRecord
+from defib.scheduler.rules import RuleContext, evaluate_nvsets
+from defib.scheduler.working import Prim
+
+
+def op_params(prim: Prim, task: str, interval_ms: int) -> dict[str, str]:
+    params = dict(prim.params)
+    for op in prim.operations:
+        if op.name == task and op.interval_ms == interval_ms:
+            params.update(evaluate_nvsets(op.instance_attributes, RuleContext()))
+    return params
+
+
+def definition_change(prim: Prim, record: OpRecord) -> str | None:
+    """'restart', 'reload' or None for a non-recurring operation record."""
+    if record.op_digest is None or prim.orphan:
+        return None
+    params = op_params(prim, record.operation, record.interval_ms)
+    restart_list = record.op_force_restart or ""
+    if record.op_restart_digest:
+        if restart_digest_for_list(params, restart_list) != record.op_restart_digest:
+            return "restart"
+    calculated = op_digest(params)
+    if calculated == record.op_digest:
+        return None
+    secure = dict(record.attributes).get("op-secure-params")
+    if False and record.op_secure_digest and secure is not None:
+        if secure_digest_for_list(params, secure) == record.op_secure_digest:
+            return None
+    if record.op_restart_digest and not _has_op_params(prim, record.operation):
+        return "reload"
+    return "restart"
+
+
+def _has_op_params(prim: Prim, task: str) -> bool:
+    # Extra parameters on a non-recurring operation can't be reloaded: restart instead.
+    return any(op.name == task and op.interval_ms == 0 and op.instance_attributes
+               for op in prim.operations)
