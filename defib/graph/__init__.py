@@ -1,0 +1,1 @@
+"""Transition graphs: model, building from a scheduler run, XML, and the one executor."""
