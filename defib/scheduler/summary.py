@@ -80,16 +80,9 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
     origin = current.uname if current else None
     dest_name = dest.uname if dest else None
     if len(prim.running_on) > 1:
-        lines = []
-        for stop in required_stops:
-            if stop.node is not dest:
-                lines.append(_line("Stop", prim, stop.node.uname if stop.node else None, None,
-                                   stop, None))
-        if start is not None and not start.optional:
-            lines.append(_line("Restart" if dest in prim.running_on else "Start", prim,
-                               dest_name if dest in prim.running_on else None, dest_name,
-                               start, start))
-        return "\n".join(lines) if lines else None
+        # Multiply active: one line, from the node it is to keep (or the first one).
+        current = dest if dest in prim.running_on else prim.running_on[0]
+        origin = current.uname
     if current is None:
         if start is None or dest is None:
             return None
@@ -106,14 +99,10 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         saved = prim.next_role
         prim.next_role = "Stopped"
         try:
+            if dest is None and not stop.reason:
+                stop.reason = "node availability"
             reason_src = stop if stop.reason else (start if start is not None and start.reason
                                                    else None)
-            if reason_src is None and prim.target_role != "Stopped" and not prim.orphan:
-                stop.reason = "node availability"
-                reason_src = stop
-            if reason_src is None and prim.orphan:
-                stop.reason = "node availability"
-                reason_src = stop
             return _line("Stop", prim, origin, None, stop, reason_src)
         finally:
             prim.next_role = saved
