@@ -57,14 +57,20 @@ class ViewAgreement:
         self.incarnation = incarnation
         self.current: View | None = None
         self.max_seq = 0
+        # Highest view seq seen from each coordinator: older offers of it are stale.
+        self._latest: dict[int, int] = {}
 
     def observe(self, view: View | None) -> None:
-        if view is not None and view.id.seq > self.max_seq:
-            self.max_seq = view.id.seq
+        if view is None:
+            return
+        self.max_seq = max(self.max_seq, view.id.seq)
+        coord = view.id.coord
+        self._latest[coord] = max(self._latest.get(coord, 0), view.id.seq)
 
     def _install(self, members: tuple[tuple[int, int], ...]) -> View:
         self.max_seq += 1
         self.current = View(ViewId(self.max_seq, self.me), members)
+        self._latest[self.me] = self.max_seq
         return self.current
 
     def clique(self, alive: set[int], reports: dict[int, Report]) -> tuple[tuple[int, int], ...]:
@@ -95,8 +101,7 @@ class ViewAgreement:
         offered = rep.view if rep is not None else None
         if offered is None or offered.id.coord != coord or offered == cur:
             return None
-        if cur is not None and offered.id.seq <= cur.id.seq:
-            # The coordinator has not yet answered what we announced; it will, with a higher id.
+        if offered.id.seq < self._latest.get(coord, 0):
             return None
         if (self.me, self.incarnation) in offered.members:
             self.current = offered

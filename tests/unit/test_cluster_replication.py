@@ -1,0 +1,111 @@
+"""CIB replication logic against the in-memory layer (the fake of the ClusterLayer protocol)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from defib.cluster.cibstore import CibStore
+from defib.cluster.layer import InMemoryHub
+from defib.cluster.replication import CibReplicator
+from defib.errors import ClusterError
+
+RES = '<resources><primitive id="{}" class="ocf" provider="heartbeat" type="Dummy"/></resources>'
+
+
+def make(tmp_path: Path, n: int) -> tuple[InMemoryHub, dict[int, CibReplicator]]:
+    hub = InMemoryHub({i: 1 for i in range(1, n + 1)})
+    reps = {}
+    for i in range(1, n + 1):
+        log = logging.LoggerAdapter(logging.getLogger("test"), {"node": f"n{i}"})
+        reps[i] = CibReplicator(hub.layer(i), CibStore(tmp_path / f"n{i}", log), log,
+                                timeout=1.0, ack_timeout=0.2)
+    return hub, reps
+
+
+async def settle() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def join_all(hub: InMemoryHub) -> None:
+    for layer in hub.layers.values():
+        await layer.join()
+    await settle()
+
+
+def test_change_through_any_node_reaches_all(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        assert all(r.synced and r.dc == 1 for r in reps.values())
+        result = await reps[3].change({"op": "replace_section", "section": "resources",
+                                       "xml": RES.format("a")})
+        assert result == {"version": [0, 1, 0], "acked_by": [1, 2, 3], "members": [1, 2, 3]}
+        assert {r.copy.digest for r in reps.values()} == {reps[1].copy.digest}
+        assert all(CibStore(tmp_path / f"n{i}", reps[i].log).load().copy == reps[i].copy
+                   for i in reps)
+
+    asyncio.run(scenario())
+
+
+def test_refused_change_raises(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 2)
+        await join_all(hub)
+        with pytest.raises(ClusterError, match="DC refused"):
+            await reps[2].change({"op": "replace_section", "section": "nope", "xml": "<nope/>"})
+
+    asyncio.run(scenario())
+
+
+def test_partitions_converge_on_the_newest_version_after_healing(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 5)
+        await join_all(hub)
+        hub.set_partitions([{1, 2, 3}, {4, 5}])
+        await settle()
+        assert reps[5].dc == 4 and reps[2].dc == 1
+        await reps[2].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("major")})
+        await reps[5].change({"op": "patch_status", "xml": '<node_state id="5" x="1"/>'})
+        await reps[4].change({"op": "patch_status", "xml": '<node_state id="4" x="1"/>'})
+        assert reps[4].copy.version == (0, 0, 2) and reps[1].copy.version == (0, 1, 0)
+        hub.set_partitions([{1, 2, 3, 4, 5}])
+        await settle()
+        assert {r.copy.version for r in reps.values()} == {(0, 1, 0)}
+        assert all('id="major"' in r.copy.xml for r in reps.values())
+
+    asyncio.run(scenario())
+
+
+def test_newer_copy_on_a_non_dc_wins_the_sync(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        hub.set_partitions([{1, 2}, {3}])
+        await settle()
+        await reps[3].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("solo")})
+        hub.set_partitions([{1, 2, 3}])
+        await settle()
+        assert all('id="solo"' in r.copy.xml for r in reps.values())
+        assert reps[1].dc == 1 and reps[1].synced
+
+    asyncio.run(scenario())
+
+
+def test_no_dc_answer_times_out(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 2)
+        await hub.layers[2].join()
+        hub.layers[1].joined = False
+        await settle()
+        reps[2].membership = reps[2].membership.__class__("9.9", (1, 2))
+        with pytest.raises(ClusterError, match="no DC committed"):
+            await reps[2].change({"op": "patch_status", "xml": '<node_state id="2"/>'})
+
+    asyncio.run(scenario())
