@@ -55,7 +55,8 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _safe(text: str) -> str:
-    ident = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+    ident = re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+    ident = re.sub(r"__+", "_", ident).strip("_")
     return ident if ident and not ident[0].isdigit() else "r_" + ident
 
 

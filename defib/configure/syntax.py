@@ -71,8 +71,13 @@ def cli_score(score: str) -> str:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
+    options = list(choices)
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if found:
+        return found[0]
+    # "ipaddr" for "ip": one name is a prefix of the other.
+    prefixed = [c for c in options if len(c) > 1 and (word.startswith(c) or c.startswith(word))]
+    return max(prefixed, key=len) if prefixed and len(word) > 1 else None
 
 
 def canon_interval(value: str) -> str:
