@@ -169,6 +169,8 @@ class Assigner:
     def _apply_this_with(self, prim: Prim, colo: ColocationRt) -> None:
         primary = colo.primary
         self.assign(primary)
+        if _still_assigning(primary):
+            return  # an assignment loop: Pacemaker ignores the colocation that closes it
         archive = dict(prim.allowed) if (
             colo.score < 0 and colo.score > -INFINITY) else None
         nodes = self._primary_nodes(primary, colo.primary_role)
@@ -235,21 +237,28 @@ class Assigner:
             prim.allowed = work
 
     def _collect_scores(self, dep: Prim, factor: float, seen: set[int]) -> dict[str, int]:
+        """A dependent's node scores with its own dependents' merged in, scaled by factor.
+
+        A nested merge that would leave the dependent no usable node is dropped, as
+        Pacemaker does, so one impossible member does not poison the whole chain.
+        """
         seen.add(id(dep))
-        out: dict[str, int] = {}
-        for node_id, score in dep.allowed.items():
-            out[node_id] = _scale(score, factor)
+        work = dict(dep.allowed)
         for colo in self.with_this.get(id(dep), []):
             inner = self._lead(colo.dependent)
             if not isinstance(inner, Prim) or id(inner) in seen or inner.assigned_done:
                 continue
             if not colo.influence or colo.score <= -INFINITY:
                 continue
-            nested = self._collect_scores(inner, factor * colo.score / INFINITY, seen)
+            nested = self._collect_scores(inner, colo.score / INFINITY, seen)
+            trial = dict(work)
             for node_id, score in nested.items():
-                if node_id in out:
-                    out[node_id] = add_scores(out[node_id], score)
-        return out
+                if node_id in trial:
+                    trial[node_id] = add_scores(trial[node_id], score)
+            if any(score >= 0 and (n := self.ws.node(nid)) is not None and n.can_run()
+                   for nid, score in trial.items()):
+                work = trial
+        return {node_id: _scale(score, factor) for node_id, score in work.items()}
 
     # -- clones ---------------------------------------------------------------------------
 
@@ -447,3 +456,9 @@ def _scale(score: int, factor: float) -> int:
     if score <= -INFINITY:
         return -INFINITY if factor > 0 else INFINITY
     return int(score * factor)
+
+
+def _still_assigning(rsc: Rsc) -> bool:
+    if isinstance(rsc, GroupRt):
+        return any(c.assigning and not c.assigned_done for c in rsc.children)
+    return rsc.assigning and not rsc.assigned_done

@@ -179,7 +179,10 @@ def _place(ws: WorkingSet, cons: Constraints, rsc: Rsc, node: NodeInfo, score: i
 
 def _kind(score: str | None, kind: str | None) -> str:
     if kind:
-        return kind
+        for known in ("Mandatory", "Optional", "Serialize"):
+            if kind.lower() == known.lower():
+                return known
+        return "Mandatory"
     if score is None:
         return "Mandatory"
     return "Mandatory" if parse_score(score) > 0 else "Optional"

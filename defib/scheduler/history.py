@@ -335,6 +335,9 @@ class HistoryReader:
             prim.banned_on.add(node.id)
         elif status == EXEC_ERROR_FATAL:
             prim.banned_everywhere = True
+        if not (node.online or node.unclean):
+            # History on a cleanly stopped node no longer describes a live resource.
+            return ("Stopped" if task == "stop" else role), None
         op_conf = op_config(prim, task, op.interval_ms)
         on_fail = (op_conf.on_fail if op_conf and op_conf.on_fail else None)
         if on_fail == "ignore":
