@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from defib.executor.process import run_process
 
@@ -40,6 +41,13 @@ class AgentRun:
         failed = [ln for ln in lines if "Failed" in ln or "ERROR" in ln]
         detail = (failed or lines or [""])[-1][-300:]
         return f"{self.agent} {self.action} exited {self.rc}" + (f": {detail}" if detail else "")
+
+
+class AgentRunner(Protocol):
+    """Runs one fence agent action (the real one below; fakes in unit tests)."""
+
+    async def run(self, agent: str, action: str, params: Mapping[str, str], timeout_s: float,
+                  target: str | None = None, plug: str | None = None) -> AgentRun: ...
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from defib.executor.metadata import parse_duration_ms
-from defib.fencing.agent import AgentRun, FenceAgentRunner
+from defib.fencing.agent import AgentRun, AgentRunner, FenceAgentRunner
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +139,14 @@ class LocalFencer:
         devices: Sequence[FenceDevice],
         levels: Iterable[FencingLevel] = (),
         *,
-        runner: FenceAgentRunner | None = None,
+        runner: AgentRunner | None = None,
         default_timeout_s: float = 60.0,
         node_name: str = "",
         history_size: int = 100,
     ) -> None:
         self.devices = {d.device_id: d for d in devices}
         self.levels = sorted(levels, key=lambda lv: lv.index)
-        self.runner = runner or FenceAgentRunner()
+        self.runner: AgentRunner = runner or FenceAgentRunner()
         self.default_timeout_s = default_timeout_s
         self.node_name = node_name
         self.history: deque[FenceResult] = deque(maxlen=history_size)
