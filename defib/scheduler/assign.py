@@ -377,6 +377,13 @@ class Assigner:
         for prim in inst.primitives():
             name = prim.id if clone.globally_unique else prim.base_id()
             value = node.attrs.get(f"master-{name}")
+            if value is None:
+                value = node.attrs.get(f"master-{prim.id}")
+            if value is None:
+                # Old clusters named the attribute after the instance that set it.
+                prefix = f"master-{prim.base_id()}:"
+                value = next((v for k, v in sorted(node.attrs.items()) if k.startswith(prefix)),
+                             None)
             if value is not None:
                 from defib.model.scores import parse_score
 
