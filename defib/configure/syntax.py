@@ -72,12 +72,18 @@ def cli_score(score: str) -> str:
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     options = list(choices)
-    found = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    lowered = {c.lower(): c for c in options}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if found:
         return found[0]
     # "ipaddr" for "ip": one name is a prefix of the other.
     prefixed = [c for c in options if len(c) > 1 and (word.startswith(c) or c.startswith(word))]
-    return max(prefixed, key=len) if prefixed and len(word) > 1 else None
+    if prefixed and len(word) > 1:
+        return max(prefixed, key=len)
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    return found[0] if found else None
 
 
 def canon_interval(value: str) -> str:
