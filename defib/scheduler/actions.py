@@ -119,9 +119,13 @@ class ActionBuilder:
         dest = prim.assigned
         current = list(prim.running_on)
         cfg = self.ws.config
-        if not prim.managed:
-            return
-        if prim.blocked:
+        if not prim.managed or prim.blocked:
+            for node in current:
+                # An unmanaged resource can't be stopped: whatever must follow its stop waits.
+                blocked = Action(op_uuid(prim.id, "stop"), "stop", prim, node,
+                                 optional=True, runnable=False)
+                blocked.extra["placeholder"] = "1"
+                self.table.add(blocked)
             return
         multiple = len(current) > 1
         restart = bool(current) and dest is not None and current[0] is dest and (
@@ -139,9 +143,10 @@ class ActionBuilder:
                 fence = self.fence_action(node)
                 if fence is None or not fence.runnable:
                     stop.runnable = False
+            if dest is None:
+                stop.reason = "node availability"
             stop = self.table.add(stop)
-            if needed and not self.quorum_ok and cfg.no_quorum_policy == "stop" and dest is None:
-                stop.reason = stop.reason or "no quorum"
+
             if prim.role == "Promoted" and needed:
                 demote = Action(op_uuid(prim.id, "demote"), "demote", prim, node, optional=False)
                 if node.unclean:

@@ -143,8 +143,7 @@ class Orderer:
                 "stop", "demote") and then_task in ("stop", "demote") else []
             if first_task in ("stop", "demote") and then_task in ("stop", "demote"):
                 flags = [IMPLIES_FIRST]
-            if first_task in ("start", "promote"):
-                flags.append(RUNNABLE_LEFT)
+            flags.append(RUNNABLE_LEFT)
         else:
             flags = []
         for f in firsts:

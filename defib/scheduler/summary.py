@@ -68,7 +68,7 @@ def _display_order(ws: WorkingSet) -> list[Prim]:
 
 
 def _prim_line(prim: Prim, table: ActionTable) -> str | None:
-    if not prim.managed:
+    if not prim.managed or prim.blocked:
         return None
     dest = prim.assigned
     start = table.get(op_uuid(prim.id, "start"), dest) if dest else None
