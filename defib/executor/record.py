@@ -166,9 +166,8 @@ def record_op(
     written = []
     for entry_id in history_ids(result):
         attrs = _entry_attrs(result, entry_id, node, policy, feature_set, origin)
-        el = next((e for e in rsc_el.findall("lrm_rsc_op") if e.get("id") == entry_id), None)
-        if el is None:
-            el = ET.SubElement(rsc_el, "lrm_rsc_op")
+        found = [e for e in rsc_el.findall("lrm_rsc_op") if e.get("id") == entry_id]
+        el = found[0] if found else ET.SubElement(rsc_el, "lrm_rsc_op")
         el.attrib.clear()
         el.attrib.update(attrs)
         written.append(el)

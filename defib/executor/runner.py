@@ -128,6 +128,8 @@ class LocalExecutor:
                 stderr=outcome.stderr if outcome else "",
             )
 
+        if op.rsc.standard == "stonith":
+            return await self._execute_stonith(op, result)
         if op.rsc.standard not in ("ocf", "lsb", "service"):
             return result(OcfRc.UNIMPLEMENT_FEATURE, ExecStatus.NOT_SUPPORTED,
                           f"resource class {op.rsc.standard!r} is not supported")
@@ -176,6 +178,40 @@ class LocalExecutor:
             reason = f"agent exited with code {outcome.exit_code}"
         return result(rc, ExecStatus.DONE, reason, outcome)
 
+    async def _execute_stonith(
+        self, op: Operation,
+        result: Callable[[int, ExecStatus, str, ProcessOutcome | None], OpResult],
+    ) -> OpResult:
+        """A fencing device as a resource: "started" means registered with this node's
+        fencer (a state file in the run-time dir) after a successful agent monitor."""
+        from defib.fencing.agent import FenceAgentRunner  # fencing builds on the executor
+
+        runner = FenceAgentRunner(env=dict(self.config.extra_env),
+                                  kill_grace_s=self.config.kill_grace_s)
+        state = self.config.run_dir / f"stonith-{op.rsc.rsc_id}.state"
+        if op.action == "stop":
+            state.unlink(missing_ok=True)
+            return result(OcfRc.OK, ExecStatus.DONE, "", None)
+        if op.action == "monitor" and not state.exists():
+            return result(OcfRc.NOT_RUNNING, ExecStatus.DONE, "", None)
+        if op.action not in ("start", "monitor"):
+            return result(OcfRc.UNIMPLEMENT_FEATURE, ExecStatus.NOT_SUPPORTED,
+                          f"fencing devices have no {op.action!r} action", None)
+        if runner.path_of(op.rsc.agent) is None:
+            return result(OcfRc.NOT_INSTALLED, ExecStatus.NOT_INSTALLED,
+                          f"fence agent {op.rsc.agent} is not installed", None)
+        run = await runner.run(op.rsc.agent, "monitor", op.params, op.timeout_ms / 1000)
+        outcome = ProcessOutcome(run.rc, None, run.timed_out, None, run.output, run.error,
+                                 run.elapsed_ms)
+        if run.timed_out:
+            return result(OcfRc.UNKNOWN_ERROR, ExecStatus.TIMEOUT, run.reason(), outcome)
+        if not run.ok:
+            state.unlink(missing_ok=True)
+            return result(OcfRc.UNKNOWN_ERROR, ExecStatus.ERROR, run.reason(), outcome)
+        if op.action == "start":
+            state.touch()
+        return result(OcfRc.OK, ExecStatus.DONE, "", outcome)
+
     # --- meta-data ----------------------------------------------------------------
 
     async def metadata(self, rsc: ResourceInfo) -> AgentMetadata:
@@ -186,6 +222,14 @@ class LocalExecutor:
         parts = spec.split(":")
         if parts[0] in ("lsb", "service"):
             return _lsb_metadata(parts[-1])
+        if parts[0] == "stonith":
+            from defib.fencing.agent import FenceAgentRunner
+
+            run = await FenceAgentRunner().run(parts[-1], "metadata", {},
+                                               METADATA_TIMEOUT_MS / 1000)
+            if not run.ok:
+                raise AgentError(f"meta-data of {spec} failed: {run.reason()}", spec)
+            return run.output
         if parts[0] != "ocf" or len(parts) != 3:
             raise AgentError(f"cannot fetch meta-data for {spec}", spec)
         rsc = ResourceInfo("meta-data", "ocf", parts[2], parts[1])

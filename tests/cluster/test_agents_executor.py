@@ -187,7 +187,7 @@ def test_crashing_agents_are_failed_operations(tmp_path: Path, agents_dir: Path)
             await ex.run(Operation(crash, "start", params={"how": "reason"})),
             await ex.run(Operation(ResourceInfo("x", "ocf", "Missing", "test"), "start")),
             await ex.run(Operation(ResourceInfo("y", "ocf", "NotExecutable", "test"), "start")),
-            await ex.run(Operation(ResourceInfo("z", "stonith", "fence_dummy"), "start")),
+            await ex.run(Operation(ResourceInfo("z", "upstart", "foo"), "start")),
         ]
 
     segv, code, reason, missing, noexec, wrong_class = run(scenario())
@@ -469,3 +469,29 @@ def test_cancelled_run_kills_the_agent(tmp_path: Path, agents_dir: Path) -> None
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child)
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/fence_dummy").exists(), reason="no fence-agents")
+def test_fencing_device_as_a_resource(tmp_path: Path) -> None:
+    ex = make_executor(tmp_path)
+    dev = ResourceInfo("Fencing", "stonith", "fence_dummy")
+    bad = ResourceInfo("Broken", "stonith", "fence_defib_local")  # no cluster: monitor fails
+    params = {"pcmk_host_list": "n1 n2", "status_file": str(tmp_path / "fd.status")}
+
+    async def scenario() -> list[OpResult]:
+        meta = await ex.metadata(dev)
+        assert meta.param("status_file") is not None
+        return [
+            await ex.run(Operation.probe(dev, params=params)),
+            await ex.run(Operation(dev, "start", params=params)),
+            await ex.run(Operation(dev, "monitor", 60000, params=params)),
+            await ex.run(Operation(dev, "stop", params=params)),
+            await ex.run(Operation(dev, "monitor", 60000, params=params)),
+            await ex.run(Operation(bad, "start")),
+        ]
+
+    probe, start, mon, stop, mon2, broken = run(scenario())
+    assert probe.rc == OcfRc.NOT_RUNNING and probe.ok
+    assert start.ok and mon.rc == 0 and stop.ok
+    assert mon2.rc == OcfRc.NOT_RUNNING
+    assert broken.failed and broken.status == ExecStatus.ERROR and "exited 1" in broken.exit_reason
