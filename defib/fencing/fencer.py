@@ -99,10 +99,15 @@ class FencingLevel:
     index: int
     devices: tuple[str, ...]
     target_pattern: str | None = None  # a regular expression instead of a node name
+    # Or every node whose node attribute ``target_attribute`` equals ``target_value``.
+    target_attribute: str | None = None
+    target_value: str | None = None
 
-    def matches(self, node: str) -> bool:
+    def matches(self, node: str, attributes: Mapping[str, str] | None = None) -> bool:
         if self.target_pattern is not None:
             return re.fullmatch(self.target_pattern, node) is not None
+        if self.target_attribute is not None:
+            return (attributes or {}).get(self.target_attribute) == self.target_value
         return self.target == node
 
 
@@ -143,6 +148,7 @@ class LocalFencer:
         default_timeout_s: float = 60.0,
         node_name: str = "",
         history_size: int = 100,
+        node_attributes: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.devices = {d.device_id: d for d in devices}
         self.levels = sorted(levels, key=lambda lv: lv.index)
@@ -150,6 +156,8 @@ class LocalFencer:
         self.default_timeout_s = default_timeout_s
         self.node_name = node_name
         self.history: deque[FenceResult] = deque(maxlen=history_size)
+        # node -> its attributes, for levels that select targets by attribute
+        self.node_attributes: dict[str, Mapping[str, str]] = dict(node_attributes or {})
         self._inflight: dict[tuple[str, str], asyncio.Future[FenceResult]] = {}
 
     # --- which devices ------------------------------------------------------------
@@ -175,7 +183,8 @@ class LocalFencer:
         return [d for _, d in ordered if await self.can_fence(d, target)]
 
     def levels_for(self, target: str) -> list[FencingLevel]:
-        return [lv for lv in self.levels if lv.matches(target)]
+        attrs = self.node_attributes.get(target, {})
+        return [lv for lv in self.levels if lv.matches(target, attrs)]
 
     # --- fencing ------------------------------------------------------------------
 
