@@ -30,7 +30,7 @@ TOML, for example::
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from defib.errors import ConfigError
@@ -137,7 +137,7 @@ def _section(data: dict[str, object], name: str) -> dict[str, object]:
 
 
 def _pick(cls: type, raw: dict[str, object], section: str) -> dict[str, object]:
-    known = set(cls.__dataclass_fields__)
+    known = {f.name for f in fields(cls)}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"[{section}]: unknown option(s) {sorted(unknown)}", section)

@@ -9,6 +9,7 @@ ECONNREFUSED, which is the failure detector's proof that the peer's daemon is go
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -34,7 +35,9 @@ from defib.cluster.quorum import QuorumState, QuorumTracker
 from defib.cluster.views import Report, View, ViewAgreement
 from defib.errors import ClusterError
 
-MAX_BODY = 65000
+# Ordered payloads larger than this (compressed) travel as fragments.
+FRAGMENT = 40000
+MAX_MESSAGE = 64 << 20
 RESEND_AFTER = 0.2
 
 
@@ -97,6 +100,7 @@ class HeartbeatLayer:
         self._delivered: OrderedDict[str, None] = OrderedDict()
         self._receiver = Receiver(self._delivered)
         self._early: dict[tuple[int, int], list[Ordered]] = {}
+        self._fragments: dict[tuple[int, str], dict[int, bytes]] = {}
         self._outbox: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
         self._uid_counter = 0
         self._seq_high_seen = 0
@@ -143,6 +147,7 @@ class HeartbeatLayer:
             self._listen.append(sock)
             for peer in self.peers:
                 out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                out.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
                 out.bind((host, 0))
                 out.connect(peer.addresses[link])
                 out.setblocking(False)
@@ -175,9 +180,20 @@ class HeartbeatLayer:
         self.log.info("left the cluster")
 
     def send_ordered(self, payload: dict[str, Any]) -> None:
-        if len(encode({"p": payload})) > MAX_BODY:
-            raise ClusterError(f"message too large for one datagram ({payload.get('t')})",
-                               self.node.name)
+        packed = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 6)
+        if len(packed) <= FRAGMENT:
+            self._queue(payload)
+            return
+        if len(packed) > MAX_MESSAGE:
+            raise ClusterError(f"message of {len(packed)} bytes is too large", self.node.name)
+        self._uid_counter += 1
+        fid = f"{self.incarnation}:{self._uid_counter}"
+        chunks = [packed[i:i + FRAGMENT] for i in range(0, len(packed), FRAGMENT)]
+        for k, chunk in enumerate(chunks):
+            self._queue({"t": "_frag", "f": fid, "k": k, "n": len(chunks),
+                         "d": base64.b64encode(chunk).decode()})
+
+    def _queue(self, payload: dict[str, Any]) -> None:
         self._uid_counter += 1
         uid = f"{self.node.id}:{self.incarnation}:{self._uid_counter}"
         self._outbox[uid] = (payload, self.clock())
@@ -302,12 +318,15 @@ class HeartbeatLayer:
         self._sequence(sender, str(body["u"]), dict(body["p"]))
 
     def _on_ord(self, body: dict[str, Any]) -> None:
-        key = tuple(body.get("v", ()))
+        raw = body.get("v", ())
+        if not isinstance(raw, list) or len(raw) != 2:
+            return
+        key = (int(raw[0]), int(raw[1]))
         msg = Ordered.from_wire(body)
         if key == self._view_key():
             self._accept(msg)
         elif self.views.current is None or key[0] > self.views.current.id.seq:
-            early = self._early.setdefault(key, [])  # type: ignore[arg-type]
+            early = self._early.setdefault(key, [])
             if len(early) < 1000:
                 early.append(msg)
 
@@ -316,13 +335,32 @@ class HeartbeatLayer:
         for item in self._receiver.accept(msg):
             if item.origin == self.node.id:
                 self._outbox.pop(item.uid, None)
+            payload = item.payload
+            if payload.get("t") == "_frag":
+                whole = self._reassemble(item.origin, payload)
+                if whole is None:
+                    continue
+                payload = whole
             self.counters["delivered"] += 1
-            delivery = Delivery(view_id, item.seq, item.origin, item.payload)
+            delivery = Delivery(view_id, item.seq, item.origin, payload)
             for cb in self._cb_deliver:
                 try:
                     cb(delivery)
                 except Exception:
                     self.log.exception("deliver callback failed")
+
+    def _reassemble(self, origin: int, frag: dict[str, Any]) -> dict[str, Any] | None:
+        key = (origin, str(frag["f"]))
+        parts = self._fragments.setdefault(key, {})
+        parts[int(frag["k"])] = base64.b64decode(frag["d"])
+        if len(parts) < int(frag["n"]):
+            while len(self._fragments) > 64:
+                self._fragments.pop(next(iter(self._fragments)))
+            return None
+        del self._fragments[key]
+        data = zlib.decompress(b"".join(parts[k] for k in sorted(parts)))
+        value = json.loads(data)
+        return value if isinstance(value, dict) else None
 
     def _on_nack(self, sender: int, body: dict[str, Any]) -> None:
         cur = self.views.current

@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from defib.cluster.auth import keygen
 from defib.cluster.client import ControlClient
@@ -134,20 +135,20 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0) -
         (state / "daemon.pid").write_text(f"{proc.pid}\n")
         started.append(StartedNode(node.name, proc.pid, False))
     deadline = time.monotonic() + wait
-    for node in started:
-        client = ControlClient.for_node(directory, node.name, timeout=2.0)
+    for one in started:
+        client = ControlClient.for_node(directory, one.name, timeout=2.0)
         while True:
             try:
                 client.status()
                 break
             except NotConnectedError as exc:
-                if daemon_pid(directory, node.name) is None:
-                    log_tail = (directory / node.name / "daemon.log").read_text()[-2000:]
-                    raise ClusterError(f"{node.name} exited at start:\n{log_tail}",
-                                       node.name) from exc
+                if daemon_pid(directory, one.name) is None:
+                    log_tail = (directory / one.name / "daemon.log").read_text()[-2000:]
+                    raise ClusterError(f"{one.name} exited at start:\n{log_tail}",
+                                       one.name) from exc
                 if time.monotonic() > deadline:
-                    raise ClusterError(f"{node.name} did not answer within {wait}s",
-                                       node.name) from exc
+                    raise ClusterError(f"{one.name} did not answer within {wait}s",
+                                       one.name) from exc
                 time.sleep(0.05)
     return started
 
@@ -175,11 +176,13 @@ def stop(directory: Path, names: list[str] | None = None, timeout: float = 5.0) 
     return chosen
 
 
-def wait_formed(directory: Path, names: list[str], timeout: float = 15.0) -> dict[str, dict]:
+def wait_formed(
+    directory: Path, names: list[str], timeout: float = 15.0
+) -> dict[str, dict[str, Any]]:
     """Wait until the named nodes share one agreed view made of exactly them."""
     deadline = time.monotonic() + timeout
     wanted = sorted(names)
-    last: dict[str, dict] = {}
+    last: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         try:
             last = {n: ControlClient.for_node(directory, n, 2.0).status() for n in names}

@@ -140,7 +140,7 @@ class CibReplicator:
                                      "v": d.payload["v"]})
             pending = self._pending.get(str(d.payload["r"]))
             if pending is not None:
-                pending.committed = tuple(d.payload["v"])  # type: ignore[assignment]
+                pending.committed = _version(d.payload["v"])
                 self._check_done(str(d.payload["r"]))
         elif kind == "cib-ack":
             pending = self._pending.get(str(d.payload["r"]))
@@ -156,7 +156,7 @@ class CibReplicator:
 
     # -- internals --------------------------------------------------------------------------
     def _on_version(self, d: Delivery) -> None:
-        self._versions[d.origin] = (tuple(d.payload["v"]), str(d.payload["d"]))  # type: ignore[arg-type]
+        self._versions[d.origin] = (_version(d.payload["v"]), str(d.payload["d"]))
         members = self.membership.members
         if self.synced or not all(m in self._versions for m in members):
             return
@@ -193,13 +193,13 @@ class CibReplicator:
                                  "v": list(new.version), "d": new.digest})
 
     def _adopt(self, payload: dict[str, Any], why: str) -> bool:
-        version = tuple(payload["v"])
+        version = _version(payload["v"])
         if version < self.copy.version:
             return False
         # Equal version, other content: the sender is the sync holder or the DC; it wins.
         if version == self.copy.version and payload["d"] == self.copy.digest:
             return False
-        self._store(CibCopy(str(payload["x"]), version), why)  # type: ignore[arg-type]
+        self._store(CibCopy(str(payload["x"]), version), why)
         return True
 
     def _store(self, copy: CibCopy, why: str) -> None:
@@ -240,6 +240,11 @@ class CibReplicator:
                 listener(event)
             except Exception:
                 self.log.exception("CIB listener failed")
+
+
+def _version(raw: Any) -> tuple[int, int, int]:
+    a, e, n = (int(x) for x in raw)
+    return (a, e, n)
 
 
 def _v(version: tuple[int, ...]) -> str:

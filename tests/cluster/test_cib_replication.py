@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -88,3 +89,21 @@ def test_corrupt_cib_file_detected_and_newest_copy_used(tmp_path: Path) -> None:
                          == [0, 1, 0], timeout=5)
         assert verify(path.read_bytes()).version == (0, 1, 0)
         assert list((cluster.dir / "node2").glob("cib.xml.corrupt-*"))
+
+
+def test_large_cib_travels_in_fragments(tmp_path: Path) -> None:
+    primitives = "".join(
+        f'<primitive id="r{i}" class="ocf" provider="heartbeat" type="Dummy">'
+        f'<instance_attributes id="r{i}-ia"><nvpair id="r{i}-s" name="state"'
+        f' value="{os.urandom(16).hex()}"/></instance_attributes></primitive>'
+        for i in range(3000)
+    )
+    with LocalCluster(tmp_path / "big", 3, links=1) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=10)
+        result = cluster.client("node2").replace_section(
+            "resources", f"<resources>{primitives}</resources>")
+        assert result["acked_by"] == [1, 2, 3]
+        cibs = [cib_of(cluster, n) for n in cluster.names]
+        assert len({c["digest"] for c in cibs}) == 1 and len(cibs[0]["xml"]) > 500_000
+        assert cibs[0]["xml"].count("<primitive ") == 3000
