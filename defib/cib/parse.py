@@ -128,9 +128,7 @@ class _Parser:
                 end=element.get("end"),
                 duration=Duration(
                     id=duration.get("id", ""),
-                    fields=tuple(
-                        (k, _int(v)) for k, v in duration.attrib.items() if k != "id"
-                    ),
+                    fields=tuple((k, _int(v)) for k, v in duration.attrib.items() if k != "id"),
                 )
                 if duration is not None
                 else None,
@@ -250,8 +248,9 @@ class _Parser:
     def clone(self, element: ET.Element) -> Clone:
         child_el = next((c for c in element if c.tag in ("primitive", "group")), None)
         if child_el is None:
-            raise CibParseError(f"<{element.tag} id={element.get('id')!r}> has no child resource",
-                                element.get("id"))
+            raise CibParseError(
+                f"<{element.tag} id={element.get('id')!r}> has no child resource", element.get("id")
+            )
         child: Primitive | Group = (
             self.primitive(child_el) if child_el.tag == "primitive" else self.group(child_el)
         )
@@ -281,17 +280,27 @@ class _Parser:
         ports: list[PortMapping] = []
         if net is not None:
             for pm in net.findall("port-mapping"):
-                ports.append(PortMapping(id=pm.get("id", ""), port=pm.get("port"),
-                                         internal_port=pm.get("internal-port"),
-                                         range=pm.get("range")))
+                ports.append(
+                    PortMapping(
+                        id=pm.get("id", ""),
+                        port=pm.get("port"),
+                        internal_port=pm.get("internal-port"),
+                        range=pm.get("range"),
+                    )
+                )
         storage: list[StorageMapping] = []
         st = element.find("storage")
         if st is not None:
             for sm in st.findall("storage-mapping"):
-                storage.append(StorageMapping(
-                    id=sm.get("id", ""), source_dir=sm.get("source-dir"),
-                    source_dir_root=sm.get("source-dir-root"), target_dir=sm.get("target-dir"),
-                    options=sm.get("options")))
+                storage.append(
+                    StorageMapping(
+                        id=sm.get("id", ""),
+                        source_dir=sm.get("source-dir"),
+                        source_dir_root=sm.get("source-dir-root"),
+                        target_dir=sm.get("target-dir"),
+                        options=sm.get("options"),
+                    )
+                )
         prim = element.find("primitive")
         return Bundle(
             id=element.get("id", ""),
@@ -340,8 +349,12 @@ class _Parser:
 
     def location(self, e: ET.Element) -> Location:
         return Location(
-            id=e.get("id", ""), rsc=e.get("rsc"), rsc_pattern=e.get("rsc-pattern"),
-            node=e.get("node"), score=e.get("score"), role=e.get("role"),
+            id=e.get("id", ""),
+            rsc=e.get("rsc"),
+            rsc_pattern=e.get("rsc-pattern"),
+            node=e.get("node"),
+            score=e.get("score"),
+            role=e.get("role"),
             rules=tuple(self.rule(r) for r in e.findall("rule")),
             resource_discovery=e.get("resource-discovery"),
             sets=self.resource_sets(e),
@@ -350,18 +363,26 @@ class _Parser:
     def colocation(self, e: ET.Element) -> Colocation:
         influence = e.get("influence")
         return Colocation(
-            id=e.get("id", ""), rsc=e.get("rsc"), with_rsc=e.get("with-rsc"),
-            score=e.get("score"), rsc_role=e.get("rsc-role"),
-            with_rsc_role=e.get("with-rsc-role"), node_attribute=e.get("node-attribute"),
+            id=e.get("id", ""),
+            rsc=e.get("rsc"),
+            with_rsc=e.get("with-rsc"),
+            score=e.get("score"),
+            rsc_role=e.get("rsc-role"),
+            with_rsc_role=e.get("with-rsc-role"),
+            node_attribute=e.get("node-attribute"),
             influence=None if influence is None else _bool(influence, True),
             sets=self.resource_sets(e),
         )
 
     def order(self, e: ET.Element) -> Order:
         return Order(
-            id=e.get("id", ""), first=e.get("first"), then=e.get("then"),
-            first_action=e.get("first-action"), then_action=e.get("then-action"),
-            kind=e.get("kind"), score=e.get("score"),
+            id=e.get("id", ""),
+            first=e.get("first"),
+            then=e.get("then"),
+            first_action=e.get("first-action"),
+            then_action=e.get("then-action"),
+            kind=e.get("kind"),
+            score=e.get("score"),
             symmetrical=_opt_bool(e.get("symmetrical")),
             require_all=_bool(e.get("require-all"), True),
             sets=self.resource_sets(e),
@@ -369,8 +390,11 @@ class _Parser:
 
     def ticket(self, e: ET.Element) -> Ticket:
         return Ticket(
-            id=e.get("id", ""), ticket=e.get("ticket", ""), rsc=e.get("rsc"),
-            rsc_role=e.get("rsc-role"), loss_policy=e.get("loss-policy"),
+            id=e.get("id", ""),
+            ticket=e.get("ticket", ""),
+            rsc=e.get("rsc"),
+            rsc_role=e.get("rsc-role"),
+            loss_policy=e.get("loss-policy"),
             sets=self.resource_sets(e),
         )
 
@@ -382,18 +406,27 @@ class _Parser:
             return None if value is None else _int(value)
 
         return OpRecord(
-            id=e.get("id", ""), operation=e.get("operation", ""),
+            id=e.get("id", ""),
+            operation=e.get("operation", ""),
             interval_ms=parse_ms(e.get("interval"), 0) or 0,
-            call_id=_int(e.get("call-id"), 0), rc_code=_int(e.get("rc-code"), 0),
-            op_status=_int(e.get("op-status"), 0), operation_key=e.get("operation_key"),
-            transition_key=e.get("transition-key"), transition_magic=e.get("transition-magic"),
-            op_digest=e.get("op-digest"), op_restart_digest=e.get("op-restart-digest"),
+            call_id=_int(e.get("call-id"), 0),
+            rc_code=_int(e.get("rc-code"), 0),
+            op_status=_int(e.get("op-status"), 0),
+            operation_key=e.get("operation_key"),
+            transition_key=e.get("transition-key"),
+            transition_magic=e.get("transition-magic"),
+            op_digest=e.get("op-digest"),
+            op_restart_digest=e.get("op-restart-digest"),
             op_secure_digest=e.get("op-secure-digest"),
             op_force_restart=e.get("op-force-restart"),
-            last_rc_change=opt_int("last-rc-change"), last_run=opt_int("last-run"),
-            exec_time=opt_int("exec-time"), queue_time=opt_int("queue-time"),
-            on_node=e.get("on_node"), exit_reason=e.get("exit-reason"),
-            migrate_source=e.get("migrate_source"), migrate_target=e.get("migrate_target"),
+            last_rc_change=opt_int("last-rc-change"),
+            last_run=opt_int("last-run"),
+            exec_time=opt_int("exec-time"),
+            queue_time=opt_int("queue-time"),
+            on_node=e.get("on_node"),
+            exit_reason=e.get("exit-reason"),
+            migrate_source=e.get("migrate_source"),
+            migrate_target=e.get("migrate_target"),
             crm_feature_set=e.get("crm_feature_set"),
             attributes=tuple(e.attrib.items()),
         )
@@ -410,17 +443,27 @@ class _Parser:
             for r in lr.findall("lrm_resource") if lr is not None else []:
                 lrm_resources.append(
                     LrmResource(
-                        id=r.get("id", ""), rsc_class=r.get("class"), provider=r.get("provider"),
-                        type=r.get("type"), container=r.get("container"),
+                        id=r.get("id", ""),
+                        rsc_class=r.get("class"),
+                        provider=r.get("provider"),
+                        type=r.get("type"),
+                        container=r.get("container"),
                         ops=tuple(self.op_record(o) for o in r.findall("lrm_rsc_op")),
                     )
                 )
         return NodeState(
-            id=e.get("id", ""), uname=e.get("uname"), in_ccm=e.get("in_ccm"),
-            crmd=e.get("crmd"), join=e.get("join"), expected=e.get("expected"),
-            ha=e.get("ha"), crm_debug_origin=e.get("crm-debug-origin"),
-            shutdown=e.get("shutdown"), transient_attributes=transient,
-            lrm_resources=tuple(lrm_resources), has_lrm=lrm is not None,
+            id=e.get("id", ""),
+            uname=e.get("uname"),
+            in_ccm=e.get("in_ccm"),
+            crmd=e.get("crmd"),
+            join=e.get("join"),
+            expected=e.get("expected"),
+            ha=e.get("ha"),
+            crm_debug_origin=e.get("crm-debug-origin"),
+            shutdown=e.get("shutdown"),
+            transient_attributes=transient,
+            lrm_resources=tuple(lrm_resources),
+            has_lrm=lrm is not None,
             attributes=tuple(e.attrib.items()),
         )
 
@@ -441,18 +484,24 @@ class _Parser:
         crm_config = tuple(
             self.nvset(c) for c in section("crm_config") if c.tag == "cluster_property_set"
         )
-        rsc_defaults = tuple(self.nvset(c) for c in section("rsc_defaults")
-                             if c.tag == "meta_attributes")
-        op_defaults = tuple(self.nvset(c) for c in section("op_defaults")
-                            if c.tag == "meta_attributes")
+        rsc_defaults = tuple(
+            self.nvset(c) for c in section("rsc_defaults") if c.tag == "meta_attributes"
+        )
+        op_defaults = tuple(
+            self.nvset(c) for c in section("op_defaults") if c.tag == "meta_attributes"
+        )
         nodes = tuple(
             Node(
-                id=n.get("id", ""), uname=n.get("uname", n.get("id", "")),
-                type=n.get("type", "member"), description=n.get("description"),
+                id=n.get("id", ""),
+                uname=n.get("uname", n.get("id", "")),
+                type=n.get("type", "member"),
+                description=n.get("description"),
                 attributes=self.nvsets(n, "instance_attributes"),
-                utilization=self.nvsets(n, "utilization"), score=n.get("score"),
+                utilization=self.nvsets(n, "utilization"),
+                score=n.get("score"),
             )
-            for n in section("nodes") if n.tag == "node"
+            for n in section("nodes")
+            if n.tag == "node"
         )
         resources: list[Resource] = []
         templates: list[Template] = []
@@ -475,17 +524,21 @@ class _Parser:
                 tickets.append(self.ticket(c))
         tags = tuple(
             Tag(id=t.get("id", ""), refs=tuple(r.get("id", "") for r in t.findall("obj_ref")))
-            for t in section("tags") if t.tag == "tag"
+            for t in section("tags")
+            if t.tag == "tag"
         )
         levels = tuple(
             FencingLevel(
-                id=lv.get("id", ""), index=_int(lv.get("index"), 0),
+                id=lv.get("id", ""),
+                index=_int(lv.get("index"), 0),
                 devices=tuple(d for d in lv.get("devices", "").split(",") if d),
-                target=lv.get("target"), target_pattern=lv.get("target-pattern"),
+                target=lv.get("target"),
+                target_pattern=lv.get("target-pattern"),
                 target_attribute=lv.get("target-attribute"),
                 target_value=lv.get("target-value"),
             )
-            for lv in section("fencing-topology") if lv.tag == "fencing-level"
+            for lv in section("fencing-topology")
+            if lv.tag == "fencing-level"
         )
         status = root.find("status")
         node_states: tuple[NodeState, ...] = ()
@@ -495,10 +548,15 @@ class _Parser:
             tickets_el = status.find("tickets")
             if tickets_el is not None:
                 for ts in tickets_el.findall("ticket_state"):
-                    ticket_states.append(TicketState(
-                        id=ts.get("id", ""), granted=_bool(ts.get("granted"), False),
-                        standby=_bool(ts.get("standby"), False),
-                        last_granted=ts.get("last-granted"), attributes=tuple(ts.attrib.items())))
+                    ticket_states.append(
+                        TicketState(
+                            id=ts.get("id", ""),
+                            granted=_bool(ts.get("granted"), False),
+                            standby=_bool(ts.get("standby"), False),
+                            last_granted=ts.get("last-granted"),
+                            attributes=tuple(ts.attrib.items()),
+                        )
+                    )
         return Cib(
             validate_with=root.get("validate-with"),
             admin_epoch=_int(root.get("admin_epoch")),
@@ -506,11 +564,20 @@ class _Parser:
             num_updates=_int(root.get("num_updates")),
             dc_uuid=root.get("dc-uuid"),
             have_quorum=_bool(root.get("have-quorum"), False),
-            crm_config=crm_config, rsc_defaults=rsc_defaults, op_defaults=op_defaults,
-            nodes=nodes, resources=tuple(resources), templates=tuple(templates),
-            locations=tuple(locations), colocations=tuple(colocations), orders=tuple(orders),
-            tickets=tuple(tickets), tags=tags, fencing_levels=levels,
-            node_states=node_states, ticket_states=tuple(ticket_states),
+            crm_config=crm_config,
+            rsc_defaults=rsc_defaults,
+            op_defaults=op_defaults,
+            nodes=nodes,
+            resources=tuple(resources),
+            templates=tuple(templates),
+            locations=tuple(locations),
+            colocations=tuple(colocations),
+            orders=tuple(orders),
+            tickets=tuple(tickets),
+            tags=tags,
+            fencing_levels=levels,
+            node_states=node_states,
+            ticket_states=tuple(ticket_states),
             attributes=tuple(root.attrib.items()),
         )
 

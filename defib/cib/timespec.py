@@ -1,15 +1,32 @@
-"""Time specifications as Pacemaker reads them: intervals ("10s", "1min", "PT1M") in milliseconds."""
+"""Time specifications as Pacemaker reads them: intervals ("10s", "PT1M") in milliseconds."""
 
 from __future__ import annotations
 
 import re
 
 _UNITS_MS = {
-    "": 1000, "s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
-    "ms": 1, "msec": 1, "msecs": 1,
-    "us": 0.001, "usec": 0.001, "usecs": 0.001,
-    "m": 60_000, "min": 60_000, "mins": 60_000, "minute": 60_000, "minutes": 60_000,
-    "h": 3_600_000, "hr": 3_600_000, "hrs": 3_600_000, "hour": 3_600_000, "hours": 3_600_000,
+    "": 1000,
+    "s": 1000,
+    "sec": 1000,
+    "secs": 1000,
+    "second": 1000,
+    "seconds": 1000,
+    "ms": 1,
+    "msec": 1,
+    "msecs": 1,
+    "us": 0.001,
+    "usec": 0.001,
+    "usecs": 0.001,
+    "m": 60_000,
+    "min": 60_000,
+    "mins": 60_000,
+    "minute": 60_000,
+    "minutes": 60_000,
+    "h": 3_600_000,
+    "hr": 3_600_000,
+    "hrs": 3_600_000,
+    "hour": 3_600_000,
+    "hours": 3_600_000,
 }
 _SPEC = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*$")
 _ISO = re.compile(

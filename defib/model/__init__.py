@@ -7,7 +7,25 @@ from defib.model.resources import Bundle, Clone, Group, Operation, Primitive, Re
 from defib.model.status import LrmResource, NodeState, OpRecord, TicketState
 
 __all__ = [
-    "Bundle", "Cib", "Clone", "Colocation", "FencingLevel", "Group", "Location", "LrmResource",
-    "Node", "NodeState", "NvSet", "OpRecord", "Operation", "Order", "Primitive", "Resource",
-    "ResourceSet", "Tag", "Template", "Ticket", "TicketState",
+    "Bundle",
+    "Cib",
+    "Clone",
+    "Colocation",
+    "FencingLevel",
+    "Group",
+    "Location",
+    "LrmResource",
+    "Node",
+    "NodeState",
+    "NvSet",
+    "OpRecord",
+    "Operation",
+    "Order",
+    "Primitive",
+    "Resource",
+    "ResourceSet",
+    "Tag",
+    "Template",
+    "Ticket",
+    "TicketState",
 ]

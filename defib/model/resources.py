@@ -84,8 +84,12 @@ class StorageMapping:
 class Bundle:
     id: str
     container_type: str  # docker podman rkt
-    container: tuple[tuple[str, str], ...] = ()  # image, replicas, replicas-per-host, promoted-max, run-command, network, options
-    network: tuple[tuple[str, str], ...] = ()  # ip-range-start, control-port, host-interface, host-netmask, add-host
+    container: tuple[
+        tuple[str, str], ...
+    ] = ()  # image, replicas, replicas-per-host, promoted-max, run-command, network, options
+    network: tuple[
+        tuple[str, str], ...
+    ] = ()  # ip-range-start, control-port, host-interface, host-netmask, add-host
     port_mappings: tuple[PortMapping, ...] = ()
     storage: tuple[StorageMapping, ...] = ()
     child: Primitive | None = None

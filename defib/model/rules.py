@@ -23,13 +23,17 @@ class DateSpec:
     """A cron-like specification; each field is a range text such as "1-5" or None."""
 
     id: str
-    fields: tuple[tuple[str, str], ...] = ()  # (hours|monthdays|weekdays|yeardays|months|weeks|years|weekyears|moon, range)
+    fields: tuple[
+        tuple[str, str], ...
+    ] = ()  # (hours|monthdays|weekdays|yeardays|months|weeks|years|weekyears|moon, range)
 
 
 @dataclass(frozen=True, slots=True)
 class Duration:
     id: str
-    fields: tuple[tuple[str, int], ...] = ()  # (years|months|weeks|days|hours|minutes|seconds, amount)
+    fields: tuple[
+        tuple[str, int], ...
+    ] = ()  # (years|months|weeks|days|hours|minutes|seconds, amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +59,6 @@ class OperationExpression:
     id: str
     name: str
     interval_ms: int | None = None
-
-
 
 
 @dataclass(frozen=True, slots=True)

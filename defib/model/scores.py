@@ -22,7 +22,7 @@ def parse_score(text: str | None, default: int = 0) -> int:
     try:
         number = int(float(value)) if "." in value else int(value)
     except ValueError:
-        # Pacemaker reads a leading integer and ignores the rest (strtoll); an unreadable score is 0.
+        # Pacemaker reads a leading integer (strtoll); an unreadable score is 0.
         digits = ""
         for i, ch in enumerate(value):
             if ch.isdigit() or (i == 0 and ch in "+-"):

@@ -87,8 +87,13 @@ class ActionBuilder:
                 continue
             if node.unseen and not node.running and not self.quorum_ok:
                 continue
-            action = Action(uuid=f"stonith-{node.uname}-{cfg.stonith_action}", task="stonith",
-                            node=node, optional=False, reason=node.fence_reason)
+            action = Action(
+                uuid=f"stonith-{node.uname}-{cfg.stonith_action}",
+                task="stonith",
+                node=node,
+                optional=False,
+                reason=node.fence_reason,
+            )
             action.extra["action"] = cfg.stonith_action
             if not self.quorum_ok:
                 action.runnable = False
@@ -122,21 +127,31 @@ class ActionBuilder:
         if not prim.managed or prim.blocked:
             for node in current:
                 # An unmanaged resource can't be stopped: whatever must follow its stop waits.
-                blocked = Action(op_uuid(prim.id, "stop"), "stop", prim, node,
-                                 optional=True, runnable=False)
+                blocked = Action(
+                    op_uuid(prim.id, "stop"), "stop", prim, node, optional=True, runnable=False
+                )
                 blocked.extra["placeholder"] = "1"
                 self.table.add(blocked)
             return
         multiple = len(current) > 1
-        restart = bool(current) and dest is not None and current[0] is dest and (
-            prim.failed or dest.id in prim.restart_needed_on)
+        restart = (
+            bool(current)
+            and dest is not None
+            and current[0] is dest
+            and (prim.failed or dest.id in prim.restart_needed_on)
+        )
         if restart and not prim.failed and dest is not None:
             prim_reason = "resource definition change"
         else:
             prim_reason = None
         for node in current:
-            needed = (dest is None or node is not dest or multiple or restart
-                      or prim.next_role == "Stopped")
+            needed = (
+                dest is None
+                or node is not dest
+                or multiple
+                or restart
+                or prim.next_role == "Stopped"
+            )
             stop = Action(op_uuid(prim.id, "stop"), "stop", prim, node, optional=not needed)
             if node.unclean:
                 stop.pseudo = True
@@ -154,10 +169,20 @@ class ActionBuilder:
                 self.table.add(demote)
         if dest is not None and prim.next_role not in (None, "Stopped"):
             starting = not current or dest not in current or multiple or restart
-            start = Action(op_uuid(prim.id, "start"), "start", prim, dest, optional=not starting,
-                           reason=prim_reason)
-            if not self.quorum_ok and cfg.no_quorum_policy != "ignore" and starting and (
-                    not prim.is_fence_device):
+            start = Action(
+                op_uuid(prim.id, "start"),
+                "start",
+                prim,
+                dest,
+                optional=not starting,
+                reason=prim_reason,
+            )
+            if (
+                not self.quorum_ok
+                and cfg.no_quorum_policy != "ignore"
+                and starting
+                and (not prim.is_fence_device)
+            ):
                 start.runnable = False
                 start.reason = "no quorum"
             self.table.add(start)
@@ -168,8 +193,9 @@ class ActionBuilder:
                     promote.runnable = False
                 self.table.add(promote)
             elif prim.next_role != "Promoted" and prim.role == "Promoted" and not starting:
-                self.table.add(Action(op_uuid(prim.id, "demote"), "demote", prim, dest,
-                                      optional=False))
+                self.table.add(
+                    Action(op_uuid(prim.id, "demote"), "demote", prim, dest, optional=False)
+                )
             self.recurring(prim, dest, starting)
 
     def recurring(self, prim: Prim, node: NodeInfo, starting: bool) -> None:
@@ -178,15 +204,24 @@ class ActionBuilder:
             if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
                 continue
             op_role = {"Master": "Promoted", "Slave": "Unpromoted"}.get(op.role or "", op.role)
-            if op_role is not None and op_role != role and not (
-                    op_role == "Started" and role in ("Started", "Unpromoted")):
+            if (
+                op_role is not None
+                and op_role != role
+                and not (op_role == "Started" and role in ("Started", "Unpromoted"))
+            ):
                 continue
             if op_role is None and role == "Promoted" and _has_role_monitor(prim, "Promoted"):
                 continue
             known = (node.id, "monitor", op.interval_ms) in prim.recurring_seen
             needed = starting or not known or prim.role != role
-            action = Action(op_uuid(prim.id, "monitor", op.interval_ms), "monitor", prim, node,
-                            interval_ms=op.interval_ms, optional=not needed)
+            action = Action(
+                op_uuid(prim.id, "monitor", op.interval_ms),
+                "monitor",
+                prim,
+                node,
+                interval_ms=op.interval_ms,
+                optional=not needed,
+            )
             self.table.add(action)
 
 

@@ -37,7 +37,9 @@ class Assigner:
             if prim.managed and prim.stickiness >= 1 and len(prim.running_on) == 1:
                 node = prim.running_on[0]
                 if self.ws.config.symmetric or node.id in prim.allowed:
-                    prim.allowed[node.id] = add_scores(prim.allowed.get(node.id, 0), prim.stickiness)
+                    prim.allowed[node.id] = add_scores(
+                        prim.allowed.get(node.id, 0), prim.stickiness
+                    )
             for node in self.ws.nodes:
                 if prim.banned_everywhere or node.id in prim.banned_on:
                     prim.allowed[node.id] = -INFINITY
@@ -152,13 +154,19 @@ class Assigner:
         clone = _clone_of(prim)
         unique_clone = clone is not None and clone.globally_unique
         best_score = prim.allowed[best.id]
-        if (not unique_clone and best_score > 0 and current is not None
-                and self._available(prim, current) and prim.allowed.get(current.id) == best_score):
+        if (
+            not unique_clone
+            and best_score > 0
+            and current is not None
+            and self._available(prim, current)
+            and prim.allowed.get(current.id) == best_score
+        ):
             chosen = current
         return chosen
 
-    def _node_key(self, prim: Prim, node: NodeInfo, preferred: NodeInfo | None
-                  ) -> tuple[int, int, int, str]:
+    def _node_key(
+        self, prim: Prim, node: NodeInfo, preferred: NodeInfo | None
+    ) -> tuple[int, int, int, str]:
         score = prim.allowed.get(node.id, -INFINITY) if node.can_run() else -INFINITY
         if score < 0 and not node.can_run():
             score = -INFINITY
@@ -171,8 +179,7 @@ class Assigner:
         self.assign(primary)
         if _still_assigning(primary):
             return  # an assignment loop: Pacemaker ignores the colocation that closes it
-        archive = dict(prim.allowed) if (
-            colo.score < 0 and colo.score > -INFINITY) else None
+        archive = dict(prim.allowed) if (colo.score < 0 and colo.score > -INFINITY) else None
         nodes = self._primary_nodes(primary, colo.primary_role)
         attr = colo.node_attribute
         values = {n.attrs.get(attr) for n in nodes if n.attrs.get(attr) is not None}
@@ -233,7 +240,8 @@ class Assigner:
                 continue
             work[node_id] = add_scores(work[node_id], score)
         if any(work.get(n.id, -1) >= 0 and n.can_run() for n in self.ws.nodes) or not any(
-                self._available(prim, n) for n in self.ws.nodes):
+            self._available(prim, n) for n in self.ws.nodes
+        ):
             prim.allowed = work
 
     def _collect_scores(self, dep: Prim, factor: float, seen: set[int]) -> dict[str, int]:
@@ -255,8 +263,10 @@ class Assigner:
             for node_id, score in nested.items():
                 if node_id in trial:
                     trial[node_id] = add_scores(trial[node_id], score)
-            if any(score >= 0 and (n := self.ws.node(nid)) is not None and n.can_run()
-                   for nid, score in trial.items()):
+            if any(
+                score >= 0 and (n := self.ws.node(nid)) is not None and n.can_run()
+                for nid, score in trial.items()
+            ):
                 work = trial
         return {node_id: _scale(score, factor) for node_id, score in work.items()}
 
@@ -283,8 +293,9 @@ class Assigner:
         max_total = clone.clone_max
         assigned = 0
         # Instances that run keep their node when it is still good for them.
-        instances = sorted(clone.instances, key=lambda i: (0 if _active_node(i) else 1,
-                                                           _instance_number(i)))
+        instances = sorted(
+            clone.instances, key=lambda i: (0 if _active_node(i) else 1, _instance_number(i))
+        )
         done: set[int] = set()
         for inst in instances:
             node = _active_node(inst)
@@ -358,9 +369,12 @@ class Assigner:
         promoted = 0
         per_node: dict[str, int] = {}
         for score, _, inst, node in candidates:
-            want = (score >= 0 and promoted < clone.promoted_max
-                    and per_node.get(node.id, 0) < clone.promoted_node_max
-                    and all(p.target_role == "Promoted" for p in inst.primitives()))
+            want = (
+                score >= 0
+                and promoted < clone.promoted_max
+                and per_node.get(node.id, 0) < clone.promoted_node_max
+                and all(p.target_role == "Promoted" for p in inst.primitives())
+            )
             for prim in inst.primitives():
                 if prim.assigned is None:
                     continue
@@ -370,8 +384,9 @@ class Assigner:
                 promoted += 1
                 per_node[node.id] = per_node.get(node.id, 0) + 1
 
-    def _promotion_score(self, clone: CloneRt, inst: Prim | GroupRt, lead: Prim,
-                         node: NodeInfo, base: str) -> int:
+    def _promotion_score(
+        self, clone: CloneRt, inst: Prim | GroupRt, lead: Prim, node: NodeInfo, base: str
+    ) -> int:
         score = 0
         found = False
         for prim in inst.primitives():
@@ -382,8 +397,9 @@ class Assigner:
             if value is None:
                 # Old clusters named the attribute after the instance that set it.
                 prefix = f"master-{prim.base_id()}:"
-                value = next((v for k, v in sorted(node.attrs.items()) if k.startswith(prefix)),
-                             None)
+                value = next(
+                    (v for k, v in sorted(node.attrs.items()) if k.startswith(prefix)), None
+                )
             if value is not None:
                 from defib.model.scores import parse_score
 
@@ -412,10 +428,19 @@ def _is_promoted(inst: Prim | GroupRt) -> bool:
 
 
 def _prefers(lead: Prim, node: NodeInfo, assigner: Assigner) -> bool:
-    best = max((s for nid, s in lead.allowed.items()
-                if (n := assigner.ws.node(nid)) is not None and n.can_run()), default=None)
-    return best is not None and lead.allowed.get(node.id, -INFINITY) >= 0 and (
-        lead.allowed.get(node.id, -INFINITY) >= best or True)
+    best = max(
+        (
+            s
+            for nid, s in lead.allowed.items()
+            if (n := assigner.ws.node(nid)) is not None and n.can_run()
+        ),
+        default=None,
+    )
+    return (
+        best is not None
+        and lead.allowed.get(node.id, -INFINITY) >= 0
+        and (lead.allowed.get(node.id, -INFINITY) >= best or True)
+    )
 
 
 def _active_node(inst: Prim | GroupRt) -> NodeInfo | None:

@@ -1,4 +1,4 @@
-"""Constraint phase: configuration constraints -> internal location scores, colocations, orderings."""
+"""Constraint phase: configuration constraints -> location scores, colocations, orderings."""
 
 from __future__ import annotations
 
@@ -118,7 +118,9 @@ def apply_locations(ws: WorkingSet, cons: Constraints) -> None:
             for rsc in ws.resources:
                 match = pattern.match(rsc.id)
                 if match and not rsc.orphan:
-                    targets.append((rsc, (match.group(0),) + tuple(g or "" for g in match.groups())))
+                    targets.append(
+                        (rsc, (match.group(0),) + tuple(g or "" for g in match.groups()))
+                    )
         elif loc.sets:
             for rs in loc.sets:
                 for ident in rs.resources:
@@ -131,8 +133,13 @@ def apply_locations(ws: WorkingSet, cons: Constraints) -> None:
             _apply_location(ws, cons, loc, rsc, submatches)
 
 
-def _apply_location(ws: WorkingSet, cons: Constraints, loc, rsc: Rsc,  # type: ignore[no-untyped-def]
-                    submatches: tuple[str, ...]) -> None:
+def _apply_location(
+    ws: WorkingSet,
+    cons: Constraints,
+    loc,
+    rsc: Rsc,  # type: ignore[no-untyped-def]
+    submatches: tuple[str, ...],
+) -> None:
     role = normalize_role(loc.role) if loc.role else None
     discovery = loc.resource_discovery
     if loc.node is not None:
@@ -146,9 +153,14 @@ def _apply_location(ws: WorkingSet, cons: Constraints, loc, rsc: Rsc,  # type: i
         rule_role = normalize_role(rule.role) if rule.role else role
         for node in ws.nodes:
             ctx = RuleContext(now=ws.now, node_attrs=node.attrs, submatches=submatches)
-            plain = type(rule)(id=rule.id, boolean_op=rule.boolean_op, score=rule.score,
-                               score_attribute=rule.score_attribute, role=None,
-                               expressions=rule.expressions)
+            plain = type(rule)(
+                id=rule.id,
+                boolean_op=rule.boolean_op,
+                score=rule.score,
+                score_attribute=rule.score_attribute,
+                role=None,
+                expressions=rule.expressions,
+            )
             if not rule_matches(plain, ctx):
                 continue
             if rule.score_attribute:
@@ -161,8 +173,15 @@ def _apply_location(ws: WorkingSet, cons: Constraints, loc, rsc: Rsc,  # type: i
             _place(ws, cons, rsc, node, score, rule_role, discovery)
 
 
-def _place(ws: WorkingSet, cons: Constraints, rsc: Rsc, node: NodeInfo, score: int,
-           role: str | None, discovery: str | None) -> None:
+def _place(
+    ws: WorkingSet,
+    cons: Constraints,
+    rsc: Rsc,
+    node: NodeInfo,
+    score: int,
+    role: str | None,
+    discovery: str | None,
+) -> None:
     if discovery == "never":
         for prim in rsc.primitives():
             cons.discovery_never.add((prim.id, node.id))
@@ -200,13 +219,18 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
         deps, prims = _resolve(ws, colo.rsc), _resolve(ws, colo.with_rsc)
         for dep in deps:
             for pri in prims:
-                cons.colocations.append(ColocationRt(
-                    colo.id, dep, pri, score,
-                    normalize_role(colo.rsc_role) if colo.rsc_role else None,
-                    normalize_role(colo.with_rsc_role) if colo.with_rsc_role else None,
-                    colo.node_attribute or "#uname",
-                    True if colo.influence is None else colo.influence,
-                ))
+                cons.colocations.append(
+                    ColocationRt(
+                        colo.id,
+                        dep,
+                        pri,
+                        score,
+                        normalize_role(colo.rsc_role) if colo.rsc_role else None,
+                        normalize_role(colo.with_rsc_role) if colo.with_rsc_role else None,
+                        colo.node_attribute or "#uname",
+                        True if colo.influence is None else colo.influence,
+                    )
+                )
     for order in ws.cib.orders:
         kind = _kind(order.score, order.kind)
         if order.sets:
@@ -222,33 +246,52 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                 if symmetrical:
                     inv_f, inv_t = _invert(first_action), _invert(then_action)
                     if inv_f and inv_t:
-                        cons.orderings.append(OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind))
+                        cons.orderings.append(
+                            OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind)
+                        )
     # Groups: each member after and with the previous one.
     for rsc in _top_level(ws):
         if isinstance(rsc, GroupRt):
             members = rsc.children
-            for prev, cur in zip(members, members[1:]):
+            for prev, cur in zip(members, members[1:], strict=False):
                 cons.colocations.append(ColocationRt(f"{rsc.id}-internal", cur, prev, INFINITY))
                 if rsc.meta.get("ordered", "true").lower() not in ("false", "no", "0", "off"):
-                    cons.orderings.append(OrderingRt(rsc.id, prev, "start", cur, "start", "Mandatory"))
-                    cons.orderings.append(OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory"))
+                    cons.orderings.append(
+                        OrderingRt(rsc.id, prev, "start", cur, "start", "Mandatory")
+                    )
+                    cons.orderings.append(
+                        OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory")
+                    )
     return cons
 
 
 def _invert(action: str) -> str | None:
-    return {"start": "stop", "stop": "start", "promote": "demote", "demote": "promote",
-            "promoted": "demoted", "demoted": "promoted", "running": "stopped",
-            "stopped": "running"}.get(action)
+    return {
+        "start": "stop",
+        "stop": "start",
+        "promote": "demote",
+        "demote": "promote",
+        "promoted": "demoted",
+        "demoted": "promoted",
+        "running": "stopped",
+        "stopped": "running",
+    }.get(action)
 
 
-def _colocation_sets(ws: WorkingSet, cons: Constraints, ident: str,
-                     sets: tuple[ResourceSet, ...], score: int, influence: bool | None) -> None:
+def _colocation_sets(
+    ws: WorkingSet,
+    cons: Constraints,
+    ident: str,
+    sets: tuple[ResourceSet, ...],
+    score: int,
+    influence: bool | None,
+) -> None:
     resolved = [[r for i in rs.resources for r in _resolve(ws, i)] for rs in sets]
-    for rs, members in zip(sets, resolved):
+    for rs, members in zip(sets, resolved, strict=True):
         set_score = parse_score(rs.score) if rs.score is not None else score
         role = normalize_role(rs.role) if rs.role else None
         if rs.sequential:
-            for prev, cur in zip(members, members[1:]):
+            for prev, cur in zip(members, members[1:], strict=False):
                 cons.colocations.append(ColocationRt(ident, cur, prev, set_score, role, role))
     # Between sets: every member of a set with the last ... members of the next set
     for i in range(len(sets) - 1):
@@ -265,8 +308,14 @@ def _colocation_sets(ws: WorkingSet, cons: Constraints, ident: str,
                 cons.colocations.append(ColocationRt(ident, dep, pri, score, role_a, role_b))
 
 
-def _order_sets(ws: WorkingSet, cons: Constraints, ident: str, sets: tuple[ResourceSet, ...],
-                kind: str, symmetrical: bool | None) -> None:
+def _order_sets(
+    ws: WorkingSet,
+    cons: Constraints,
+    ident: str,
+    sets: tuple[ResourceSet, ...],
+    kind: str,
+    symmetrical: bool | None,
+) -> None:
     resolved = [[r for i in rs.resources for r in _resolve(ws, i)] for rs in sets]
     sym = symmetrical if symmetrical is not None else kind != "Serialize"
 
@@ -277,10 +326,10 @@ def _order_sets(ws: WorkingSet, cons: Constraints, ident: str, sets: tuple[Resou
             if inv_f and inv_t:
                 cons.orderings.append(OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind))
 
-    for rs, members in zip(sets, resolved):
+    for rs, members in zip(sets, resolved, strict=True):
         action = rs.action or "start"
         if rs.sequential:
-            for prev, cur in zip(members, members[1:]):
+            for prev, cur in zip(members, members[1:], strict=False):
                 add(prev, action, cur, action)
     for i in range(len(sets) - 1):
         a, b = resolved[i], resolved[i + 1]

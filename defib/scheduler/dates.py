@@ -57,8 +57,11 @@ def add_duration(start: dt.datetime, duration: Duration) -> dt.datetime:
         day = min(result.day, _days_in_month(year, month))
         result = result.replace(year=year, month=month, day=day)
     return result + dt.timedelta(
-        weeks=fields.get("weeks", 0), days=fields.get("days", 0), hours=fields.get("hours", 0),
-        minutes=fields.get("minutes", 0), seconds=fields.get("seconds", 0),
+        weeks=fields.get("weeks", 0),
+        days=fields.get("days", 0),
+        hours=fields.get("hours", 0),
+        minutes=fields.get("minutes", 0),
+        seconds=fields.get("seconds", 0),
     )
 
 
@@ -90,9 +93,16 @@ def _moon_phase(now: dt.datetime) -> int:
 def date_spec_matches(spec: DateSpec, now: dt.datetime) -> bool:
     iso_year, iso_week, iso_weekday = now.isocalendar()
     values = {
-        "hours": now.hour, "minutes": now.minute, "seconds": now.second,
-        "monthdays": now.day, "weekdays": iso_weekday, "yeardays": now.timetuple().tm_yday,
-        "months": now.month, "weeks": iso_week, "years": now.year, "weekyears": iso_year,
+        "hours": now.hour,
+        "minutes": now.minute,
+        "seconds": now.second,
+        "monthdays": now.day,
+        "weekdays": iso_weekday,
+        "yeardays": now.timetuple().tm_yday,
+        "months": now.month,
+        "weeks": iso_week,
+        "years": now.year,
+        "weekyears": iso_year,
         "moon": _moon_phase(now),
     }
     for name, range_text in spec.fields:

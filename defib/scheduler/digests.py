@@ -18,8 +18,10 @@ def op_params(prim: Prim, task: str, interval_ms: int) -> dict[str, str]:
 
 def definition_change(prim: Prim, record: OpRecord) -> str | None:
     """'restart', 'reload' or None for a non-recurring operation record."""
-    if record.op_digest is None or prim.orphan:
+    if prim.orphan:
         return None
+    if record.op_digest is None:
+        return "restart"  # an unknown digest counts as a changed definition
     params = op_params(prim, record.operation, record.interval_ms)
     restart_list = record.op_force_restart or ""
     if record.op_restart_digest:
@@ -39,5 +41,6 @@ def definition_change(prim: Prim, record: OpRecord) -> str | None:
 
 def _has_op_params(prim: Prim, task: str) -> bool:
     # Extra parameters on a non-recurring operation can't be reloaded: restart instead.
-    return any(op.name == task and op.interval_ms == 0 and op.instance_attributes
-               for op in prim.operations)
+    return any(
+        op.name == task and op.interval_ms == 0 and op.instance_attributes for op in prim.operations
+    )

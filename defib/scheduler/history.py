@@ -225,8 +225,10 @@ class HistoryReader:
             role, failed = self._apply(prim, node, op, role)
             if failed is not None:
                 failed_here = failed
-            if op.interval_ms == 0 and (op.operation in ("start", "migrate_from") or (
-                    op.operation == "monitor" and op.rc_code in (0, 8))):
+            if op.interval_ms == 0 and (
+                op.operation in ("start", "migrate_from")
+                or (op.operation == "monitor" and op.rc_code in (0, 8))
+            ):
                 last_start = op
             elif op.operation == "stop":
                 last_start = None
@@ -264,8 +266,9 @@ class HistoryReader:
                     return None
         return None
 
-    def _apply(self, prim: Prim, node: NodeInfo, op: OpRecord, role: str
-               ) -> tuple[str, bool | None]:
+    def _apply(
+        self, prim: Prim, node: NodeInfo, op: OpRecord, role: str
+    ) -> tuple[str, bool | None]:
         task = op.operation
         rc = op.rc_code
         status = op.op_status
@@ -276,8 +279,9 @@ class HistoryReader:
             prim.pending_task = task
             prim.pending_node_id = node.id
             if task in ("start", "migrate_from", "promote", "demote", "stop"):
-                return ("Promoted" if task == "promote" else
-                        role if task == "stop" else "Started"), None
+                return (
+                    "Promoted" if task == "promote" else role if task == "stop" else "Started"
+                ), None
             if is_probe:
                 return role, None
             return role, None
@@ -339,7 +343,7 @@ class HistoryReader:
             # History on a cleanly stopped node no longer describes a live resource.
             return ("Stopped" if task == "stop" else role), None
         op_conf = op_config(prim, task, op.interval_ms)
-        on_fail = (op_conf.on_fail if op_conf and op_conf.on_fail else None)
+        on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
         if on_fail == "ignore":
             if task == "stop":
                 return "Stopped", None
@@ -400,12 +404,12 @@ def fail_count(ws: WorkingSet, prim: Prim, node: NodeInfo) -> tuple[int, int]:
     last = 0
     for key, value in node.attrs.items():
         if key.startswith("fail-count-"):
-            rest = key[len("fail-count-"):]
+            rest = key[len("fail-count-") :]
             rsc = rest.split("#", 1)[0]
             if rsc in names:
                 count = _add(count, parse_score(value))
         elif key.startswith("last-failure-"):
-            rest = key[len("last-failure-"):]
+            rest = key[len("last-failure-") :]
             if rest.split("#", 1)[0] in names:
                 try:
                     last = max(last, int(value))

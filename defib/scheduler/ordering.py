@@ -51,8 +51,10 @@ class Orderer:
         existing = self.table.get(uuid, None)
         if existing is not None:
             return existing
-        active = any(p.assigned is not None and p.next_role not in (None, "Stopped")
-                     for p in rsc.primitives())
+        active = any(
+            p.assigned is not None and p.next_role not in (None, "Stopped")
+            for p in rsc.primitives()
+        )
         runnable = active if task in ("start", "running", "promote", "promoted") else True
         action = Action(uuid, task, rsc, None, optional=True, runnable=runnable, pseudo=True)
         action.extra["placeholder"] = "1"
@@ -83,8 +85,10 @@ class Orderer:
                     self.edge(start, mon, RUNNABLE_LEFT)
         for stop in stops:
             if stop.node is not None and stop.node.unclean:
-                fence = next((a for a in self.table.actions
-                              if a.task == "stonith" and a.node is stop.node), None)
+                fence = next(
+                    (a for a in self.table.actions if a.task == "stonith" and a.node is stop.node),
+                    None,
+                )
                 self.edge(fence, stop, RUNNABLE_LEFT)
 
     def collective_internal(self, rsc: Rsc) -> None:
@@ -97,8 +101,12 @@ class Orderer:
         one_or_more = isinstance(rsc, CloneRt)
         for child in children:
             self.collective_internal(child)
-            for task, done in (("start", "running"), ("stop", "stopped"),
-                               ("promote", "promoted"), ("demote", "demoted")):
+            for task, done in (
+                ("start", "running"),
+                ("stop", "stopped"),
+                ("promote", "promoted"),
+                ("demote", "demoted"),
+            ):
                 begin, end = self.pseudo(rsc, task), self.pseudo(rsc, done)
                 if begin is None or end is None:
                     continue
@@ -129,18 +137,26 @@ class Orderer:
         then_task = order.then_action
         if isinstance(order.first, Prim):
             firsts = self.actions_of(order.first, first_task) or [
-                self.placeholder(order.first, first_task)]
+                self.placeholder(order.first, first_task)
+            ]
         else:
             completion = _COMPLETION.get(first_task, first_task)
-            firsts = [self.pseudo(order.first, completion) or self.placeholder(order.first, completion)]
+            firsts = [
+                self.pseudo(order.first, completion) or self.placeholder(order.first, completion)
+            ]
         if isinstance(order.then, Prim):
             thens = self.actions_of(order.then, then_task)
         else:
             then_pseudo = self.pseudo(order.then, then_task)
             thens = [then_pseudo] if then_pseudo is not None else []
         if order.kind == "Mandatory":
-            flags = [IMPLIES_THEN] if first_task in ("start", "promote") or first_task in (
-                "stop", "demote") and then_task in ("stop", "demote") else []
+            flags = (
+                [IMPLIES_THEN]
+                if first_task in ("start", "promote")
+                or first_task in ("stop", "demote")
+                and then_task in ("stop", "demote")
+                else []
+            )
             if first_task in ("stop", "demote") and then_task in ("stop", "demote"):
                 flags = [IMPLIES_FIRST]
             flags.append(RUNNABLE_LEFT)
@@ -164,8 +180,12 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
         for edge in edges:
             f, t = edge.first, edge.then
             if RUNNABLE_LEFT in edge.flags and not f.runnable and t.runnable:
-                if f.optional and "placeholder" not in f.extra and f.rsc is not None and isinstance(
-                        f.rsc, Prim):
+                if (
+                    f.optional
+                    and "placeholder" not in f.extra
+                    and f.rsc is not None
+                    and isinstance(f.rsc, Prim)
+                ):
                     continue
                 t.runnable = False
                 if t.reason is None:
@@ -174,7 +194,11 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
             if IMPLIES_THEN in edge.flags and not f.optional and t.optional and f.runnable:
                 if RESTART in edge.flags and f.rsc is t.rsc:
                     # Internal stop->start: a required stop restarts only when it stays.
-                    if t.node is not None and isinstance(t.rsc, Prim) and t.node in t.rsc.running_on:
+                    if (
+                        t.node is not None
+                        and isinstance(t.rsc, Prim)
+                        and t.node in t.rsc.running_on
+                    ):
                         t.optional = False
                         changed = True
                     continue
@@ -194,8 +218,11 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
             ones = [e for e in edge_list if ONE_OR_MORE in e.flags]
             if ones:
                 then = ones[0].then
-                if then.runnable and not any(e.first.runnable for e in ones) and then.task in (
-                        "running", "promoted"):
+                if (
+                    then.runnable
+                    and not any(e.first.runnable for e in ones)
+                    and then.task in ("running", "promoted")
+                ):
                     then.runnable = False
                     then.reason = then.reason or None
                     changed = True

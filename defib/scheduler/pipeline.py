@@ -36,8 +36,9 @@ def unpack(cib: Cib, now: dt.datetime | None) -> WorkingSet:
     nodes = unpack_nodes(cib, config, now)
     builder = ResourceBuilder(cib, config, now, len(nodes))
     resources = builder.build()
-    ws = WorkingSet(cib=cib, now=now, config=config, nodes=nodes, resources=resources,
-                    by_id=builder.by_id)
+    ws = WorkingSet(
+        cib=cib, now=now, config=config, nodes=nodes, resources=resources, by_id=builder.by_id
+    )
     unpack_node_states(ws)
     HistoryReader(ws).run()
     return ws

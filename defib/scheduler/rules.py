@@ -71,8 +71,12 @@ def _compare(attr_value: str | None, op: str, value: str | None, type_: str) -> 
         lo, ro = attr_value.lower(), value.lower()
         cmp = (lo > ro) - (lo < ro)
     return {
-        "eq": cmp == 0, "ne": cmp != 0, "lt": cmp < 0, "lte": cmp <= 0,
-        "gt": cmp > 0, "gte": cmp >= 0,
+        "eq": cmp == 0,
+        "ne": cmp != 0,
+        "lt": cmp < 0,
+        "lte": cmp <= 0,
+        "gt": cmp > 0,
+        "gte": cmp >= 0,
     }.get(op, False)
 
 
@@ -86,7 +90,11 @@ def _attribute_matches(expr: AttributeExpression, ctx: RuleContext) -> bool:
         for index, sub in enumerate(ctx.submatches):
             value = value.replace(f"%{index}", sub)
     type_ = expr.type
-    if expr.value is not None and expr.type == "string" and expr.operation in ("lt", "gt", "lte", "gte"):
+    if (
+        expr.value is not None
+        and expr.type == "string"
+        and expr.operation in ("lt", "gt", "lte", "gte")
+    ):
         # Pacemaker compares as numbers when no type is given and both look numeric.
         if _number(expr.value) is not None:
             type_ = "number"
@@ -152,8 +160,9 @@ def normalize_role(role: str) -> str:
     return {"Master": "Promoted", "Slave": "Unpromoted"}.get(role, role)
 
 
-def evaluate_nvsets(sets: tuple[NvSet, ...], ctx: RuleContext,
-                    into: dict[str, str] | None = None) -> dict[str, str]:
+def evaluate_nvsets(
+    sets: tuple[NvSet, ...], ctx: RuleContext, into: dict[str, str] | None = None
+) -> dict[str, str]:
     """Merge sets whose rules match, higher score first; the first value set wins."""
     merged: dict[str, str] = {} if into is None else into
     ordered = sorted(enumerate(sets), key=lambda item: (-item[1].score, item[0]))

@@ -12,8 +12,14 @@ def _role_needed(prim: Prim) -> bool:
     return order.get(prim.role, 0) > 2 or order.get(prim.next_role or "Stopped", 0) > 3
 
 
-def _line(change: str, prim: Prim, origin: str | None, dest: str | None,
-          action: Action | None, source: Action | None) -> str:
+def _line(
+    change: str,
+    prim: Prim,
+    origin: str | None,
+    dest: str | None,
+    action: Action | None,
+    source: Action | None,
+) -> str:
     need_role = _role_needed(prim)
     role, next_role = prim.role, prim.next_role or "Stopped"
     same_host = origin is not None and origin == dest
@@ -54,8 +60,10 @@ def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
     for action in table.actions:
         if action.task == "stonith" and action.runnable:
             reason = action.reason or "node is unclean"
-            lines.append(f"  * Fence ({action.extra.get('action', 'reboot')}) "
-                         f"{action.node.uname if action.node else ''} '{reason}'")
+            lines.append(
+                f"  * Fence ({action.extra.get('action', 'reboot')}) "
+                f"{action.node.uname if action.node else ''} '{reason}'"
+            )
     for prim in _display_order(ws):
         line = _prim_line(prim, table)
         if line:
@@ -72,7 +80,7 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         return None
     dest = prim.assigned
     start = table.get(op_uuid(prim.id, "start"), dest) if dest else None
-    stops = [a for a in table.for_rsc(prim, "stop")]
+    stops = list(table.for_rsc(prim, "stop"))
     required_stops = [a for a in stops if not a.optional]
     promote = next(iter(table.for_rsc(prim, "promote")), None)
     demote = next(iter(a for a in table.for_rsc(prim, "demote") if not a.optional), None)
@@ -92,8 +100,11 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
             return _line("Promote", prim, None, dest_name, promote or start, start)
         return _line("Start", prim, None, dest_name, start, start)
     stop = next((a for a in stops if a.node is current), None)
-    if dest is None or start is None or (not start.runnable and stop is not None
-                                         and not stop.optional):
+    if (
+        dest is None
+        or start is None
+        or (not start.runnable and stop is not None and not stop.optional)
+    ):
         if stop is None or (stop.optional and dest is not None):
             return None
         saved = prim.next_role
@@ -101,8 +112,9 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         try:
             if dest is None and not stop.reason:
                 stop.reason = "node availability"
-            reason_src = stop if stop.reason else (start if start is not None and start.reason
-                                                   else None)
+            reason_src = (
+                stop if stop.reason else (start if start is not None and start.reason else None)
+            )
             return _line("Stop", prim, origin, None, stop, reason_src)
         finally:
             prim.next_role = saved
@@ -110,23 +122,38 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         if start.optional and (stop is None or stop.optional) and dest.id in prim.reload_needed_on:
             return _line("Reload", prim, origin, dest_name, start, None)
         if start.optional and (stop is None or stop.optional):
-            if prim.next_role != prim.role and prim.role in ("Promoted", "Unpromoted", "Started") and (
-                    prim.next_role in ("Promoted", "Unpromoted")):
+            if (
+                prim.next_role != prim.role
+                and prim.role in ("Promoted", "Unpromoted", "Started")
+                and (prim.next_role in ("Promoted", "Unpromoted"))
+            ):
                 if prim.next_role == "Promoted" and promote is not None:
                     return _line("Promote", prim, origin, dest_name, promote, promote)
                 if prim.next_role != "Promoted" and demote is not None:
                     return _line("Demote", prim, origin, dest_name, demote, demote)
             return None
         change = "Recover" if prim.failed else "Restart"
-        if change == "Restart" and prim.id and dest.id in prim.restart_needed_on and not start.reason:
+        if (
+            change == "Restart"
+            and prim.id
+            and dest.id in prim.restart_needed_on
+            and not start.reason
+        ):
             start.reason = "resource definition change"
         if prim.role == "Promoted" and prim.next_role == "Promoted" or prim.role == prim.next_role:
             return _line(change, prim, origin, dest_name, start, start)
         if prim.next_role == "Promoted":
-            return _line("Promote" if not prim.failed else "Recover", prim, origin, dest_name,
-                         promote or start, start)
-        return _line("Demote" if not prim.failed else "Recover", prim, origin, dest_name,
-                     start, start)
+            return _line(
+                "Promote" if not prim.failed else "Recover",
+                prim,
+                origin,
+                dest_name,
+                promote or start,
+                start,
+            )
+        return _line(
+            "Demote" if not prim.failed else "Recover", prim, origin, dest_name, start, start
+        )
     change = "Recover" if prim.failed else "Move"
     if change == "Move" and _migratable(prim):
         change = "Migrate"

@@ -144,8 +144,9 @@ def _merge_template(prim: Primitive, templates: dict[str, Template]) -> Primitiv
 class ResourceBuilder:
     """Builds runtime resources from configuration, expanding clone instances."""
 
-    def __init__(self, cib: Cib, config: ClusterConfig, now: dt.datetime | None,
-                 node_count: int) -> None:
+    def __init__(
+        self, cib: Cib, config: ClusterConfig, now: dt.datetime | None, node_count: int
+    ) -> None:
         self.cib = cib
         self.config = config
         self.now = now
@@ -154,8 +155,9 @@ class ResourceBuilder:
         self.by_id: dict[str, Rsc] = {}
         self.order = 0
 
-    def _meta(self, sets: tuple[NvSet, ...], parent: Rsc | None,
-              prim: Primitive | None = None) -> dict[str, str]:
+    def _meta(
+        self, sets: tuple[NvSet, ...], parent: Rsc | None, prim: Primitive | None = None
+    ) -> dict[str, str]:
         ctx = RuleContext(
             now=self.now,
             rsc_class=prim.rsc_class if prim else None,
@@ -183,14 +185,22 @@ class ResourceBuilder:
         self.order += 1
         self.by_id[rsc.id] = rsc
 
-    def primitive(self, config: Primitive, parent: Rsc | None, suffix: str = "",
-                  ) -> Prim:
+    def primitive(
+        self,
+        config: Primitive,
+        parent: Rsc | None,
+        suffix: str = "",
+    ) -> Prim:
         config = _merge_template(config, self.templates)
         prim = Prim(id=config.id + suffix, parent=parent)
         prim.rsc_class, prim.provider, prim.type = config.rsc_class, config.provider, config.type
         prim.meta = self._meta(config.meta_attributes, parent, config)
-        ctx = RuleContext(now=self.now, rsc_class=config.rsc_class, rsc_provider=config.provider,
-                          rsc_type=config.type)
+        ctx = RuleContext(
+            now=self.now,
+            rsc_class=config.rsc_class,
+            rsc_provider=config.provider,
+            rsc_type=config.type,
+        )
         prim.params = evaluate_nvsets(config.instance_attributes, ctx)
         prim.utilization = {
             k: _int(v, 0) for k, v in evaluate_nvsets(config.utilization, ctx).items()
@@ -228,13 +238,16 @@ class ResourceBuilder:
         clone.clone_node_max = _int(meta.get("clone-node-max"), 1)
         clone.promoted_max = _int(meta.get("promoted-max", meta.get("master-max")), 1)
         clone.promoted_node_max = _int(
-            meta.get("promoted-node-max", meta.get("master-node-max")), 1)
+            meta.get("promoted-node-max", meta.get("master-node-max")), 1
+        )
         clone.interleave = _true(meta.get("interleave"), False)
         clone.ordered = _true(meta.get("ordered"), False)
         clone.notify = _true(meta.get("notify"), False)
         if "resource-stickiness" not in meta:
             # Clones stick to where they run by default (Pacemaker 2.1).
-            clone.stickiness = max(clone.stickiness, 1) if clone.stickiness == 0 else clone.stickiness
+            clone.stickiness = (
+                max(clone.stickiness, 1) if clone.stickiness == 0 else clone.stickiness
+            )
             clone.meta["resource-stickiness"] = str(clone.stickiness)
         clone.child_id = config.child.id
         clone.child_kind = "group" if isinstance(config.child, Group) else "primitive"

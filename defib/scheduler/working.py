@@ -13,14 +13,22 @@ from defib.model.resources import Operation
 
 Role = Literal["Unknown", "Stopped", "Started", "Unpromoted", "Promoted"]
 ROLE_ORDER: dict[str, int] = {
-    "Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4,
+    "Unknown": 0,
+    "Stopped": 1,
+    "Started": 2,
+    "Unpromoted": 3,
+    "Promoted": 4,
 }
 
 
 def role_of(text: str | None) -> Role | None:
     mapping: dict[str, Role] = {
-        "Stopped": "Stopped", "Started": "Started", "Slave": "Unpromoted",
-        "Unpromoted": "Unpromoted", "Master": "Promoted", "Promoted": "Promoted",
+        "Stopped": "Stopped",
+        "Started": "Started",
+        "Slave": "Unpromoted",
+        "Unpromoted": "Unpromoted",
+        "Master": "Promoted",
+        "Promoted": "Promoted",
     }
     return mapping.get(text or "")
 
@@ -47,8 +55,14 @@ class NodeInfo:
     num_assigned: int = 0
 
     def can_run(self) -> bool:
-        return (self.online and not self.unclean and not self.standby and not self.shutdown
-                and not self.maintenance and not self.pending)
+        return (
+            self.online
+            and not self.unclean
+            and not self.standby
+            and not self.shutdown
+            and not self.maintenance
+            and not self.pending
+        )
 
     def __repr__(self) -> str:
         return f"NodeInfo({self.uname})"
