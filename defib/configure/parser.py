@@ -183,8 +183,7 @@ def _primitive(ts: TokenStream, word: str, resolve_ops: Resolver, _n: list[str])
                 ts.pos += 1
                 spec = ts.idspec()
                 if spec is None:
-                    ts.fail("expected $id=... or $id-ref=... after operations")
-                assert spec is not None
+                    continue  # a bare "operations": an (empty) operations element
                 if spec[0] == "id-ref":
                     value = resolve_ops("operations", spec[1])
                 else:
@@ -448,9 +447,7 @@ def _colocation_or_order(ts: TokenStream, word: str, _r: Resolver, _n: list[str]
             value = "Optional" if value == "0" else "Mandatory"
             key = "kind"
         el.set(key, value)
-    elif not is_order:
-        ts.fail("colocation needs a score (e.g. 'inf:')", tok)
-    options = ("symmetrical", "require-all") if is_order else ("node-attribute",)
+    options = ("symmetrical", "require-all") if is_order else ("node-attribute", "influence")
     sets, forced, opts = _resource_list(ts, options)
     _check_quals(ts, sets, ACTIONS if is_order else ROLES)
     items = [i for s in sets for i in s.items]
@@ -578,8 +575,6 @@ def _optset(ts: TokenStream, word: str, _r: Resolver, _n: list[str]) -> Parsed:
     el = ts.attr_set(tag, set_id, stop=(), explicit_id=set_id)
     if not fresh:
         el.set("id", set_id)
-    if not len(el) and not el.get("id-ref"):
-        ts.fail(f"{word} needs name=value pairs")
     return Parsed(word, set_id, el, ts.statement)
 
 

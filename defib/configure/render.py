@@ -19,6 +19,7 @@ KIND_ORDER = (
     "location", "order", "rsc_ticket", "fencing_topology", "property", "rsc_defaults",
     "op_defaults", "role", "acl_target", "acl_group", "alert",
 )
+_EXPRESSIONS = ("expression", "date_expression", "op_expression", "rsc_expression")
 _SAFE = re.compile(r"^[A-Za-z0-9_.:#@/+%-]+$")
 _WORDS = {"and", "or", "rule", "(", ")", "[", "]", "{", "}", "_rsc_set_"}
 
@@ -71,6 +72,11 @@ def expression(el: ET.Element) -> str:
             if child.tag in ("duration", "date_spec"):
                 words.extend(f"{k}={quote(v)}" for k, v in child.attrib.items() if k != "id")
         return " ".join(words)
+    if el.tag == "op_expression":
+        interval = f" interval={el.get('interval')}" if el.get("interval") else ""
+        return f"op {el.get('name')}{interval}"
+    if el.tag == "rsc_expression":
+        return "resource " + ":".join(el.get(k, "") for k in ("class", "provider", "type"))
     op = el.get("operation", "")
     if el.get("type"):
         op = f"{el.get('type')}:{op}"
@@ -95,9 +101,23 @@ def rule(el: ET.Element, parent_id: str) -> str:
         words.append(cli_score(el.get("score", "")) + ":")
     elif el.get("score-attribute"):
         words.append(el.get("score-attribute", "") + ":")
-    exprs = [expression(c) for c in el if c.tag in ("expression", "date_expression")]
-    words.append(f" {el.get('boolean-op', 'and')} ".join(exprs))
+    words.append(_exprs(el))
     return " ".join(words)
+
+
+def _exprs(el: ET.Element) -> str:
+    parts = []
+    for c in el:
+        if c.tag in _EXPRESSIONS:
+            parts.append(expression(c))
+        elif c.tag == "rule":
+            inner = ["("]
+            if not _derived(c.get("id"), f"{el.get('id')}-rule"):
+                inner.append(f"$id={c.get('id')}")
+            if c.get("score") not in (None, "INFINITY"):
+                inner.append(cli_score(c.get("score", "")) + ":")
+            parts.append(" ".join(inner + [_exprs(c), ")"]))
+    return f" {el.get('boolean-op', 'and')} ".join(parts)
 
 
 def attr_set(keyword: str, el: ET.Element, owner: str, suffix: str | None = None) -> str:
@@ -145,6 +165,8 @@ def _primitive(el: ET.Element, kind: str) -> str:
             parts.append(f"operations $id={ops.get('id')}")
         elif ops.get("id-ref"):
             parts.append(f"operations $id-ref={ops.get('id-ref')}")
+        elif not len(ops):
+            parts.append("operations")
         for op in ops.findall("op"):
             parts.extend(_op(op, ops.get("id") or ident, ident))
     return _lines(parts)
@@ -221,12 +243,14 @@ def _rsc_sets(el: ET.Element, kind: str) -> list[str]:
         items = [f"{r}:{qual}" if qual else r for r in refs]
         if req == "false":
             all_plain = False
-            inner = items + ([f"sequential={seq}"] if seq not in (None, "false") else []) + extra
+            # "[ a b ]" means sequential=false too; the default (true) must be spelt out.
+            inner = items + ([f"sequential={seq or 'true'}"] if seq != "false" else []) + extra
             words.extend(["[", *inner, "]"])
             prev_plain_qual = (False, None)
         elif seq == "false" or extra or (prev_plain_qual == (True, qual)):
             all_plain = False
-            inner = items + ([f"sequential={seq}"] if seq not in (None, "false") else []) + extra
+            # A sequential set in parentheses must say so: "( a b )" means sequential=false.
+            inner = items + ([f"sequential={seq or 'true'}"] if seq != "false" else []) + extra
             if req is not None:
                 inner.append(f"require-all={req}")
             words.extend(["(", *inner, ")"])
@@ -278,7 +302,7 @@ def _constraint(el: ET.Element, kind: str) -> str:
                  "rsc_ticket": (("rsc", "rsc-role"),)}[kind]
         for attr, qual in pairs:
             words.append(el.get(attr, "") + (f":{el.get(qual)}" if el.get(qual) else ""))
-    for key in ("symmetrical", "require-all", "node-attribute", "loss-policy"):
+    for key in ("symmetrical", "require-all", "node-attribute", "influence", "loss-policy"):
         if el.get(key) is not None:
             words.append(f"{key}={quote(el.get(key, ''))}")
     return " ".join(words)

@@ -269,6 +269,26 @@ class TokenStream:
         el.set("id", rule_id)
         if role:
             el.set("role", role)
+        self._expressions(el, rule_id)
+        return el
+
+    def nested_rule(self, parent_id: str) -> ET.Element:
+        """``( [$id=X] [score:] expression ... )``: a rule inside a rule (Pacemaker allows it)."""
+        el = ET.Element("rule")
+        spec = self.idspec()
+        tok = self.peek()
+        if tok is not None and tok.text.endswith(":") and canon_score(tok.text[:-1]):
+            self.pos += 1
+            el.set("score", canon_score(tok.text[:-1]) or "")
+        else:
+            el.set("score", "INFINITY")
+        rule_id = self.ids.take(spec[1]) if spec else self.ids.new(f"{parent_id}-rule")
+        el.set("id", rule_id)
+        self._expressions(el, rule_id)
+        self.expect(")")
+        return el
+
+    def _expressions(self, el: ET.Element, rule_id: str) -> None:
         boolop = None
         el.append(self.simple_expression(rule_id))
         while True:
@@ -277,19 +297,43 @@ class TokenStream:
                 break
             word = tok.text.lower()
             if boolop is not None and word != boolop:
-                self.fail(f"mixing boolean operators is not allowed ({boolop} != {word})", tok)
+                self.fail(f"mixing boolean operators is not allowed ({boolop} != {word}); "
+                          "group with ( ... )", tok)
             boolop = word
             self.pos += 1
             el.append(self.simple_expression(rule_id))
         if boolop == "or":
             el.set("boolean-op", "or")
-        return el
 
     def simple_expression(self, rule_id: str) -> ET.Element:
         tok = self.next("an expression")
         word = tok.text
+        if not tok.quoted and word == "(":
+            return self.nested_rule(rule_id)
         if not tok.quoted and word.lower() == "date":
             return self.date_expression(rule_id)
+        if not tok.quoted and word.lower() == "op":
+            # Pacemaker's op_expression (rules of op_defaults): op <name> [interval=<i>]
+            name = self.next("an operation name")
+            el = ET.Element("op_expression", {"name": name.text})
+            nxt = self.peek()
+            if nxt is not None and nxt.text.startswith("interval="):
+                self.pos += 1
+                el.set("interval", nxt.text.split("=", 1)[1])
+            el.set("id", self.ids.new(f"{rule_id}-expression"))
+            return el
+        if not tok.quoted and word.lower() == "resource":
+            # Pacemaker's rsc_expression: resource [<class>]:[<provider>]:[<type>]
+            spec = self.next("class:provider:type").text
+            parts = spec.split(":")
+            if len(parts) != 3:
+                self.fail(f"expected class:provider:type (parts may be empty), got {spec!r}")
+            el = ET.Element("rsc_expression")
+            for key, value in zip(("class", "provider", "type"), parts, strict=True):
+                if value:
+                    el.set(key, value)
+            el.set("id", self.ids.new(f"{rule_id}-expression"))
+            return el
         if not tok.quoted and word.lower() in UNARY_OPS:
             attr = self.next("an attribute name")
             el = ET.Element("expression", {"operation": word.lower(), "attribute": attr.text})

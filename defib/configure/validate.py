@@ -63,7 +63,9 @@ def _token_location(p: Parsed, prefix: str) -> Location:
 
 def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     """References of constraints, tags and ACL targets named in ``parsed`` must exist."""
-    resources = {r.get("id", "") for r in doc.resources()}
+    # Constraints may name tags and templates too (Pacemaker expands them).
+    resources = {r.get("id", "") for r in doc.resources()} | {
+        t.get("id", "") for t in doc.section("tags", False)}
     all_ids = {el.get("id", "") for el in doc.conf.iter() if el.get("id")}
     roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
     problems = []
@@ -96,7 +98,8 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
         if n > 1:
             problems.append(Problem("duplicate-id", f"id {ident!r} is used {n} times",
                                     ident=ident))
-    resources = {r.get("id", "") for r in doc.resources()}
+    resources = {r.get("id", "") for r in doc.resources()} | {
+        t.get("id", "") for t in doc.section("tags", False)}
     for con in doc.section("constraints", False):
         names = [con.get(a) for a in ("rsc", "with-rsc", "first", "then") if con.get(a)]
         names += [r.get("id") for r in con.iter("resource_ref")]
