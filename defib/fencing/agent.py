@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,8 @@ from typing import Protocol
 
 from defib.executor.process import run_process
 
-FENCE_AGENT_DIRS = (Path("/usr/sbin"), Path(__file__).resolve().parents[1] / "agents")
+OWN_AGENTS = Path(__file__).resolve().parents[1] / "agents"
+FENCE_AGENT_DIRS = (Path("/usr/sbin"), OWN_AGENTS)
 # Device parameters that configure the fencer itself and are never passed to the agent.
 _FENCER_PREFIXES = ("pcmk_", "CRM_meta_")
 _FENCER_NAMES = frozenset({"priority", "provides", "stonith-timeout"})
@@ -58,6 +60,14 @@ class FenceAgentRunner:
     env: Mapping[str, str] = field(default_factory=dict)
     kill_grace_s: float = 1.0
 
+    @staticmethod
+    def _argv(path: Path) -> list[str]:
+        # defib's own agents need only the standard library: run them with this
+        # interpreter, without site-packages, rather than whatever "python3" PATH finds.
+        if path.parent == OWN_AGENTS:
+            return [sys.executable, "-S", str(path)]
+        return [str(path)]
+
     def path_of(self, agent: str) -> Path | None:
         if "/" in agent:
             path = Path(agent)
@@ -94,7 +104,7 @@ class FenceAgentRunner:
         env = dict(os.environ)
         env.update(self.env)
         outcome = await run_process(
-            [str(path)], env, timeout_s, stdin_data=stdin, kill_grace_s=self.kill_grace_s,
+            self._argv(path), env, timeout_s, stdin_data=stdin, kill_grace_s=self.kill_grace_s,
         )
         if outcome.spawn_error is not None:
             return AgentRun(agent, action, None, False, "", str(outcome.spawn_error), 0)
