@@ -1,0 +1,243 @@
+"""Transition -> TransitionGraph: which actions go into the graph, in which synapse order.
+
+Pacemaker puts an action in the graph when it is runnable and required (not optional), and
+for a resource action only when its node can run it (online, clean) and the resource is
+managed (a probe is the one exception). An ordering edge is kept only when both ends are in
+the graph: an edge through a left-out action is dropped, as Pacemaker does.
+
+Synapse order matters: the executor (ours and Pacemaker's) fires ready synapses in id order.
+Pacemaker numbers synapses resource by resource in configuration order (a collective's own
+pseudo actions before its children's), each resource's actions newest first, then the
+actions that belong to no resource. We reproduce that order from the kind of each action,
+since our scheduler does not create actions in Pacemaker's internal sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from defib.cib.timespec import parse_ms
+from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
+from defib.scheduler.actions import Action
+from defib.scheduler.pipeline import Transition
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+
+CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_delete"})
+
+# Pacemaker's creation order for one primitive's actions (older first). Synapses list a
+# resource's actions newest first, so a higher rank comes earlier in the graph.
+_PRIM_RANK = {
+    "delete": -3, "clear_failcount": -2, "probe": 0, "cancel": 1, "demote": 2, "stop": 3,
+    "start": 4, "promote": 5, "monitor": 6, "reload-agent": 6, "migrate_to": 7,
+    "migrate_from": 8, "notify": 9,
+}
+# ... and a collective's pseudo actions.
+_COLLECTIVE_RANK = {
+    "start": 0, "running": 1, "stop": 2, "stopped": 3, "promote": 4, "promoted": 5,
+    "demote": 6, "demoted": 7,
+}
+
+
+def included(action: Action) -> bool:
+    """Whether Pacemaker would put ``action`` in the transition graph."""
+    if not action.runnable or action.optional:
+        return False
+    rsc = action.rsc
+    if isinstance(rsc, Prim) and not rsc.managed and not _is_probe(action):
+        return False
+    if action.pseudo or action.task in CLUSTER_TASKS:
+        return True
+    node = action.node
+    if node is None:
+        return False
+    return node.online and not node.unclean
+
+
+def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGraph:
+    ws = transition.working_set
+    chosen = [a for a in transition.actions.actions if included(a)]
+    ids = {id(a): n for n, a in enumerate(transition.actions.actions)}
+    chosen_keys = {id(a) for a in chosen}
+
+    inputs: dict[int, list[int]] = {id(a): [] for a in chosen}
+    for edge in transition.edges:
+        first, then = edge.first, edge.then
+        if id(first) in chosen_keys and id(then) in chosen_keys and first is not then:
+            wanted = inputs[id(then)]
+            fid = ids[id(first)]
+            if fid not in wanted:
+                wanted.append(fid)
+    for action in chosen:  # orderings recorded only on the action itself
+        for first, _flags in action.before:
+            if id(first) in chosen_keys and first is not action:
+                fid = ids[id(first)]
+                if fid not in inputs[id(action)]:
+                    inputs[id(action)].append(fid)
+
+    node_rank = {node.id: n for n, node in enumerate(sorted(ws.nodes, key=_node_key))}
+    rsc_rank = _resource_ranks(ws.resources)
+    ordered = sorted(chosen, key=lambda a: _synapse_key(a, rsc_rank, node_rank, ids[id(a)]))
+    stonith_action = ws.config.stonith_action
+    synapses = tuple(
+        Synapse(n, to_graph_action(a, ids[id(a)], stonith_action),
+                tuple(sorted(inputs[id(a)])))
+        for n, a in enumerate(ordered))
+    return TransitionGraph(synapses, transition_id=transition_id,
+                           stonith_timeout=ws.config.properties.get("stonith-timeout", "60s"),
+                           cluster_delay=ws.config.properties.get("cluster-delay", "60s"),
+                           batch_limit=_int(ws.config.properties.get("batch-limit"), 0))
+
+
+def kind_of(action: Action) -> ActionKind:
+    if action.pseudo:
+        return "pseudo_event"
+    if action.task in CLUSTER_TASKS:
+        return "crm_event"
+    return "rsc_op"
+
+
+def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboot") -> GraphAction:
+    kind = kind_of(action)
+    rsc = action.rsc
+    node = action.node
+    prim = rsc if isinstance(rsc, Prim) else None
+    show_node = node is not None and (kind != "pseudo_event" or action.task == "stonith")
+    attrs: dict[str, str] = {}
+    if kind != "pseudo_event" or action.task == "stonith":
+        if node is not None:
+            attrs["CRM_meta_on_node"] = node.uname
+            attrs["CRM_meta_on_node_uuid"] = node.id
+    if action.task == "stonith":
+        attrs["CRM_meta_stonith_action"] = action.extra.get("action", stonith_action)
+    elif kind != "crm_event":
+        attrs["CRM_meta_timeout"] = str(_timeout_ms(prim, action))
+    if prim is not None and kind == "rsc_op":
+        attrs.update(_clone_meta(prim))
+        if action.interval_ms:
+            attrs["CRM_meta_interval"] = str(action.interval_ms)
+            attrs["CRM_meta_name"] = action.task
+        if _is_probe(action):
+            attrs["CRM_meta_op_target_rc"] = "7"
+        elif action.target_rc is not None:
+            attrs["CRM_meta_op_target_rc"] = str(action.target_rc)
+        for key, value in prim.params.items():
+            attrs[key] = value
+    long_id = None
+    rsc_id = rsc.id if rsc is not None else None
+    if prim is not None and prim.instance_number is not None:
+        long_id = prim.id
+        top = prim.top()
+        if isinstance(top, CloneRt) and not top.globally_unique:
+            rsc_id = prim.base_id()
+    return GraphAction(
+        id=action_id,
+        kind=kind,
+        operation=action.task,
+        operation_key=action.uuid,
+        rsc_id=rsc_id if prim is not None else None,
+        rsc_long_id=long_id,
+        rsc_class=prim.rsc_class if prim is not None else None,
+        rsc_provider=prim.provider if prim is not None else None,
+        rsc_type=prim.type if prim is not None else None,
+        node_uname=node.uname if (node is not None and show_node) else None,
+        node_id=node.id if (node is not None and show_node) else None,
+        interval_ms=action.interval_ms,
+        attributes=tuple(sorted(attrs.items())),
+    )
+
+
+def _is_probe(action: Action) -> bool:
+    return action.task == "monitor" and action.interval_ms == 0
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def _timeout_ms(prim: Prim | None, action: Action) -> int:
+    if prim is not None:
+        for op in prim.operations:
+            if op.name == action.task and op.interval_ms == action.interval_ms:
+                timeout = parse_ms(op.timeout, None)
+                if timeout:
+                    return timeout
+    return 20000
+
+
+def _clone_meta(prim: Prim) -> dict[str, str]:
+    top = prim.top()
+    if not isinstance(top, CloneRt) or prim.instance_number is None:
+        return {}
+    meta = {
+        "CRM_meta_clone": str(prim.instance_number),
+        "CRM_meta_clone_max": str(top.clone_max),
+        "CRM_meta_clone_node_max": str(top.clone_node_max),
+        "CRM_meta_globally_unique": "true" if top.globally_unique else "false",
+        "CRM_meta_notify": "true" if top.notify else "false",
+    }
+    if top.promotable:
+        meta["CRM_meta_promoted_max"] = str(top.promoted_max)
+        meta["CRM_meta_promoted_node_max"] = str(top.promoted_node_max)
+    return meta
+
+
+def _node_key(node: NodeInfo) -> tuple[object, ...]:
+    return natural_key(node.uname)
+
+
+def natural_key(text: str) -> tuple[object, ...]:
+    """Pacemaker's node-name order: case-insensitive, digit runs compared as numbers."""
+    parts: list[object] = []
+    digits = ""
+    letters = ""
+    for ch in text.lower():
+        if ch.isdigit():
+            if letters:
+                parts.append((1, letters))
+                letters = ""
+            digits += ch
+        else:
+            if digits:
+                parts.append((0, int(digits)))
+                digits = ""
+            letters += ch
+    if digits:
+        parts.append((0, int(digits)))
+    if letters:
+        parts.append((1, letters))
+    return tuple(parts)
+
+
+def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
+    ranks: dict[int, int] = {}
+
+    def walk(rsc: Rsc) -> None:
+        ranks[id(rsc)] = len(ranks)
+        if isinstance(rsc, GroupRt):
+            for child in rsc.children:
+                walk(child)
+        elif isinstance(rsc, CloneRt):
+            for inst in rsc.instances:
+                walk(inst)
+
+    for rsc in resources:
+        walk(rsc)
+    return ranks
+
+
+def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, int],
+                 creation: int) -> tuple[int, int, int, int, int]:
+    rsc = action.rsc
+    node = node_rank.get(action.node.id, 0) if action.node is not None else 0
+    if rsc is None or id(rsc) not in rsc_rank:
+        # Actions of no resource come last, newest first.
+        return (1, 0, 0, 0, -creation)
+    if isinstance(rsc, Prim):
+        task = "probe" if _is_probe(action) else action.task
+        rank = _PRIM_RANK.get(task, 6)
+    else:
+        rank = _COLLECTIVE_RANK.get(action.task, 8)
+    return (0, rsc_rank[id(rsc)], -rank, -node, -action.interval_ms)
