@@ -211,6 +211,7 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
     cons = Constraints([], [], [], set(), {})
     init_allowed(ws)
     apply_locations(ws, cons)
+    apply_tickets(ws, cons)
     for colo in ws.cib.colocations:
         score = parse_score(colo.score)
         if colo.sets:
@@ -344,3 +345,44 @@ def _order_sets(
 def primary_prim(rsc: Rsc) -> Prim | None:
     prims = rsc.primitives()
     return prims[0] if prims else None
+
+
+def apply_tickets(ws: WorkingSet, cons: Constraints) -> None:
+    """Resources that depend on a ticket run only while it is granted (rsc_ticket)."""
+    states = {t.id: t for t in ws.cib.ticket_states}
+    for ticket in ws.cib.tickets:
+        state = states.get(ticket.ticket)
+        granted = state is not None and state.granted
+        standby = state is not None and state.standby
+        if granted and not standby:
+            continue
+        role = normalize_role(ticket.rsc_role) if ticket.rsc_role else None
+        idents = [ticket.rsc] if ticket.rsc else [r for rs in ticket.sets for r in rs.resources]
+        policy = (ticket.loss_policy or "stop").lower()
+        for ident in idents:
+            for rsc in _resolve(ws, ident):
+                _ticket_lost(ws, cons, rsc, role, "stop" if granted else policy)
+
+
+def _ticket_lost(ws: WorkingSet, cons: Constraints, rsc: Rsc, role: str | None,
+                 policy: str) -> None:
+    if role == "Promoted" and policy in ("stop", "demote"):
+        if policy == "demote" or isinstance(rsc, CloneRt):
+            for node in ws.nodes:
+                cons.promotion_prefs.append(PromotionPref(rsc, node, -INFINITY))
+            if policy == "demote":
+                return
+    if policy == "freeze":
+        running = {n.id for p in rsc.primitives() for n in p.running_on}
+        for node in ws.nodes:
+            if node.id not in running:
+                set_node_score(rsc, node, -INFINITY)
+        return
+    if policy == "fence":
+        for prim in rsc.primitives():
+            for node in prim.running_on:
+                if not node.unclean:
+                    node.unclean = True
+                    node.fence_reason = node.fence_reason or "deadman ticket was lost"
+    for node in ws.nodes:
+        set_node_score(rsc, node, -INFINITY)
