@@ -72,8 +72,9 @@ async def run_process(
                 cwd=str(cwd) if cwd else None,
                 start_new_session=True,
             )
-        except OSError as exc:
-            return ProcessOutcome(None, None, False, exc, "", "", 0)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
+            error = exc if isinstance(exc, OSError) else OSError(str(exc))
+            return ProcessOutcome(None, None, False, error, "", "", 0)
         timed_out = False
         try:
             if stdin_data is not None and proc.stdin is not None:

@@ -108,7 +108,15 @@ class LocalExecutor:
             queue_ms = int((time.monotonic() - queued) * 1000)
             call_id = next(self._calls)
             started = self._wall()
-            result = await self._execute(op, call_id, started, queue_ms)
+            try:
+                # A crashed local node's run-time dir is gone; a rebooted machine's /run
+                # is empty but exists: recreate it.
+                self.config.run_dir.mkdir(parents=True, exist_ok=True)
+                result = await self._execute(op, call_id, started, queue_ms)
+            except Exception as exc:  # never let agent trouble crash the daemon
+                log.exception("[%s] %s: executor error", self.config.node_name, op.key)
+                result = OpResult(op, int(OcfRc.UNKNOWN_ERROR), ExecStatus.ERROR,
+                                  f"executor error: {exc}", call_id, started, 0, queue_ms)
         level = logging.INFO if not result.failed else logging.WARNING
         log.log(level, "[%s] %s call=%d exec=%dms", self.config.node_name, result.describe(),
                 call_id, result.exec_ms)

@@ -495,3 +495,17 @@ def test_fencing_device_as_a_resource(tmp_path: Path) -> None:
     assert start.ok and mon.rc == 0 and stop.ok
     assert mon2.rc == OcfRc.NOT_RUNNING
     assert broken.failed and broken.status == ExecStatus.ERROR and "exited 1" in broken.exit_reason
+
+
+def test_bad_input_and_lost_run_dir_are_results_not_exceptions(tmp_path: Path) -> None:
+    ex = make_executor(tmp_path)
+
+    async def scenario() -> list[OpResult]:
+        nul = await ex.run(Operation(DUMMY, "start", params={"fake": "a\0b"}))
+        shutil.rmtree(tmp_path / "run-n1")  # the node "crashed": its run-time state is gone
+        return [nul, await ex.run(Operation.probe(DUMMY)),
+                await ex.run(Operation(DUMMY, "start"))]
+
+    nul, probe, start = run(scenario())
+    assert nul.failed and nul.status == ExecStatus.ERROR
+    assert probe.rc == OcfRc.NOT_RUNNING and start.ok
