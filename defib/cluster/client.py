@@ -73,10 +73,10 @@ class ControlClient:
     def shutdown(self) -> dict[str, Any]:
         return self.request("shutdown")
 
-    def events(self) -> Iterator[dict[str, Any]]:
-        """Stream events (the first one is the current status)."""
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Stream events (the first one is the current status); ``timeout`` per event."""
         sock = self._connect()
-        sock.settimeout(None)
+        sock.settimeout(timeout)
         try:
             sock.sendall(b'{"op": "subscribe"}\n')
             for line in sock.makefile("rb"):

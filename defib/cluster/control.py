@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from defib.cluster.node import ClusterNode
-from defib.errors import DefibError
+from defib.errors import ClusterError, DefibError
 
-MAX_LINE = 16 << 20
+MAX_LINE = 64 << 20
+MAX_SOCKET_PATH = 107
 
 
 class ControlServer:
@@ -26,6 +27,10 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
+        if len(str(self.path)) > MAX_SOCKET_PATH:
+            raise ClusterError(f"control socket path {self.path} is longer than"
+                               f" {MAX_SOCKET_PATH} bytes (AF_UNIX limit); use a shorter state_dir",
+                               str(self.path))
         self.path.unlink(missing_ok=True)
         self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
                                                        limit=MAX_LINE)
@@ -74,6 +79,8 @@ class ControlServer:
             if op == "shutdown":
                 asyncio.get_running_loop().call_soon(self.on_shutdown)
                 return {"ok": True}
+            if isinstance(op, str) and op in node.ops:
+                return {"ok": True, **await node.ops[op](request)}
         except DefibError as exc:
             return {"ok": False, "error": str(exc), "kind": type(exc).__name__}
         return {"ok": False, "error": f"unknown op {op!r}"}

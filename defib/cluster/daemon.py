@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from defib.cluster.auth import load_key
@@ -34,7 +35,12 @@ def _raise_priority(nice: int, log: logging.Logger) -> None:
         log.warning("could not set nice %d: %s (running at normal priority)", nice, exc)
 
 
-async def _serve(config: Path, node_name: str) -> int:
+Attach = Callable[[ClusterNode], Awaitable[None]]
+
+
+async def serve(config: Path, node_name: str, attach: Attach | None = None) -> int:
+    """Run a node until asked to stop. ``attach`` (e.g. the controller) is awaited once the
+    node has joined, with the ``ClusterNode`` it can subscribe to and register ops on."""
     cfg = load_config(config)
     node_cfg = cfg.node_by_name(node_name)
     log = logging.getLogger("defib.daemon")
@@ -45,6 +51,8 @@ async def _serve(config: Path, node_name: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     await node.start()
+    if attach is not None:
+        await attach(node)
     control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set)
     await control.start()
     log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,
@@ -56,9 +64,10 @@ async def _serve(config: Path, node_name: str) -> int:
     return 0
 
 
-def run_daemon(config: Path, node_name: str, level: int = logging.INFO) -> int:
+def run_daemon(config: Path, node_name: str, level: int = logging.INFO,
+               attach: Attach | None = None) -> int:
     cfg = load_config(config)
     node_cfg = cfg.node_by_name(node_name)
     _setup_logging(node_cfg.name, node_cfg.id, level)
     _raise_priority(cfg.timing.nice, logging.getLogger("defib.daemon"))
-    return asyncio.run(_serve(config, node_name))
+    return asyncio.run(serve(config, node_name, attach))

@@ -8,7 +8,7 @@ CIB events, ``status()``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from defib.cluster.cibstore import CibStore
@@ -20,6 +20,8 @@ from defib.cluster.replication import CibReplicator
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
+# A control-socket operation added by a layer above (e.g. the controller): request -> answer.
+OpHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class ClusterNode:
@@ -32,6 +34,7 @@ class ClusterNode:
         self.cib = CibReplicator(self.layer, CibStore(self.state_dir, self.log), self.log,
                                  timeout=cfg.timing.cib_timeout)
         self._listeners: list[Listener] = []
+        self.ops: dict[str, OpHandler] = {}
         self.layer.on_membership(self._on_membership)
         self.layer.on_quorum(self._on_quorum)
         self.cib.subscribe(self._emit)
@@ -55,6 +58,22 @@ class ClusterNode:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    def register_op(self, name: str, handler: OpHandler) -> None:
+        """Serve ``{"op": name, ...}`` on the control socket with ``handler``."""
+        self.ops[name] = handler
+
+    @property
+    def quorate(self) -> bool:
+        return self.layer.quorum().quorate
+
+    @property
+    def dc(self) -> int | None:
+        return self.cib.dc
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return self.layer.membership().members
 
     def name_of(self, node_id: int | None) -> str | None:
         if node_id is None:

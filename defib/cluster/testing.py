@@ -140,12 +140,14 @@ class LocalCluster:
     def address(self, name: str, link: int) -> str:
         return self.cfg.node_by_name(name).addresses[link][0]
 
-    def block(self, side_a: list[str], side_b: list[str], links: list[int] | None = None) -> None:
-        """Drop every packet between the two groups (both directions) on the given links."""
+    def block(self, side_a: list[str], side_b: list[str], links: list[int] | None = None,
+              both_ways: bool = True) -> None:
+        """Drop every packet from side_a to side_b (and back unless ``both_ways`` is False)
+        on the given links (default: all)."""
         for link in links if links is not None else range(self.cfg.link_count):
             for a in side_a:
                 for b in side_b:
-                    for src, dst in ((a, b), (b, a)):
+                    for src, dst in ((a, b), (b, a)) if both_ways else ((a, b),):
                         rule = (self.address(src, link), self.address(dst, link))
                         if rule not in self._rules:
                             self._ns("ip", "rule", "add", "pref", "10", "from", rule[0],

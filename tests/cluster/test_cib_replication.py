@@ -52,10 +52,12 @@ def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Pa
         assert len(digests) == 1
 
 
-def test_replace_whole_cib_and_invalid_change_refused(tmp_path: Path) -> None:
+def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path) -> None:
     with LocalCluster(tmp_path / "repl2", 3, links=1) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
+        events = cluster.client("node1").events(timeout=5)
+        assert next(events)["event"] == "subscribed"
         cib = ET.fromstring(cib_of(cluster, "node2")["xml"])
         cib.set("epoch", "41")
         cib.find("configuration/crm_config").append(ET.fromstring(
@@ -63,6 +65,9 @@ def test_replace_whole_cib_and_invalid_change_refused(tmp_path: Path) -> None:
             ' value="false"/></cluster_property_set>'))
         result = cluster.client("node2").replace_cib(ET.tostring(cib, encoding="unicode"))
         assert result["version"] == [0, 42, 0]
+        event = next(events)
+        assert event["event"] == "cib" and event["version"] == [0, 42, 0]
+        assert event["node"] == "node1"
         for name in cluster.names:
             assert 'name="stonith-enabled"' in cib_of(cluster, name)["xml"]
         with pytest.raises(ClusterError, match="DC refused"):

@@ -193,3 +193,13 @@ def test_redundant_link_and_partition_majority_quorate_minority_not_then_heal(
         assert cibs["node4"]["version"] == [0, 1, 0]
         assert 'id="big"' in cibs["node5"]["xml"]
         assert all(s["quorum"]["quorate"] for s in cluster.statuses(cluster.names).values())
+
+        # Asymmetric failure: node2 stops hearing node3 (node3 still hears everyone).
+        # The coordinator drops node3 for everybody, node3 knows it is out.
+        cluster.block(["node3"], ["node2"], both_ways=False)
+        rest = ["node1", "node2", "node4", "node5"]
+        cluster.wait_for("node3 dropped everywhere", lambda: agree(cluster, rest, rest), timeout=8)
+        st = cluster.status("node3")
+        assert members(st) == ["node3"] and not st["quorum"]["quorate"]
+        cluster.heal()
+        cluster.wait_formed(timeout=8)
