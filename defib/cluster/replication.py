@@ -136,6 +136,9 @@ class CibReplicator:
                     self._deferred.append(d)
         elif kind == "cib-commit":
             self._adopt(d.payload, f"commit {d.payload['r']} by DC {d.origin}")
+            # Every node remembers what was committed: a request re-sent after a DC change
+            # is then answered, not applied twice, by whoever is DC next.
+            self._remember(str(d.payload["r"]), _version(d.payload["v"]))
             self.layer.send_ordered({"t": "cib-ack", "r": d.payload["r"],
                                      "v": d.payload["v"]})
             pending = self._pending.get(str(d.payload["r"]))
@@ -186,11 +189,14 @@ class CibReplicator:
             self.layer.send_ordered({"t": "cib-nack", "r": req, "e": str(exc)})
             return
         self._store(new, f"change {req} from node {d.origin}")
-        self._done[req] = new.version
-        if len(self._done) > 10000:
-            self._done.pop(next(iter(self._done)))
+        self._remember(req, new.version)
         self.layer.send_ordered({"t": "cib-commit", "r": req, "x": new.xml,
                                  "v": list(new.version), "d": new.digest})
+
+    def _remember(self, req: str, version: tuple[int, int, int]) -> None:
+        self._done[req] = version
+        if len(self._done) > 10000:
+            self._done.pop(next(iter(self._done)))
 
     def _adopt(self, payload: dict[str, Any], why: str) -> bool:
         version = _version(payload["v"])

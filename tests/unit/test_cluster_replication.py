@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -107,5 +108,25 @@ def test_no_dc_answer_times_out(tmp_path: Path) -> None:
         reps[2].membership = reps[2].membership.__class__("9.9", (1, 2))
         with pytest.raises(ClusterError, match="no DC committed"):
             await reps[2].change({"op": "patch_status", "xml": '<node_state id="2"/>'})
+
+    asyncio.run(scenario())
+
+
+def test_a_request_delivered_twice_is_applied_once_even_by_the_next_dc(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        change = {"op": "replace_section", "section": "resources", "xml": RES.format("a")}
+        await reps[3].change(change)
+        req = f"3:{os.getpid()}:1"
+        hub.layers[3].send_ordered({"t": "cib-req", "r": req, "c": change})
+        await settle()
+        assert {r.copy.version for r in reps.values()} == {(0, 1, 0)}
+        hub.set_partitions([{1}, {2, 3}])
+        await settle()
+        assert reps[3].dc == 2
+        hub.layers[3].send_ordered({"t": "cib-req", "r": req, "c": change})
+        await settle()
+        assert reps[2].copy.version == reps[3].copy.version == (0, 1, 0)
 
     asyncio.run(scenario())
