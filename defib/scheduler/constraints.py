@@ -356,33 +356,51 @@ def apply_tickets(ws: WorkingSet, cons: Constraints) -> None:
         standby = state is not None and state.standby
         if granted and not standby:
             continue
-        role = normalize_role(ticket.rsc_role) if ticket.rsc_role else None
-        idents = [ticket.rsc] if ticket.rsc else [r for rs in ticket.sets for r in rs.resources]
         policy = (ticket.loss_policy or "stop").lower()
-        for ident in idents:
+        targets: list[tuple[str, str | None]] = []
+        if ticket.rsc:
+            targets.append((ticket.rsc, ticket.rsc_role))
+        for rs in ticket.sets:
+            targets.extend((ident, rs.role or ticket.rsc_role) for ident in rs.resources)
+        for ident, role_text in targets:
+            role = normalize_role(role_text) if role_text else None
             for rsc in _resolve(ws, ident):
-                _ticket_lost(ws, cons, rsc, role, "stop" if granted else policy)
+                if role == "Promoted":
+                    _no_promotion(ws, cons, rsc)
+                for prim in rsc.primitives():
+                    _ticket_on(ws, prim, role, policy, granted)
 
 
-def _ticket_lost(ws: WorkingSet, cons: Constraints, rsc: Rsc, role: str | None,
-                 policy: str) -> None:
-    if role == "Promoted" and policy in ("stop", "demote"):
-        if policy == "demote" or isinstance(rsc, CloneRt):
-            for node in ws.nodes:
-                cons.promotion_prefs.append(PromotionPref(rsc, node, -INFINITY))
-            if policy == "demote":
+def _no_promotion(ws: WorkingSet, cons: Constraints, rsc: Rsc) -> None:
+    for node in ws.nodes:
+        cons.promotion_prefs.append(PromotionPref(rsc, node, -INFINITY))
+
+
+def _ban_everywhere(ws: WorkingSet, rsc: Rsc) -> None:
+    for node in ws.nodes:
+        set_node_score(rsc, node, -INFINITY)
+
+
+def _ticket_on(ws: WorkingSet, prim: Prim, role: str | None, policy: str,
+               granted: bool) -> None:
+    in_role = role is None or prim.role == role or (
+        role == "Started" and prim.role in ("Started", "Unpromoted"))
+    if not granted and prim.running_on:
+        if policy == "stop":
+            _ban_everywhere(ws, prim)
+        elif policy == "demote":
+            if role != "Promoted":
+                _ban_everywhere(ws, prim)
+        elif policy == "fence":
+            if not in_role:
                 return
-    if policy == "freeze":
-        running = {n.id for p in rsc.primitives() for n in p.running_on}
-        for node in ws.nodes:
-            if node.id not in running:
-                set_node_score(rsc, node, -INFINITY)
-        return
-    if policy == "fence":
-        for prim in rsc.primitives():
+            _ban_everywhere(ws, prim)
             for node in prim.running_on:
                 if not node.unclean:
                     node.unclean = True
                     node.fence_reason = node.fence_reason or "deadman ticket was lost"
-    for node in ws.nodes:
-        set_node_score(rsc, node, -INFINITY)
+        elif policy == "freeze":
+            if in_role:
+                prim.managed = False
+    elif role != "Promoted" or policy == "stop":
+        _ban_everywhere(ws, prim)
