@@ -182,3 +182,26 @@ def test_fence_defib_local_takes_cluster_dir_from_its_caller(
     local_nodes["n2"][0].wait(timeout=5)
     assert _marked(f"{cluster}:n2") == []
     assert all(p.poll() is None for p in local_nodes["n1"] + local_nodes["other"])
+
+
+def test_fence_defib_local_is_fast(tmp_path: Path) -> None:
+    """Fencing is on the failover path (target: under 1 s in total), so the local power-off
+    must take a small fraction of that. Prints the measured figure (run with -s)."""
+    cluster = str(tmp_path / "fast")
+    fencer = LocalFencer([FenceDevice("local", "fence_defib_local", {"cluster_dir": cluster})])
+    times = []
+    for i in range(3):
+        procs = [_spawn(f"{cluster}:n{i}") for _ in range(10)]
+        try:
+            time.sleep(0.1)
+            result = asyncio.run(fencer.fence(f"n{i}", "off"))
+            assert result.ok, result.reason
+            times.append(result.elapsed_ms)
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+    times.sort()
+    print(f"\nfence_defib_local off, 10-process node: median {times[1]} ms, max {times[2]} ms")
+    assert times[1] < 500
