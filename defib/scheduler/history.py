@@ -16,6 +16,7 @@ from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED, OCF_FAILED_PROMOTED = 0, 7, 8, 9
+OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
 EXEC_PENDING, EXEC_DONE, EXEC_CANCELLED, EXEC_TIMEOUT = -1, 0, 1, 2
 EXEC_NOT_SUPPORTED, EXEC_ERROR, EXEC_ERROR_HARD, EXEC_ERROR_FATAL = 3, 4, 5, 6
 EXEC_NOT_INSTALLED = 7
@@ -285,6 +286,10 @@ class HistoryReader:
             if is_probe:
                 return role, None
             return role, None
+        if rc == OCF_DEGRADED:
+            rc = OCF_OK
+        elif rc == OCF_DEGRADED_PROMOTED:
+            rc = OCF_RUNNING_PROMOTED
         expected = self._expected_rc(op)
         if expected is None:
             expected = OCF_OK
@@ -360,8 +365,10 @@ class HistoryReader:
             return "Promoted", True
         if task == "demote":
             return "Promoted", True
-        if task == "monitor" and rc == OCF_NOT_RUNNING:
-            return "Stopped", True
+        if on_fail == "stop":
+            prim.target_role = "Stopped"
+        if task == "monitor" and rc == OCF_NOT_RUNNING and role in ("Stopped", "Unknown"):
+            return "Started", True
         if on_fail == "block":
             prim.blocked = True
         if on_fail == "fence" and (node.online or node.unclean):
