@@ -7,6 +7,7 @@ written: all problems are collected and returned instead.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import xml.etree.ElementTree as ET
@@ -14,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from defib.configure import editing
 from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
 from defib.configure.cibdoc import CibDoc, empty_cib, parse_cib
 from defib.configure.ids import IdAllocator
 from defib.configure.lexer import Statement, split_statements
 from defib.configure.parser import Parsed, parse_statement
 from defib.configure.render import render
-from defib.configure.report import Location, Problem, errors
+from defib.configure.report import Problem, errors
 from defib.configure.syntax import ParseFailure
 from defib.configure.validate import check_agent, check_references, verify_doc
 
@@ -127,16 +129,16 @@ def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     if agents is not None:
         text = render(doc.conf)
         parsed, parse_problems = _parse_all(text, IdAllocator(), doc)
-        problems += [p for x in parsed for p in check_agent(x, agents)] + parse_problems
+        # Locations would point into the rendered text, not at anything the user wrote.
+        problems += [dataclasses.replace(p, location=None)
+                     for x in parsed for p in check_agent(x, agents)] + parse_problems
     return Result(not errors(problems), "", (), tuple(problems))
 
 
 # -- changing the configuration -----------------------------------------------------------------
 _SCRIPT_ONLY = ("delete", "rm", "rename", "erase", "commit", "verify", "show", "end", "up",
                 "cd", "configure", "_test", "_regtest", "refresh", "ptest", "save", "load",
-                "monitor_check", "set")
-_ORDER = {"node": 0, "primitive": 1, "template": 1, "group": 2, "clone": 3, "master": 3,
-          "bundle": 3, "monitor": 4}
+                "monitor_check", "set", "filter", "modgroup")
 
 
 def _parse_all(text: str, ids: IdAllocator, doc: CibDoc) -> tuple[list[Parsed], list[Problem]]:
@@ -197,7 +199,7 @@ def apply_script(store: CibStore, text: str, agents: AgentCatalog | None = None,
     for st in statements:
         word = st.tokens[0].text.lower()
         if word in _SCRIPT_ONLY:
-            out = _script_command(doc, st, notes, problems)
+            out = _script_command(doc, st, notes, problems, agents)
             if out:
                 outputs.append(out)
             continue
@@ -217,8 +219,8 @@ def apply_script(store: CibStore, text: str, agents: AgentCatalog | None = None,
 
 
 def _script_command(doc: CibDoc, st: Statement, notes: list[str],
-                    problems: list[Problem]) -> str:
-    from defib.errors import ConfigError
+                    problems: list[Problem], agents: AgentCatalog | None) -> str:
+    from defib.errors import DefibError
 
     words = [t.text for t in st.tokens]
     word = words[0].lower()
@@ -228,75 +230,54 @@ def _script_command(doc: CibDoc, st: Statement, notes: list[str],
         elif word == "rename" and len(words) == 3:
             notes.extend(doc.rename(words[1], words[2]))
         elif word == "erase":
-            if words[1:] == ["nodes"]:
-                doc.section("nodes").clear()
-            else:
-                for name in ("crm_config", "resources", "constraints", "rsc_defaults",
-                             "op_defaults", "tags", "acls", "fencing-topology", "alerts"):
-                    el = doc.conf.find(name)
-                    if el is not None:
-                        el.clear()
+            editing.erase(doc, words[1:] == ["nodes"])
         elif word == "set" and len(words) == 3:
-            _set_value(doc, words[1], words[2])
+            editing.set_value(doc, words[1], words[2])
+        elif word == "filter" and len(words) >= 2:
+            problems.extend(editing.filter_objects(doc, words[1], words[2:], agents))
+        elif word == "modgroup" and len(words) in (4, 6):
+            where, ref = (words[4], words[5]) if len(words) == 6 else (None, None)
+            editing.modgroup(doc, words[1], words[2], words[3], where, ref)
+        elif word == "load" and len(words) == 3:
+            problems.extend(_load_into(doc, words[1], Path(words[2]).read_text(), agents))
+        elif word == "save" and len(words) == 2:
+            Path(words[1]).write_text(render(doc.conf))
         elif word == "show":
             if words[1:2] == ["xml"]:
                 return to_xml(doc.root)
             return render(doc.conf, words[1:] or None)
-    except ConfigError as exc:
-        problems.append(Problem("command", str(exc), st.tokens[0].location, ident=exc.ident))
+    except (DefibError, OSError) as exc:
+        problems.append(Problem("command", str(exc), st.tokens[0].location,
+                                ident=getattr(exc, "ident", None)))
     return ""
-
-
-def _set_value(doc: CibDoc, path: str, value: str) -> None:
-    """crmsh's ``set <id>.<name> <value>``: change an attribute or nvpair of an object."""
-    from defib.errors import UnknownReferenceError
-
-    ident, _, name = path.partition(".")
-    el = doc.find(ident)
-    if el is None:
-        raise UnknownReferenceError(f"no object {ident!r}", ident)
-    for nv in el.iter("nvpair"):
-        if nv.get("name") == name:
-            nv.set("value", value)
-            return
-    if name in el.attrib:
-        el.set(name, value)
-        return
-    raise UnknownReferenceError(f"{ident} has no attribute {name!r}", ident)
 
 
 def load(store: CibStore, mode: str, text: str, agents: AgentCatalog | None = None) -> Result:
     """``load replace``: the text becomes the whole configuration; ``load update``: objects in
     the text replace same-id objects, everything else stays."""
-    if mode not in ("replace", "update"):
-        return Result(False, "", (), (Problem("usage", f"load mode must be replace or update, "
-                                                        f"not {mode!r}"),))
     doc = _load(store)
+    problems = _load_into(doc, mode, text, agents)
+    return _commit(store, doc, [], problems)
+
+
+def _load_into(doc: CibDoc, mode: str, text: str,
+               agents: AgentCatalog | None) -> list[Problem]:
     if mode == "replace":
-        status = doc.root.find("status")
-        fresh = empty_cib()
-        for attr, value in doc.root.attrib.items():
-            fresh.set(attr, value)
-        if status is not None:
-            fresh.remove(fresh.find("status"))  # type: ignore[arg-type]
-            fresh.append(status)
-        doc = CibDoc(fresh)
-    ids = IdAllocator.for_tree(doc.conf)
-    parsed, problems = _parse_all(text, IdAllocator(), doc)
-    if mode == "update":
-        for p in parsed:
-            old = doc.find(p.ident) if p.kind not in ("property", "rsc_defaults",
-                                                      "op_defaults", "monitor") else None
-            if old is not None:
-                _lift_children(doc, old)
-                doc.delete([p.ident])
-        ids = IdAllocator.for_tree(doc.conf)
-        parsed, problems = _parse_all(text, ids, doc)
-    parsed.sort(key=lambda p: _ORDER.get(p.kind, 5))
-    notes, more = _place(doc, parsed, agents, False, ids)
-    problems.extend(more)
-    problems.extend(check_references(doc, parsed))
-    return _commit(store, doc, notes, problems)
+        return editing.rebuild(doc, text, agents)
+    if mode != "update":
+        return [Problem("usage", f"load mode must be replace or update, not {mode!r}")]
+    parsed, problems = editing.parse_into(doc, text, IdAllocator())
+    if errors(problems):
+        return problems
+    for p in parsed:
+        old = doc.find(p.ident) if p.kind not in ("property", "rsc_defaults",
+                                                  "op_defaults", "monitor") else None
+        if old is not None:
+            _lift_children(doc, old)
+            doc.delete([p.ident])
+    parsed, problems = editing.parse_into(doc, text, doc.ids())
+    _, more = editing.place_all(doc, parsed, agents)
+    return problems + more
 
 
 def _lift_children(doc: CibDoc, el: ET.Element) -> None:
@@ -334,6 +315,3 @@ def apply_edit(store: CibStore, text: str, agents: AgentCatalog | None = None) -
 def default_agents() -> LocalAgents:
     return LocalAgents()
 
-
-def problem_at(line: int, message: str) -> Problem:
-    return Problem("syntax", message, Location(line))

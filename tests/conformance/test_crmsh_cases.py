@@ -22,10 +22,11 @@ from defib.configure.commands import MemoryCib, apply_script, show, show_xml
 CASES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "crmsh-cases"
 
 # Cases about the configure language. Left out: node, resource, ra, history, scripts, options,
-# shadow (cluster operations / other crmsh sub-shells), edit, file, bugs (they drive crmsh's
-# ``filter``/``save``/``template`` commands through sed and files of crmsh's test setup).
+# shadow (cluster operations and other crmsh sub-shells, not the configure language); file
+# (starts from the state the previous crmsh case left behind); bugs (loads bugs-test.txt, a
+# file of crmsh's test setup that is not in the reference data, and uses crmsh templates).
 CASES = ["confbasic", "confbasic-xml", "bundle", "rset", "rset-xml", "acl", "newfeatures",
-         "delete"]
+         "delete", "edit", "commit"]
 
 PREAMBLE = ["erase", "erase nodes", "property fencing-enabled=false"]
 
