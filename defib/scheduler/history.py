@@ -100,7 +100,7 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
     do_terminate = terminate is not None and terminate not in ("0", "false", "")
     if join == "nack":
         _fence(node, "peer failed Pacemaker membership criteria")
-    elif not do_terminate and state.expected == "down":
+    elif not do_terminate and (state.expected or "down") == "down":
         if in_cluster or is_peer:
             node.pending = True
             node.standby = True
