@@ -40,6 +40,13 @@ class ExecStatus(enum.IntEnum):
     NO_SECRETS = 9
 
 
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
 @dataclass(frozen=True)
 class ResourceInfo:
     """What an ``lrm_resource`` element names: id, class, provider and agent type."""
@@ -81,6 +88,24 @@ class Operation:
         """A one-off monitor of a resource not known to run: "not running" is success."""
         return cls(rsc, "monitor", 0, timeout_ms, expected_rc=int(OcfRc.NOT_RUNNING),
                    **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_attributes(
+        cls,
+        rsc: ResourceInfo,
+        action: str,
+        attributes: Mapping[str, str],
+        transition_key: str | None = None,
+    ) -> Operation:
+        """An operation from a transition graph action's ``<attributes>``: parameters and
+        ``CRM_meta_*`` values mixed, as Pacemaker's graph carries them."""
+        meta = {k[len("CRM_meta_"):]: v for k, v in attributes.items()
+                if k.startswith("CRM_meta_")}
+        params = {k: v for k, v in attributes.items() if not k.startswith("CRM_meta_")}
+        interval = _int(meta.pop("interval", None), 0)
+        timeout = _int(meta.pop("timeout", None), 20000)
+        meta.pop("name", None)
+        return cls(rsc, action, interval, timeout, params, meta, transition_key)
 
     @property
     def key(self) -> str:

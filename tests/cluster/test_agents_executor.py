@@ -4,6 +4,7 @@ crashing test agents, recurring monitors, IPaddr2 in a network namespace."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -509,3 +510,52 @@ def test_bad_input_and_lost_run_dir_are_results_not_exceptions(tmp_path: Path) -
     nul, probe, start = run(scenario())
     assert nul.failed and nul.status == ExecStatus.ERROR
     assert probe.rc == OcfRc.NOT_RUNNING and start.ok
+
+
+def test_http_service_with_the_anything_agent(tmp_path: Path) -> None:
+    """A daemon-starting agent (ocf:heartbeat:anything running a small HTTP server on a
+    loopback address): start returns although the daemon holds the agent's output, the
+    service answers, and stop ends it."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe_sock:
+        probe_sock.bind(("127.0.0.1", 0))
+        port = probe_sock.getsockname()[1]
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("defib says hello\n")
+    ex = make_executor(tmp_path)
+    web = ResourceInfo("web", "ocf", "anything", "heartbeat")
+    params = {"binfile": shutil.which("python3") or "/usr/bin/python3",
+              "cmdline_options": f"-m http.server {port} --bind 127.0.0.1",
+              "workdir": str(tmp_path / "www"), "pidfile": str(tmp_path / "web.pid")}
+
+    async def scenario() -> list[OpResult]:
+        out = [await ex.run(Operation.probe(web, params=params)),
+               await ex.run(Operation(web, "start", params=params))]
+        body = ""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    body = resp.read().decode()
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        assert body == "defib says hello\n"
+        out.append(await ex.run(Operation(web, "monitor", 10000, params=params)))
+        out.append(await ex.run(Operation(web, "stop", params=params)))
+        out.append(await ex.run(Operation(web, "monitor", 10000, params=params)))
+        return out
+
+    pidfile = tmp_path / "web.pid"
+    try:
+        probe, start, mon, stop, mon2 = run(scenario())
+    finally:
+        if pidfile.exists():  # the test failed midway: end the server by its PID
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text().strip()), 9)
+    assert probe.rc == OcfRc.NOT_RUNNING
+    assert start.ok and start.exec_ms < 10000
+    assert mon.rc == 0 and stop.ok
+    assert mon2.rc == OcfRc.NOT_RUNNING

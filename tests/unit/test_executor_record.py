@@ -122,3 +122,16 @@ def test_reload_is_recorded_as_start_and_cancel_removes() -> None:
     record_op(ns, RSC, result("monitor", 5000))
     record_op(ns, RSC, result("monitor", 5000, status=ExecStatus.CANCELLED))
     assert "web_monitor_5000" not in ops(ns)
+
+
+def test_operation_from_graph_attributes_round_trips() -> None:
+    attrs = {"CRM_meta_interval": "10000", "CRM_meta_timeout": "30000",
+             "CRM_meta_name": "monitor", "CRM_meta_on_node": "n2", "fake": "x",
+             "crm_feature_set": "3.16.2"}
+    op = Operation.from_attributes(RSC, "monitor", attrs, TK.format(0))
+    assert (op.interval_ms, op.timeout_ms, op.target_rc) == (10000, 30000, 0)
+    assert op.meta == {"on_node": "n2"}
+    assert op.params == {"fake": "x", "crm_feature_set": "3.16.2"}
+    assert op.all_params() == attrs
+    assert op.key == "web_monitor_10000"
+    assert op_digest(op.all_params()) == op_digest({"fake": "x"}, 10000, 30000)
