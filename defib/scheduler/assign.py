@@ -13,6 +13,7 @@ class Assigner:
     def __init__(self, ws: WorkingSet, cons: Constraints) -> None:
         self.ws = ws
         self.cons = cons
+        self.used: dict[tuple[str, str], int] = {}  # (node id, utilization name) -> assigned
         self.this_with: dict[int, list[ColocationRt]] = {}
         self.with_this: dict[int, list[ColocationRt]] = {}
         for colo in cons.colocations:
@@ -125,6 +126,9 @@ class Assigner:
         prim.assigned_done = True
         if node is not None:
             node.num_assigned += 1
+            for name, amount in prim.utilization.items():
+                key = (node.id, name)
+                self.used[key] = self.used.get(key, 0) + amount
             prim.next_role = prim.target_role if prim.target_role != "Promoted" else "Started"
             if _clone_of(prim) is not None and _clone_of(prim).promotable:  # type: ignore[union-attr]
                 prim.next_role = "Unpromoted"
@@ -133,8 +137,22 @@ class Assigner:
         else:
             prim.next_role = "Stopped"
 
+    def _has_capacity(self, prim: Prim, node: NodeInfo) -> bool:
+        if self.ws.config.placement_strategy == "default" or not prim.utilization:
+            return True
+        for name, amount in prim.utilization.items():
+            if amount <= 0:
+                continue
+            capacity = node.utilization.get(name, 0)
+            used = self.used.get((node.id, name), 0)
+            if used + amount > capacity:
+                return False
+        return True
+
     def _available(self, prim: Prim, node: NodeInfo, consider_score: bool = True) -> bool:
         if not node.can_run():
+            return False
+        if not self._has_capacity(prim, node):
             return False
         score = prim.allowed.get(node.id)
         if score is None:
@@ -168,6 +186,8 @@ class Assigner:
         self, prim: Prim, node: NodeInfo, preferred: NodeInfo | None
     ) -> tuple[int, int, int, str]:
         score = prim.allowed.get(node.id, -INFINITY) if node.can_run() else -INFINITY
+        if not self._has_capacity(prim, node):
+            score = -INFINITY
         if score < 0 and not node.can_run():
             score = -INFINITY
         return (-score, node.num_assigned, 0 if node is preferred else 1, node.uname)

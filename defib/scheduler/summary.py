@@ -81,7 +81,6 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
     dest = prim.assigned
     start = table.get(op_uuid(prim.id, "start"), dest) if dest else None
     stops = list(table.for_rsc(prim, "stop"))
-    required_stops = [a for a in stops if not a.optional]
     promote = next(iter(table.for_rsc(prim, "promote")), None)
     demote = next(iter(a for a in table.for_rsc(prim, "demote") if not a.optional), None)
     current = prim.running_on[0] if prim.running_on else None
