@@ -17,5 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(args: argparse.Namespace) -> int:
     from defib.cluster.daemon import run_daemon
+    from defib.controller.attach import attach_controller
 
-    return run_daemon(args.config, args.node, logging.DEBUG if args.debug else logging.INFO)
+    return run_daemon(args.config, args.node, logging.DEBUG if args.debug else logging.INFO,
+                      attach=attach_controller)

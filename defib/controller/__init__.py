@@ -1,0 +1,1 @@
+"""The live controller: DC loop (scheduler + graph execution), executor service, fencing."""

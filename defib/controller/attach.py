@@ -1,0 +1,26 @@
+"""Starts the controller inside a node daemon (the daemon's ``attach`` hook) and serves its
+control-socket operations: ``crm_status`` and ``crm_cleanup``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from defib.cluster.node import ClusterNode
+from defib.controller.dc import Controller
+
+
+async def attach_controller(node: ClusterNode) -> None:
+    controller = Controller(node)
+    await controller.start()
+
+    async def crm_status(request: dict[str, Any]) -> dict[str, Any]:
+        return controller.describe()
+
+    async def crm_cleanup(request: dict[str, Any]) -> dict[str, Any]:
+        rsc = request.get("rsc")
+        target = request.get("node")
+        controller.request_cleanup(str(rsc) if rsc else None, str(target) if target else None)
+        return {"requested": True}
+
+    node.register_op("crm_status", crm_status)
+    node.register_op("crm_cleanup", crm_cleanup)

@@ -1,0 +1,500 @@
+"""The controller: on the DC, turns every relevant event into a scheduler run and a transition.
+
+Every node runs one ``Controller``; only the DC's acts. Events (membership, quorum, a DC
+change, a configuration change, an unexpected operation result, a node's history) wake the
+loop, which then:
+
+1. writes the membership of every node and the history the nodes announced into the status
+   section (the DC is the only writer of the status; nodes own their history);
+2. probes every configured resource on every member that has no history of it (how a
+   restarted daemon finds the resources it left running);
+3. runs the scheduler on the CIB (quorum and DC stamped in), saves input and graph in the
+   bounded ``pe-input``/``pe-graph`` series, and executes the graph with ``DcHandlers``;
+4. a failed action or a new event aborts the transition; the loop then computes a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import json
+import logging
+import os
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from defib.attrd import store as attrd
+from defib.cluster.layer import Delivery
+from defib.cluster.node import ClusterNode
+from defib.controller import status as st
+from defib.controller import wire
+from defib.controller.cibinput import parse_input
+from defib.controller.fencing import fence, local_power_off_cleanup
+from defib.controller.graphs import build_graph, graph_xml, lrm_id
+from defib.controller.lrm import LrmService
+from defib.errors import DefibError
+from defib.executor.types import OcfRc
+from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
+from defib.graph.model import GraphAction
+from defib.history.series import PeSeries
+from defib.scheduler import Transition, schedule
+from defib.scheduler.unpack import WorkingSet
+
+log = logging.getLogger("defib.controller")
+REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
+OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
+FENCE_RETRY_S = 2.0
+
+
+@dataclass
+class ControllerOptions:
+    startup_wait_s: float = 20.0  # Pacemaker's dc-deadtime: wait for unseen nodes this long
+    keep_pe: int = 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now()
+
+
+class Controller:
+    def __init__(self, node: ClusterNode, options: ControllerOptions | None = None) -> None:
+        self.node = node
+        self.layer = node.layer
+        self.options = options or ControllerOptions()
+        self.name = node.node.name
+        self.id = str(node.node.id)
+        self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run")
+        self.series = PeSeries(node.state_dir / "pengine", self.options.keep_pe)
+        self.uuid = str(uuid.uuid4())
+        # Every node keeps every node's announced history: whoever becomes DC has it.
+        self.reports: dict[str, tuple[str, ET.Element]] = {}
+        self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self.write_lock = asyncio.Lock()
+        self.fence_failures: dict[str, str] = {}
+        self.fenced: dict[str, float] = {}
+        self.transition_id = -1
+        self.last_ws: WorkingSet | None = None
+        self._wake = asyncio.Event()
+        self._why: list[str] = []
+        self._executor: GraphExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._epoch: tuple[int, int] | None = None
+        self._started = time.monotonic()
+        self._view_since = time.monotonic()
+        self._probing: set[tuple[str, str]] = set()
+        self._probe_ids = itertools.count(100000)
+        node.subscribe(self._on_event)
+        self.layer.on_deliver(self._on_deliver)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.lrm.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for task in list(self._tasks):
+            task.cancel()
+        await self.lrm.stop()
+
+    @property
+    def is_dc(self) -> bool:
+        return self.node.cib.dc == self.node.node.id
+
+    def _log(self, level: int, msg: str, *args: object) -> None:
+        log.log(level, "[%s t%d] " + msg, self.name, self.transition_id, *args)
+
+    def kick(self, why: str) -> None:
+        self._why.append(why)
+        self._wake.set()
+        if self._executor is not None and not self._executor.aborted:
+            self._executor.abort(why)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "membership":
+            self._view_since = time.monotonic()
+            members = set(self.layer.membership().members)
+            names = {self._name(m) for m in members}
+            for key, (node, future) in list(self.waiting.items()):
+                if node not in names and not future.done():
+                    future.set_result({"lost": True, "key": key})
+            self.kick(f"membership {event.get('members')} (left {event.get('left')})")
+        elif kind == "quorum":
+            self.kick(f"quorum {'gained' if event.get('quorate') else 'lost'}")
+        elif kind == "dc":
+            self.kick(f"DC is node {event.get('dc')}")
+        elif kind == "cib":
+            version = event.get("version") or [0, 0, 0]
+            epoch = (int(version[0]), int(version[1]))
+            if self._epoch is not None and epoch != self._epoch:
+                self.kick(f"configuration changed ({event.get('why')})")
+            self._epoch = epoch
+
+    def describe(self) -> dict[str, Any]:
+        return {"node": self.name, "is_dc": self.is_dc, "dc": self._name(self.node.cib.dc)
+                if self.node.cib.dc is not None else None,
+                "transition": self.transition_id, "in_flight": len(self.waiting),
+                "fence_failures": dict(self.fence_failures), "fenced": dict(self.fenced),
+                "recurring": [op.key for op in self.lrm.recurring.active()]}
+
+    def request_cleanup(self, rsc: str | None, node: str | None) -> None:
+        """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
+        self.layer.send_ordered({"t": wire.CLEANUP, "rsc": rsc, "node": node})
+
+    async def _cleanup(self, rsc: str | None, target: str | None) -> None:
+        members = {self._name(m) for m in self.layer.membership().members}
+        async with self.write_lock:
+            root = self._cib_root()
+            for cfg_node in self.node.cfg.nodes:
+                if target is not None and cfg_node.name != target:
+                    continue
+                current = st.find_node_state(root, str(cfg_node.id))
+                if current is None:
+                    continue
+                new = st._fresh(str(cfg_node.id), cfg_node.name, current)
+                removed = attrd.cleanup(new, rsc)
+                if removed:
+                    self._log(logging.INFO, "cleanup on %s: cleared %s", cfg_node.name,
+                              ", ".join(removed))
+                    await self._patch(new)
+        for name in sorted(members):
+            if target is None or name == target:
+                self.layer.send_ordered({"t": wire.FORGET, "node": name, "rsc": rsc or ""})
+        self.kick(f"cleanup of {rsc or 'all resources'}")
+
+    def _name(self, node_id: int) -> str:
+        return self.node.name_of(node_id) or str(node_id)
+
+    def _on_deliver(self, d: Delivery) -> None:
+        kind = d.payload.get("t")
+        if kind == wire.LRM:
+            node = str(d.payload["node"])
+            self.reports[node] = (d.view_id, ET.fromstring(str(d.payload["lrm"])))
+            self.kick(f"{node} announced its history")
+        elif kind == wire.CLEANUP:
+            if self.is_dc:
+                rsc, node = d.payload.get("rsc"), d.payload.get("node")
+                self._spawn(self._cleanup(rsc if rsc else None, node if node else None))
+        elif kind == wire.RESULT:
+            node = str(d.payload["node"])
+            entry = ET.fromstring(str(d.payload["entry"]))
+            if node in self.reports:
+                st.replace_lrm_resource(self.reports[node][1], entry)
+            if self.is_dc:
+                self._spawn(self._record(d.payload))
+
+    # -- recording --------------------------------------------------------------------------
+    def _cib_root(self) -> ET.Element:
+        return ET.fromstring(self.node.cib.copy.xml)
+
+    async def _patch(self, node_state: ET.Element) -> None:
+        await self.node.change({"op": "patch_status",
+                                "xml": ET.tostring(node_state, encoding="unicode")})
+
+    async def _record(self, payload: dict[str, Any]) -> None:
+        node = str(payload["node"])
+        key = payload.get("key")
+        failed = bool(payload.get("failed"))
+        probe = payload.get("action") == "monitor" and int(payload.get("interval", 0)) == 0
+        benign = probe and int(payload.get("rc", 1)) in (OcfRc.OK, OcfRc.NOT_RUNNING,
+                                                         OcfRc.RUNNING_PROMOTED)
+        try:
+            async with self.write_lock:
+                root = self._cib_root()
+                node_id = self._node_id(node)
+                current = st.find_node_state(root, node_id)
+                new = st._fresh(node_id, node, current)
+                report = self.reports.get(node)
+                if report is not None:
+                    st.replace_lrm(new, report[1])
+                if failed and not benign:
+                    fatal = payload.get("action") == "start" and self._start_failure_fatal()
+                    count = attrd.record_failure(new, str(payload["rsc"]),
+                                                 str(payload.get("action")),
+                                                 int(payload.get("interval", 0)), time.time(),
+                                                 fatal)
+                    self._log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s"
+                              " (fail count %d)", payload.get("op_key"), node, payload.get("rc"),
+                              payload.get("status"), payload.get("reason") or "", count)
+                if not st.same(current, new):
+                    await self._patch(new)
+        except DefibError as exc:
+            self._log(logging.ERROR, "could not record %s on %s: %s", payload.get("op_key"),
+                      node, exc)
+        waiter = self.waiting.get(str(key)) if key else None
+        if waiter is not None and not waiter[1].done():
+            waiter[1].set_result(payload)
+        elif failed and not benign:
+            self.kick(f"{payload.get('op_key')} failed on {node}")
+
+    def _start_failure_fatal(self) -> bool:
+        ws = self.last_ws
+        if ws is None:
+            return True
+        return ws.config.start_failure_is_fatal
+
+    def _node_id(self, name: str) -> str:
+        for cfg_node in self.node.cfg.nodes:
+            if cfg_node.name == name:
+                return str(cfg_node.id)
+        return name
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self.is_dc:
+                self._why.clear()
+                continue
+            try:
+                again = await self._cycle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._log(logging.ERROR, "controller cycle failed; retrying in 1s")
+                log.exception("[%s] cycle failure", self.name)
+                await asyncio.sleep(1.0)
+                again = True
+            if again:
+                self._wake.set()
+
+    async def _cycle(self) -> bool:
+        """One round; True when the loop must run again (something was done or is awaited)."""
+        if not self.node.cib.synced:
+            await asyncio.sleep(0.02)
+            return True
+        membership = self.layer.membership()
+        members = {self._name(m) for m in membership.members}
+        unreported = [n for n in members
+                      if self.reports.get(n, ("", None))[0] != membership.view_id]
+        if unreported and time.monotonic() - self._view_since < REPORT_WAIT_S:
+            await asyncio.sleep(0.02)
+            return True
+        root = self._cib_root()
+        all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
+        unseen = [n for i, n in all_nodes
+                  if n not in members and st.find_node_state(root, i) is None]
+        if unseen and time.monotonic() - self._started < self.options.startup_wait_s:
+            # Starting up: wait for every node (or the deadline) before fencing unseen ones.
+            self._log(logging.DEBUG, "waiting for nodes %s to join", unseen)
+            await asyncio.sleep(0.1)
+            return True
+        if await self._sync_status(membership.view_id, members):
+            return True
+        xml = st.scheduler_input(self.node.cib.copy.xml, self.layer.quorum().quorate, self.id)
+        transition = schedule(parse_input(xml), _now())
+        self.last_ws = transition.working_set
+        if await self._probe_missing(transition.working_set, members, membership.view_id):
+            return True
+        why = "; ".join(dict.fromkeys(self._why)) or "recheck"
+        self._why.clear()
+        return await self._execute(transition, xml, why)
+
+    async def _sync_status(self, view_id: str, members: set[str]) -> bool:
+        """Write membership and announced histories; True when the CIB was changed."""
+        changed = False
+        async with self.write_lock:
+            root = self._cib_root()
+            nodes_section = st.ensure_nodes(root, [(str(n.id), n.name)
+                                                   for n in self.node.cfg.nodes])
+            if nodes_section is not None:
+                await self.node.change({"op": "replace_section", "section": "nodes",
+                                        "xml": ET.tostring(nodes_section, encoding="unicode")})
+                root = self._cib_root()
+                changed = True
+            for cfg_node in self.node.cfg.nodes:
+                node_id, name = str(cfg_node.id), cfg_node.name
+                current = st.find_node_state(root, node_id)
+                if name in members:
+                    report = self.reports.get(name)
+                    joined = report is not None and report[0] == view_id
+                    new = st.member_state(current, node_id, name, joined,
+                                          report[1] if joined and report else None)
+                elif current is None:
+                    continue
+                elif current.get("in_ccm") == "false" and current.get("crmd") == "offline":
+                    continue
+                else:
+                    new = st.lost_state(current, node_id, name)
+                    self._log(logging.WARNING, "node %s is lost (expected %s)", name,
+                              current.get("expected"))
+                if not st.same(current, new):
+                    await self._patch(new)
+                    changed = True
+        return changed
+
+    async def _probe_missing(self, ws: WorkingSet, members: set[str], view_id: str) -> bool:
+        wanted: dict[tuple[str, str], Any] = {}
+        for prim in ws.all_primitives():
+            rid = lrm_id(prim)
+            for node in members:
+                report = self.reports.get(node)
+                if report is None or report[0] != view_id:
+                    continue
+                if rid in st.known_resources(report[1]) or (node, rid) in self._probing:
+                    continue
+                wanted.setdefault((node, rid), prim)
+        if not wanted:
+            return False
+        self._log(logging.INFO, "probing %s", ", ".join(f"{r}@{n}" for n, r in wanted))
+        self._probing.update(wanted)
+        try:
+            specs = [
+                wire.OpSpec(node, rid, prim.rsc_class or "", prim.type or "", prim.provider,
+                            "monitor", 0, 20000, dict(prim.params),
+                            {"on_node": node, "on_node_uuid": self._node_id(node)},
+                            f"{next(self._probe_ids)}:{self.transition_id}:"
+                            f"{int(OcfRc.NOT_RUNNING)}:{self.uuid}")
+                for (node, rid), prim in wanted.items()
+            ]
+            await asyncio.gather(*(self.remote_op(s) for s in specs))
+        finally:
+            self._probing.difference_update(wanted)
+        return True
+
+    async def _execute(self, transition: Transition, xml: str, why: str) -> bool:
+        number = self.series.next_number()
+        self.transition_id = number
+        graph = build_graph(transition, number)
+        self.series.save("input", number, xml)
+        self.series.save("graph", number, graph_xml(graph))
+        if not len(graph):
+            self._log(logging.INFO, "idle (nothing to do; cause: %s) pe-input-%d", why, number)
+            self._write_state(None)
+            return False
+        self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
+                  number, len(graph), why, number, "\n".join(transition.summary))
+        started = time.monotonic()
+        self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition")
+        try:
+            report = await self._executor.run()
+        finally:
+            self._executor = None
+        self._log(logging.INFO, "transition %d %s in %.3fs: %d run, %d failed, %d not run%s",
+                  number, "complete" if report.complete else "aborted",
+                  time.monotonic() - started, len(report.runs), len(report.failed),
+                  len(report.not_run),
+                  f" ({report.abort_reason})" if report.abort_reason else "")
+        self._write_state(report)
+        return bool(report.runs) or report.aborted
+
+    def _write_state(self, report: GraphReport | None) -> None:
+        """controller.json in the DC's state dir: what `defib` tools show about recovery."""
+        state = {
+            "dc": self.name, "transition": self.transition_id, "time": time.time(),
+            "fence_failures": self.fence_failures, "fenced": self.fenced,
+            "last": None if report is None else {
+                "complete": report.complete, "abort_reason": report.abort_reason,
+                "failed": [r.action.describe() + ": " + r.outcome.message
+                           for r in report.failed],
+            },
+        }
+        path = self.node.state_dir / "controller.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, path)
+
+    # -- what handlers call ---------------------------------------------------------------------
+    async def remote_op(self, spec: wire.OpSpec) -> dict[str, Any]:
+        """Send one operation to its node; the recorded result (or a "lost"/"timeout" one)."""
+        key = str(spec.transition_key)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.waiting[key] = (spec.node, future)
+        try:
+            if spec.node not in {self._name(m) for m in self.layer.membership().members}:
+                return {"lost": True, "key": key}
+            self.layer.send_ordered(spec.to_wire())
+            return await asyncio.wait_for(future, spec.timeout_ms / 1000 + OP_GRACE_S)
+        except TimeoutError:
+            return {"timeout": True, "key": key}
+        finally:
+            self.waiting.pop(key, None)
+
+    async def fence_node(self, target: str, action: str) -> tuple[bool, str]:
+        ws = self.last_ws
+        if ws is None:
+            return False, "no configuration known"
+        self._log(logging.WARNING, "fencing %s (%s)", target, action)
+        result = await fence(ws, target, action, self.name)
+        if not result.ok:
+            self.fence_failures[target] = result.reason
+            self._log(logging.ERROR, "FENCING OF %s FAILED: %s; its resources stay where they"
+                      " are until fencing succeeds (retry in %.0fs)", target, result.reason,
+                      FENCE_RETRY_S)
+            asyncio.get_running_loop().call_later(FENCE_RETRY_S, self.kick,
+                                                  f"retry fencing {target}")
+            return False, result.reason
+        self.fence_failures.pop(target, None)
+        self.fenced[target] = time.time()
+        self._log(logging.WARNING, "fenced %s: %s", target, result.describe())
+        local_power_off_cleanup(self.node.cfg.node_state_dir(target) / "run")
+        node_id = self._node_id(target)
+        self.reports.pop(target, None)
+        async with self.write_lock:
+            current = st.find_node_state(self._cib_root(), node_id)
+            await self._patch(st.fenced_state(current, node_id, target))
+        return True, ""
+
+    def op_spec(self, action: GraphAction, transition_id: int) -> wire.OpSpec:
+        attrs = action.attrs
+        target_rc = int(attrs.get("CRM_meta_op_target_rc", "0") or 0)
+        params = {k: v for k, v in attrs.items() if not k.startswith("CRM_meta_")}
+        skip = {"timeout", "interval", "name", "op_target_rc"}
+        meta = {k[len("CRM_meta_"):]: v for k, v in attrs.items()
+                if k.startswith("CRM_meta_") and k[len("CRM_meta_"):] not in skip}
+        timeout = int(attrs.get("CRM_meta_timeout", "20000") or 20000)
+        return wire.OpSpec(
+            action.node_uname or "", action.rsc_id or "", action.rsc_class or "",
+            action.rsc_type or "", action.rsc_provider, action.operation, action.interval_ms,
+            timeout, params, meta, f"{action.id}:{transition_id}:{target_rc}:{self.uuid}",
+        )
+
+
+class DcHandlers:
+    """``ActionHandlers`` for live transitions."""
+
+    def __init__(self, controller: Controller, transition_id: int) -> None:
+        self.ctl = controller
+        self.tid = transition_id
+
+    async def execute(self, action: GraphAction) -> ActionOutcome:
+        if action.kind == "pseudo_event":
+            return ActionOutcome.success()
+        if action.kind == "crm_event":
+            if action.operation == "stonith":
+                ok, why = await self.ctl.fence_node(
+                    action.node_uname or "", action.attrs.get("CRM_meta_stonith_action",
+                                                              "reboot"))
+                return ActionOutcome.success() if ok else ActionOutcome.failure(1, why)
+            return ActionOutcome.success()
+        spec = self.ctl.op_spec(action, self.tid)
+        t0 = time.monotonic()
+        result = await self.ctl.remote_op(spec)
+        if result.get("lost"):
+            return ActionOutcome(OutcomeStatus.CANCELLED, 1, f"{spec.node} left the cluster")
+        if result.get("timeout"):
+            return ActionOutcome(OutcomeStatus.TIMED_OUT, 1, "no result from the node")
+        rc = int(result.get("rc", 1))
+        self.ctl._log(logging.INFO, "%s on %s: rc=%d (%.0fms)", action.operation_key,
+                      spec.node, rc, (time.monotonic() - t0) * 1000)
+        if result.get("failed"):
+            return ActionOutcome.failure(rc, str(result.get("reason") or ""))
+        return ActionOutcome.success(rc)

@@ -1,0 +1,162 @@
+"""Transition -> TransitionGraph for the live controller, and the graph as Pacemaker's XML.
+
+``defib.graph.build`` (the simulator's builder) is preferred when it exists; this builder
+is the controller's own fallback and follows the same rule: a graph holds the required,
+runnable actions (pseudo actions included); orderings through actions left out of the graph
+(optional or unrunnable ones) are kept transitively, so nothing loses an ordering.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+
+from defib.executor.metadata import parse_duration_ms
+from defib.graph.model import GraphAction, Synapse, TransitionGraph
+from defib.scheduler import Transition
+from defib.scheduler.actions import Action
+from defib.scheduler.working import CloneRt, Prim
+
+DEFAULT_TIMEOUT_MS = 20000
+
+
+def _builder() -> Callable[[Transition, int], TransitionGraph] | None:
+    try:
+        from defib.graph import build  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    func = getattr(build, "build_graph", None)
+    return func if callable(func) else None
+
+
+def build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
+    external = _builder()
+    if external is not None:
+        try:
+            return external(transition, transition_id)
+        except TypeError:
+            pass  # another signature: use ours
+    return own_graph(transition, transition_id)
+
+
+def _included(action: Action) -> bool:
+    return action.runnable and (not action.optional)
+
+
+def lrm_id(prim: Prim) -> str:
+    parent = prim.parent
+    while parent is not None:
+        if isinstance(parent, CloneRt):
+            return prim.id if parent.globally_unique else prim.base_id()
+        parent = parent.parent
+    return prim.id
+
+
+def _timeout_ms(prim: Prim, task: str, interval_ms: int) -> int:
+    for op in prim.operations:
+        if op.name == task and op.interval_ms == interval_ms and op.timeout:
+            return parse_duration_ms(op.timeout) or DEFAULT_TIMEOUT_MS
+    for op in prim.operations:
+        if op.name == task and op.timeout:
+            return parse_duration_ms(op.timeout) or DEFAULT_TIMEOUT_MS
+    return DEFAULT_TIMEOUT_MS
+
+
+def graph_action(action: Action, action_id: int) -> GraphAction:
+    node = action.node
+    node_uname = node.uname if node else None
+    node_id = node.id if node else None
+    if action.task == "stonith":
+        attrs = {"CRM_meta_stonith_action": action.extra.get("action", "reboot"),
+                 "CRM_meta_on_node": node_uname or "", "CRM_meta_on_node_uuid": node_id or ""}
+        return GraphAction(action_id, "crm_event", "stonith", action.uuid,
+                           node_uname=node_uname, node_id=node_id,
+                           attributes=tuple(sorted(attrs.items())))
+    prim = action.rsc if isinstance(action.rsc, Prim) else None
+    if action.pseudo or prim is None or node is None:
+        return GraphAction(action_id, "pseudo_event", action.task, action.uuid,
+                           rsc_id=action.rsc.id if action.rsc else None,
+                           node_uname=node_uname, node_id=node_id)
+    timeout = _timeout_ms(prim, action.task, action.interval_ms)
+    attrs = dict(prim.params)
+    attrs.update({
+        "CRM_meta_on_node": node_uname or "", "CRM_meta_on_node_uuid": node_id or "",
+        "CRM_meta_timeout": str(timeout), "CRM_meta_interval": str(action.interval_ms),
+        "CRM_meta_name": action.task,
+        "CRM_meta_op_target_rc": str(action.target_rc if action.target_rc is not None else 0),
+    })
+    return GraphAction(
+        action_id, "rsc_op", action.task, action.uuid, rsc_id=lrm_id(prim),
+        rsc_long_id=prim.id, rsc_class=prim.rsc_class, rsc_provider=prim.provider,
+        rsc_type=prim.type, node_uname=node_uname, node_id=node_id,
+        interval_ms=action.interval_ms, attributes=tuple(sorted(attrs.items())),
+    )
+
+
+def own_graph(transition: Transition, transition_id: int) -> TransitionGraph:
+    actions = transition.actions.actions
+    ids = {id(a): i for i, a in enumerate(a for a in actions if _included(a))}
+    memo: dict[int, frozenset[int]] = {}
+
+    def inputs_of(action: Action, seen: frozenset[int]) -> frozenset[int]:
+        key = id(action)
+        if key in memo:
+            return memo[key]
+        found: set[int] = set()
+        for first, _flags in action.before:
+            if id(first) in seen:
+                continue  # an ordering loop: Pacemaker would refuse it; we do not hang
+            if id(first) in ids:
+                found.add(ids[id(first)])
+            else:
+                found |= inputs_of(first, seen | {id(first)})
+        memo[key] = frozenset(found)
+        return memo[key]
+
+    synapses = []
+    for action in actions:
+        if id(action) not in ids:
+            continue
+        aid = ids[id(action)]
+        inputs = inputs_of(action, frozenset({id(action)})) - {aid}
+        synapses.append(Synapse(aid, graph_action(action, aid), tuple(sorted(inputs))))
+    cfg = transition.working_set.config
+    stonith_timeout = cfg.properties.get("stonith-timeout", "60s")
+    return TransitionGraph(tuple(synapses), transition_id, stonith_timeout=stonith_timeout)
+
+
+def _action_el(action: GraphAction) -> ET.Element:
+    el = ET.Element(action.kind, {"id": str(action.id), "operation": action.operation,
+                                  "operation_key": action.operation_key})
+    if action.node_uname:
+        el.set("on_node", action.node_uname)
+        el.set("on_node_uuid", action.node_id or "")
+    if action.kind == "rsc_op" and action.rsc_id:
+        prim = {"id": action.rsc_id, "class": action.rsc_class or ""}
+        if action.rsc_long_id and action.rsc_long_id != action.rsc_id:
+            prim["long-id"] = action.rsc_long_id
+        if action.rsc_provider:
+            prim["provider"] = action.rsc_provider
+        prim["type"] = action.rsc_type or ""
+        ET.SubElement(el, "primitive", prim)
+    ET.SubElement(el, "attributes", dict(action.attributes))
+    return el
+
+
+def graph_xml(graph: TransitionGraph) -> str:
+    """The graph in Pacemaker's ``transition_graph`` format (pe-graph-N files)."""
+    root = ET.Element("transition_graph", {
+        "cluster-delay": graph.cluster_delay, "stonith-timeout": graph.stonith_timeout,
+        "failed-stop-offset": graph.failed_stop_offset,
+        "failed-start-offset": graph.failed_start_offset,
+        "transition_id": str(graph.transition_id),
+    })
+    for synapse in graph:
+        syn = ET.SubElement(root, "synapse", {"id": str(synapse.id)})
+        ET.SubElement(syn, "action_set").append(_action_el(synapse.action))
+        inputs = ET.SubElement(syn, "inputs")
+        for needed in synapse.inputs:
+            trigger = ET.SubElement(inputs, "trigger")
+            trigger.append(_action_el(graph.action(needed)))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,127 @@
+"""The status section as the DC writes it: node membership, operation history, attributes.
+
+Pure functions over ElementTree elements, so the rules are unit-testable:
+
+* a member that announced its history: ``in_ccm=true crmd=online join=member
+  expected=member`` (``join=pending`` until it announced);
+* a node that left: ``in_ccm=false crmd=offline join=down``, ``expected`` unchanged, so the
+  scheduler sees a node that was expected up and is gone: unclean, to be fenced;
+* a fenced node: ``expected=down`` and its operation history and transient attributes are
+  erased (its resources are known stopped), as Pacemaker's ``send_stonith_update`` does.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+
+ORIGIN = "defib-controller"
+
+
+def find_node_state(cib_root: ET.Element, node_id: str) -> ET.Element | None:
+    status = cib_root.find("status")
+    if status is None:
+        return None
+    for el in status.findall("node_state"):
+        if el.get("id") == node_id:
+            return el
+    return None
+
+
+def _fresh(node_id: str, uname: str, current: ET.Element | None) -> ET.Element:
+    el = ET.Element("node_state", {"id": node_id, "uname": uname})
+    if current is not None:
+        for key, value in current.attrib.items():
+            el.set(key, value)
+        for child in current:
+            el.append(child)
+    return el
+
+
+def member_state(current: ET.Element | None, node_id: str, uname: str, joined: bool,
+                 lrm: ET.Element | None) -> ET.Element:
+    el = _fresh(node_id, uname, current)
+    el.attrib.update({"in_ccm": "true", "crmd": "online", "crm-debug-origin": ORIGIN,
+                      "join": "member" if joined else "pending", "expected": "member"})
+    if lrm is not None:
+        replace_lrm(el, lrm)
+    return el
+
+
+def lost_state(current: ET.Element, node_id: str, uname: str) -> ET.Element:
+    el = _fresh(node_id, uname, current)
+    el.attrib.update({"in_ccm": "false", "crmd": "offline", "join": "down",
+                      "crm-debug-origin": ORIGIN})
+    return el
+
+
+def fenced_state(current: ET.Element | None, node_id: str, uname: str) -> ET.Element:
+    el = _fresh(node_id, uname, current)
+    el.attrib.update({"in_ccm": "false", "crmd": "offline", "join": "down",
+                      "expected": "down", "crm-debug-origin": "send_stonith_update"})
+    for child in list(el):
+        if child.tag in ("lrm", "transient_attributes"):
+            el.remove(child)
+    empty = ET.SubElement(el, "lrm", {"id": node_id})
+    ET.SubElement(empty, "lrm_resources")
+    return el
+
+
+def replace_lrm(node_state: ET.Element, lrm: ET.Element) -> None:
+    for child in list(node_state):
+        if child.tag == "lrm":
+            node_state.remove(child)
+    copy = ET.fromstring(ET.tostring(lrm))
+    copy.set("id", node_state.get("id", ""))
+    node_state.append(copy)
+
+
+def replace_lrm_resource(lrm: ET.Element, entry: ET.Element) -> None:
+    resources = lrm.find("lrm_resources")
+    if resources is None:
+        resources = ET.SubElement(lrm, "lrm_resources")
+    for el in resources.findall("lrm_resource"):
+        if el.get("id") == entry.get("id"):
+            resources.insert(list(resources).index(el), entry)
+            resources.remove(el)
+            return
+    resources.append(entry)
+
+
+def known_resources(lrm: ET.Element | None) -> set[str]:
+    if lrm is None:
+        return set()
+    return {el.get("id", "") for el in lrm.iter("lrm_resource")}
+
+
+def same(a: ET.Element | None, b: ET.Element | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return ET.tostring(a) == ET.tostring(b)
+
+
+def scheduler_input(cib_xml: str, quorate: bool, dc_id: str | None) -> str:
+    """The CIB as the scheduler must see it: quorum and DC as the DC knows them now."""
+    root = ET.fromstring(cib_xml)
+    root.set("have-quorum", "1" if quorate else "0")
+    if dc_id is not None:
+        root.set("dc-uuid", dc_id)
+    root.set("execution-date", str(int(time.time())))
+    return ET.tostring(root, encoding="unicode")
+
+
+def ensure_nodes(cib_root: ET.Element, nodes: list[tuple[str, str]]) -> ET.Element | None:
+    """The configuration's ``nodes`` section with every cluster node; None if complete."""
+    config = cib_root.find("configuration")
+    section = config.find("nodes") if config is not None else None
+    present = {el.get("id") for el in section.findall("node")} if section is not None else set()
+    missing = [(i, n) for i, n in nodes if i not in present]
+    if not missing:
+        return None
+    new = ET.Element("nodes")
+    if section is not None:
+        for child in section:
+            new.append(child)
+    for node_id, uname in missing:
+        ET.SubElement(new, "node", {"id": node_id, "uname": uname})
+    return new
