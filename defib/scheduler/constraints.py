@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from defib.model.constraints import ResourceSet
+from defib.model.constraints import Location, ResourceSet
 from defib.model.scores import INFINITY, add_scores, parse_score
 from defib.scheduler.rules import RuleContext, normalize_role, rule_matches
 from defib.scheduler.unpack import WorkingSet
@@ -136,8 +136,8 @@ def apply_locations(ws: WorkingSet, cons: Constraints) -> None:
 def _apply_location(
     ws: WorkingSet,
     cons: Constraints,
-    loc,
-    rsc: Rsc,  # type: ignore[no-untyped-def]
+    loc: Location,
+    rsc: Rsc,
     submatches: tuple[str, ...],
 ) -> None:
     role = normalize_role(loc.role) if loc.role else None
@@ -299,8 +299,8 @@ def _colocation_sets(
         first_set, next_set = resolved[i], resolved[i + 1]
         if not first_set or not next_set:
             continue
-        role_a = normalize_role(sets[i].role) if sets[i].role else None
-        role_b = normalize_role(sets[i + 1].role) if sets[i + 1].role else None
+        role_a = _role(sets[i].role)
+        role_b = _role(sets[i + 1].role)
         primary = next_set[0] if sets[i + 1].sequential else None
         dependents = [first_set[-1]] if sets[i].sequential else first_set
         primaries = [primary] if primary is not None else next_set
@@ -404,3 +404,7 @@ def _ticket_on(ws: WorkingSet, prim: Prim, role: str | None, policy: str,
                 prim.managed = False
     elif role != "Promoted" or policy == "stop":
         _ban_everywhere(ws, prim)
+
+
+def _role(text: str | None) -> str | None:
+    return normalize_role(text) if text else None
