@@ -173,8 +173,10 @@ class LocalExecutor:
             return result(OcfRc.UNKNOWN_ERROR, ExecStatus.TIMEOUT,
                           reason or f"timed out after {op.timeout_ms}ms", outcome)
         if outcome.signal is not None:
-            name = signal.Signals(outcome.signal).name if outcome.signal in signal.valid_signals() \
-                else str(outcome.signal)
+            try:
+                name = signal.Signals(outcome.signal).name
+            except ValueError:
+                name = f"signal {outcome.signal}"
             return result(OcfRc.UNKNOWN_ERROR, ExecStatus.ERROR,
                           reason or f"agent was killed by {name}", outcome)
         assert outcome.exit_code is not None
@@ -182,7 +184,7 @@ class LocalExecutor:
             rc = ocf_to_ocf(outcome.exit_code)
         else:
             rc = lsb_to_ocf(action, outcome.exit_code)
-        if rc != outcome.exit_code and not reason:
+        if rc == OcfRc.UNKNOWN_ERROR and outcome.exit_code != rc and not reason:
             reason = f"agent exited with code {outcome.exit_code}"
         return result(rc, ExecStatus.DONE, reason, outcome)
 
