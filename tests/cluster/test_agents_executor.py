@@ -360,14 +360,24 @@ def test_recorded_status_reads_back_in_crm_simulate(tmp_path: Path) -> None:
     assert "Restart" not in actions, out.stdout
     for op_el in cib.iter("op"):
         op_el.set("timeout", "20s")
-    # Now change the parameter: Pacemaker must notice through our digest and restart.
-    for nv in cib.iter("nvpair"):
-        if nv.get("name") == "fake":
-            nv.set("value", "changed")
+    # A changed reloadable parameter: op-digest differs but op-restart-digest does not,
+    # so Pacemaker reloads.
+    ia = cib.find("configuration/resources/primitive/instance_attributes")
+    assert ia is not None
+    fake = ia.find("nvpair")
+    assert fake is not None
+    fake.set("value", "changed")
     ET.ElementTree(cib).write(path)
     out = subprocess.run([crm_simulate, "-S", "-x", str(path)], capture_output=True,
                          text=True, timeout=60)
-    assert "Restart    dummy1" in out.stdout or "Reload" in out.stdout, out.stdout
+    assert re.search(r"Reload\s+dummy1", out.stdout), out.stdout
+    # A changed parameter that needs a restart ("state" is unique): both digests differ.
+    ET.SubElement(ia, "nvpair", {"id": "dummy1-ia-state", "name": "state",
+                                 "value": str(tmp_path / "other.state")})
+    ET.ElementTree(cib).write(path)
+    out = subprocess.run([crm_simulate, "-S", "-x", str(path)], capture_output=True,
+                         text=True, timeout=60)
+    assert re.search(r"Restart\s+dummy1", out.stdout), out.stdout
     run(make_executor(tmp_path).run(Operation(rsc, "stop")))
 
 
