@@ -158,8 +158,9 @@ def _word_list(names: Iterable[str]) -> str | None:
     names = list(names)
     if not names:
         return None
-    # Pacemaker searches this list for " WORD ", hence the surrounding spaces.
-    return " " + " ".join(names) + " "
+    # Pacemaker 2.1 builds this with pcmk__add_word() starting from " " and ending with
+    # " ", each joined with a space separator: hence two spaces at each end.
+    return "  " + " ".join(names) + "  "
 
 
 def restart_digest(
