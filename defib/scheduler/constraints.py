@@ -85,6 +85,9 @@ def _resolve(ws: WorkingSet, ident: str | None) -> list[Rsc]:
     rsc = ws.rsc(ident)
     if rsc is not None:
         return [rsc]
+    if any(t.id == ident for t in ws.cib.templates):
+        # A constraint on a template applies to every primitive made from it.
+        return [p for p in ws.all_primitives() if p.template == ident]
     for tag in ws.cib.tags:
         if tag.id == ident:
             out: list[Rsc] = []
@@ -212,6 +215,7 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
     init_allowed(ws)
     apply_locations(ws, cons)
     apply_tickets(ws, cons)
+    apply_node_health(ws)
     for colo in ws.cib.colocations:
         score = parse_score(colo.score)
         if colo.sets:
@@ -408,3 +412,37 @@ def _ticket_on(ws: WorkingSet, prim: Prim, role: str | None, policy: str,
 
 def _role(text: str | None) -> str | None:
     return normalize_role(text) if text else None
+
+
+_HEALTH_COLOURS = {
+    "migrate-on-red": {"red": -INFINITY, "yellow": 0, "green": 0},
+    "only-green": {"red": -INFINITY, "yellow": -INFINITY, "green": 0},
+}
+
+
+def apply_node_health(ws: WorkingSet) -> None:
+    """Node health attributes (#health-*) become location scores for every resource."""
+    strategy = ws.config.node_health_strategy.lower()
+    if strategy in ("none", ""):
+        return
+    props = ws.config.properties
+    colours = dict(_HEALTH_COLOURS.get(strategy, {}))
+    for colour in ("red", "yellow", "green"):
+        if strategy in ("progressive", "custom") or colour not in colours:
+            colours[colour] = parse_score(props.get(f"node-health-{colour}"), 0)
+    base = parse_score(props.get("node-health-base"), 0) if strategy == "progressive" else 0
+    for node in ws.nodes:
+        health = base
+        for name, value in node.attrs.items():
+            if not name.startswith("#health"):
+                continue
+            lowered = value.strip().lower()
+            score = colours[lowered] if lowered in colours else parse_score(value)
+            health = add_scores(health, score)
+        if health == 0:
+            continue
+        for rsc in ws.resources:
+            if health < 0 and rsc.meta.get("allow-unhealthy-nodes", "").lower() in (
+                    "true", "yes", "1", "on"):
+                continue
+            set_node_score(rsc, node, health)

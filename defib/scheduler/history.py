@@ -98,7 +98,10 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
     join = state.join
     terminate = node.attrs.get("terminate")
     do_terminate = terminate is not None and terminate not in ("0", "false", "")
-    if join == "nack":
+    if state.in_ccm is None and node.type == "member":
+        _fence(node, "peer has not been seen by the cluster")
+        return
+    if join in ("nack", "banned"):
         _fence(node, "peer failed Pacemaker membership criteria")
     elif not do_terminate and (state.expected or "down") == "down":
         if in_cluster or is_peer:
@@ -106,6 +109,8 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
             node.standby = True
     elif do_terminate and join == "down" and not in_cluster and not is_peer:
         return
+    elif not in_cluster and not is_peer and join == "down":
+        return  # it left the membership cleanly (Pacemaker 2.1.5 keeps it offline)
     elif not in_cluster:
         _fence(node, "peer is no longer part of the cluster")
     elif not is_peer:

@@ -194,6 +194,7 @@ class ResourceBuilder:
         config = _merge_template(config, self.templates)
         prim = Prim(id=config.id + suffix, parent=parent)
         prim.rsc_class, prim.provider, prim.type = config.rsc_class, config.provider, config.type
+        prim.template = config.template
         prim.meta = self._meta(config.meta_attributes, parent, config)
         ctx = RuleContext(
             now=self.now,

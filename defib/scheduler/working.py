@@ -106,6 +106,7 @@ class Prim(Rsc):
     rsc_class: str | None = None
     provider: str | None = None
     type: str | None = None
+    template: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     operations: tuple[Operation, ...] = ()
     utilization: dict[str, int] = field(default_factory=dict)
