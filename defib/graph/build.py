@@ -14,7 +14,9 @@ since our scheduler does not create actions in Pacemaker's internal sequence.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
@@ -184,31 +186,41 @@ def _clone_meta(prim: Prim) -> dict[str, str]:
     return meta
 
 
-def _node_key(node: NodeInfo) -> tuple[object, ...]:
+def _node_key(node: NodeInfo) -> NameKey:
     return natural_key(node.uname)
 
 
-def natural_key(text: str) -> tuple[object, ...]:
-    """Pacemaker's node-name order: case-insensitive, digit runs compared as numbers."""
-    parts: list[object] = []
-    digits = ""
-    letters = ""
-    for ch in text.lower():
-        if ch.isdigit():
-            if letters:
-                parts.append((1, letters))
-                letters = ""
-            digits += ch
+def numeric_strcasecmp(a: str, b: str) -> int:
+    """Pacemaker's node-name comparison: case-insensitive, digit runs compared as numbers."""
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i].isdigit() and b[j].isdigit():
+            ei, ej = i, j
+            while ei < len(a) and a[ei].isdigit():
+                ei += 1
+            while ej < len(b) and b[ej].isdigit():
+                ej += 1
+            na, nb = int(a[i:ei]), int(b[j:ej])
+            if na != nb:
+                return -1 if na < nb else 1
+            if ei - i != ej - j:  # 007 sorts after 7
+                return -1 if ei - i < ej - j else 1
+            i, j = ei, ej
         else:
-            if digits:
-                parts.append((0, int(digits)))
-                digits = ""
-            letters += ch
-    if digits:
-        parts.append((0, int(digits)))
-    if letters:
-        parts.append((1, letters))
-    return tuple(parts)
+            ca, cb = a[i].lower(), b[j].lower()
+            if ca != cb:
+                return -1 if ca < cb else 1
+            i += 1
+            j += 1
+    if i < len(a):
+        return 1
+    if j < len(b):
+        return -1
+    return 0
+
+
+NameKey = Any
+natural_key: Callable[[str], NameKey] = functools.cmp_to_key(numeric_strcasecmp)
 
 
 def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:

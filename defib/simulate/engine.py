@@ -1,0 +1,200 @@
+"""Simulate one transition: schedule, execute the graph with simulated results, re-read status.
+
+This is what ``crm_simulate -S`` does: every action succeeds at once, its result is written
+into the CIB status (as the controller would record it), and the revised status is read back
+from that CIB by the same unpacking code that read the original.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+
+from defib.graph.build import build_graph
+from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport
+from defib.graph.model import GraphAction, TransitionGraph
+from defib.model.cib import Cib
+from defib.model.status import LrmResource, NodeState, OpRecord
+from defib.scheduler import schedule
+from defib.scheduler.pipeline import Transition, unpack
+from defib.scheduler.unpack import WorkingSet
+from defib.simulate.status import render_status
+
+# Operations whose results do not change what the status section says runs where.
+_NOT_RECORDED = frozenset({"delete", "meta-data", "cancel", "notify"})
+
+
+def action_line(action: GraphAction, known: frozenset[str] = frozenset()) -> str:
+    """One "Executing Cluster Transition" line, as crm_simulate prints it.
+
+    crm_simulate names a clone instance by its configuration name when the status section
+    already knows a resource by that name (``known``), else by its instance name.
+    """
+    node = action.node_uname or ""
+    if action.kind == "pseudo_event":
+        return f"  * Pseudo action:   {action.operation_key}" + (f" on {node}" if node else "")
+    if action.kind == "crm_event":
+        if action.operation == "stonith":
+            how = action.attrs.get("CRM_meta_stonith_action", "reboot")
+            return f"  * Fencing {node} ({how})"
+        if action.rsc_id:
+            return f"  * Cluster action:  {action.operation} for {action.rsc_id} on {node}"
+        return f"  * Cluster action:  {action.operation} on {node}"
+    rsc = action.rsc_id or ""
+    if action.rsc_long_id and rsc not in known:
+        rsc = action.rsc_long_id
+    task = action.operation + (f"={action.interval_ms}" if action.interval_ms else "")
+    return f"  * Resource action: {rsc:<15} {task} on {node}"
+
+
+class SimulatedHandlers:
+    """Every action succeeds immediately; the order they ran in is kept."""
+
+    def __init__(self) -> None:
+        self.executed: list[GraphAction] = []
+
+    async def execute(self, action: GraphAction) -> ActionOutcome:
+        self.executed.append(action)
+        return ActionOutcome.success(_target_rc(action))
+
+
+def _target_rc(action: GraphAction) -> int:
+    text = action.attrs.get("CRM_meta_op_target_rc")
+    return int(text) if text is not None and text.lstrip("-").isdigit() else 0
+
+
+def run_graph(graph: TransitionGraph) -> tuple[GraphReport, list[GraphAction]]:
+    handlers = SimulatedHandlers()
+    report = asyncio.run(GraphExecutor(graph, handlers).run())
+    return report, handlers.executed
+
+
+# -- writing the simulated results into the CIB -----------------------------------------------
+
+def apply_results(cib: Cib, executed: Iterable[GraphAction]) -> Cib:
+    """The CIB after ``executed`` actions all succeeded."""
+    states = {s.id: s for s in cib.node_states}
+    order = [s.id for s in cib.node_states]
+    call_id = max((op.call_id for s in cib.node_states for r in s.lrm_resources
+                   for op in r.ops), default=0)
+    ids_by_uname = {n.uname: n.id for n in cib.nodes}
+    for action in executed:
+        node_id = action.node_id or ids_by_uname.get(action.node_uname or "", None)
+        if node_id is None:
+            continue
+        if node_id not in states:
+            states[node_id] = NodeState(id=node_id, uname=action.node_uname)
+            order.append(node_id)
+        state = states[node_id]
+        if action.is_fencing:
+            states[node_id] = _fenced(state, action.attrs.get("CRM_meta_stonith_action"))
+        elif action.kind == "rsc_op" and action.rsc_id and action.operation not in _NOT_RECORDED:
+            call_id += 1
+            states[node_id] = _record(state, action, call_id)
+    return dataclasses.replace(cib, node_states=tuple(states[i] for i in order))
+
+
+def _fenced(state: NodeState, how: str | None) -> NodeState:
+    if how == "on":
+        return dataclasses.replace(state, in_ccm="true", crmd="online", join="member",
+                                   expected="member")
+    # The fenced node is down and the controller wipes its history and attributes.
+    return dataclasses.replace(state, in_ccm="false", crmd="offline", join="down",
+                               expected="down", lrm_resources=(), transient_attributes=())
+
+
+def _record(state: NodeState, action: GraphAction, call_id: int) -> NodeState:
+    rsc_id = action.rsc_id or ""
+    rc = _target_rc(action)
+    op_id = (f"{rsc_id}_last_0" if action.interval_ms == 0
+             else f"{rsc_id}_{action.operation}_{action.interval_ms}")
+    key = f"{action.id}:0:{rc}:00000000-0000-0000-0000-defib0000000"
+    record = OpRecord(
+        id=op_id, operation=action.operation, interval_ms=action.interval_ms, call_id=call_id,
+        rc_code=rc, op_status=0, operation_key=action.operation_key, transition_key=key,
+        transition_magic=f"0:{rc};{key}", on_node=action.node_uname,
+        migrate_source=action.attrs.get("CRM_meta_migrate_source"),
+        migrate_target=action.attrs.get("CRM_meta_migrate_target"),
+    )
+    resources = list(state.lrm_resources)
+    for n, lrm in enumerate(resources):
+        if lrm.id == rsc_id:
+            ops = tuple(op for op in lrm.ops if op.id != op_id) + (record,)
+            resources[n] = dataclasses.replace(lrm, ops=ops)
+            break
+    else:
+        resources.append(LrmResource(id=rsc_id, rsc_class=action.rsc_class,
+                                     provider=action.rsc_provider, type=action.rsc_type,
+                                     ops=(record,)))
+    return dataclasses.replace(state, lrm_resources=tuple(resources), has_lrm=True)
+
+
+# -- the whole simulation -----------------------------------------------------------------------
+
+def execution_date(cib: Cib) -> dt.datetime | None:
+    """The CIB's recorded execution date (UTC), which crm_simulate uses when not given -t."""
+    text = dict(cib.attributes).get("execution-date")
+    if text is None or not text.strip().lstrip("-").isdigit():
+        return None
+    return dt.datetime.fromtimestamp(int(text), dt.UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass
+class Simulation:
+    cib: Cib
+    now: dt.datetime | None
+    original_date: dt.datetime | None  # printed when the CIB's own date is used
+    transition: Transition
+    graph: TransitionGraph
+    report: GraphReport
+    executed: list[GraphAction]
+    revised_cib: Cib
+    revised: WorkingSet
+
+    def preamble(self) -> list[str]:
+        lines: list[str] = []
+        if self.original_date is not None:
+            lines.append(f"Using the original execution date of: "
+                         f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
+        ws = self.transition.working_set
+        if ws.config.maintenance_mode:
+            lines += ["", "              *** Resource management is DISABLED ***",
+                      "  The cluster will not attempt to start, stop or recover services", ""]
+        prims = ws.all_primitives()
+        disabled = sum(1 for p in prims if (p.meta.get("target-role") or "").lower() == "stopped")
+        blocked = sum(1 for p in prims if p.blocked)
+        if disabled or blocked:
+            lines.append(f"{disabled} of {len(prims)} resource instances DISABLED and "
+                         f"{blocked} BLOCKED from further action due to failure")
+        return lines + ([""] if lines else [])
+
+    def lines(self) -> list[str]:
+        out = self.preamble()
+        out += render_status(self.transition.working_set, "Current cluster status:")
+        out += ["", "Transition Summary:", *self.transition.summary, ""]
+        known = frozenset(r.id for s in self.cib.node_states for r in s.lrm_resources)
+        out += ["Executing Cluster Transition:", *(action_line(a, known) for a in self.executed)]
+        if self.original_date is not None:
+            out.append(f"Using the original execution date of: "
+                       f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
+        out += ["", *render_status(self.revised, "Revised Cluster Status:")]
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines()) + "\n"
+
+
+def simulate(cib: Cib, now: dt.datetime | None = None) -> Simulation:
+    original = None
+    if now is None:
+        original = execution_date(cib)
+        now = original
+    transition = schedule(cib, now)
+    graph = build_graph(transition)
+    report, executed = run_graph(graph)
+    revised_cib = apply_results(cib, executed)
+    revised = unpack(revised_cib, now)
+    return Simulation(cib, now, original, transition, graph, report, executed, revised_cib,
+                      revised)

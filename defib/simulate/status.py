@@ -1,0 +1,353 @@
+"""The cluster status view, as crm_simulate 2.1.5 prints "Current cluster status:".
+
+It renders an unpacked working set (nodes and resources with their current roles). The same
+view prints the revised status after a simulated transition, from a re-unpacked CIB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from defib.graph.build import natural_key
+from defib.model.status import OpRecord
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
+
+_PROBE_RESULT = {
+    1: "error", 2: "invalid parameter", 3: "unimplemented feature", 4: "insufficient privileges",
+    5: "not installed", 6: "not configured", 8: "promoted", 9: "promoted (failed)",
+}
+
+
+def _true(text: str | None) -> bool:
+    return (text or "").strip().lower() in ("true", "yes", "on", "1", "y")
+
+
+def _item(level: int, text: str) -> str:
+    return "  " * level + "* " + text
+
+
+@dataclass
+class StatusView:
+    ws: WorkingSet
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def node_lines(self) -> list[str]:
+        lines = [_item(1, "Node List:")]
+        online: list[str] = []
+        offline: list[str] = []
+        remote_online: list[str] = []
+        remote_offline: list[str] = []
+        guest_online: list[str] = []
+        for node in sorted(self.ws.nodes, key=lambda n: natural_key(n.uname)):
+            kind = self._node_kind(node)
+            if (node.unclean or node.pending or node.standby or node.standby_onfail
+                    or node.maintenance):
+                prefix = {"remote": "RemoteNode", "guest": "GuestNode"}.get(kind, "Node")
+                lines.append(_item(2, f"{prefix} {node.uname}: {self._node_mode(node)}"))
+            elif node.online:
+                {"remote": remote_online, "guest": guest_online}.get(kind, online).append(
+                    node.uname)
+            elif kind == "remote":
+                remote_offline.append(node.uname)
+            elif kind != "guest":
+                offline.append(node.uname)
+        for label, names in (("Online", online), ("OFFLINE", offline),
+                             ("RemoteOnline", remote_online), ("RemoteOFFLINE", remote_offline),
+                             ("GuestOnline", guest_online)):
+            if names:
+                lines.append(_item(2, f"{label}: [ {' '.join(names)} ]"))
+        return lines
+
+    def _node_kind(self, node: NodeInfo) -> str:
+        if node.type != "remote":
+            return "member"
+        rsc = self.ws.rsc(node.remote_rsc) if node.remote_rsc else None
+        if isinstance(rsc, Prim) and rsc.meta.get("container"):
+            return "guest"
+        return "remote"
+
+    @staticmethod
+    def _node_mode(node: NodeInfo) -> str:
+        if node.unclean:
+            if node.online:
+                return "UNCLEAN (online)"
+            return "UNCLEAN (pending)" if node.pending else "UNCLEAN (offline)"
+        if node.pending:
+            return "pending"
+        if node.standby_onfail and node.online:
+            return "standby (on-fail)"
+        if node.standby:
+            if not node.online:
+                return "OFFLINE (standby)"
+            return "standby (with active resources)" if node.running else "standby"
+        if node.maintenance:
+            return "maintenance" if node.online else "OFFLINE (maintenance)"
+        return "online" if node.online else "OFFLINE"
+
+    # -- resources -----------------------------------------------------------------------
+
+    def resource_lines(self) -> list[str]:
+        lines = [_item(1, "Full List of Resources:")]
+        body: list[str] = []
+        for rsc in self.ws.resources:
+            if rsc.orphan and not _active(rsc):
+                continue
+            body.extend(self.resource(rsc, 2))
+        return lines + (body or [_item(2, "No resources")])
+
+    def resource(self, rsc: Rsc, level: int) -> list[str]:
+        if isinstance(rsc, Prim):
+            return [_item(level, self.primitive(rsc))]
+        if isinstance(rsc, GroupRt):
+            return self.group(rsc, level)
+        if isinstance(rsc, CloneRt):
+            return self.clone(rsc, level)
+        return []
+
+    def group(self, grp: GroupRt, level: int) -> list[str]:
+        flags: list[str] = []
+        if self._maintenance(grp):
+            flags.append("maintenance")
+        elif not grp.managed:
+            flags.append("unmanaged")
+        if _disabled(grp):
+            flags.append("disabled")
+        head = f"Resource Group: {grp.id}" + (f" ({', '.join(flags)})" if flags else "") + ":"
+        lines = [_item(level, head)]
+        for child in grp.children:
+            lines.append(_item(level + 1, self.primitive(child)))
+        return lines
+
+    def clone(self, clone: CloneRt, level: int) -> list[str]:
+        flags: list[str] = []
+        if clone.promotable:
+            flags.append("promotable")
+        if clone.globally_unique:
+            flags.append("unique")
+        if _disabled(clone):
+            flags.append("disabled")
+        if self._maintenance(clone):
+            flags.append("maintenance")
+        elif not clone.managed:
+            flags.append("unmanaged")
+        head = f"Clone Set: {clone.id} [{clone.child_id}]"
+        head += (f" ({', '.join(flags)})" if flags else "") + ":"
+        lines = [_item(level, head)]
+        promoted: list[NodeInfo] = []
+        started: list[NodeInfo] = []
+        stopped: dict[str, str] = {}
+        for inst in clone.instances:
+            partially = _active(inst)
+            full = False
+            if clone.globally_unique:
+                full = partially or not clone.orphan
+            elif not partially:
+                if not inst.orphan:
+                    stopped[inst.id] = "Stopped"
+            elif (any(p.orphan for p in inst.primitives()) or inst.orphan
+                  or not all(p.managed for p in inst.primitives()) or not inst.managed
+                  or any(p.failed for p in inst.primitives())):
+                full = True
+            elif _active(inst, every=True):
+                where = _location(inst)
+                if where is None:
+                    full = True
+                elif not where.online and where.unclean:
+                    full = True
+                elif _role_rank(_state(inst)) > _role_rank("Unpromoted"):
+                    promoted.append(where)
+                else:
+                    started.append(where)
+            else:
+                full = True
+            if full:
+                lines.extend(self.resource(inst, level + 1))
+        active_instances = 0
+        if promoted:
+            names = sorted((n.uname for n in promoted), key=natural_key)
+            active_instances += len(names)
+            lines.append(_item(level + 1, f"Promoted: [ {' '.join(names)} ]"))
+        if started:
+            names = sorted((n.uname for n in started), key=natural_key)
+            active_instances += len(names)
+            if clone.promotable:
+                label = ("Unpromoted (target-role)" if _configured_role(clone) == "Unpromoted"
+                         else "Unpromoted")
+            else:
+                label = "Started"
+            lines.append(_item(level + 1, f"{label}: [ {' '.join(names)} ]"))
+        if not clone.globally_unique and clone.clone_max > active_instances:
+            stopped = self._stopped_nodes(clone)
+        if stopped:
+            for status in sorted(set(stopped.values())):
+                names = sorted((k for k, v in stopped.items() if v == status), key=natural_key)
+                lines.append(_item(level + 1, f"{status}: [ {' '.join(names)} ]"))
+        return lines
+
+    def _stopped_nodes(self, clone: CloneRt) -> dict[str, str]:
+        running = {n.id for p in clone.primitives() for n in p.running_on}
+        if self.ws.config.symmetric:
+            candidates = list(self.ws.nodes)
+        else:
+            known = {nid for p in clone.primitives() for nid in p.known_on}
+            candidates = [n for n in self.ws.nodes if n.id in known]
+        state = "Stopped (disabled)" if _configured_role(clone) == "Stopped" else "Stopped"
+        out: dict[str, str] = {}
+        for node in candidates:
+            if node.id in running:
+                continue
+            probe = self._failed_probe(clone.primitives(), node.uname)
+            out[node.uname] = f"Stopped ({_PROBE_RESULT[probe.rc_code]})" if probe else state
+        return out
+
+    def primitive(self, prim: Prim) -> str:
+        name = prim.base_id() if _anonymous_instance(prim) else prim.id
+        agent = prim.rsc_class or "unknown"
+        if prim.provider:
+            agent += f":{prim.provider}"
+        agent += f":{prim.type or 'unknown'}"
+        text = f"{name}\t({agent}):\t"
+        multiple = len(prim.running_on) > 1
+        node = prim.running_on[0] if len(prim.running_on) == 1 else None
+        if node is None and not prim.running_on and prim.pending_node_id and (
+                prim.pending_task not in (None, "probe", "monitor")):
+            node = self.ws.node(prim.pending_node_id)
+        role = _display_role(prim)
+        if prim.orphan:
+            text += " ORPHANED"
+        if prim.failed:
+            text += " FAILED"
+            if role == "Promoted":
+                text += " Promoted"
+        else:
+            text += " " + role
+        if node is not None:
+            text += " " + node.uname
+        if role == "Stopped":
+            probe = self._failed_probe([prim], node.uname if node else None)
+            if probe is not None:
+                text += f" ({_PROBE_RESULT[probe.rc_code]}) "
+        flags: list[str] = []
+        if node is not None and not node.online and node.unclean:
+            flags.append("UNCLEAN")
+        target = prim.meta.get("target-role")
+        if target is not None:
+            parsed = role_of(target)
+            if parsed == "Stopped":
+                flags.append("disabled")
+            elif parsed == "Unpromoted" and _promotable_top(prim):
+                flags.append(f"target-role:{target}")
+        if prim.blocked:
+            flags.append("blocked")
+        elif self._maintenance(prim):
+            flags.append("maintenance")
+        elif not prim.managed:
+            flags.append("unmanaged")
+        if flags:
+            text += f" ({', '.join(flags)})"
+        if multiple:
+            text += " [ " + " ".join(n.uname for n in prim.running_on) + " ]"
+        return text
+
+    def _maintenance(self, rsc: Rsc) -> bool:
+        return self.ws.config.maintenance_mode or _true(rsc.meta.get("maintenance"))
+
+    def _failed_probe(self, prims: list[Prim], node_uname: str | None) -> OpRecord | None:
+        ids = {p.id for p in prims} | {p.base_id() for p in prims}
+        for state in self.ws.cib.node_states:
+            if node_uname is not None and state.uname != node_uname:
+                continue
+            for lrm in state.lrm_resources:
+                if lrm.id not in ids:
+                    continue
+                for op in lrm.ops:
+                    # Pacemaker masks these probe failures as "not running" and says why.
+                    if (op.operation == "monitor" and op.interval_ms == 0
+                            and op.rc_code in _PROBE_RESULT
+                            and (op.rc_code in (2, 5) or op.op_status == 7)):
+                        return op
+        return None
+
+    def render(self, title: str) -> list[str]:
+        return [title, *self.node_lines(), "", *self.resource_lines()]
+
+
+def render_status(ws: WorkingSet, title: str = "Current cluster status:") -> list[str]:
+    return StatusView(ws).render(title)
+
+
+# -- helpers mirroring Pacemaker's resource "variant" functions ------------------------------
+
+def _anonymous_instance(prim: Prim) -> bool:
+    top = prim.top()
+    return isinstance(top, CloneRt) and not top.globally_unique and top is not prim
+
+
+def _promotable_top(prim: Prim) -> bool:
+    top = prim.top()
+    return isinstance(top, CloneRt) and top.promotable
+
+
+def _display_role(prim: Prim) -> str:
+    role = prim.role
+    if role == "Started" and _promotable_top(prim):
+        return "Unpromoted"
+    return role
+
+
+def _role_rank(role: str) -> int:
+    return {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}.get(role, 0)
+
+
+def _prim_active(prim: Prim) -> bool:
+    for node in prim.running_on:
+        if node.unclean:
+            return True
+        if not node.online and prim.managed:
+            continue
+        return True
+    return False
+
+
+def _active(rsc: Rsc, every: bool = False) -> bool:
+    prims = rsc.primitives()
+    if isinstance(rsc, Prim):
+        return _prim_active(rsc)
+    if not prims:
+        return False
+    return all(map(_prim_active, prims)) if every else any(map(_prim_active, prims))
+
+
+def _location(rsc: Rsc) -> NodeInfo | None:
+    nodes: list[NodeInfo] = []
+    for prim in rsc.primitives():
+        for node in prim.running_on:
+            if node not in nodes:
+                nodes.append(node)
+    return nodes[0] if len(nodes) == 1 else None
+
+
+def _state(rsc: Rsc) -> str:
+    best = "Unknown"
+    for prim in rsc.primitives():
+        if _role_rank(prim.role) > _role_rank(best):
+            best = prim.role
+    return best
+
+
+def _configured_role(clone: CloneRt) -> str | None:
+    target = clone.meta.get("target-role")
+    if target is None and clone.instances:
+        first = clone.instances[0]
+        target = first.meta.get("target-role")
+    return role_of(target) if target is not None else None
+
+
+def _disabled(rsc: Rsc) -> bool:
+    target = role_of(rsc.meta.get("target-role"))
+    if target == "Stopped":
+        return True
+    top = rsc.top()
+    return target == "Unpromoted" and isinstance(top, CloneRt) and top.promotable
