@@ -75,10 +75,11 @@ class Controller:
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
         self.fence_failures: dict[str, str] = {}
-        self.fenced: dict[str, float] = {}
+        self.fenced: dict[str, list[float]] = {}
         self.transition_id = -1
         self.last_ws: WorkingSet | None = None
         self._wake = asyncio.Event()
+        self._cib_changed = asyncio.Event()
         self._why: list[str] = []
         self._executor: GraphExecutor | None = None
         self._task: asyncio.Task[None] | None = None
@@ -141,6 +142,7 @@ class Controller:
         elif kind == "dc":
             self.kick(f"DC is node {event.get('dc')}")
         elif kind == "cib":
+            self._cib_changed.set()
             version = event.get("version") or [0, 0, 0]
             epoch = (int(version[0]), int(version[1]))
             if self._epoch is not None and epoch != self._epoch:
@@ -205,8 +207,34 @@ class Controller:
         return ET.fromstring(self.node.cib.copy.xml)
 
     async def _patch(self, node_state: ET.Element) -> None:
-        await self.node.change({"op": "patch_status",
-                                "xml": ET.tostring(node_state, encoding="unicode")})
+        await self._change({"op": "patch_status",
+                            "xml": ET.tostring(node_state, encoding="unicode")})
+
+    async def _change(self, change: dict[str, Any]) -> None:
+        """Commit a change; on the DC, return once the DC's own copy has it.
+
+        The replicator answers only when every member acked, or after its ack timeout; a
+        member that died a moment ago would hold recovery back by that timeout. The DC is
+        the only writer of the status (under ``write_lock``), so the first new version of
+        its own copy is this change; the acks keep being collected in the background.
+        """
+        before = self.node.cib.copy.version
+        task = asyncio.ensure_future(self.node.change(change))
+        self._tasks.add(task)
+        task.add_done_callback(self._change_done)
+        while not task.done():
+            self._cib_changed.clear()
+            if self.is_dc and self.node.cib.copy.version > before:
+                return
+            waiter = asyncio.ensure_future(self._cib_changed.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        task.result()
+
+    def _change_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)  # type: ignore[arg-type]
+        if not task.cancelled() and task.exception() is not None:
+            self._log(logging.WARNING, "CIB change not confirmed: %s", task.exception())
 
     async def _record(self, payload: dict[str, Any]) -> None:
         node = str(payload["node"])
@@ -316,8 +344,8 @@ class Controller:
             nodes_section = st.ensure_nodes(root, [(str(n.id), n.name)
                                                    for n in self.node.cfg.nodes])
             if nodes_section is not None:
-                await self.node.change({"op": "replace_section", "section": "nodes",
-                                        "xml": ET.tostring(nodes_section, encoding="unicode")})
+                await self._change({"op": "replace_section", "section": "nodes",
+                                    "xml": ET.tostring(nodes_section, encoding="unicode")})
                 root = self._cib_root()
                 changed = True
             for cfg_node in self.node.cfg.nodes:
@@ -331,7 +359,7 @@ class Controller:
                 elif current is None:
                     continue
                 elif current.get("in_ccm") == "false" and current.get("crmd") == "offline":
-                    continue
+                    continue  # already recorded as gone (or fenced)
                 else:
                     new = st.lost_state(current, node_id, name)
                     self._log(logging.WARNING, "node %s is lost (expected %s)", name,
@@ -443,7 +471,7 @@ class Controller:
                                                   f"retry fencing {target}")
             return False, result.reason
         self.fence_failures.pop(target, None)
-        self.fenced[target] = time.time()
+        self.fenced.setdefault(target, []).append(time.time())
         self._log(logging.WARNING, "fenced %s: %s", target, result.describe())
         local_power_off_cleanup(self.node.cfg.node_state_dir(target) / "run")
         node_id = self._node_id(target)

@@ -4,7 +4,7 @@ Pure functions over ElementTree elements, so the rules are unit-testable:
 
 * a member that announced its history: ``in_ccm=true crmd=online join=member
   expected=member`` (``join=pending`` until it announced);
-* a node that left: ``in_ccm=false crmd=offline join=down``, ``expected`` unchanged, so the
+* a node that left: ``in_ccm=false crmd=offline``, ``join`` and ``expected`` unchanged, so the
   scheduler sees a node that was expected up and is gone: unclean, to be fenced;
 * a fenced node: ``expected=down`` and its operation history and transient attributes are
   erased (its resources are known stopped), as Pacemaker's ``send_stonith_update`` does.
@@ -50,8 +50,9 @@ def member_state(current: ET.Element | None, node_id: str, uname: str, joined: b
 
 def lost_state(current: ET.Element, node_id: str, uname: str) -> ET.Element:
     el = _fresh(node_id, uname, current)
-    el.attrib.update({"in_ccm": "false", "crmd": "offline", "join": "down",
-                      "crm-debug-origin": ORIGIN})
+    # ``join`` is left as it was: the scheduler reads "down" with the node offline as a
+    # clean departure (no fencing), which a crash is not.
+    el.attrib.update({"in_ccm": "false", "crmd": "offline", "crm-debug-origin": ORIGIN})
     return el
 
 
