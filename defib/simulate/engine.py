@@ -170,9 +170,11 @@ class Simulation:
                          f"{blocked} BLOCKED from further action due to failure")
         return lines + ([""] if lines else [])
 
+    def status_lines(self) -> list[str]:
+        return render_status(self.transition.working_set, "Current cluster status:")
+
     def lines(self) -> list[str]:
-        out = self.preamble()
-        out += render_status(self.transition.working_set, "Current cluster status:")
+        out = self.preamble() + self.status_lines()
         out += ["", "Transition Summary:", *self.transition.summary, ""]
         known = frozenset(r.id for s in self.cib.node_states for r in s.lrm_resources)
         out += ["Executing Cluster Transition:", *(action_line(a, known) for a in self.executed)]
