@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from defib.configure import commands
+from defib.configure.agents import AgentCatalog
 from defib.configure.commands import CibStore, FileCib, Result
 from defib.errors import NotConnectedError
 
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
                                         args.dry_run))
 
 
-def _edit(store: CibStore, agents: commands.AgentCatalog) -> int:
+def _edit(store: CibStore, agents: AgentCatalog) -> int:
     """Open $EDITOR on the configuration text; an invalid result is refused (kept in a file)."""
     text = commands.edit_text(store)
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"

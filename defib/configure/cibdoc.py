@@ -88,7 +88,7 @@ class CibDoc:
         return next((r for r in self.resources() if r.get("id") == ident), None)
 
     def node_names(self) -> list[str]:
-        return [n.get("uname") or n.get("id", "") for n in self.section("nodes", False)]
+        return [n.get("uname") or n.get("id") or "" for n in self.section("nodes", False)]
 
     def ids(self) -> IdAllocator:
         return IdAllocator.for_tree(self.conf)

@@ -154,9 +154,9 @@ def split_agent(text: str) -> tuple[str, str | None, str]:
 
 def _primitive(ts: TokenStream, word: str, resolve_ops: Resolver, _n: list[str]) -> Parsed:
     kind = "template" if word in ("rsc_template", "template") else "primitive"
-    ident, tok = ts.identifier("a resource id")
+    ident, id_tok = ts.identifier("a resource id")
     if ts.ids.used(ident):
-        ts.fail(f"id {ident!r} is already in use", tok, code="duplicate-id")
+        ts.fail(f"id {ident!r} is already in use", id_tok, code="duplicate-id")
     ts.ids.take(ident)
     el = ET.Element(kind, {"id": ident})
     agent = ts.next("a resource agent (class:provider:type)")
@@ -451,7 +451,7 @@ def _colocation_or_order(ts: TokenStream, word: str, _r: Resolver, _n: list[str]
     sets, forced, opts = _resource_list(ts, options)
     _check_quals(ts, sets, ACTIONS if is_order else ROLES)
     items = [i for s in sets for i in s.items]
-    if len(items) < 2 and not any(s.bracket for s in sets):
+    if len(items) < 2 and not forced and not any(s.bracket for s in sets):
         ts.fail(f"{word} needs at least two resources")
     plain = not forced and all(s.bracket is None for s in sets) and len(items) == 2
     if plain:
@@ -512,15 +512,15 @@ def _location(ts: TokenStream, word: str, _r: Resolver, _n: list[str]) -> Parsed
     if tok.text == "{" and not tok.quoted:
         rs = ET.Element("resource_set")
         while True:
-            t = ts.next("'}'")
-            if t.text == "}":
+            member = ts.next("'}'")
+            if member.text == "}":
                 break
-            if "=" in t.text:
-                name, _, value = t.text.partition("=")
+            if "=" in member.text:
+                name, _, value = member.text.partition("=")
                 rs.set(name, value)
                 continue
-            ET.SubElement(rs, "resource_ref", {"id": t.text})
-            refs.append((t.text, t))
+            ET.SubElement(rs, "resource_ref", {"id": member.text})
+            refs.append((member.text, member))
         rs.set("id", ts.ids.new(f"{ident}-0"))
         el.append(rs)
     elif tok.text.startswith("/") and tok.text.endswith("/") and len(tok.text) > 1:

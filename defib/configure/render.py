@@ -388,7 +388,7 @@ def render_object(obj: CliObject) -> str:
     el, kind = obj.element, obj.kind
     if kind == "node":
         uname = el.get("uname") or el.get("id", "")
-        head = "node " + ("" if el.get("id") == uname else f"$id={el.get('id')} ") + uname
+        head = "node " + ("" if el.get("id") == uname else f"$id={el.get('id')} ") + str(uname)
         if el.get("type"):
             head += f":{el.get('type')}"
         if el.get("description"):
@@ -434,7 +434,7 @@ def objects(conf: ET.Element, sort: bool = True) -> list[CliObject]:
     found: list[CliObject] = []
     for section in conf:
         if section.tag == "nodes":
-            found.extend(CliObject("node", n.get("uname") or n.get("id", ""), n) for n in section)
+            found.extend(CliObject("node", n.get("uname") or n.get("id") or "", n) for n in section)
         elif section.tag == "resources":
             for el in section.iter():
                 if el.tag in _TAG_KIND and el.get("id"):

@@ -10,6 +10,7 @@ import difflib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
 from defib.configure.ids import IdAllocator
 from defib.configure.lexer import Statement, Token
@@ -144,7 +145,7 @@ class TokenStream:
         return tok.location
 
     def fail(self, message: str, tok: Token | None = None, suggestion: str | None = None,
-             code: str = "syntax") -> None:
+             code: str = "syntax") -> NoReturn:
         raise ParseFailure(Problem(code, message, self.location(tok), suggestion))
 
     def identifier(self, what: str = "an id") -> tuple[str, Token]:

@@ -3,7 +3,7 @@
 Configurations are generated as configure text covering every statement kind, loaded into a CIB
 (ids generated as crmsh does), rendered with ``show``, loaded again; the two CIBs must be
 identical, ids included (sibling order of top-level objects is not significant: crmsh's show
-sorts them too).
+sorts them too; a resource set's explicit ``sequential="true"`` equals the default).
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ def nvpairs(draw: st.DrawFn, min_size: int = 1) -> str:
 
 @st.composite
 def expression(draw: st.DrawFn) -> str:
-    kind = draw(st.sampled_from(["bin", "unary", "lt", "in", "spec"]))
+    kind = draw(st.sampled_from(["bin", "unary", "lt", "in", "spec", "nested"]))
+    if kind == "nested":
+        inner = draw(st.lists(st.sampled_from(["#uname eq n1", "date gt 2020-01-01",
+                                               "defined x"]), min_size=1, max_size=2))
+        score = draw(st.sampled_from(["", "50: "]))
+        return f"( {score}{draw(st.sampled_from([' and ', ' or '])).join(inner)} )"
     if kind == "bin":
         op = draw(st.sampled_from(["eq", "ne", "lt", "gt", "lte", "gte", "number:lte",
                                    "version:gt", "string:eq"]))
@@ -64,7 +69,10 @@ def rule(draw: st.DrawFn, scored: bool = True) -> str:
 def primitive(draw: st.DrawFn, ident: str) -> str:
     agent = draw(st.sampled_from(["Dummy", "ocf:pacemaker:Dummy", "lsb:httpd", "systemd:foo",
                                   "stonith:fence_dummy"]))
-    parts = [f"primitive {ident} {agent}"]
+    desc = draw(st.sampled_from(["", f" description={q('a web server, v2')}"]))
+    parts = [f"primitive {ident} {agent}{desc}"]
+    if draw(st.booleans()):
+        parts.append(f"params $id={ident}-custom $pin-{ident}:pinned=1")
     if draw(st.booleans()):
         parts.append(f"params {draw(nvpairs())}")
     if draw(st.booleans()):
@@ -95,7 +103,8 @@ def rsc_list(draw: st.DrawFn, rscs: list[str], quals: list[str]) -> str:
         bracket = draw(st.sampled_from(["", "(", "["]))
         if bracket:
             closing = {"(": ")", "[": "]"}[bracket]
-            words = [bracket, *words, closing]
+            extra = draw(st.sampled_from(["", "sequential=true", "require-all=false"]))
+            words = [bracket, *words, *([extra] if extra else []), closing]
         items.extend(words)
     return " ".join(items)
 
@@ -144,8 +153,10 @@ def configuration(draw: st.DrawFn) -> str:
     for i in range(draw(st.integers(0, 3))):
         score = draw(st.sampled_from(["inf", "-inf", "100"]))
         body = draw(rsc_list(rscs, ["Started", "Promoted"]))
+        opt = draw(st.sampled_from(["", " node-attribute=rack", " influence=false"]))
         if len(body.split()) >= 2:
-            lines.append(f"colocation col{i} {score}: {body}")
+            lines.append(f"colocation col{i} {score}: {draw(st.sampled_from(['', '_rsc_set_ ']))}"
+                         f"{body}{opt}")
     for i in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from(["", "Mandatory: ", "Optional: ", "Serialize: "]))
         body = draw(rsc_list(rscs, ["start", "promote"]))
@@ -161,6 +172,9 @@ def configuration(draw: st.DrawFn) -> str:
     lines.append(f"rsc_defaults {draw(nvpairs())}")
     if draw(st.booleans()):
         lines.append(f"op_defaults $id=opd {draw(rule())} timeout=30s")
+    if draw(st.booleans()):
+        lines.append("op_defaults $id=opx rule op monitor interval=10s and "
+                     "resource ocf::Dummy timeout=9s")
     if draw(st.booleans()):
         lines.append(f"tag t1: {' '.join(rscs[:2])}")
     if draw(st.booleans()):
@@ -182,7 +196,11 @@ def canonical(xml: str) -> str:
     assert conf is not None
 
     def canon(el: ET.Element) -> str:
-        attrs = " ".join(f'{k}="{v}"' for k, v in sorted(el.attrib.items()))
+        attrib = dict(el.attrib)
+        # The language cannot tell an explicit sequential="true" from the default (true).
+        if el.tag == "resource_set" and attrib.get("sequential") == "true":
+            del attrib["sequential"]
+        attrs = " ".join(f'{k}="{v}"' for k, v in sorted(attrib.items()))
         return f"<{el.tag} {attrs}>" + "".join(canon(c) for c in el) + f"</{el.tag}>"
 
     sections = []
@@ -193,7 +211,7 @@ def canonical(xml: str) -> str:
     return "\n".join(sections)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configuration())
 def test_parse_render_roundtrip(text: str) -> None:
     first = MemoryCib()
