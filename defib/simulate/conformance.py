@@ -1,0 +1,171 @@
+"""Measuring defib against Pacemaker's scheduler regression cases (../shared/scheduler-cases).
+
+The three metrics are those of the cases' README:
+
+* decisions: the set of ``Transition Summary:`` lines equals the expected set, each line with
+  runs of white space collapsed;
+* full output: the whole ``simulate -S`` output equals the expected one, ignoring white space
+  and blank lines (what ``diff --ignore-all-space --ignore-blank-lines`` accepts);
+* graph: the same actions (resource, task, interval, node) and ordering edges as ``exp/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from defib.graph.model import GraphAction, TransitionGraph
+from defib.graph.xml import graph_from_xml
+
+METRICS = ("decisions", "full_output", "graph")
+
+
+def summary_set(text: str) -> frozenset[str]:
+    """The lines under ``Transition Summary:``, runs of white space collapsed."""
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("Transition Summary:"):
+            inside = True
+            continue
+        if inside:
+            if not line.strip():
+                continue
+            if not line.startswith(" "):
+                break
+            lines.append(re.sub(r"\s+", " ", line.strip()))
+    return frozenset(lines)
+
+
+def squeezed(text: str) -> list[str]:
+    """Lines without any white space, blank lines dropped."""
+    out = []
+    for line in text.splitlines():
+        bare = re.sub(r"\s+", "", line)
+        if bare:
+            out.append(bare)
+    return out
+
+
+ActionId = tuple[str, str, int, str]
+
+
+def _action_id(action: GraphAction) -> ActionId:
+    return (action.operation_key, action.operation, action.interval_ms, action.node_uname or "")
+
+
+def graph_signature(graph: TransitionGraph) -> tuple[frozenset[ActionId],
+                                                     frozenset[tuple[ActionId, ActionId]]]:
+    actions = frozenset(_action_id(s.action) for s in graph)
+    edges = frozenset((_action_id(graph.action(i)), _action_id(s.action))
+                      for s in graph for i in s.inputs)
+    return actions, edges
+
+
+def family(name: str) -> str:
+    """A case's family: its name up to the first '-' or '_' (numbered cases together)."""
+    head = re.split(r"[-_]", name, maxsplit=1)[0]
+    return "numbered" if head.isdigit() else head
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    datetime: str | None
+    directory: Path
+
+    @property
+    def xml(self) -> Path:
+        return self.directory / "xml" / f"{self.name}.xml"
+
+    @property
+    def summary(self) -> Path:
+        return self.directory / "summary" / f"{self.name}.summary"
+
+    @property
+    def exp(self) -> Path:
+        return self.directory / "exp" / f"{self.name}.exp"
+
+
+def load_cases(directory: Path) -> list[Case]:
+    cases = []
+    lines = (directory / "cases.tsv").read_text(encoding="utf-8").splitlines()
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        name, description, when = (line.split("\t") + ["", ""])[:3]
+        cases.append(Case(name, description, when.strip() or None, directory))
+    return cases
+
+
+@dataclass
+class CaseResult:
+    name: str
+    passed: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+def run_case(case: Case) -> CaseResult:
+    from defib.cib.parse import parse_cib_file
+    from defib.graph.build import build_graph
+    from defib.scheduler.dates import parse_datetime
+    from defib.simulate.engine import simulate
+
+    result = CaseResult(case.name, {m: False for m in METRICS})
+    try:
+        now = parse_datetime(case.datetime) if case.datetime else None
+        sim = simulate(parse_cib_file(str(case.xml)), now)
+        text = sim.text()
+        graph = build_graph(sim.transition)
+    except Exception as exc:  # one broken case must not hide the others' results
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+    expected = case.summary.read_text(encoding="utf-8")
+    result.passed["decisions"] = summary_set(text) == summary_set(expected)
+    result.passed["full_output"] = squeezed(text) == squeezed(expected)
+    result.passed["graph"] = graph_signature(graph) == graph_signature(
+        graph_from_xml(case.exp.read_bytes()))
+    return result
+
+
+@dataclass
+class Report:
+    results: list[CaseResult]
+
+    def rate(self, metric: str) -> float:
+        if not self.results:
+            return 0.0
+        return 100.0 * sum(r.passed[metric] for r in self.results) / len(self.results)
+
+    def failing_by_family(self, metric: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for r in self.results:
+            if not r.passed[metric]:
+                out.setdefault(family(r.name), []).append(r.name)
+        return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+
+    def errors(self) -> list[CaseResult]:
+        return [r for r in self.results if r.error]
+
+    def text(self) -> str:
+        total = len(self.results)
+        lines = []
+        for metric in METRICS:
+            count = sum(r.passed[metric] for r in self.results)
+            lines.append(f"{metric}: {count}/{total} = {self.rate(metric):.1f}%")
+        for metric in METRICS:
+            lines.append(f"failing ({metric}) by family:")
+            for fam, names in self.failing_by_family(metric).items():
+                lines.append(f"  {fam} ({len(names)}): {' '.join(names)}")
+        errors = self.errors()
+        if errors:
+            lines.append(f"cases that raised ({len(errors)}):")
+            lines.extend(f"  {r.name}: {r.error}" for r in errors)
+        return "\n".join(lines)
+
+
+def run_all(cases: Iterable[Case]) -> Report:
+    return Report([run_case(c) for c in cases])
