@@ -109,11 +109,20 @@ class ActionBuilder:
 
     def collective(self, rsc: Rsc) -> None:
         if isinstance(rsc, (GroupRt, CloneRt)):
+            # Starting a collective is possible only if some part of it will be active.
+            active = any(p.assigned is not None and p.next_role not in (None, "Stopped")
+                         for p in rsc.primitives())
+            promoted = any(p.assigned is not None and p.next_role == "Promoted"
+                           for p in rsc.primitives())
             for task in ("start", "running", "stop", "stopped"):
-                self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True))
+                runnable = active or task in ("stop", "stopped")
+                self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True,
+                                      runnable=runnable))
             if isinstance(rsc, CloneRt) and rsc.promotable:
                 for task in ("promote", "promoted", "demote", "demoted"):
-                    self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True))
+                    runnable = promoted or task in ("demote", "demoted")
+                    self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True,
+                                          runnable=runnable))
         if isinstance(rsc, CloneRt):
             for inst in rsc.instances:
                 self.collective(inst)

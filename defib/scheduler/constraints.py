@@ -32,6 +32,7 @@ class OrderingRt:
     then: Rsc
     then_action: str
     kind: str = "Mandatory"  # Mandatory Optional Serialize
+    symmetry: str = "symmetric"  # symmetric (forward half) | inverse | asymmetric
 
 
 @dataclass(eq=False)
@@ -247,12 +248,13 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
         symmetrical = order.symmetrical if order.symmetrical is not None else kind != "Serialize"
         for f in firsts:
             for t in thens:
-                cons.orderings.append(OrderingRt(order.id, f, first_action, t, then_action, kind))
+                cons.orderings.append(OrderingRt(order.id, f, first_action, t, then_action, kind,
+                                                 "symmetric" if symmetrical else "asymmetric"))
                 if symmetrical:
                     inv_f, inv_t = _invert(first_action), _invert(then_action)
                     if inv_f and inv_t:
                         cons.orderings.append(
-                            OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind)
+                            OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind, "inverse")
                         )
     # Groups: each member after and with the previous one.
     for rsc in _top_level(ws):
@@ -265,7 +267,7 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                         OrderingRt(rsc.id, prev, "start", cur, "start", "Mandatory")
                     )
                     cons.orderings.append(
-                        OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory")
+                        OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory", "inverse")
                     )
     return cons
 
@@ -325,11 +327,12 @@ def _order_sets(
     sym = symmetrical if symmetrical is not None else kind != "Serialize"
 
     def add(f: Rsc, fa: str, t: Rsc, ta: str) -> None:
-        cons.orderings.append(OrderingRt(ident, f, fa, t, ta, kind))
+        cons.orderings.append(OrderingRt(ident, f, fa, t, ta, kind,
+                                         "symmetric" if sym else "asymmetric"))
         if sym:
             inv_f, inv_t = _invert(fa), _invert(ta)
             if inv_f and inv_t:
-                cons.orderings.append(OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind))
+                cons.orderings.append(OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind, "inverse"))
 
     for rs, members in zip(sets, resolved, strict=True):
         action = rs.action or "start"

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 IMPLIES_THEN = "implies_then"
 IMPLIES_FIRST = "implies_first"
 RUNNABLE_LEFT = "runnable_left"
 RESTART = "restart"
 ONE_OR_MORE = "one_or_more"
+CHILD_BEGIN = "child_begin"  # a collective's pseudo action -> a member's action
+CHILD_END = "child_end"  # a member's action -> the collective's completion
 
 
 @dataclass(eq=False)
@@ -113,9 +115,9 @@ class Orderer:
                 child_begin = self._entry(child, task)
                 child_end = self._exit(child, task)
                 for a in child_begin:
-                    self.edge(begin, a, RUNNABLE_LEFT)
+                    self.edge(begin, a, RUNNABLE_LEFT, CHILD_BEGIN)
                 for a in child_end:
-                    self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT)
+                    self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT, CHILD_END)
         if isinstance(rsc, CloneRt) and rsc.promotable:
             self.edge(self.pseudo(rsc, "running"), self.pseudo(rsc, "promote"), RUNNABLE_LEFT)
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"), IMPLIES_FIRST)
@@ -150,16 +152,13 @@ class Orderer:
             then_pseudo = self.pseudo(order.then, then_task)
             thens = [then_pseudo] if then_pseudo is not None else []
         if order.kind == "Mandatory":
-            flags = (
-                [IMPLIES_THEN]
-                if first_task in ("start", "promote")
-                or first_task in ("stop", "demote")
-                and then_task in ("stop", "demote")
-                else []
-            )
-            if first_task in ("stop", "demote") and then_task in ("stop", "demote"):
-                flags = [IMPLIES_FIRST]
-            flags.append(RUNNABLE_LEFT)
+            # Pacemaker 2.1.5: a mandatory order always needs its first action runnable; the
+            # forward half of a symmetrical order passes requirement on, the inverse half back.
+            flags = [RUNNABLE_LEFT]
+            if order.symmetry == "symmetric":
+                flags.append(IMPLIES_THEN)
+            elif order.symmetry == "inverse":
+                flags.append(IMPLIES_FIRST)
         else:
             flags = []
         for f in firsts:
@@ -172,8 +171,20 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
     changed = True
     rounds = 0
     by_then: dict[int, list[Edge]] = {}
+    stops: dict[int, list[Action]] = {}
     for edge in edges:
         by_then.setdefault(id(edge.then), []).append(edge)
+        for action in (edge.first, edge.then):
+            if action.task == "stop" and isinstance(action.rsc, Prim):
+                known = stops.setdefault(id(action.rsc), [])
+                if action not in known:
+                    known.append(action)
+    children: dict[int, list[Action]] = {}
+    for edge in edges:
+        if CHILD_BEGIN in edge.flags:
+            children.setdefault(id(edge.first), []).append(edge.then)
+        elif CHILD_END in edge.flags:
+            children.setdefault(id(edge.then), []).append(edge.first)
     while changed and rounds < 50:
         changed = False
         rounds += 1
@@ -189,9 +200,21 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                     continue
                 t.runnable = False
                 if t.reason is None:
-                    t.reason = f"unrunnable {f.label()}"
+                    inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
+                    t.reason = f.reason if inherited else f"unrunnable {f.label()}"
                 changed = True
-            if IMPLIES_THEN in edge.flags and not f.optional and t.optional and f.runnable:
+            if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
+                parent, child = (f, t) if CHILD_BEGIN in edge.flags else (t, f)
+                if not child.optional and parent.optional:
+                    parent.optional = False  # a member acts, so its collective does
+                    changed = True
+                if "forced" in parent.extra and child.optional:
+                    child.optional = False  # the whole collective must act
+                    _force(child)
+                    changed = True
+                continue
+            if IMPLIES_THEN in edge.flags and t.optional and f.runnable and _required_for(
+                    f, t.node, children):
                 if RESTART in edge.flags and f.rsc is t.rsc:
                     # Internal stop->start: a required stop restarts only when it stays.
                     if (
@@ -203,6 +226,7 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                         changed = True
                     continue
                 t.optional = False
+                _force(t)
                 if t.reason is None and not f.pseudo:
                     t.reason = f"required {f.label()}"
                 elif t.reason is None and f.rsc is not None:
@@ -211,8 +235,9 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
             if RESTART in edge.flags and not t.optional and f.optional:
                 f.optional = False
                 changed = True
-            if IMPLIES_FIRST in edge.flags and not t.optional and f.optional:
+            if IMPLIES_FIRST in edge.flags and f.optional and _required_for(t, f.node, children):
                 f.optional = False
+                _force(f)
                 changed = True
         for edge_list in by_then.values():
             ones = [e for e in edge_list if ONE_OR_MORE in e.flags]
@@ -226,3 +251,29 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                     then.runnable = False
                     then.reason = then.reason or None
                     changed = True
+
+
+def _force(action: Action) -> None:
+    """A group's action required by an ordering: every member must take it."""
+    # Only a group passes an ordering on to its members; a clone's pseudo action is a
+    # synchronisation point whose members act on their own.
+    if action.pseudo and isinstance(action.rsc, GroupRt):
+        action.extra["forced"] = "1"
+
+
+def _required_for(action: Action, node: NodeInfo | None,
+                  children: dict[int, list[Action]]) -> bool:
+    """Is a clone's action required as seen from one node (Pacemaker asks per node)?"""
+    if action.optional:
+        return False
+    if node is None or not isinstance(action.rsc, CloneRt):
+        return True
+    return any(_required_on(child, node, children) for child in children.get(id(action), []))
+
+
+def _required_on(action: Action, node: NodeInfo, children: dict[int, list[Action]]) -> bool:
+    if action.optional:
+        return False
+    if action.node is not None:
+        return action.node is node
+    return any(_required_on(child, node, children) for child in children.get(id(action), []))
