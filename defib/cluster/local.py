@@ -64,13 +64,14 @@ def pick_port(count: int, links: int, start: int = 5405) -> int:
 
 def create(directory: Path, count: int, port: int = 0, links: int = 2,
            quorum: QuorumOptions | None = None, encrypt: bool = False,
-           timing: Timing | None = None) -> ClusterConfig:
-    """Write DIR/cluster.toml and DIR/authkey for a new local cluster."""
+           timing: Timing | None = None, search_from: int = 5405) -> ClusterConfig:
+    """Write DIR/cluster.toml and DIR/authkey for a new local cluster. Without ``port`` the
+    first free port (pair) from ``search_from`` is used."""
     if count < 1 or count > 200:
         raise ClusterError(f"node count {count} out of range 1..200")
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    base = port or pick_port(count, links)
+    base = port or pick_port(count, links, search_from)
     nodes = tuple(
         NodeConfig(i, f"node{i}", node_addresses(i, base, links)) for i in range(1, count + 1)
     )

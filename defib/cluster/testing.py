@@ -9,6 +9,7 @@ stopped and the namespace deleted even when the body fails.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -51,7 +52,10 @@ class LocalCluster:
         self.names = [f"node{i}" for i in range(1, count + 1)]
         self.netns = f"defib-t{os.getpid()}-{id(self) % 100000}" if netns else None
         self._rules: set[tuple[str, str]] = set()
-        self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing)
+        # Clusters of parallel tests must not race for the same ports: start the search at a
+        # random place below the ephemeral range (our sending sockets use that one).
+        start = random.randrange(10000, 30000, 2)
+        self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:
