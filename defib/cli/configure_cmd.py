@@ -54,15 +54,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def add_cib_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", metavar="CIB_FILE",
-                   help="CIB XML file to work on (default: $CIB_file)")
+                   help="CIB XML file to work on (default: $CIB_file, else the running cluster)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="cluster directory of the running cluster "
+                        "(default $DEFIB_CLUSTER_DIR or ./defib-local)")
+    p.add_argument("--node", help="talk to this node (default: the first that answers)")
 
 
 def store_from_args(args: argparse.Namespace) -> CibStore:
+    """``--file`` / ``$CIB_file`` as Pacemaker's tools, otherwise the running cluster."""
     path = getattr(args, "file", None) or os.environ.get("CIB_file")
     if path:
         return FileCib(Path(path))
-    raise NotConnectedError("no CIB: give --file FILE or set CIB_file "
-                            "(the live cluster connection is not available yet)")
+    from defib.configure.live import LiveCib
+
+    directory = getattr(args, "dir", None) or Path(
+        os.environ.get("DEFIB_CLUSTER_DIR", "defib-local"))
+    if not (directory / "cluster.toml").is_file():
+        raise NotConnectedError(f"no CIB: give --file FILE, set CIB_file, or run a cluster "
+                                f"({directory}/cluster.toml not found)", str(directory))
+    return LiveCib(directory.resolve(), getattr(args, "node", None))
 
 
 def report(result: Result) -> int:

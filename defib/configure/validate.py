@@ -92,7 +92,7 @@ def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
 def verify_doc(doc: CibDoc) -> list[Problem]:
     """Whole-document checks (for import, verify and before every write)."""
     problems: list[Problem] = []
-    counts = Counter(el.get("id") for el in doc.root.iter()
+    counts = Counter(el.get("id") for el in doc.conf.iter()
                      if el.get("id") and el.tag not in ("resource_ref", "obj_ref", "role", "node"))
     for ident, n in sorted(counts.items(), key=lambda kv: str(kv[0])):
         if n > 1:
