@@ -10,8 +10,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from defib.errors import CommandError, NotConnectedError
+
+if TYPE_CHECKING:
+    from defib.cluster.client import ControlClient
 
 
 @dataclass
@@ -21,7 +25,7 @@ class LiveCib:
     timeout: float = 10.0
     _read_epoch: tuple[int, int] | None = field(default=None, repr=False)
 
-    def _client(self):  # type: ignore[no-untyped-def]
+    def _client(self) -> ControlClient:
         from defib.cluster.client import ControlClient
         from defib.cluster.config import load_config
         from defib.cluster.local import CONFIG_NAME
