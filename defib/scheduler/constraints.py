@@ -33,6 +33,11 @@ class OrderingRt:
     then_action: str
     kind: str = "Mandatory"  # Mandatory Optional Serialize
     symmetry: str = "symmetric"  # symmetric (forward half) | inverse | asymmetric
+    # "One or more" orders: the first side is satisfied once min_first of its parts can run
+    # (require-all=false, clone-min). first_parts lists the set members when first is a set.
+    min_first: int = 0
+    one_or_more: str | None = None
+    first_parts: tuple[Rsc, ...] = ()
 
 
 @dataclass(eq=False)
@@ -248,8 +253,14 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
         symmetrical = order.symmetrical if order.symmetrical is not None else kind != "Serialize"
         for f in firsts:
             for t in thens:
-                cons.orderings.append(OrderingRt(order.id, f, first_action, t, then_action, kind,
-                                                 "symmetric" if symmetrical else "asymmetric"))
+                forward = OrderingRt(order.id, f, first_action, t, then_action, kind,
+                                     "symmetric" if symmetrical else "asymmetric")
+                if isinstance(f, CloneRt):
+                    clone_min = _int_meta(f.meta.get("clone-min"))
+                    if clone_min > 0 or not order.require_all:
+                        forward.min_first = max(clone_min, 1)
+                        forward.one_or_more = f"clone-one-or-more:{order.id}"
+                cons.orderings.append(forward)
                 if symmetrical:
                     inv_f, inv_t = _invert(first_action), _invert(then_action)
                     if inv_f and inv_t:
@@ -342,6 +353,13 @@ def _order_sets(
     for i in range(len(sets) - 1):
         a, b = resolved[i], resolved[i + 1]
         fa, ta = sets[i].action or "start", sets[i + 1].action or "start"
+        if not sets[i].require_all and a:
+            firsts_b = [b[0]] if sets[i + 1].sequential and b else b
+            for t in firsts_b:
+                cons.orderings.append(OrderingRt(
+                    ident, a[0], fa, t, ta, kind, "symmetric" if sym else "asymmetric",
+                    min_first=1, one_or_more=f"one-or-more:{sets[i].id}", first_parts=tuple(a)))
+            continue
         lasts = [a[-1]] if sets[i].sequential and a else a
         firsts = [b[0]] if sets[i + 1].sequential and b else b
         for f in lasts:
@@ -449,3 +467,10 @@ def apply_node_health(ws: WorkingSet) -> None:
                     "true", "yes", "1", "on"):
                 continue
             set_node_score(rsc, node, health)
+
+
+def _int_meta(text: str | None) -> int:
+    try:
+        return int(text) if text is not None else 0
+    except ValueError:
+        return 0

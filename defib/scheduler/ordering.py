@@ -15,7 +15,9 @@ RUNNABLE_LEFT = "runnable_left"
 RESTART = "restart"
 ONE_OR_MORE = "one_or_more"
 CHILD_BEGIN = "child_begin"  # a collective's pseudo action -> a member's action
-CHILD_END = "child_end"  # a member's action -> the collective's completion
+CHILD_END = "child_end"
+MIN_INPUT = "min_input"
+ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone  # one part of a "one or more" first side  # a member's action -> the collective's completion
 
 
 @dataclass(eq=False)
@@ -134,10 +136,38 @@ class Orderer:
         own = self.pseudo(rsc, _COMPLETION[task])
         return [own] if own is not None else []
 
+    def one_or_more(self, order: OrderingRt) -> list[Action]:
+        """The pseudo action that stands for "enough of the first side can run"."""
+        name = order.one_or_more or f"one-or-more:{order.id}"
+        existing = self.table.get(name, None)
+        if existing is not None:
+            return [existing]
+        pseudo = self.table.add(Action(name, "one-or-more", None, None, pseudo=True))
+        pseudo.extra["min"] = str(order.min_first)
+        parts: list[Rsc]
+        if order.first_parts:
+            parts = list(order.first_parts)
+        elif isinstance(order.first, CloneRt):
+            parts = list(order.first.instances)
+        else:
+            parts = [order.first]
+        for part in parts:
+            if isinstance(part, Prim):
+                inputs = self.actions_of(part, order.first_action) or [
+                    self.placeholder(part, order.first_action)]
+            else:
+                completion = _COMPLETION.get(order.first_action, order.first_action)
+                inputs = [self.pseudo(part, completion) or self.placeholder(part, completion)]
+            for action in inputs:
+                self.edge(action, pseudo, MIN_INPUT)
+        return [pseudo]
+
     def constraint(self, order: OrderingRt) -> None:
         first_task = order.first_action
         then_task = order.then_action
-        if isinstance(order.first, Prim):
+        if order.min_first > 0:
+            firsts = self.one_or_more(order)
+        elif isinstance(order.first, Prim):
             firsts = self.actions_of(order.first, first_task) or [
                 self.placeholder(order.first, first_task)
             ]
@@ -154,7 +184,10 @@ class Orderer:
         if order.kind == "Mandatory":
             # Pacemaker 2.1.5: a mandatory order always needs its first action runnable; the
             # forward half of a symmetrical order passes requirement on, the inverse half back.
-            flags = [RUNNABLE_LEFT]
+            if order.symmetry == "asymmetric":
+                flags = [ASYMMETRIC]
+            else:
+                flags = [RUNNABLE_LEFT]
             if order.symmetry == "symmetric":
                 flags.append(IMPLIES_THEN)
             elif order.symmetry == "inverse":
@@ -190,6 +223,12 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
         rounds += 1
         for edge in edges:
             f, t = edge.first, edge.then
+            if (ASYMMETRIC in edge.flags and not f.runnable and t.runnable and not t.optional
+                    and not (f.optional and isinstance(f.rsc, Prim)
+                             and "placeholder" not in f.extra)):
+                t.runnable = False
+                t.reason = t.reason or f"unrunnable {f.label()}"
+                changed = True
             if RUNNABLE_LEFT in edge.flags and not f.runnable and t.runnable:
                 if (
                     f.optional
@@ -202,6 +241,11 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                 if t.reason is None:
                     inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
                     t.reason = f.reason if inherited else f"unrunnable {f.label()}"
+                changed = True
+            if (RESTART in edge.flags and not t.runnable and f.optional and f.runnable
+                    and isinstance(t.rsc, Prim) and t.rsc.managed):
+                # A resource that should (re)start but can't must still stop.
+                f.optional = False
                 changed = True
             if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
                 parent, child = (f, t) if CHILD_BEGIN in edge.flags else (t, f)
@@ -240,6 +284,14 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                 _force(f)
                 changed = True
         for edge_list in by_then.values():
+            inputs = [e for e in edge_list if MIN_INPUT in e.flags]
+            if inputs:
+                then = inputs[0].then
+                enough = sum(1 for e in inputs if e.first.runnable) >= int(
+                    then.extra.get("min", "1"))
+                if then.runnable and not enough:
+                    then.runnable = False
+                    changed = True
             ones = [e for e in edge_list if ONE_OR_MORE in e.flags]
             if ones:
                 then = ones[0].then
