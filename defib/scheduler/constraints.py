@@ -343,7 +343,8 @@ def _order_sets(
         if sym:
             inv_f, inv_t = _invert(fa), _invert(ta)
             if inv_f and inv_t:
-                cons.orderings.append(OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind, "inverse"))
+                cons.orderings.append(
+                    OrderingRt(ident + "-inv", t, inv_t, f, inv_f, kind, "inverse"))
 
     for rs, members in zip(sets, resolved, strict=True):
         action = rs.action or "start"

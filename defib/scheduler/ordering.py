@@ -15,9 +15,9 @@ RUNNABLE_LEFT = "runnable_left"
 RESTART = "restart"
 ONE_OR_MORE = "one_or_more"
 CHILD_BEGIN = "child_begin"  # a collective's pseudo action -> a member's action
-CHILD_END = "child_end"
-MIN_INPUT = "min_input"
-ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone  # one part of a "one or more" first side  # a member's action -> the collective's completion
+CHILD_END = "child_end"  # a member's action -> the collective's completion
+MIN_INPUT = "min_input"  # one part of a "one or more" first side
+ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone
 
 
 @dataclass(eq=False)
