@@ -41,6 +41,7 @@ class ActionTable:
     def __init__(self) -> None:
         self.actions: list[Action] = []
         self.index: dict[tuple[str, str | None], Action] = {}
+        self.by_rsc: dict[tuple[int, str], list[Action]] = {}
 
     def get(self, uuid: str, node: NodeInfo | None) -> Action | None:
         return self.index.get((uuid, node.id if node else None))
@@ -54,10 +55,12 @@ class ActionTable:
             return existing
         self.index[key] = action
         self.actions.append(action)
+        if action.rsc is not None:
+            self.by_rsc.setdefault((id(action.rsc), action.task), []).append(action)
         return action
 
     def for_rsc(self, rsc: Rsc, task: str) -> list[Action]:
-        return [a for a in self.actions if a.rsc is rsc and a.task == task]
+        return list(self.by_rsc.get((id(rsc), task), ()))
 
 
 def op_uuid(rsc_id: str, task: str, interval_ms: int = 0) -> str:

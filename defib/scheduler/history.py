@@ -411,26 +411,39 @@ def _role_rank(role: str) -> int:
 
 def fail_count(ws: WorkingSet, prim: Prim, node: NodeInfo) -> tuple[int, int]:
     """(count, last failure epoch) for a resource on a node, expired failures excluded."""
-    names = {prim.id, prim.base_id()}
-    count = 0
-    last = 0
-    for key, value in node.attrs.items():
-        if key.startswith("fail-count-"):
-            rest = key[len("fail-count-") :]
-            rsc = rest.split("#", 1)[0]
-            if rsc in names:
-                count = _add(count, parse_score(value))
-        elif key.startswith("last-failure-"):
-            rest = key[len("last-failure-") :]
-            if rest.split("#", 1)[0] in names:
-                try:
-                    last = max(last, int(value))
-                except ValueError:
-                    pass
+    table = _failure_table(node)
+    count, last = 0, 0
+    for name in {prim.id, prim.base_id()}:
+        c, t = table.get(name, (0, 0))
+        count = _add(count, c)
+        last = max(last, t)
     if count and prim.failure_timeout_s > 0 and ws.now is not None and last:
         if last + prim.failure_timeout_s <= ws.now.timestamp():
             return 0, last
     return count, last
+
+
+def _failure_table(node: NodeInfo) -> dict[str, tuple[int, int]]:
+    """Fail counts and last-failure times per resource name, read once per node."""
+    cached = node.failures
+    if cached is not None:
+        return cached
+    table: dict[str, tuple[int, int]] = {}
+    for key, value in node.attrs.items():
+        if key.startswith("fail-count-"):
+            rsc = key[len("fail-count-"):].split("#", 1)[0]
+            c, t = table.get(rsc, (0, 0))
+            table[rsc] = (_add(c, parse_score(value)), t)
+        elif key.startswith("last-failure-"):
+            rsc = key[len("last-failure-"):].split("#", 1)[0]
+            try:
+                when = int(value)
+            except ValueError:
+                continue
+            c, t = table.get(rsc, (0, 0))
+            table[rsc] = (c, max(t, when))
+    node.failures = table
+    return table
 
 
 def _add(a: int, b: int) -> int:
