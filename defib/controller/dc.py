@@ -48,6 +48,7 @@ log = logging.getLogger("defib.controller")
 REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
 OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
 FENCE_RETRY_S = 2.0
+JOIN_SETTLE_S = 0.5
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Controller:
         self._epoch: tuple[int, int] | None = None
         self._started = time.monotonic()
         self._view_since = time.monotonic()
+        self._settle_until = 0.0
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
         node.subscribe(self._on_event)
@@ -131,6 +133,10 @@ class Controller:
         kind = event.get("event")
         if kind == "membership":
             self._view_since = time.monotonic()
+            if event.get("joined") and event.get("left"):
+                # A join that evicts someone is often the layer re-forming: let it settle
+                # before anyone is declared lost (and fenced).
+                self._settle_until = time.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
             for key, (node, future) in list(self.waiting.items()):
@@ -308,6 +314,9 @@ class Controller:
         """One round; True when the loop must run again (something was done or is awaited)."""
         if not self.node.cib.synced:
             await asyncio.sleep(0.02)
+            return True
+        if time.monotonic() < self._settle_until:
+            await asyncio.sleep(0.05)
             return True
         membership = self.layer.membership()
         members = {self._name(m) for m in membership.members}

@@ -1,0 +1,96 @@
+"""Reattach after a daemon restart, a network partition, standby: real daemons and agents."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from defib.cluster.local import daemon_pid
+from defib.cluster.testing import netns_available
+from defib.controller.harness import ResourceCluster, cib_xml, fence_device, overlaps, primitive
+
+
+def recorder(log: Path) -> str:
+    return primitive("rec", "ocf", "Recorder", "defib", {"log": str(log)}, monitor="1s")
+
+
+def crm_config(props: dict[str, str]) -> str:
+    pairs = "".join(f'<nvpair id="opt-{k}" name="{k}" value="{v}"/>' for k, v in props.items())
+    return (f'<crm_config><cluster_property_set id="cib-bootstrap-options">{pairs}'
+            "</cluster_property_set></crm_config>")
+
+
+def test_restarted_daemon_reattaches_to_running_resource(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        # Without fencing and in maintenance mode, a daemon may restart under its resources.
+        rc.load(cib_xml(recorder(log), properties={"stonith-enabled": "false"}))
+        home, _ = rc.wait_running("rec")
+        rc.replace_section("crm_config", crm_config({"stonith-enabled": "false",
+                                                     "maintenance-mode": "true"}))
+        time.sleep(0.5)
+        pid = daemon_pid(rc.dir, home)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # the daemon only: the resource keeps running
+        rc.down.add(home)
+        rc.wait("the others see it gone",
+                lambda: not any(n["member"] for n in rc.client_request("status")["nodes"]
+                                if n["name"] == home), timeout=10)
+        rc.restart(home)
+        rc.cluster.wait_formed(timeout=20)
+        # The DC probes the new daemon, which finds the resource running where it was.
+        rc.wait("probe found rec", lambda: rc.locations()["rec"] == [home], timeout=15)
+        dc = rc.dc_status()["node"]
+        assert "probing" in rc.log(dc)
+        rc.replace_section("crm_config", crm_config({"stonith-enabled": "false",
+                                                     "maintenance-mode": "false"}))
+        time.sleep(2.0)
+        assert rc.locations()["rec"] == [home]
+    lines = log.read_text().splitlines()
+    assert [ln.split()[0] for ln in lines if ln.split()[0] in ("start", "stop")][:1] == ["start"]
+    assert len([ln for ln in lines if ln.startswith("start")]) == 1, lines
+    assert overlaps(log.read_text(), {}) == []
+
+
+def test_standby_moves_resource_cleanly(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + recorder(log)))
+        home, _ = rc.wait_running("rec")
+        node_id = home.removeprefix("node")
+        nodes = "".join(
+            f'<node id="{i}" uname="node{i}">' + (
+                f'<instance_attributes id="nodes-{i}"><nvpair id="nodes-{i}-standby"'
+                ' name="standby" value="on"/></instance_attributes>' if str(i) == node_id
+                else "") + "</node>"
+            for i in range(1, 4))
+        rc.replace_section("nodes", f"<nodes>{nodes}</nodes>")
+        other, took = rc.wait_running("rec", not_on={home}, timeout=10)
+        assert rc.dc_status()["fenced"] == {}
+    lines = [ln.split() for ln in log.read_text().splitlines()]
+    assert [(a, n) for a, _, n, _ in lines] == [("start", home), ("stop", home),
+                                                ("start", other)]
+    assert overlaps(log.read_text(), {}) == []
+
+
+@pytest.mark.skipif(not netns_available(), reason="needs root and ip netns for partitions")
+def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    prefer = '<rsc_location id="rec-prefers-node1" rsc="rec" node="node1" score="100"/>'
+    with ResourceCluster(tmp_path / "c", 3, netns=True) as rc:
+        rc.load(cib_xml(fence_device() + recorder(log), prefer))
+        rc.wait("rec on node1", lambda: rc.locations()["rec"] == ["node1"], timeout=20)
+        rc.cluster.block(["node1"], ["node2", "node3"])
+        rc.down.add("node1")
+        other, _ = rc.wait_running("rec", not_on={"node1"}, timeout=20)
+        majority_dc = rc.dc_status()
+        assert majority_dc["node"] in ("node2", "node3")
+        assert "node1" in majority_dc["fenced"]
+        fenced = {k: list(v) for k, v in majority_dc["fenced"].items()}
+        rc.cluster.heal()
+    assert overlaps(log.read_text(), fenced) == []
+    assert other in ("node2", "node3")
