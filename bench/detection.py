@@ -79,7 +79,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="defib-bench-") as tmp:
-        with LocalCluster(Path(tmp) / "bench", args.nodes, links=args.links) as cluster:
+        with LocalCluster(Path(tmp) / "bench", args.nodes, links=args.links,
+                          controller=False) as cluster:
             cluster.start()
             detected, agreed = detection_runs(cluster, args.runs)
             cpu = idle_cpu(cluster, args.idle)

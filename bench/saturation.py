@@ -37,7 +37,8 @@ def main() -> int:
     timing = replace(Timing(), nice=args.nice)
     hogs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="defib-sat-") as tmp:
-        with LocalCluster(Path(tmp) / "sat", args.nodes, timing=timing) as cluster:
+        with LocalCluster(Path(tmp) / "sat", args.nodes, timing=timing,
+                          controller=False) as cluster:
             try:
                 cluster.start()
                 cluster.wait_formed(timeout=15)

@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--last-man-standing", action="store_true")
     start.add_argument("--encrypt", action="store_true", help="AES-GCM on top of HMAC")
     start.add_argument("--no-wait", action="store_true", help="do not wait for membership")
+    start.add_argument("--no-controller", action="store_true",
+                       help="run the cluster layer only (no resource management)")
     start.set_defaults(func=_start)
 
     stop = sub.add_parser("stop", help="stop the local cluster's daemons (recorded PIDs)")
@@ -67,7 +69,7 @@ def _start(args: argparse.Namespace) -> int:
     elif args.nodes and args.nodes != len(local.load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"
                            " stop it and remove the directory to recreate")
-    started = local.start(directory, args.node)
+    started = local.start(directory, args.node, controller=not args.no_controller)
     for node in started:
         state = "already running" if node.already_running else "started"
         print(f"{node.name}: {state} (pid {node.pid})")

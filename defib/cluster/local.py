@@ -113,7 +113,10 @@ def daemon_pid(directory: Path, name: str) -> int | None:
     return None
 
 
-def start(directory: Path, names: list[str] | None = None, wait: float = 15.0) -> list[StartedNode]:
+def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
+          controller: bool = True) -> list[StartedNode]:
+    """Start the named nodes (default all) that are not running; wait for their sockets.
+    ``controller=False`` runs the cluster layer alone (``defib daemon --no-controller``)."""
     directory = directory.resolve()
     cfg = load_config(directory / CONFIG_NAME)
     chosen = [cfg.node_by_name(n) for n in names] if names else list(cfg.nodes)
@@ -126,10 +129,13 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0) -
             started.append(StartedNode(node.name, pid, True))
             continue
         env = dict(os.environ, DEFIB_LOCAL_NODE=f"{directory}:{node.name}")
+        cmd = [sys.executable, "-m", "defib.cli.main", "daemon",
+               "--config", str(directory / CONFIG_NAME), "--node", node.name]
+        if not controller:
+            cmd.append("--no-controller")
         with open(state / "daemon.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "defib.cli.main", "daemon",
-                 "--config", str(directory / CONFIG_NAME), "--node", node.name],
+                cmd,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state, env=env,
                 start_new_session=True,
             )

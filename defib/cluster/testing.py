@@ -46,10 +46,12 @@ class LocalCluster:
         timing: Timing | None = None,
         encrypt: bool = False,
         netns: bool = False,
+        controller: bool = True,
     ) -> None:
         self.dir = directory.resolve()
         self.count = count
         self.names = [f"node{i}" for i in range(1, count + 1)]
+        self.controller = controller
         self.netns = f"defib-t{os.getpid()}-{id(self) % 100000}" if netns else None
         self._rules: set[tuple[str, str]] = set()
         # Clusters of parallel tests must not race for the same ports: start the search at a
@@ -87,13 +89,15 @@ class LocalCluster:
         if self.netns:
             cmd = ["ip", "netns", "exec", self.netns, sys.executable, "-m", "defib.cli.main",
                    "cluster", "start", "--dir", str(self.dir), "--no-wait"]
+            if not self.controller:
+                cmd.append("--no-controller")
             for name in names or []:
                 cmd += ["--node", name]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 raise ClusterError(f"cluster start failed: {done.stderr}")
         else:
-            local.start(self.dir, names)
+            local.start(self.dir, names, controller=self.controller)
 
     def stop(self, names: list[str]) -> None:
         local.stop(self.dir, names)

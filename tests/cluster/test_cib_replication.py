@@ -25,7 +25,7 @@ def cib_of(cluster: LocalCluster, name: str) -> dict:
 
 
 def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "repl", 3) as cluster:
+    with LocalCluster(tmp_path / "repl", 3, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         # Through a non-DC node; the answer comes only once every member acked.
@@ -53,7 +53,7 @@ def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Pa
 
 
 def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "repl2", 3, links=1) as cluster:
+    with LocalCluster(tmp_path / "repl2", 3, links=1, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         events = cluster.client("node1").events(timeout=5)
@@ -76,7 +76,7 @@ def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: 
 
 
 def test_corrupt_cib_file_detected_and_newest_copy_used(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "corrupt", 3, links=1) as cluster:
+    with LocalCluster(tmp_path / "corrupt", 3, links=1, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         for i in range(3):
@@ -103,7 +103,7 @@ def test_large_cib_travels_in_fragments(tmp_path: Path) -> None:
         f' value="{os.urandom(16).hex()}"/></instance_attributes></primitive>'
         for i in range(3000)
     )
-    with LocalCluster(tmp_path / "big", 3, links=1) as cluster:
+    with LocalCluster(tmp_path / "big", 3, links=1, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         result = cluster.client("node2").replace_section(

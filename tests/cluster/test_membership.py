@@ -53,7 +53,7 @@ def test_three_nodes_form_one_membership_and_status_shows_it(tmp_path: Path) -> 
 
 
 def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "c5", 5) as cluster:
+    with LocalCluster(tmp_path / "c5", 5, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         survivors = ["node1", "node2", "node4", "node5"]
@@ -80,7 +80,7 @@ def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) ->
 
 def test_two_node_with_wait_for_all(tmp_path: Path) -> None:
     options = QuorumOptions(two_node=True)  # implies wait_for_all
-    with LocalCluster(tmp_path / "c2", 2, quorum=options) as cluster:
+    with LocalCluster(tmp_path / "c2", 2, quorum=options, controller=False) as cluster:
         cluster.start(["node1"])
         time.sleep(0.6)
         st = cluster.status("node1")
@@ -111,7 +111,7 @@ def _send(packet: bytes, port: int) -> None:
 def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
     tmp_path: Path,
 ) -> None:
-    with LocalCluster(tmp_path / "sec", 3, encrypt=True) as cluster:
+    with LocalCluster(tmp_path / "sec", 3, encrypt=True, controller=False) as cluster:
         cluster.start()
         sts = cluster.wait_formed(timeout=10)
         view = sts["node1"]["view"]
@@ -142,7 +142,7 @@ def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
 
 
 def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "perm", 1) as cluster:
+    with LocalCluster(tmp_path / "perm", 1, controller=False) as cluster:
         assert (cluster.cfg.key_file.stat().st_mode & 0o777) == 0o600
         cluster.cfg.key_file.chmod(0o644)
         with pytest.raises(ClusterError, match="accessible by group/others"):
@@ -156,7 +156,7 @@ netns = pytest.mark.skipif(not netns_available(), reason="needs root and `ip net
 def test_redundant_link_and_partition_majority_quorate_minority_not_then_heal(
     tmp_path: Path,
 ) -> None:
-    with LocalCluster(tmp_path / "part", 5, netns=True) as cluster:
+    with LocalCluster(tmp_path / "part", 5, netns=True, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         view = cluster.status("node1")["view"]
