@@ -297,6 +297,9 @@ class Assigner:
             return None
         clone.assigning = True
         for colo in self.this_with.get(id(clone), []):
+            if colo.dependent_role == "Promoted" and clone.promotable:
+                self.assign(colo.primary)
+                continue  # decides which instance is promoted, not where instances run
             self.assign(colo.primary)
             nodes = self._primary_nodes(colo.primary, colo.primary_role)
             ids = {n.id for n in nodes}
