@@ -388,7 +388,7 @@ def render_object(obj: CliObject) -> str:
     el, kind = obj.element, obj.kind
     if kind == "node":
         uname = el.get("uname") or el.get("id", "")
-        head = "node " + ("" if el.get("id") == uname else f"$id={el.get('id')} ") + str(uname)
+        head = "node " + ("" if el.get("id") == uname else f"{el.get('id')}: ") + str(uname)
         if el.get("type"):
             head += f":{el.get('type')}"
         if el.get("description"):

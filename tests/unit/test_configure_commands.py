@@ -36,7 +36,8 @@ location www-prefers-node1 www 100: node1
 
 def test_cli_web_service_script_show_and_xml(tmp_path: Path) -> None:
     cib = tmp_path / "cib.xml"
-    r = run(cib, "configure", stdin=WEB)
+    (tmp_path / "web.crm").write_text(WEB)
+    r = run(cib, "configure", "-f", str(tmp_path / "web.crm"))
     assert r.returncode == 0, r.stderr
     shown = run(cib, "configure", "show", "www").stdout
     assert shown.startswith("primitive www apache \\\n\tparams configfile=/etc/apache2/apache2")
@@ -46,6 +47,13 @@ def test_cli_web_service_script_show_and_xml(tmp_path: Path) -> None:
     order = root.find(".//rsc_order")
     assert order is not None and order.get("first") == "vip" and order.get("then") == "www"
     assert run(cib, "configure", "verify").returncode == 0
+
+
+def test_cli_script_on_stdin(tmp_path: Path) -> None:
+    cib = tmp_path / "cib.xml"
+    r = run(cib, "configure", stdin="primitive a Dummy\nprimitive b Dummy\ngroup g a b\n")
+    assert r.returncode == 0, r.stderr
+    assert "group g a b" in run(cib, "configure", "show").stdout
 
 
 def test_cli_one_shot_typo_is_refused_with_location(tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ def configuration(draw: st.DrawFn) -> str:
     for n in nodes:
         extra = draw(st.sampled_from(["", " attributes mem=16G", " utilization cpu=4",
                                       " attributes $id=na-" + n + " rack=1"]))
-        lines.append(f"node {n}{extra}")
+        head = draw(st.sampled_from([n, f"{n}:member", f"$id=x{n} {n}", f"y{n}: {n}"]))
+        lines.append(f"node {head}{extra}")
     prims = [f"p{i}" for i in range(draw(st.integers(2, 7)))]
     lines.extend(draw(primitive(p)) for p in prims)
     top = list(prims)
@@ -149,7 +150,8 @@ def configuration(draw: st.DrawFn) -> str:
                          f"{draw(st.sampled_from(['100', 'inf', '-inf']))}: {nodes[0]}")
         else:
             rules = draw(st.lists(rule(), min_size=1, max_size=2))
-            lines.append(f"location l{i} {draw(st.sampled_from(rscs))} " + " ".join(rules))
+            opts = draw(st.sampled_from(["", "role=Promoted ", "resource-discovery=never "]))
+            lines.append(f"location l{i} {draw(st.sampled_from(rscs))} {opts}" + " ".join(rules))
     for i in range(draw(st.integers(0, 3))):
         score = draw(st.sampled_from(["inf", "-inf", "100"]))
         body = draw(rsc_list(rscs, ["Started", "Promoted"]))
