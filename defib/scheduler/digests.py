@@ -31,8 +31,12 @@ def definition_change(prim: Prim, record: OpRecord) -> str | None:
     if calculated == record.op_digest:
         return None
     secure = dict(record.attributes).get("op-secure-params")
-    if False and record.op_secure_digest and secure is not None:
-        if secure_digest_for_list(params, secure) == record.op_secure_digest:
+    if record.op_secure_digest and secure is not None:
+        visible = params
+        if prim.rsc_class == "stonith":
+            # The fencer adds pcmk_* parameters that agents' meta-data never list.
+            visible = {k: v for k, v in params.items() if not k.startswith("pcmk_")}
+        if secure_digest_for_list(visible, secure) == record.op_secure_digest:
             return None
     if record.op_restart_digest and not _has_op_params(prim, record.operation):
         return "reload"
