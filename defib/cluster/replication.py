@@ -57,6 +57,7 @@ class CibReplicator:
         self.loaded_from: str = "empty"
         self.membership = Membership("0.0", ())
         self.synced = False
+        self._awaiting_full = False
         self._versions: dict[int, tuple[tuple[int, int, int], str]] = {}
         self._deferred: list[Delivery] = []
         self._pending: dict[str, _Pending] = {}
@@ -108,6 +109,7 @@ class CibReplicator:
         old_dc = self.dc
         self.membership = membership
         self.synced = False
+        self._awaiting_full = False
         self._versions = {}
         self._deferred = []
         self.layer.send_ordered(
@@ -128,6 +130,8 @@ class CibReplicator:
             self._on_version(d)
         elif kind == "cib-full":
             self._adopt(d.payload, f"sync from node {d.origin}")
+            if self._awaiting_full:
+                self._sync_done()
         elif kind == "cib-req":
             if self.layer.node_id == self.dc:
                 if self.synced:
@@ -161,21 +165,30 @@ class CibReplicator:
     def _on_version(self, d: Delivery) -> None:
         self._versions[d.origin] = (_version(d.payload["v"]), str(d.payload["d"]))
         members = self.membership.members
-        if self.synced or not all(m in self._versions for m in members):
+        if self.synced or self._awaiting_full or not all(m in self._versions for m in members):
             return
         best = max(self._versions[m][0] for m in members)
         holders = [m for m in members if self._versions[m][0] == best]
         holder = self.dc if self.dc in holders else min(holders)
         wanted = self._versions[holder]
         differ = [m for m in members if self._versions[m] != wanted]
-        if differ and holder == self.layer.node_id:
+        if not differ:
+            self._sync_done()
+            return
+        # Everyone (the DC included) waits for the holder's copy: a change committed before
+        # it arrives would be built on a stale base and then overwritten.
+        self._awaiting_full = True
+        if holder == self.layer.node_id:
             self.log.info("sending CIB %s to nodes %s (they differ)", _v(best), differ)
             self.layer.send_ordered({"t": "cib-full", "x": self.copy.xml,
                                      "v": list(self.copy.version), "d": self.copy.digest})
+
+    def _sync_done(self) -> None:
+        self._awaiting_full = False
         self.synced = True
-        for deferred in self._deferred:
-            self._commit(deferred)
-        self._deferred = []
+        deferred, self._deferred = self._deferred, []
+        for request in deferred:
+            self._commit(request)
 
     def _commit(self, d: Delivery) -> None:
         req = str(d.payload["r"])

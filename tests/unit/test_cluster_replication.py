@@ -130,3 +130,25 @@ def test_a_request_delivered_twice_is_applied_once_even_by_the_next_dc(tmp_path:
         assert reps[2].copy.version == reps[3].copy.version == (0, 1, 0)
 
     asyncio.run(scenario())
+
+
+def test_a_change_racing_the_sync_is_applied_on_top_of_the_synced_copy(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        hub.set_partitions([{1, 2}, {3}])
+        await settle()
+        props = ('<crm_config><cluster_property_set id="p"><nvpair id="p1" name="x"'
+                 ' value="1"/></cluster_property_set></crm_config>')
+        await reps[3].change({"op": "replace_section", "section": "crm_config", "xml": props})
+        hub.set_partitions([{1, 2, 3}])
+        # Sent while the healed view is still syncing: node 3 holds the newer copy.
+        result = await reps[2].change({"op": "replace_section", "section": "resources",
+                                       "xml": RES.format("late")})
+        await settle()
+        assert result["version"] == [0, 2, 0]
+        for rep in reps.values():
+            assert rep.copy.version == (0, 2, 0)
+            assert 'id="late"' in rep.copy.xml and 'id="p1"' in rep.copy.xml
+
+    asyncio.run(scenario())
