@@ -1,0 +1,1 @@
+"""Package data: sample CIBs (demo-cluster.xml is the `defib demo` cluster)."""
