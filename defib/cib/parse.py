@@ -408,7 +408,7 @@ class _Parser:
         return OpRecord(
             id=e.get("id", ""),
             operation=e.get("operation", ""),
-            interval_ms=parse_ms(e.get("interval"), 0) or 0,
+            interval_ms=_int(e.get("interval"), 0),  # status records milliseconds
             call_id=_int(e.get("call-id"), 0),
             rc_code=_int(e.get("rc-code"), 0),
             op_status=_int(e.get("op-status"), 0),
