@@ -114,7 +114,8 @@ class LiveDemo:
 
     def run(self, interactive: bool, status_every: float = 2.0) -> DemoReport:
         self.emit(f"Starting a local 3-node cluster in {self.directory} ...")
-        with ResourceCluster(self.directory / "cluster", 3) as rc:
+        # A fresh cluster each run: an old one's CIB would bring back its old status.
+        with ResourceCluster(self.directory / time.strftime("cluster-%Y%m%d-%H%M%S"), 3) as rc:
             self.rc = rc
             cfg = load_config(rc.dir / "cluster.toml")
             self.addresses = {n.name: n.addresses[0][0] for n in cfg.nodes}
