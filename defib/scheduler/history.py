@@ -143,6 +143,7 @@ class HistoryReader:
         self.ws = ws
         self.prims = {p.id: p for p in ws.all_primitives()}
         self.orphans: dict[str, Prim] = {}
+        self.block_candidate = False
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -226,6 +227,7 @@ class HistoryReader:
         )
         role = "Stopped"
         failed_here = False
+        self.block_candidate = False
         last_start: OpRecord | None = None
         for op in ops:
             role, failed = self._apply(prim, node, op, role)
@@ -249,6 +251,8 @@ class HistoryReader:
         if role == "Started" and _promotable(prim):
             role = "Unpromoted"
         active = role not in ("Stopped", "Unknown")
+        if active and self.block_candidate:
+            prim.blocked = True  # on-fail=block holds only while the resource is active
         if active and (node.online or node.unclean):
             if node not in prim.running_on:
                 prim.running_on.append(node)
@@ -260,6 +264,12 @@ class HistoryReader:
                 prim.fail_node_ids.add(node.id)
         if prim.is_fence_device is False and active and not prim.managed:
             pass
+
+    def _expired(self, prim: Prim, op: OpRecord) -> bool:
+        now = self.ws.now
+        if prim.failure_timeout_s <= 0 or now is None or not op.last_rc_change:
+            return False
+        return op.last_rc_change + prim.failure_timeout_s <= now.timestamp()
 
     def _expected_rc(self, op: OpRecord) -> int | None:
         key = op.transition_key
@@ -354,6 +364,11 @@ class HistoryReader:
             return ("Stopped" if task == "stop" else role), None
         op_conf = op_config(prim, task, op.interval_ms)
         on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
+        if on_fail != "block" and self._expired(prim, op):
+            # An expired failure (failure-timeout) no longer counts, as if it had succeeded.
+            if task == "stop":
+                return "Stopped", None
+            return ("Started" if role in ("Stopped", "Unknown") else role), None
         if on_fail == "ignore":
             if task == "stop":
                 return "Stopped", None
@@ -364,7 +379,7 @@ class HistoryReader:
                 if node.online or node.unclean:
                     _fence(node, f"{prim.id} failed there")
             else:
-                prim.blocked = True
+                self.block_candidate = True
             return "Started", True
         if task == "promote" or rc == OCF_FAILED_PROMOTED:
             return "Promoted", True
@@ -375,7 +390,7 @@ class HistoryReader:
         if task == "monitor" and rc == OCF_NOT_RUNNING and role in ("Stopped", "Unknown"):
             return "Started", True
         if on_fail == "block":
-            prim.blocked = True
+            self.block_candidate = True
         if on_fail == "fence" and (node.online or node.unclean):
             _fence(node, f"{prim.id} failed there")
         if on_fail == "standby":
