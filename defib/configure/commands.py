@@ -128,7 +128,7 @@ def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     problems = verify_doc(doc)
     if agents is not None:
         text = render(doc.conf)
-        parsed, parse_problems = _parse_all(text, IdAllocator(), doc)
+        parsed, parse_problems = editing.parse_into(doc, text, IdAllocator())
         # Locations would point into the rendered text, not at anything the user wrote.
         problems += [dataclasses.replace(p, location=None)
                      for x in parsed for p in check_agent(x, agents)] + parse_problems
@@ -139,17 +139,6 @@ def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
 _SCRIPT_ONLY = ("delete", "rm", "rename", "erase", "commit", "verify", "show", "end", "up",
                 "cd", "configure", "_test", "_regtest", "refresh", "ptest", "save", "load",
                 "monitor_check", "set", "filter", "modgroup")
-
-
-def _parse_all(text: str, ids: IdAllocator, doc: CibDoc) -> tuple[list[Parsed], list[Problem]]:
-    statements, problems = split_statements(text)
-    out = []
-    for st in statements:
-        try:
-            out.append(parse_statement(st, ids, doc.resolve_ops, doc.node_names()))
-        except ParseFailure as exc:
-            problems.append(exc.problem)
-    return out, problems
 
 
 def _place(doc: CibDoc, parsed: list[Parsed], agents: AgentCatalog | None, interactive: bool,
@@ -266,28 +255,7 @@ def _load_into(doc: CibDoc, mode: str, text: str,
         return editing.rebuild(doc, text, agents)
     if mode != "update":
         return [Problem("usage", f"load mode must be replace or update, not {mode!r}")]
-    parsed, problems = editing.parse_into(doc, text, IdAllocator())
-    if errors(problems):
-        return problems
-    for p in parsed:
-        old = doc.find(p.ident) if p.kind not in ("property", "rsc_defaults",
-                                                  "op_defaults", "monitor") else None
-        if old is not None:
-            _lift_children(doc, old)
-            doc.delete([p.ident])
-    parsed, problems = editing.parse_into(doc, text, doc.ids())
-    _, more = editing.place_all(doc, parsed, agents)
-    return problems + more
-
-
-def _lift_children(doc: CibDoc, el: ET.Element) -> None:
-    """Before a container is replaced, its children go back to the top level."""
-    if el.tag not in ("group", "clone", "master", "bundle"):
-        return
-    resources = doc.section("resources")
-    for child in [c for c in el if c.tag in ("primitive", "group")]:
-        el.remove(child)
-        resources.append(child)
+    return editing.update(doc, text, agents)
 
 
 def delete(store: CibStore, idents: list[str]) -> Result:

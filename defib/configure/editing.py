@@ -63,6 +63,43 @@ def rebuild(doc: CibDoc, text: str, agents: AgentCatalog | None = None) -> list[
     return problems
 
 
+_MERGED = ("property", "rsc_defaults", "op_defaults", "monitor", "fencing_topology")
+_CONTAINERS = ("group", "clone", "master", "bundle")
+
+
+def update(doc: CibDoc, text: str, agents: AgentCatalog | None = None) -> list[Problem]:
+    """``load update``: objects of ``text`` replace same-id objects where they stand (a primitive
+    stays in its group, constraints stay); new objects are added; the rest is untouched."""
+    parsed, problems = parse_into(doc, text, IdAllocator())
+    if errors(problems):
+        return problems
+    parents = doc.parents()
+    resources = doc.section("resources")
+    holders: dict[str, ET.Element] = {}
+    for p in parsed:
+        old = doc.find(p.ident) if p.kind not in _MERGED else None
+        if old is None or (old.tag == "node") != (p.kind == "node") or old not in parents:
+            continue
+        parent = parents[old]
+        holder = ET.Element("defib-placeholder", {"ref": p.ident})
+        parent.insert(list(parent).index(old), holder)
+        parent.remove(old)
+        if old.tag in _CONTAINERS:
+            resources.extend(c for c in old if c.tag in ("primitive", "group"))
+        holders[p.ident] = holder
+    parsed, problems = parse_into(doc, text, doc.ids())
+    _, more = place_all(doc, parsed, agents)
+    parents = doc.parents()
+    for ident, holder in holders.items():
+        slot = parents[holder]
+        new = doc.find(ident)
+        if new is not None and new in parents:
+            parents[new].remove(new)
+            slot.insert(list(slot).index(holder), new)
+        slot.remove(holder)
+    return problems + more
+
+
 def filter_objects(doc: CibDoc, command: str, idents: list[str],
                    agents: AgentCatalog | None = None) -> list[Problem]:
     """crmsh's ``filter``: the text of the objects (all without ids) goes through ``command``

@@ -80,10 +80,13 @@ def test_cli_load_delete_rename(tmp_path: Path) -> None:
     assert run(cib, "configure", "delete", "a").returncode == 0
     text = run(cib, "configure", "show").stdout
     assert "group grp b" in text and "tag" not in text.split("group")[0]
-    # load update replaces same-id objects and keeps the rest
-    script.write_text("primitive b Dummy params state=2\n")
+    # load update replaces same-id objects where they stand and keeps the rest
+    script.write_text("primitive b Dummy params state=2\nprimitive c Dummy\n")
     assert run(cib, "configure", "load", "update", str(script)).returncode == 0
-    assert "params state=2" in run(cib, "configure", "show", "b").stdout
+    text = run(cib, "configure", "show").stdout
+    assert "primitive b Dummy \\\n\tparams state=2" in text
+    assert "group grp b\n" in text and "location l grp 100: node1" in text
+    assert "primitive c Dummy" in text
 
 
 def test_cli_edit_with_editor(tmp_path: Path) -> None:
