@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "defib.cli.configure_cmd",
     "defib.cli.cib_cmd",
     "defib.cli.completion_cmd",
+    "defib.cli.resource_cmd",
 ]
 
 
