@@ -42,6 +42,7 @@ def unpack_node_states(ws: WorkingSet) -> None:
             _online_with_fencing(ws, node, state)
         else:
             _online_without_fencing(node, state)
+        node.lost = node.unclean
         shutdown = node.attrs.get("shutdown")
         if node.online and shutdown not in (None, "", "0"):
             node.shutdown = True
@@ -251,8 +252,10 @@ class HistoryReader:
         if role == "Started" and _promotable(prim):
             role = "Unpromoted"
         active = role not in ("Stopped", "Unknown")
-        if active and self.block_candidate:
+        if active and self.block_candidate and not node.unclean:
             prim.blocked = True  # on-fail=block holds only while the resource is active
+        if node.lost:
+            failed_here = False  # the node will be fenced anyway: nothing there to recover
         if active and (node.online or node.unclean):
             if node not in prim.running_on:
                 prim.running_on.append(node)
@@ -351,6 +354,9 @@ class HistoryReader:
                 return role, None
             return role, None
         # A failure.
+        if not (node.online or node.unclean):
+            # History on a cleanly stopped node no longer describes a live resource.
+            return ("Stopped" if task == "stop" else role), None
         if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
             prim.banned_on.add(node.id)
             if is_probe:
@@ -359,9 +365,6 @@ class HistoryReader:
             prim.banned_on.add(node.id)
         elif status == EXEC_ERROR_FATAL:
             prim.banned_everywhere = True
-        if not (node.online or node.unclean):
-            # History on a cleanly stopped node no longer describes a live resource.
-            return ("Stopped" if task == "stop" else role), None
         op_conf = op_config(prim, task, op.interval_ms)
         on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
         if on_fail != "block" and self._expired(prim, op):

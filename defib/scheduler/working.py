@@ -53,6 +53,7 @@ class NodeInfo:
     utilization: dict[str, int] = field(default_factory=dict)
     running: list[Prim] = field(default_factory=list)
     num_assigned: int = 0
+    lost: bool = False  # unclean from membership alone (not from a failure found later)
     failures: dict[str, tuple[int, int]] | None = None  # fail counts by resource, read lazily
 
     def can_run(self) -> bool:
