@@ -223,6 +223,14 @@ NameKey = Any
 natural_key: Callable[[str], NameKey] = functools.cmp_to_key(numeric_strcasecmp)
 
 
+def by_priority(resources: Iterable[Rsc]) -> list[Rsc]:
+    """Pacemaker's resource list order: configured resources by descending priority (a stable
+    sort, so configuration order otherwise), then the orphans found in the status section."""
+    listed = list(resources)
+    configured = sorted((r for r in listed if not r.orphan), key=lambda r: -r.priority)
+    return configured + [r for r in listed if r.orphan]
+
+
 def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
     ranks: dict[int, int] = {}
 
@@ -235,7 +243,7 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
             for inst in rsc.instances:
                 walk(inst)
 
-    for rsc in resources:
+    for rsc in by_priority(resources):
         walk(rsc)
     return ranks
 

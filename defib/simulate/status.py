@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from defib.graph.build import natural_key
+from defib.graph.build import by_priority, natural_key
 from defib.model.status import OpRecord
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
@@ -17,10 +17,6 @@ _PROBE_RESULT = {
     1: "error", 2: "invalid parameter", 3: "unimplemented feature", 4: "insufficient privileges",
     5: "not installed", 6: "not configured", 8: "promoted", 9: "promoted (failed)",
 }
-
-
-def _true(text: str | None) -> bool:
-    return (text or "").strip().lower() in ("true", "yes", "on", "1", "y")
 
 
 def _item(level: int, text: str) -> str:
@@ -91,7 +87,7 @@ class StatusView:
     def resource_lines(self) -> list[str]:
         lines = [_item(1, "Full List of Resources:")]
         body: list[str] = []
-        for rsc in self.ws.resources:
+        for rsc in by_priority(self.ws.resources):
             if rsc.orphan and not _active(rsc):
                 continue
             body.extend(self.resource(rsc, 2))
@@ -108,9 +104,7 @@ class StatusView:
 
     def group(self, grp: GroupRt, level: int) -> list[str]:
         flags: list[str] = []
-        if self._maintenance(grp):
-            flags.append("maintenance")
-        elif not grp.managed:
+        if not grp.managed:
             flags.append("unmanaged")
         if _disabled(grp):
             flags.append("disabled")
@@ -128,9 +122,7 @@ class StatusView:
             flags.append("unique")
         if _disabled(clone):
             flags.append("disabled")
-        if self._maintenance(clone):
-            flags.append("maintenance")
-        elif not clone.managed:
+        if not clone.managed:
             flags.append("unmanaged")
         head = f"Clone Set: {clone.id} [{clone.child_id}]"
         head += (f" ({', '.join(flags)})" if flags else "") + ":"
@@ -234,37 +226,54 @@ class StatusView:
             flags.append("UNCLEAN")
         target = prim.meta.get("target-role")
         if target is not None:
-            parsed = role_of(target)
+            parsed = _role(target)
             if parsed == "Stopped":
                 flags.append("disabled")
             elif parsed == "Unpromoted" and _promotable_top(prim):
                 flags.append(f"target-role:{target}")
         if prim.blocked:
             flags.append("blocked")
-        elif self._maintenance(prim):
-            flags.append("maintenance")
-        elif not prim.managed:
+        elif not prim.managed or any(n.maintenance for n in prim.running_on):
             flags.append("unmanaged")
+        if self._failure_ignored(prim):
+            flags.append("failure ignored")
         if flags:
             text += f" ({', '.join(flags)})"
         if multiple:
             text += " [ " + " ".join(n.uname for n in prim.running_on) + " ]"
         return text
 
-    def _maintenance(self, rsc: Rsc) -> bool:
-        return self.ws.config.maintenance_mode or _true(rsc.meta.get("maintenance"))
+    def _failure_ignored(self, prim: Prim) -> bool:
+        """A recorded failure of an operation configured with on-fail=ignore."""
+        ignored = {(op.name, op.interval_ms) for op in prim.operations
+                   if (op.on_fail or "").lower() == "ignore"}
+        if not ignored:
+            return False
+        for _node, op in self._history(prim):
+            if (op.operation, op.interval_ms) in ignored and _failed(op):
+                return True
+        return False
+
+    def _history(self, prim: Prim) -> list[tuple[str | None, OpRecord]]:
+        names = {prim.id, prim.base_id()} if _anonymous_instance(prim) else {prim.id}
+        return [(state.uname, op) for state in self.ws.cib.node_states
+                for lrm in state.lrm_resources if lrm.id in names for op in lrm.ops]
 
     def _failed_probe(self, prims: list[Prim], node_uname: str | None) -> OpRecord | None:
         ids = {p.id for p in prims} | {p.base_id() for p in prims}
+        online = {n.uname for n in self.ws.nodes if n.online}
         for state in self.ws.cib.node_states:
             if node_uname is not None and state.uname != node_uname:
+                continue
+            # Pacemaker lists only failures it recorded: on online nodes, naming their node.
+            if state.uname not in online:
                 continue
             for lrm in state.lrm_resources:
                 if lrm.id not in ids:
                     continue
                 for op in lrm.ops:
                     # Pacemaker masks these probe failures as "not running" and says why.
-                    if (op.operation == "monitor" and op.interval_ms == 0
+                    if (op.operation == "monitor" and op.interval_ms == 0 and op.on_node
                             and op.rc_code in _PROBE_RESULT
                             and (op.rc_code in (2, 5) or op.op_status == 7)):
                         return op
@@ -279,6 +288,7 @@ def render_status(ws: WorkingSet, title: str = "Current cluster status:") -> lis
 
 
 # -- helpers mirroring Pacemaker's resource "variant" functions ------------------------------
+
 
 def _anonymous_instance(prim: Prim) -> bool:
     top = prim.top()
@@ -342,11 +352,28 @@ def _configured_role(clone: CloneRt) -> str | None:
     if target is None and clone.instances:
         first = clone.instances[0]
         target = first.meta.get("target-role")
-    return role_of(target) if target is not None else None
+    return _role(target)
+
+
+def _role(text: str | None) -> str | None:
+    """A role name as Pacemaker reads it: case does not matter."""
+    if text is None:
+        return None
+    for name in ("Stopped", "Started", "Slave", "Unpromoted", "Master", "Promoted"):
+        if name.lower() == text.strip().lower():
+            return role_of(name)
+    return None
+
+
+def _failed(op: OpRecord) -> bool:
+    """Whether a recorded operation did not end as its transition expected."""
+    parts = (op.transition_key or "").split(":")
+    expected = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else 0
+    return op.op_status not in (0, -1, 1) or op.rc_code != expected
 
 
 def _disabled(rsc: Rsc) -> bool:
-    target = role_of(rsc.meta.get("target-role"))
+    target = _role(rsc.meta.get("target-role"))
     if target == "Stopped":
         return True
     top = rsc.top()
