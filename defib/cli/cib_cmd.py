@@ -57,8 +57,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    xml = store_from_args(args).read()
-    parse_cib(xml)
+    xml = commands.to_xml(parse_cib(store_from_args(args).read()))
     if args.target:
         Path(args.target).write_text(xml)
     else:

@@ -72,6 +72,19 @@ class Result:
     notes: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
 
+    def raise_for_errors(self) -> Result:
+        """For library callers that prefer exceptions: ConfigSyntaxError naming every error."""
+        from defib.errors import ConfigSyntaxError
+
+        errs = errors(list(self.problems))
+        if errs:
+            first = errs[0]
+            loc = first.location
+            raise ConfigSyntaxError("; ".join(str(p) for p in errs), first.ident,
+                                    loc.line if loc else None, loc.column if loc else None,
+                                    first.suggestion)
+        return self
+
 
 def to_xml(root: ET.Element) -> str:
     tree = ET.ElementTree(root)

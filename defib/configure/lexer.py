@@ -55,8 +55,8 @@ def split_statements(text: str) -> tuple[list[Statement], list[Problem]]:
                 break
         tokens, problem = _tokenize(parts)
         if problem is not None:
-            problems.append(problem)
-        if tokens:
+            problems.append(problem)  # the statement is not read at all
+        elif tokens:
             joined = " ".join(body.strip() for _, body in parts)
             statements.append(Statement(tuple(tokens), start + 1, joined))
     return statements, problems
@@ -86,7 +86,7 @@ def _tokenize(parts: list[tuple[int, str]]) -> tuple[list[Token], Problem | None
                         end += 1
                     if end >= n:
                         return tokens, Problem(
-                            "syntax", "unterminated quote", Location(lineno, start + 1)
+                            "syntax", "unterminated quote", Location(lineno, pos + 1)
                         )
                     pos = end + 1
                     continue

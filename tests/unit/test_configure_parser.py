@@ -101,3 +101,17 @@ def test_line_continuation_and_comments() -> None:
                                   "\top monitor interval=10s\n")
     assert not problems
     assert parsed[0].element.find("operations/op").get("id") == "a-monitor-10s"
+
+
+def test_unterminated_quote_and_library_exception() -> None:
+    import pytest
+
+    from defib.errors import ConfigSyntaxError
+
+    parsed, problems = parse_text('primitive a Dummy params x="open\n')
+    assert not parsed and problems[0].message == "unterminated quote"
+    assert problems[0].location is not None and problems[0].location.column == 27
+    result = apply_script(MemoryCib(), "primitve a Dummy", None)
+    with pytest.raises(ConfigSyntaxError) as info:
+        result.raise_for_errors()
+    assert info.value.line == 1 and info.value.suggestion == "primitive"
