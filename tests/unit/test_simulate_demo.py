@@ -48,9 +48,9 @@ def test_lose_unknown_node_is_an_error() -> None:
         lose_node(load_sample(), "nosuchnode")
 
 
-def test_demo_command_non_interactive() -> None:
-    res = subprocess.run([*DEFIB, "demo", "--non-interactive"], capture_output=True, text=True,
-                         timeout=120, stdin=subprocess.DEVNULL)
+def test_simulated_demo_command_non_interactive() -> None:
+    res = subprocess.run([*DEFIB, "demo", "--simulated", "--non-interactive"],
+                         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert res.returncode == 0, res.stderr
     for heading in ("Cluster status:", "Transition Summary:", "Executing Cluster Transition:",
                     "Revised Cluster Status:", "Fencing alpha (reboot)"):
