@@ -145,6 +145,7 @@ class HistoryReader:
         self.prims = {p.id: p for p in ws.all_primitives()}
         self.orphans: dict[str, Prim] = {}
         self.block_candidate = False
+        self.anonymous: dict[str, CloneRt] | None = None
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -176,18 +177,26 @@ class HistoryReader:
             found = self._anonymous_instance(clone, base, node)
             if found is not None:
                 return found
+            # No free instance (or a second history of one already active on this node):
+            # an orphan instance, which will be stopped.
+            number = len(clone.instances) + sum(
+                1 for o in self.orphans.values() if o.base_id() == base)
+            orphan = self._orphan(lrm, f"{base}:{number}")
+            orphan.managed = clone.managed  # surplus instances always go
+            return orphan
         if prim is not None:
             return prim
         return self._orphan(lrm)
 
     def _anonymous_clone_of(self, base: str) -> CloneRt | None:
-        for rsc in self.ws.resources:
-            if isinstance(rsc, CloneRt) and not rsc.globally_unique:
-                for inst in rsc.instances:
-                    for p in inst.primitives():
-                        if p.base_id() == base:
-                            return rsc
-        return None
+        if self.anonymous is None:
+            self.anonymous = {}
+            for rsc in self.ws.resources:
+                if isinstance(rsc, CloneRt) and not rsc.globally_unique:
+                    for inst in rsc.instances:
+                        for p in inst.primitives():
+                            self.anonymous.setdefault(p.base_id(), rsc)
+        return self.anonymous.get(base)
 
     def _anonymous_instance(self, clone: CloneRt, base: str, node: NodeInfo) -> Prim | None:
         def member(inst: Prim | GroupRt) -> Prim | None:
@@ -199,22 +208,26 @@ class HistoryReader:
         for inst in clone.instances:
             for p in inst.primitives():
                 if node in p.running_on or p.pending_node_id == node.id:
-                    return member(inst)
+                    found = member(inst)
+                    if found is not None and node in found.running_on:
+                        return None  # another history of an instance already active here
+                    return found
         for inst in clone.instances:
             active = any(p.running_on or p.pending_node_id for p in inst.primitives())
             if not active and not any(p.blocked for p in inst.primitives()):
                 return member(inst)
         return None
 
-    def _orphan(self, lrm: LrmResource) -> Prim:
-        prim = self.orphans.get(lrm.id)
+    def _orphan(self, lrm: LrmResource, ident: str | None = None) -> Prim:
+        key = (ident or lrm.id)
+        prim = self.orphans.get(key) if ident is None else None
         if prim is None:
-            prim = Prim(id=lrm.id, rsc_class=lrm.rsc_class, provider=lrm.provider, type=lrm.type)
+            prim = Prim(id=key, rsc_class=lrm.rsc_class, provider=lrm.provider, type=lrm.type)
             prim.orphan = True
             prim.managed = self.ws.config.stop_orphan_resources
             prim.target_role = "Stopped"
             prim.config_order = 1_000_000 + len(self.orphans)
-            self.orphans[lrm.id] = prim
+            self.orphans[key] = prim
             self.ws.resources.append(prim)
             self.ws.by_id[prim.id] = prim
             self.prims[prim.id] = prim
