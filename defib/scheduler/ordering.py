@@ -194,9 +194,64 @@ class Orderer:
                 flags.append(IMPLIES_FIRST)
         else:
             flags = []
+        if (isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
+                and order.min_first == 0 and self._interleaved(order)):
+            self.interleave(order, flags)
+            return
         for f in firsts:
             for t in thens:
                 self.edge(f, t, *flags)
+
+    def _interleaved(self, order: OrderingRt) -> bool:
+        # The dependent clone decides: "then" for starts and promotions, "first" for stops.
+        owner = order.first if order.then_action in ("stop", "demote") else order.then
+        return owner.meta.get("interleave", "false").lower() in ("true", "yes", "1", "on")
+
+    def interleave(self, order: OrderingRt, flags: list[str]) -> None:
+        """Order each "then" instance after the "first" instance on the same node only."""
+        assert isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
+        current = order.then_action in ("stop", "demote")
+        firsts_by_node: dict[str, Prim | GroupRt] = {}
+        for inst in order.first.instances:
+            node = _instance_node(inst, current)
+            if node is not None:
+                firsts_by_node.setdefault(node.id, inst)
+        for inst in order.then.instances:
+            node = _instance_node(inst, current)
+            if node is None:
+                continue
+            first_inst = firsts_by_node.get(node.id)
+            thens = self._entry(inst, order.then_action)
+            if first_inst is None:
+                if not current and (RUNNABLE_LEFT in flags or IMPLIES_THEN in flags):
+                    _unassign(inst, thens)
+                continue
+            for f in self._exit(first_inst, order.first_action):
+                for t in thens:
+                    self.edge(f, t, *flags)
+
+
+def _instance_node(inst: Prim | GroupRt, current: bool) -> NodeInfo | None:
+    for prim in inst.primitives():
+        if current:
+            if prim.running_on:
+                return prim.running_on[0]
+        elif prim.assigned is not None and prim.next_role not in (None, "Stopped"):
+            return prim.assigned
+    return None
+
+
+def _unassign(inst: Prim | GroupRt, starts: list[Action]) -> None:
+    """No "first" instance to interleave with: this instance must not come up."""
+    for prim in inst.primitives():
+        if prim.running_on:
+            continue
+        prim.assigned = None
+        prim.next_role = "Stopped"
+    for action in starts:
+        if action.node is None or not (isinstance(action.rsc, Prim) and action.rsc.running_on):
+            action.runnable = False
+            action.optional = True
 
 
 def propagate(edges: list[Edge], ws: WorkingSet) -> None:
