@@ -110,7 +110,7 @@ def test_unterminated_quote_and_library_exception() -> None:
 
     parsed, problems = parse_text('primitive a Dummy params x="open\n')
     assert not parsed and problems[0].message == "unterminated quote"
-    assert problems[0].location is not None and problems[0].location.column == 27
+    assert problems[0].location is not None and problems[0].location.column == 28
     result = apply_script(MemoryCib(), "primitve a Dummy", None)
     with pytest.raises(ConfigSyntaxError) as info:
         result.raise_for_errors()
