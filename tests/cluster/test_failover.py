@@ -112,3 +112,17 @@ def test_fencing_failure_blocks_recovery_until_fencing_works(cluster: ResourceCl
     assert first in cluster.dc_status()["fenced"]
     assert overlaps(log.read_text(), fenced_times(cluster)) == []
     assert second != first
+
+
+def test_dc_crash_new_dc_fences_and_recovers(cluster: ResourceCluster, tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    prefer = '<rsc_location id="rec-on-dc" rsc="rec" node="node1" score="100"/>'
+    cluster.load(cib_xml(fence_device() + recorder(log), prefer))
+    cluster.wait("rec on node1", lambda: cluster.locations()["rec"] == ["node1"], timeout=20)
+    assert cluster.dc_status()["node"] == "node1"
+    cluster.crash("node1")
+    second, _ = cluster.wait_running("rec", not_on={"node1"}, timeout=15)
+    status = cluster.dc_status()
+    assert status["node"] == "node2" and "node1" in status["fenced"]
+    assert overlaps(log.read_text(), fenced_times(cluster)) == []
+    assert second in ("node2", "node3")
