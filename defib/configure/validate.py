@@ -69,7 +69,14 @@ def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     all_ids = {el.get("id", "") for el in doc.conf.iter() if el.get("id")}
     roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
     problems = []
+    nodes = doc.node_names()
     for p in parsed:
+        node = p.element.get("node") if p.kind == "location" else None
+        if node and nodes and node not in nodes and doc.find(p.ident) is not None:
+            tok = next((t for t in p.statement.tokens if t.text == node), p.statement.tokens[0])
+            problems.append(Problem("unknown-node", f"location {p.ident}: node {node!r} is not "
+                                    "a cluster node", tok.location, suggest(node, nodes), node,
+                                    severity="warning"))
         if p.kind in ("location", "colocation", "order", "rsc_ticket"):
             known, what = resources, "resource"
         elif p.kind == "tag":

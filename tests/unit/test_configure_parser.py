@@ -115,3 +115,12 @@ def test_unterminated_quote_and_library_exception() -> None:
     with pytest.raises(ConfigSyntaxError) as info:
         result.raise_for_errors()
     assert info.value.line == 1 and info.value.suggestion == "primitive"
+
+
+def test_location_on_unknown_node_is_a_warning() -> None:
+    store = MemoryCib()
+    result = apply_script(store, "node node1\nprimitive a Dummy\nlocation l a 50: nod1\n", None)
+    assert result.ok
+    (warning,) = [p for p in result.problems if p.code == "unknown-node"]
+    assert warning.severity == "warning" and warning.suggestion == "node1"
+    assert warning.location is not None and warning.location.column == 18
