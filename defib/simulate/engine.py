@@ -162,7 +162,8 @@ class Simulation:
         if ws.config.maintenance_mode:
             lines += ["", "              *** Resource management is DISABLED ***",
                       "  The cluster will not attempt to start, stop or recover services", ""]
-        prims = ws.all_primitives()
+        # Orphans that no longer run are history, not instances.
+        prims = [p for p in ws.all_primitives() if not p.orphan or p.running_on]
         disabled = sum(1 for p in prims if (p.meta.get("target-role") or "").lower() == "stopped")
         blocked = sum(1 for p in prims if p.blocked)
         if disabled or blocked:
