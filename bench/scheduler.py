@@ -37,6 +37,7 @@ class RunResult:
     """One child run: what it cost and what it produced."""
 
     wall_s: float
+    cpu_s: float  # user + system time of the child: steadier than wall on a shared machine
     rss_mb: float
     returncode: int
     timed_out: bool
@@ -104,6 +105,7 @@ def run_child(argv: Sequence[str], graph: Path, timeout_s: float | None) -> RunR
         tail = err.read()[-400:].decode(errors="replace").strip()
     return RunResult(
         wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
         rss_mb=usage.ru_maxrss / 1024.0,  # Linux reports KiB
         returncode=proc.returncode,
         timed_out=fired.is_set(),
@@ -151,29 +153,35 @@ def bench_size(
     return SizeResult(nodes, resources, cib_mb, defib, ref)
 
 
-def _cell(r: RunResult | None, timeout_s: float) -> tuple[str, str, str]:
+def _cell(r: RunResult | None, timeout_s: float) -> tuple[str, str, str, str]:
     if r is None:
-        return "-", "-", "-"
+        return "-", "-", "-", "-"
     if r.timed_out:
-        return f"> {timeout_s:g}", "-", "-"
+        # Peak RSS so far: the run was killed, so it would have needed at least this much.
+        return f"> {timeout_s:g}", f"{r.cpu_s:.1f}", f">= {r.rss_mb:.0f}", "-"
     if r.returncode != 0:
-        return f"rc={r.returncode}", f"{r.rss_mb:.0f}", "-"
-    return f"{r.wall_s:.2f}", f"{r.rss_mb:.0f}", str(r.actions)
+        return f"rc={r.returncode}", f"{r.cpu_s:.2f}", f"{r.rss_mb:.0f}", "-"
+    return f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.rss_mb:.0f}", str(r.actions)
 
 
-def _ratio(ref: RunResult | None, ours: RunResult | None, timeout_s: float) -> tuple[str, str]:
+def _ratio(
+    ref: RunResult | None, ours: RunResult | None, timeout_s: float
+) -> tuple[str, str, str]:
     if ref is None or ours is None or not ours.ok:
-        return "-", "-"
+        return "-", "-", "-"
     if ref.timed_out:
-        return f"> {timeout_s / ours.wall_s:.1f}x", "-"
+        # Lower bounds: the reference was killed before it finished.
+        return (f"> {timeout_s / ours.wall_s:.1f}x", f"> {ref.cpu_s / ours.cpu_s:.1f}x",
+                f"> {ref.rss_mb / ours.rss_mb:.1f}x")
     if not ref.ok:
-        return "-", "-"
-    return f"{ref.wall_s / ours.wall_s:.1f}x", f"{ref.rss_mb / ours.rss_mb:.1f}x"
+        return "-", "-", "-"
+    return (f"{ref.wall_s / ours.wall_s:.1f}x", f"{ref.cpu_s / ours.cpu_s:.1f}x",
+            f"{ref.rss_mb / ours.rss_mb:.1f}x")
 
 
 def format_table(results: Sequence[SizeResult], timeout_s: float) -> str:
-    head = ("size", "CIB MB", "defib s", "defib MB", "defib actions",
-            "ref s", "ref MB", "ref actions", "speed-up", "memory ratio")
+    head = ("size", "CIB MB", "defib s", "defib cpu", "defib MB", "defib actions",
+            "ref s", "ref cpu", "ref MB", "ref actions", "speed-up", "cpu ratio", "mem ratio")
     rows = [head]
     for r in results:
         d, f = _cell(r.defib, timeout_s), _cell(r.reference, timeout_s)
@@ -187,18 +195,21 @@ def format_table(results: Sequence[SizeResult], timeout_s: float) -> str:
 
 def growth(results: Sequence[SizeResult], pick: str) -> list[str]:
     """Exponent k in time ~ resources**k between successive sizes with the same node count
-    (1.0 is linear); both runs must have finished."""
+    (1.0 is linear), for wall and CPU time; both runs must have finished."""
     out = []
     for a, b in zip(results, results[1:], strict=False):
         ra, rb = getattr(a, pick), getattr(b, pick)
         if a.nodes != b.nodes or ra is None or rb is None or not (ra.ok and rb.ok):
             continue
-        if b.resources == a.resources or ra.wall_s <= 0:
+        if b.resources == a.resources or ra.cpu_s <= 0:
             continue
-        k = math.log(rb.wall_s / ra.wall_s) / math.log(b.resources / a.resources)
+        scale = math.log(b.resources / a.resources)
+        k_wall = math.log(rb.wall_s / ra.wall_s) / scale
+        k_cpu = math.log(rb.cpu_s / ra.cpu_s) / scale
         out.append(f"{pick} {a.nodes}x{a.resources} -> {b.nodes}x{b.resources}: "
-                   f"time x{rb.wall_s / ra.wall_s:.2f} for x{b.resources / a.resources:.1f} "
-                   f"resources (exponent {k:.2f})")
+                   f"x{b.resources / a.resources:.1f} resources, wall x{rb.wall_s / ra.wall_s:.2f} "
+                   f"(exponent {k_wall:.2f}), cpu x{rb.cpu_s / ra.cpu_s:.2f} "
+                   f"(exponent {k_cpu:.2f})")
     return out
 
 
