@@ -116,6 +116,14 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
                     "missing-resource",
                     f"{con.tag} {con.get('id')} refers to missing resource {name!r}",
                     suggestion=suggest(name or "", sorted(resources)), ident=name))
+    known = {el.get("id") for el in doc.conf.iter() if el.get("id")}
+    for el in doc.conf.iter():
+        ref = el.get("id-ref")
+        if ref is not None and ref not in known:
+            problems.append(Problem("missing-reference",
+                                    f"<{el.tag} id-ref={ref!r}> names nothing",
+                                    suggestion=suggest(ref, sorted(k for k in known if k)),
+                                    ident=ref))
     for group in doc.section("resources", False).iter("group"):
         for child in group:
             if child.tag in ("group", "clone", "master", "bundle"):

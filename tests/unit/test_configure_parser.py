@@ -124,3 +124,10 @@ def test_location_on_unknown_node_is_a_warning() -> None:
     (warning,) = [p for p in result.problems if p.code == "unknown-node"]
     assert warning.severity == "warning" and warning.suggestion == "node1"
     assert warning.location is not None and warning.location.column == 18
+
+
+def test_dangling_id_ref_is_refused() -> None:
+    store = MemoryCib()
+    result = apply_script(store, "primitive a Dummy params $id-ref=nothere\n", None)
+    assert not result.ok
+    assert [p.code for p in result.problems] == ["missing-reference"]
