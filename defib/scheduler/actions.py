@@ -145,6 +145,11 @@ class ActionBuilder:
                 blocked.extra["placeholder"] = "1"
                 self.table.add(blocked)
             return
+        for node in prim.dangling_migration_on:
+            # A completed migration whose source was never stopped: stop it there, quietly.
+            dangling = Action(op_uuid(prim.id, "stop"), "stop", prim, node, optional=False)
+            dangling.extra["dangling"] = "1"
+            self.table.add(dangling)
         multiple = len(current) > 1
         restart = (
             bool(current)

@@ -115,6 +115,9 @@ class Assigner:
             chosen = None
         elif not prim.managed:
             chosen = prim.running_on[0] if prim.running_on else None
+        elif (prim.partial_migration_target is not None
+              and self._available(prim, prim.partial_migration_target)):
+            chosen = prim.partial_migration_target  # finish the migration that began
         else:
             chosen = self._best_node(prim)
         self._commit(prim, chosen)

@@ -11,6 +11,7 @@ import re
 from defib.model.scores import INFINITY, parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler.digests import definition_change
+from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
@@ -146,6 +147,7 @@ class HistoryReader:
         self.orphans: dict[str, Prim] = {}
         self.block_candidate = False
         self.anonymous: dict[str, CloneRt] | None = None
+        self.histories: dict[tuple[int, str], NodeHistory] = {}
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -164,6 +166,7 @@ class HistoryReader:
                 if prim is None:
                     continue
                 self.replay(prim, node, lrm_rsc)
+        resolve_migrations(self.histories, {n.uname: n for n in self.ws.nodes})
 
     # Map a history entry to a resource instance, as Pacemaker's find_anonymous_clone does.
     def resolve(self, lrm: LrmResource, node: NodeInfo) -> Prim | None:
@@ -239,6 +242,7 @@ class HistoryReader:
             (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
             key=lambda op: (op.call_id < 0, op.call_id),
         )
+        self.histories[(id(prim), node.id)] = NodeHistory(prim, node, ops)
         role = "Stopped"
         failed_here = False
         self.block_candidate = False

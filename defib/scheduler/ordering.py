@@ -318,6 +318,7 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                     # Internal stop->start: a required stop restarts only when it stays.
                     if (
                         t.node is not None
+                        and t.node is f.node
                         and isinstance(t.rsc, Prim)
                         and t.node in t.rsc.running_on
                     ):

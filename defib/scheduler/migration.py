@@ -1,0 +1,88 @@
+"""Live migrations found in the operation history: completed, partial, dangling or failed.
+
+A migration spans two nodes' histories (migrate_to on the source, migrate_from on the
+target), so it is resolved after every node's history has been replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from defib.model.status import OpRecord
+from defib.scheduler.working import NodeInfo, Prim
+
+_STATE_TASKS = ("start", "stop", "migrate_to", "migrate_from", "promote", "demote")
+
+
+@dataclass
+class NodeHistory:
+    prim: Prim
+    node: NodeInfo
+    ops: list[OpRecord]  # sorted by call id
+
+    def last_state_op(self) -> OpRecord | None:
+        state = [op for op in self.ops if op.operation in _STATE_TASKS]
+        return state[-1] if state else None
+
+
+def _ok(op: OpRecord) -> bool:
+    return op.rc_code == 0 and op.op_status == 0
+
+
+def _newer(a: OpRecord, b: OpRecord) -> bool:
+    """Is a newer than b? Call ids are per node, so compare change times."""
+    return (a.last_rc_change or 0) > (b.last_rc_change or 0)
+
+
+def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
+                       node_by_name: dict[str, NodeInfo]) -> None:
+    for history in list(histories.values()):
+        prim, source = history.prim, history.node
+        last = history.last_state_op()
+        migrate_to = next((op for op in reversed(history.ops) if op.operation == "migrate_to"),
+                          None)
+        if migrate_to is None:
+            continue
+        target = node_by_name.get(migrate_to.migrate_target or "")
+        on_target = histories.get((id(prim), target.id)) if target is not None else None
+        if not _ok(migrate_to):
+            # A failed migrate_to may have left the resource running on the target too.
+            if target is not None and (target.online or target.unclean) and (
+                    on_target is None or not any(_newer(op, migrate_to) for op in on_target.ops)):
+                _add_running(prim, target)
+            continue
+        if last is not migrate_to:
+            continue  # a later stop or start on the source closed the story
+        migrate_from = None
+        if on_target is not None:
+            migrate_from = next((op for op in reversed(on_target.ops)
+                                 if op.operation == "migrate_from"
+                                 and (op.migrate_source or source.uname) == source.uname), None)
+        if migrate_from is not None and _ok(migrate_from):
+            # Completed, but the source was never stopped: it runs on the target.
+            _remove_running(prim, source)
+            prim.dangling_migration_on.append(source)
+            if target is not None and (target.online or target.unclean):
+                _add_running(prim, target)
+        elif migrate_from is not None:
+            prim.failed = True
+        elif target is not None and target.online and not target.unclean:
+            prim.partial_migration_source = source
+            prim.partial_migration_target = target
+        else:
+            prim.failed = True  # the target went away mid-migration: recover
+
+
+def _add_running(prim: Prim, node: NodeInfo) -> None:
+    if node not in prim.running_on:
+        prim.running_on.append(node)
+        node.running.append(prim)
+    if prim.role in ("Stopped", "Unknown"):
+        prim.role = "Started"
+
+
+def _remove_running(prim: Prim, node: NodeInfo) -> None:
+    if node in prim.running_on:
+        prim.running_on.remove(node)
+    if prim in node.running:
+        node.running.remove(prim)
