@@ -26,11 +26,13 @@ from defib.simulate.status import render_status
 _NOT_RECORDED = frozenset({"delete", "meta-data", "cancel", "notify"})
 
 
-def action_line(action: GraphAction, known: frozenset[str] = frozenset()) -> str:
+def action_line(action: GraphAction, known: frozenset[str] = frozenset(),
+                history_name: str | None = None) -> str:
     """One "Executing Cluster Transition" line, as crm_simulate prints it.
 
     crm_simulate names a clone instance by its configuration name when the status section
-    already knows a resource by that name (``known``), else by its instance name.
+    already knows a resource by that name (``known``), else by its instance name: the one its
+    history on that node uses (``history_name``) when there is one.
     """
     node = action.node_uname or ""
     if action.kind == "pseudo_event":
@@ -44,9 +46,43 @@ def action_line(action: GraphAction, known: frozenset[str] = frozenset()) -> str
         return f"  * Cluster action:  {action.operation} on {node}"
     rsc = action.rsc_id or ""
     if action.rsc_long_id and rsc not in known:
-        rsc = action.rsc_long_id
+        rsc = history_name or action.rsc_long_id
     task = action.operation + (f"={action.interval_ms}" if action.interval_ms else "")
     return f"  * Resource action: {rsc:<15} {task} on {node}"
+
+
+def history_entry(state: NodeState | None, action: GraphAction) -> LrmResource | None:
+    """The history entry on the action's node that the action's result belongs to.
+
+    Anonymous clone instances may be recorded under the clone's configuration name or under
+    instance names (``rsc:2``) that need not match the instance the scheduler picked. A node
+    runs at most one instance of an anonymous clone: the entry that says it is active there
+    is the one Pacemaker matched to the running instance.
+    """
+    if state is None or not action.rsc_id:
+        return None
+    by_id = {lrm.id: lrm for lrm in state.lrm_resources}
+    if not action.rsc_long_id or action.rsc_long_id == action.rsc_id:
+        return by_id.get(action.rsc_id)
+    prefix = action.rsc_id + ":"
+    names = [action.rsc_long_id, action.rsc_id] + [
+        lrm.id for lrm in state.lrm_resources
+        if lrm.id.startswith(prefix) and lrm.id[len(prefix):].isdigit()]
+    entries = [by_id[n] for n in dict.fromkeys(names) if n in by_id]
+    active = [lrm for lrm in entries if _active_history(lrm)]
+    return (active or entries or [None])[0]
+
+
+def _active_history(lrm: LrmResource) -> bool:
+    last = None
+    for op in sorted(lrm.ops, key=lambda o: o.call_id):
+        if op.interval_ms == 0 and op.operation not in _NOT_RECORDED:
+            last = op
+    if last is None:
+        return False
+    if last.operation == "monitor":
+        return last.rc_code in (0, 8)
+    return last.operation in ("start", "promote", "demote", "migrate_from") and last.rc_code == 0
 
 
 class SimulatedHandlers:
@@ -119,11 +155,14 @@ def _record(state: NodeState, action: GraphAction, call_id: int) -> NodeState:
         migrate_target=action.attrs.get("CRM_meta_migrate_target"),
     )
     resources = list(state.lrm_resources)
-    for n, lrm in enumerate(resources):
-        if lrm.id == rsc_id:
-            ops = tuple(op for op in lrm.ops if op.id != op_id) + (record,)
-            resources[n] = dataclasses.replace(lrm, ops=ops)
-            break
+    entry = history_entry(state, action)
+    if entry is not None:
+        if entry.id != rsc_id:  # Pacemaker names the record after the entry it joins
+            op_id = op_id.replace(rsc_id, entry.id, 1)
+            record = dataclasses.replace(record, id=op_id)
+        n = resources.index(entry)
+        ops = tuple(op for op in entry.ops if op.id != op_id) + (record,)
+        resources[n] = dataclasses.replace(entry, ops=ops)
     else:
         resources.append(LrmResource(id=rsc_id, rsc_class=action.rsc_class,
                                      provider=action.rsc_provider, type=action.rsc_type,
@@ -178,7 +217,13 @@ class Simulation:
         out = self.preamble() + self.status_lines()
         out += ["", "Transition Summary:", *self.transition.summary, ""]
         known = frozenset(r.id for s in self.cib.node_states for r in s.lrm_resources)
-        out += ["Executing Cluster Transition:", *(action_line(a, known) for a in self.executed)]
+        states = {s.uname: s for s in self.cib.node_states}
+
+        def line(action: GraphAction) -> str:
+            entry = history_entry(states.get(action.node_uname or ""), action)
+            return action_line(action, known, entry.id if entry is not None else None)
+
+        out += ["Executing Cluster Transition:", *(line(a) for a in self.executed)]
         if self.original_date is not None:
             out.append(f"Using the original execution date of: "
                        f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
