@@ -68,10 +68,13 @@ def op_uuid(rsc_id: str, task: str, interval_ms: int = 0) -> str:
 
 
 class ActionBuilder:
-    def __init__(self, ws: WorkingSet) -> None:
+    def __init__(self, ws: WorkingSet, discovery_never: set[tuple[str, str]] | None = None,
+                 discovery_exclusive: dict[str, set[str]] | None = None) -> None:
         self.ws = ws
         self.table = ActionTable()
         self.quorum_ok = ws.config.have_quorum or ws.config.no_quorum_policy == "ignore"
+        self.discovery_never = discovery_never or set()
+        self.discovery_exclusive = discovery_exclusive or {}
 
     def build(self) -> ActionTable:
         self.fencing()
@@ -79,7 +82,54 @@ class ActionBuilder:
             self.collective(rsc)
         for prim in self.ws.all_primitives():
             self.primitive(prim)
+        self.probes()
         return self.table
+
+    # -- probes ----------------------------------------------------------------------------
+
+    def probes(self) -> None:
+        """Ask every node that has no history of a resource whether it runs there."""
+        if self.ws.config.properties.get("enable-startup-probes", "true").lower() in (
+                "false", "no", "0", "off"):
+            return
+        nodes = [n for n in self.ws.nodes
+                 if n.online and not n.unclean and not n.pending and not n.maintenance]
+        for rsc in self.ws.resources:
+            for node in nodes:
+                for prim in self._probe_targets(rsc, node):
+                    if node.id in prim.known_on or prim.orphan:
+                        continue
+                    if (prim.id, node.id) in self.discovery_never:
+                        continue
+                    exclusive = self.discovery_exclusive.get(prim.id)
+                    if exclusive is not None and node.id not in exclusive:
+                        continue
+                    probe = Action(op_uuid(prim.id, "monitor"), "monitor", prim, node,
+                                   optional=False, target_rc=7)
+                    probe.extra["probe"] = "1"
+                    self.table.add(probe)
+
+    def _probe_targets(self, rsc: Rsc, node: NodeInfo) -> list[Prim]:
+        if isinstance(rsc, Prim):
+            return [rsc]
+        if isinstance(rsc, GroupRt):
+            return list(rsc.children)
+        if isinstance(rsc, CloneRt):
+            if rsc.globally_unique:
+                return rsc.primitives()
+            known = {p.base_id() for p in rsc.primitives() if node.id in p.known_on}
+            # Anonymous: probe with the instance meant for this node, else a spare one.
+            chosen = next((i for i in rsc.instances
+                           if any(p.assigned is node or node in p.running_on
+                                  for p in i.primitives())), None)
+            if chosen is None:
+                chosen = next((i for i in rsc.instances
+                               if all(p.assigned is None and not p.running_on
+                                      for p in i.primitives())), None)
+            if chosen is None:
+                return []
+            return [p for p in chosen.primitives() if p.base_id() not in known]
+        return []
 
     # -- fencing -------------------------------------------------------------------------
 

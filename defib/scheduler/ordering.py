@@ -75,6 +75,10 @@ class Orderer:
 
     def primitive_internal(self, prim: Prim) -> None:
         stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
+        for probe in self.actions_of(prim, "monitor"):
+            if probe.interval_ms == 0:
+                for start in starts:
+                    self.edge(probe, start)  # start only once every node has been asked
         for stop in stops:
             for start in starts:
                 self.edge(stop, start, IMPLIES_THEN, RESTART)

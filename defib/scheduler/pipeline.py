@@ -48,7 +48,7 @@ def schedule(cib: Cib, now: dt.datetime | None = None) -> Transition:
     ws = unpack(cib, now)
     cons = unpack_constraints(ws)
     Assigner(ws, cons).assign_all()
-    table = ActionBuilder(ws).build()
+    table = ActionBuilder(ws, cons.discovery_never, cons.discovery_exclusive).build()
     orderer = Orderer(ws, cons, table)
     edges = orderer.build()
     propagate(edges, ws)
