@@ -1,6 +1,6 @@
 """Failure-detection benchmark of the built-in heartbeat layer, on real local daemons.
 
-    python -m bench.detection [--nodes 3] [--runs 7] [--idle 20] [--links 2]
+    python -m bench.detection [--nodes 3] [--runs 7] [--idle 20] [--links 2] [--freeze]
 
 1. Detection: kill -9 the highest node, then poll every surviving node's control socket
    (5 ms) until it has installed a view without the victim, and until all survivors agree
@@ -8,6 +8,10 @@
    min and max over the runs.
 2. Idle CPU: with the full membership formed and nothing else happening, utime+stime of
    each daemon from /proc/PID/stat over ``--idle`` seconds, as % of one core.
+
+``--freeze`` uses SIGSTOP instead of kill -9: the process keeps its sockets, so nothing
+refuses packets and only the silence rule (``dead_time``) can declare it; SIGCONT then
+lets it rejoin. This is what a hung process, a dead host or a cut network costs.
 
 Default timing (heartbeat 0.1 s, suspect 0.25 s, dead 2.0 s). Reference: Corosync 3.1.7
 declares a crashed node after 3.65 s by default (token 3000) on these machines.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import tempfile
 import time
@@ -33,7 +38,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def detection_runs(cluster: LocalCluster, runs: int) -> tuple[list[float], list[float]]:
+def detection_runs(cluster: LocalCluster, runs: int,
+                   freeze: bool = False) -> tuple[list[float], list[float]]:
     victim = cluster.names[-1]
     survivors = cluster.names[:-1]
     detected: list[float] = []
@@ -41,7 +47,12 @@ def detection_runs(cluster: LocalCluster, runs: int) -> tuple[list[float], list[
     for _ in range(runs):
         cluster.wait_formed(timeout=15)
         time.sleep(0.5)
-        killed = cluster.kill(victim)
+        if freeze:
+            pid = cluster.pid(victim)
+            os.kill(pid, signal.SIGSTOP)
+            killed = time.monotonic()
+        else:
+            killed = cluster.kill(victim)
         pending = set(survivors)
         first = None
         while pending:
@@ -54,7 +65,10 @@ def detection_runs(cluster: LocalCluster, runs: int) -> tuple[list[float], list[
         cluster.wait_formed(survivors, timeout=10)
         detected.append(first or 0.0)
         agreed.append(time.monotonic() - killed)
-        cluster.start([victim])
+        if freeze:
+            os.kill(pid, signal.SIGCONT)
+        else:
+            cluster.start([victim])
     return detected, agreed
 
 
@@ -76,17 +90,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU sampling")
     parser.add_argument("--links", type=int, default=2)
+    parser.add_argument("--freeze", action="store_true", help="SIGSTOP instead of kill -9")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="defib-bench-") as tmp:
         with LocalCluster(Path(tmp) / "bench", args.nodes, links=args.links,
                           controller=False) as cluster:
             cluster.start()
-            detected, agreed = detection_runs(cluster, args.runs)
+            detected, agreed = detection_runs(cluster, args.runs, args.freeze)
             cpu = idle_cpu(cluster, args.idle)
             timing = cluster.cfg.timing
     result = {
         "nodes": args.nodes,
+        "fault": "SIGSTOP" if args.freeze else "SIGKILL",
         "links": args.links,
         "timing": {"heartbeat_interval": timing.heartbeat_interval,
                    "suspect_time": timing.suspect_time, "dead_time": timing.dead_time},
@@ -102,7 +118,8 @@ def main() -> int:
         return 0
     print(f"{args.nodes} nodes, {args.links} link(s), heartbeat {timing.heartbeat_interval}s,"
           f" suspect {timing.suspect_time}s, dead {timing.dead_time}s")
-    print(f"kill -9 detection (first survivor's new view), {args.runs} runs:"
+    how = "SIGSTOP" if args.freeze else "kill -9"
+    print(f"{how} detection (first survivor's new view), {args.runs} runs:"
           f" median {result['median_detection_s']:.3f}s"
           f" (min {min(detected):.3f}, max {max(detected):.3f})")
     print(f"all survivors agreed on one view: median {result['median_agreement_s']:.3f}s"

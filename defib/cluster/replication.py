@@ -115,9 +115,12 @@ class CibReplicator:
         self.layer.send_ordered(
             {"t": "cib-ver", "v": list(self.copy.version), "d": self.copy.digest}
         )
-        for req, pending in self._pending.items():
+        for req, pending in list(self._pending.items()):
             if pending.committed is None:
                 self.layer.send_ordered({"t": "cib-req", "r": req, "c": pending.change})
+            else:
+                # A member that left will never ack: do not wait for it.
+                self._check_done(req)
         if self.dc != old_dc:
             self.log.info("DC is now node %s", self.dc)
             self._emit({"event": "dc", "dc": self.dc, "view": membership.view_id})
