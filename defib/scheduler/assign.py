@@ -58,7 +58,9 @@ class Assigner:
 
     def assign_all(self) -> None:
         self.apply_node_criteria()
-        for rsc in sorted(self.ws.resources, key=self._sort_key):
+        order = sorted(self.ws.resources, key=self._sort_key)
+        self.ws.processing_order = order  # Pacemaker reports resources in this order too
+        for rsc in order:
             self.assign(rsc)
 
     def _sort_key(self, rsc: Rsc) -> tuple[int, int, int]:

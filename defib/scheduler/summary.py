@@ -72,7 +72,10 @@ def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
 
 
 def _display_order(ws: WorkingSet) -> list[Prim]:
-    return ws.all_primitives()
+    order = ws.processing_order or ws.resources
+    seen = {id(r) for r in order}
+    rest = [r for r in ws.resources if id(r) not in seen]
+    return [p for rsc in [*order, *rest] for p in rsc.primitives()]
 
 
 def _prim_line(prim: Prim, table: ActionTable) -> str | None:

@@ -50,6 +50,7 @@ class WorkingSet:
     fence_requests: list[tuple[NodeInfo, str]] = field(default_factory=list)
     dc_node: NodeInfo | None = None
     clear_failcounts: list[tuple[Prim, NodeInfo]] = field(default_factory=list)
+    processing_order: list[Rsc] = field(default_factory=list)  # set by the assignment phase
 
     def node(self, ident: str | None) -> NodeInfo | None:
         if ident is None:
