@@ -50,7 +50,9 @@ class LiveCib:
 
     def read(self) -> str:
         xml = str(self._client().get_cib()["xml"])
-        self._read_epoch = self._epoch(xml)
+        if self._read_epoch is None:
+            # The first read counts: ``edit`` reads, waits for the editor, then reads again.
+            self._read_epoch = self._epoch(xml)
         return xml
 
     def replace(self, xml: str) -> None:

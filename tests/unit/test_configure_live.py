@@ -54,3 +54,16 @@ def test_configure_web_service_on_running_cluster(cluster: Path) -> None:
     bad = _run(cluster, "configure", "colocation", "c2", "inf:", "www", "vipp")
     assert bad.returncode == 1 and "did you mean 'vip'?" in bad.stderr
     assert ET.fromstring(_run(cluster, "cib", "export").stdout).get("epoch") == epoch
+
+
+def test_write_refused_when_configuration_changed_meanwhile(cluster: Path) -> None:
+    from defib.configure.commands import apply_script, edit_text
+    from defib.configure.live import LiveCib
+    from defib.errors import CommandError
+
+    mine = LiveCib(cluster)
+    edit_text(mine)  # what "defib configure edit" shows in the editor
+    assert _run(cluster, "configure", "primitive", "other", "Dummy").returncode == 0
+    with pytest.raises(CommandError, match="changed since it was read"):
+        apply_script(mine, "primitive mine Dummy", None)
+    assert "primitive mine" not in _run(cluster, "configure", "show").stdout
