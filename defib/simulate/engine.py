@@ -227,7 +227,7 @@ class Simulation:
         if self.original_date is not None:
             out.append(f"Using the original execution date of: "
                        f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
-        out += ["", *render_status(self.revised, "Revised Cluster Status:")]
+        out += ["", *render_status(self.revised, "Revised Cluster Status:", show_pending=False)]
         return out
 
     def text(self) -> str:

@@ -13,6 +13,10 @@ from defib.model.status import OpRecord
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
 
+_PENDING_STATE = {
+    "start": "Starting", "stop": "Stopping", "migrate_to": "Migrating",
+    "migrate_from": "Migrating", "promote": "Promoting", "demote": "Demoting",
+}
 _PROBE_RESULT = {
     1: "error", 2: "invalid parameter", 3: "unimplemented feature", 4: "insufficient privileges",
     5: "not installed", 6: "not configured", 8: "promoted", 9: "promoted (failed)",
@@ -26,6 +30,8 @@ def _item(level: int, text: str) -> str:
 @dataclass
 class StatusView:
     ws: WorkingSet
+    # crm_simulate shows actions in flight in the current status, not in the revised one.
+    show_pending: bool = True
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -135,6 +141,8 @@ class StatusView:
             full = False
             if clone.globally_unique:
                 full = partially or not clone.orphan
+            elif any(self._pending(p)[0] not in (None, "probe") for p in inst.primitives()):
+                full = True  # crm_simulate shows pending actions
             elif not partially:
                 if not inst.orphan:
                     stopped[inst.id] = "Stopped"
@@ -203,9 +211,9 @@ class StatusView:
         text = f"{name}\t({agent}):\t"
         multiple = len(prim.running_on) > 1
         node = prim.running_on[0] if len(prim.running_on) == 1 else None
-        if node is None and not prim.running_on and prim.pending_node_id and (
-                prim.pending_task not in (None, "probe", "monitor")):
-            node = self.ws.node(prim.pending_node_id)
+        pending, pending_node = self._pending(prim)
+        if node is None and not prim.running_on and pending not in (None, "probe"):
+            node = pending_node
         role = _display_role(prim)
         if prim.orphan:
             text += " ORPHANED"
@@ -214,7 +222,7 @@ class StatusView:
             if role == "Promoted":
                 text += " Promoted"
         else:
-            text += " " + role
+            text += " " + _PENDING_STATE.get(pending or "", role)
         if node is not None:
             text += " " + node.uname
         if role == "Stopped":
@@ -224,6 +232,8 @@ class StatusView:
         flags: list[str] = []
         if node is not None and not node.online and node.unclean:
             flags.append("UNCLEAN")
+        if pending == "monitor":
+            flags.append("Monitoring")
         target = prim.meta.get("target-role")
         if target is not None:
             parsed = _role(target)
@@ -242,6 +252,20 @@ class StatusView:
         if multiple:
             text += " [ " + " ".join(n.uname for n in prim.running_on) + " ]"
         return text
+
+    def _pending(self, prim: Prim) -> tuple[str | None, NodeInfo | None]:
+        """The action in flight for ``prim`` as Pacemaker names it ("probe" for a probe)."""
+        if prim.pending_task is None or not self.show_pending:
+            return None, None
+        node = self.ws.node(prim.pending_node_id)
+        task = prim.pending_task
+        if task == "monitor":
+            recurring = any(op.operation == "monitor" and op.interval_ms > 0
+                            and (op.op_status == -1 or op.call_id < 0)
+                            for uname, op in self._history(prim)
+                            if node is None or uname == node.uname)
+            task = "monitor" if recurring else "probe"
+        return task, node
 
     def _failure_ignored(self, prim: Prim) -> bool:
         """A recorded failure of an operation configured with on-fail=ignore."""
@@ -283,8 +307,9 @@ class StatusView:
         return [title, *self.node_lines(), "", *self.resource_lines()]
 
 
-def render_status(ws: WorkingSet, title: str = "Current cluster status:") -> list[str]:
-    return StatusView(ws).render(title)
+def render_status(ws: WorkingSet, title: str = "Current cluster status:",
+                  show_pending: bool = True) -> list[str]:
+    return StatusView(ws, show_pending).render(title)
 
 
 # -- helpers mirroring Pacemaker's resource "variant" functions ------------------------------
