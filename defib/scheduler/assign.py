@@ -5,6 +5,7 @@ from __future__ import annotations
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.history import fail_count
+from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
@@ -58,6 +59,11 @@ class Assigner:
 
     def assign_all(self) -> None:
         self.apply_node_criteria()
+        keep_off_remote_nodes(self.ws)
+        # Connections first: they decide which remote nodes can take resources.
+        for conn in connections(self.ws):
+            self.assign(conn.top())
+        connection_assigned(self.ws)
         order = sorted(self.ws.resources, key=self._sort_key)
         self.ws.processing_order = order  # Pacemaker reports resources in this order too
         for rsc in order:

@@ -12,6 +12,7 @@ from defib.model.scores import INFINITY, parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler.digests import definition_change
 from defib.scheduler.migration import NodeHistory, resolve_migrations
+from defib.scheduler.remote import set_remote_online
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
@@ -38,6 +39,8 @@ def unpack_node_states(ws: WorkingSet) -> None:
         transient = evaluate_nvsets(state.transient_attributes, RuleContext(now=ws.now))
         for key, value in transient.items():
             node.attrs[key] = value
+        if node.remote_rsc is not None:
+            continue  # up or down with its connection resource, decided later
         node.expected_up = state.expected == "member"
         if config.stonith_enabled:
             _online_with_fencing(ws, node, state)
@@ -160,13 +163,21 @@ class HistoryReader:
                 later.append((node, state))
             else:
                 first.append((node, state))
+        remote = [(n, s) for n, s in first + later if n.remote_rsc is not None]
         for node, state in first + later:
-            for lrm_rsc in state.lrm_resources:
-                prim = self.resolve(lrm_rsc, node)
-                if prim is None:
-                    continue
-                self.replay(prim, node, lrm_rsc)
+            if node.remote_rsc is None:
+                self.replay_node(node, state)
+        # Remote nodes are up only while their connection runs: known only now.
+        set_remote_online(self.ws)
+        for node, state in remote:
+            self.replay_node(node, state)
         resolve_migrations(self.histories, {n.uname: n for n in self.ws.nodes})
+
+    def replay_node(self, node: NodeInfo, state: NodeState) -> None:
+        for lrm_rsc in state.lrm_resources:
+            prim = self.resolve(lrm_rsc, node)
+            if prim is not None:
+                self.replay(prim, node, lrm_rsc)
 
     # Map a history entry to a resource instance, as Pacemaker's find_anonymous_clone does.
     def resolve(self, lrm: LrmResource, node: NodeInfo) -> Prim | None:

@@ -11,6 +11,7 @@ from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
 from defib.scheduler.ordering import Edge, Orderer, propagate
+from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
 from defib.scheduler.unpack import (
     ResourceBuilder,
@@ -34,6 +35,7 @@ class Transition:
 def unpack(cib: Cib, now: dt.datetime | None) -> WorkingSet:
     config = unpack_config(cib, now)
     nodes = unpack_nodes(cib, config, now)
+    nodes.extend(remote_nodes(cib, nodes))
     builder = ResourceBuilder(cib, config, now, len(nodes))
     resources = builder.build()
     ws = WorkingSet(

@@ -1,0 +1,91 @@
+"""Pacemaker Remote and guest nodes: nodes that exist because a resource connects to them.
+
+A remote node is named after its ocf:pacemaker:remote connection resource; a guest node
+after the remote-node meta-attribute of the resource (a VM or container) it lives in. Such a
+node is up while its connection runs, and can take resources once its connection is placed.
+"""
+
+from __future__ import annotations
+
+from defib.model.cib import Cib
+from defib.model.nvsets import unconditional
+from defib.model.resources import Primitive, walk
+from defib.model.scores import INFINITY
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import NodeInfo, Prim
+
+
+def is_connection(prim: Prim) -> bool:
+    return prim.rsc_class == "ocf" and prim.provider == "pacemaker" and prim.type == "remote"
+
+
+def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
+    """Nodes to add for remote connections and guest resources in the configuration."""
+    known = {n.uname: n for n in existing}
+    added: list[NodeInfo] = []
+    for rsc in walk(cib.resources):
+        if not isinstance(rsc, Primitive):
+            continue
+        name: str | None = None
+        kind = "remote"
+        if rsc.rsc_class == "ocf" and rsc.provider == "pacemaker" and rsc.type == "remote":
+            name = rsc.id
+        else:
+            guest = unconditional(rsc.meta_attributes).get("remote-node")
+            if guest:
+                name, kind = guest, "container"
+        if name is None:
+            continue
+        node = known.get(name)
+        if node is None:
+            node = NodeInfo(id=name, uname=name, type="remote")
+            known[name] = node
+            added.append(node)
+        node.type = "remote"
+        node.remote_rsc = rsc.id
+        node.attrs["#kind"] = kind
+    return added
+
+
+def set_remote_online(ws: WorkingSet) -> None:
+    """A remote node is online while its connection resource runs healthily."""
+    for node in ws.nodes:
+        if node.remote_rsc is None:
+            continue
+        conn = ws.by_id.get(node.remote_rsc)
+        running = isinstance(conn, Prim) and bool(conn.running_on) and not conn.failed
+        host = conn.running_on[0] if isinstance(conn, Prim) and conn.running_on else None
+        node.online = running and host is not None and host.online and not host.unclean
+        node.unclean = False
+
+
+def keep_off_remote_nodes(ws: WorkingSet) -> None:
+    """Connections and fence devices never run on remote or guest nodes."""
+    remote = [n for n in ws.nodes if n.remote_rsc is not None]
+    if not remote:
+        return
+    for prim in ws.all_primitives():
+        if prim.is_fence_device or is_connection(prim) or prim.meta.get("remote-node"):
+            for node in remote:
+                prim.allowed[node.id] = -INFINITY
+
+
+def connections(ws: WorkingSet) -> list[Prim]:
+    out: list[Prim] = []
+    for node in ws.nodes:
+        conn = ws.by_id.get(node.remote_rsc or "")
+        if isinstance(conn, Prim):
+            out.append(conn)
+    return out
+
+
+def connection_assigned(ws: WorkingSet) -> None:
+    """Once connections are placed, their nodes can (or can no longer) host resources."""
+    for node in ws.nodes:
+        conn = ws.by_id.get(node.remote_rsc or "")
+        if not isinstance(conn, Prim):
+            continue
+        if conn.assigned is not None and conn.next_role not in (None, "Stopped"):
+            node.online = True
+        else:
+            node.shutdown = True
