@@ -72,10 +72,10 @@ def resource_view(directory: Path) -> ResourceView:
             state = "standby"
         nodes[node.uname] = state
     counts = {}
-    for state in ws.cib.node_states:
-        pairs = {k: v for nv in state.transient_attributes for k, v in nv.pairs
+    for node_state in ws.cib.node_states:
+        pairs = {k: v for nv in node_state.transient_attributes for k, v in nv.pairs
                  if k.startswith("fail-count-")}
-        counts[state.uname or state.id] = pairs
+        counts[node_state.uname or node_state.id] = pairs
     resources = [(p.id, p.agent, [n.uname for n in p.running_on]) for p in ws.all_primitives()]
     return ResourceView(dc, nodes, resources, counts, dict(ctl.get("fence_failures", {})),
                         int(ctl.get("transition", -1)))

@@ -198,8 +198,9 @@ class Controller:
             self.kick(f"{node} announced its history")
         elif kind == wire.CLEANUP:
             if self.is_dc:
-                rsc, node = d.payload.get("rsc"), d.payload.get("node")
-                self._spawn(self._cleanup(rsc if rsc else None, node if node else None))
+                rsc, target = d.payload.get("rsc"), d.payload.get("node")
+                self._spawn(self._cleanup(str(rsc) if rsc else None,
+                                          str(target) if target else None))
         elif kind == wire.RESULT:
             node = str(d.payload["node"])
             entry = ET.fromstring(str(d.payload["entry"]))
@@ -238,7 +239,7 @@ class Controller:
         task.result()
 
     def _change_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)  # type: ignore[arg-type]
+        self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._log(logging.WARNING, "CIB change not confirmed: %s", task.exception())
 

@@ -73,7 +73,8 @@ def http_get(addr: str, port: int, timeout: float = 1.0) -> str | None:
     """The node that served the page (its X-Served-By header), or None."""
     try:
         with urllib.request.urlopen(f"http://{addr}:{port}/", timeout=timeout) as reply:
-            return reply.headers.get("X-Served-By")
+            served = reply.headers.get("X-Served-By")
+            return str(served) if served is not None else None
     except OSError:
         return None
 

@@ -1,18 +1,19 @@
 """Transition -> TransitionGraph for the live controller, and the graph as Pacemaker's XML.
 
-``defib.graph.build`` (the simulator's builder) is preferred when it exists; this builder
-is the controller's own fallback and follows the same rule: a graph holds the required,
-runnable actions (pseudo actions included); orderings through actions left out of the graph
-(optional or unrunnable ones) are kept transitively, so nothing loses an ordering.
+The graph is ``defib.graph.build``'s (shared with the simulator), plus the orderings that
+run through actions it leaves out (kept transitively, so nothing loses an ordering).
+``own_graph`` is the controller's independent builder, kept to cross-check the shared one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 
 from defib.executor.metadata import parse_duration_ms
+from defib.graph.build import build_graph as shared_build
 from defib.graph.model import GraphAction, Synapse, TransitionGraph
+from defib.graph.xml import graph_to_xml
 from defib.scheduler import Transition
 from defib.scheduler.actions import Action
 from defib.scheduler.working import CloneRt, Prim
@@ -20,23 +21,45 @@ from defib.scheduler.working import CloneRt, Prim
 DEFAULT_TIMEOUT_MS = 20000
 
 
-def _builder() -> Callable[[Transition, int], TransitionGraph] | None:
-    try:
-        from defib.graph import build  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    func = getattr(build, "build_graph", None)
-    return func if callable(func) else None
-
-
 def build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
-    external = _builder()
-    if external is not None:
-        try:
-            return external(transition, transition_id)
-        except TypeError:
-            pass  # another signature: use ours
-    return own_graph(transition, transition_id)
+    """The shared builder's graph (Pacemaker's inclusion rules), with orderings that run
+    through left-out actions restored: when the scheduler leaves a collective's pseudo
+    action optional, its children must still keep the order it carried."""
+    return with_transitive_inputs(shared_build(transition, transition_id), transition)
+
+
+def with_transitive_inputs(graph: TransitionGraph, transition: Transition) -> TransitionGraph:
+    actions = transition.actions.actions
+    in_graph = {s.action.id for s in graph}
+    if any(i >= len(actions) or actions[i].uuid != graph.action(i).operation_key
+           for i in in_graph):
+        return graph  # not numbered as we expect: leave it as built
+    index = {id(a): n for n, a in enumerate(actions)}
+    memo: dict[int, frozenset[int]] = {}
+
+    def reach(action: Action, seen: frozenset[int]) -> frozenset[int]:
+        key = id(action)
+        if key in memo:
+            return memo[key]
+        found: set[int] = set()
+        for first, _flags in action.before:
+            n = index.get(id(first))
+            if n is None or id(first) in seen:
+                continue
+            if n in in_graph:
+                found.add(n)
+            else:
+                found |= reach(first, seen | {id(first)})
+        memo[key] = frozenset(found)
+        return memo[key]
+
+    synapses = []
+    for synapse in graph:
+        action = actions[synapse.action.id]
+        extra = reach(action, frozenset({id(action)})) - {synapse.action.id}
+        inputs = tuple(sorted(set(synapse.inputs) | extra))
+        synapses.append(dataclasses.replace(synapse, inputs=inputs))
+    return dataclasses.replace(graph, synapses=tuple(synapses))
 
 
 def _included(action: Action) -> bool:
@@ -126,8 +149,9 @@ def own_graph(transition: Transition, transition_id: int) -> TransitionGraph:
 
 
 def _action_el(action: GraphAction) -> ET.Element:
-    el = ET.Element(action.kind, {"id": str(action.id), "operation": action.operation,
-                                  "operation_key": action.operation_key})
+    el: ET.Element = ET.Element(str(action.kind), {
+        "id": str(action.id), "operation": action.operation,
+        "operation_key": action.operation_key})
     if action.node_uname:
         el.set("on_node", action.node_uname)
         el.set("on_node_uuid", action.node_id or "")
@@ -145,6 +169,10 @@ def _action_el(action: GraphAction) -> ET.Element:
 
 def graph_xml(graph: TransitionGraph) -> str:
     """The graph in Pacemaker's ``transition_graph`` format (pe-graph-N files)."""
+    return graph_to_xml(graph)
+
+
+def own_graph_xml(graph: TransitionGraph) -> str:
     root = ET.Element("transition_graph", {
         "cluster-delay": graph.cluster_delay, "stonith-timeout": graph.stonith_timeout,
         "failed-stop-offset": graph.failed_stop_offset,
