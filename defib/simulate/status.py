@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from defib.graph.build import by_priority, natural_key
+from defib.model.scores import INFINITY, parse_score
 from defib.model.status import OpRecord
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
@@ -44,10 +45,16 @@ class StatusView:
         guest_online: list[str] = []
         for node in sorted(self.ws.nodes, key=lambda n: natural_key(n.uname)):
             kind = self._node_kind(node)
+            health = self._health(node)
             if (node.unclean or node.pending or node.standby or node.standby_onfail
-                    or node.maintenance):
+                    or node.maintenance or health <= 0):
                 prefix = {"remote": "RemoteNode", "guest": "GuestNode"}.get(kind, "Node")
-                lines.append(_item(2, f"{prefix} {node.uname}: {self._node_mode(node)}"))
+                mode = self._node_mode(node)
+                if health < 0:
+                    mode += " (health is RED)"
+                elif health == 0:
+                    mode += " (health is YELLOW)"
+                lines.append(_item(2, f"{prefix} {node.uname}: {mode}"))
             elif node.online:
                 {"remote": remote_online, "guest": guest_online}.get(kind, online).append(
                     node.uname)
@@ -69,6 +76,35 @@ class StatusView:
         if isinstance(rsc, Prim) and rsc.meta.get("container"):
             return "guest"
         return "remote"
+
+    def _health(self, node: NodeInfo) -> int:
+        """Negative if a health attribute is red, 0 if one is yellow, else positive."""
+        strategy = self.ws.config.node_health_strategy
+        if strategy in ("none", ""):
+            return 1
+        props = self.ws.config.properties
+        red, yellow, green = -INFINITY, 0, 0
+        if strategy == "only-green":
+            yellow = -INFINITY
+        elif strategy in ("progressive", "custom"):
+            red = parse_score(props.get("node-health-red"), -INFINITY)
+            yellow = parse_score(props.get("node-health-yellow"), 0)
+            green = parse_score(props.get("node-health-green"), 0)
+        health = 1
+        for name, value in node.attrs.items():
+            if not name.startswith("#health"):
+                continue
+            if value.strip().lower() == "red":
+                return -1
+            if value.strip().lower() == "yellow":
+                health = 0
+                continue
+            score = parse_score(value, 0)
+            if score <= red:
+                return -1
+            if score <= yellow and yellow != green:
+                health = 0
+        return health
 
     @staticmethod
     def _node_mode(node: NodeInfo) -> str:
