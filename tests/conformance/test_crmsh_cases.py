@@ -11,6 +11,8 @@ Known differences are listed in KNOWN with the reason; anything else fails the t
 from __future__ import annotations
 
 import re
+import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +20,21 @@ from pathlib import Path
 import pytest
 
 from defib.configure.agents import LocalAgents
-from defib.configure.commands import MemoryCib, apply_script, show, show_xml
+from defib.configure.commands import MemoryCib, apply_script, load, show, show_xml
 
 CASES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "crmsh-cases"
 
 # Cases about the configure language. Left out: node, resource, ra, history, scripts, options,
-# shadow (cluster operations and other crmsh sub-shells, not the configure language); file
-# (starts from the configuration an earlier crmsh case left behind and saves/edits it with sed).
+# shadow (cluster operations and other crmsh sub-shells, not the configure language).
 CASES = ["confbasic", "confbasic-xml", "bundle", "rset", "rset-xml", "acl", "newfeatures",
-         "delete", "edit", "commit", "bugs"]
+         "delete", "edit", "commit", "bugs", "file"]
 # Sessions run of multi-session cases: bugs' "Unordered load file" loads bugs-test.txt (a file
 # of crmsh's test setup, not in the reference data) and "template" uses crmsh's templates.
 SESSIONS = {"bugs": ["Configuration bugs", "Unknown properties"]}
 # State that crmsh's earlier cases leave behind and a case relies on (erase keeps nodes).
 SEED = {"bugs": ["node node1"]}
+# file starts from what crmsh's resource case left; crmsh's own "save" of it is the seed.
+SEED_FROM_TRANSCRIPT = {"file": ".EXT cat sample.txt\n"}
 
 PREAMBLE = ["erase", "erase nodes", "property fencing-enabled=false"]
 
@@ -75,6 +78,14 @@ def _script(name: str) -> tuple[str, list[_Session]]:
             current, in_configure = _Session(stripped.split(None, 1)[1], []), False
             continue
         if current is None:
+            # Top-level crmsh commands of a command-file case: one-shot configure, %ext.
+            if head not in ("show", "showxml", "session"):
+                if not sessions or sessions[-1].name != "top":
+                    sessions.append(_Session("top", []))
+                if stripped.startswith("configure "):
+                    sessions[-1].lines.append(stripped[len("configure "):])
+                elif stripped.startswith("%ext "):
+                    sessions[-1].lines.append(stripped)
             continue
         if stripped == ".":
             sessions.append(current)
@@ -91,7 +102,7 @@ def _script(name: str) -> tuple[str, list[_Session]]:
             body = PREAMBLE + body + (["show"] if head == "show" else ["show xml"])
         session.lines = _join_continuations(body)
     wanted = SESSIONS.get(name)
-    return head, [x for x in sessions if wanted is None or x.name in wanted]
+    return head, [x for x in sessions if wanted is None or x.name in wanted or x.name == "top"]
 
 
 def _join_continuations(lines: list[str]) -> list[str]:
@@ -122,6 +133,9 @@ def _expected_outputs(name: str, head: str, sessions: list[_Session]) -> list[st
             if line.startswith(".TRY "):
                 active = head != "session" or line[5:].strip() in wanted
             if active and re.match(r"^\.INP: show( |$)", line) and "xml" not in line:
+                current = []
+            if head not in ("show", "showxml", "session") and re.match(
+                    r"^\.(EXT cat |TRY configure show$)", line):
                 current = []
             continue
         if current is not None and not line.startswith(("INFO:", "WARNING:", "ERROR:")):
@@ -170,27 +184,48 @@ def _objects_xml(text: str) -> dict[str, str]:
     return out
 
 
+def _seed_from_transcript(name: str) -> str:
+    """The configuration crmsh had when the case began, as crmsh itself saved it."""
+    text = (CASES_DIR / f"{name}.exp").read_text().split(SEED_FROM_TRANSCRIPT[name], 1)[1]
+    return text.split("\n.", 1)[0]
+
+
 def _run(name: str) -> tuple[list[str], list[str]]:
     head, sessions = _script(name)
     store = MemoryCib()
     agents = LocalAgents()
     for line in SEED.get(name, []):
         apply_script(store, line, agents)
+    if name in SEED_FROM_TRANSCRIPT:
+        assert load(store, "replace", _seed_from_transcript(name)).ok
     outputs: list[str] = []
-    for session in sessions:
-        for line in session.lines:
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#") or stripped in ("_test", "verify",
-                                                                         "commit"):
-                continue
-            if stripped == "show xml":
-                outputs.append(show_xml(store).output)
-                continue
-            if stripped.split()[0] == "show":
-                outputs.append(show(store, stripped.split()[1:] or None, session.sort).output)
-                continue
-            apply_script(store, line, agents)
+    with tempfile.TemporaryDirectory() as workdir:
+        for session in sessions:
+            for line in session.lines:
+                # Files named in the case live in a scratch directory.
+                line = re.sub(r"(?<![\w/])(\w[\w.-]*\.txt)\b", rf"{workdir}/\1", line)
+                if line.startswith("%ext "):
+                    proc = subprocess.run(line[5:], shell=True, cwd=workdir, text=True,
+                                          capture_output=True, timeout=30, check=False)
+                    if line[5:].startswith("cat "):
+                        outputs.append(proc.stdout)
+                    continue
+                _step(store, agents, session, line, outputs)
     return outputs, _expected_outputs(name, head, sessions)
+
+
+def _step(store: MemoryCib, agents: LocalAgents, session: _Session, line: str,
+          outputs: list[str]) -> None:
+    """One statement of a crmsh session (a bad one is reported and skipped, as crmsh does)."""
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#") or stripped in ("_test", "verify", "commit"):
+        return
+    if stripped == "show xml":
+        outputs.append(show_xml(store).output)
+    elif stripped.split()[0] == "show":
+        outputs.append(show(store, stripped.split()[1:] or None, session.sort).output)
+    else:
+        apply_script(store, line, agents)
 
 
 def _differences(name: str) -> list[str]:
