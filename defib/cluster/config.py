@@ -50,6 +50,9 @@ class Timing:
     suspect_time: float = 0.25
     dead_time: float = 2.0
     join_time: float = 0.3
+    # While the daemon's event loop is busy (not stalled as a whole process), a thread keeps
+    # its heartbeats going for at most this long.
+    loop_grace: float = 10.0
     # How long a caller waits for the DC to commit a CIB change and members to ack it.
     cib_timeout: float = 5.0
     # Niceness the daemon asks for (lower = more CPU priority); ignored when not permitted.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,10 @@ class ControlServer:
                 return {"ok": True, **await node.change(change)}
             if op == "shutdown":
                 asyncio.get_running_loop().call_soon(self.on_shutdown)
+                return {"ok": True}
+            if op == "debug_stall" and os.environ.get("DEFIB_DEBUG_OPS") == "1":
+                # Test hook: block the event loop, as a long synchronous computation would.
+                time.sleep(min(float(request.get("seconds", 1.0)), 30.0))
                 return {"ok": True}
             if isinstance(op, str) and op in node.ops:
                 return {"ok": True, **await node.ops[op](request)}

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import zlib
 from collections import OrderedDict
@@ -107,9 +108,14 @@ class HeartbeatLayer:
         self._last_nack = 0.0
         self.counters: dict[str, int] = {
             "send_errors": 0, "refused": 0, "views_installed": 0, "loop_stalls": 0,
-            "delivered": 0, "retransmit_requests": 0,
+            "delivered": 0, "retransmit_requests": 0, "keeper_heartbeats": 0,
         }
         self.max_tick_gap = 0.0
+        # The keeper thread re-sends the loop's last heartbeat while the loop is busy.
+        self._send_lock = threading.Lock()
+        self._hb_body: dict[str, Any] | None = None
+        self._keeper_stop = threading.Event()
+        self._keeper: threading.Thread | None = None
 
     # -- ClusterLayer interface -------------------------------------------------------------
     @property
@@ -159,8 +165,16 @@ class HeartbeatLayer:
                       ", ".join(f"{h}:{p}" for h, p in self.node.addresses))
         self._send_heartbeats()
         self._task = asyncio.create_task(self._run())
+        self._keeper_stop.clear()
+        self._keeper = threading.Thread(target=self._keep_alive, name="heartbeat-keeper",
+                                        daemon=True)
+        self._keeper.start()
 
     async def leave(self) -> None:
+        self._keeper_stop.set()
+        if self._keeper is not None:
+            self._keeper.join(timeout=2.0)
+            self._keeper = None
         if self._task is not None:
             self._task.cancel()
             try:
@@ -217,9 +231,9 @@ class HeartbeatLayer:
         if sock is None:
             return
         body["i"] = self.incarnation
-        data = self.codec.seal(encode(body))
         try:
-            sock.send(data)
+            with self._send_lock:
+                sock.send(self.codec.seal(encode(body)))
         except ConnectionRefusedError:
             self.counters["refused"] += 1
             self.detector.refused(peer, link, self.clock())
@@ -422,8 +436,25 @@ class HeartbeatLayer:
         }
         if cur is not None and cur.id.coord == self.node.id:
             body["o"] = self._sequencer.high
+        self._hb_body = body
         for peer in self.peers:
             self._send_all_links(peer.id, body)
+
+    def _keep_alive(self) -> None:
+        """Thread: while the event loop is busy (a long computation of a layer above, a slow
+        disk), keep sending its last heartbeat, so that peers do not read a busy daemon as
+        a dead one. Only for ``loop_grace`` seconds: a wedged loop must still be found out.
+        Starvation of the whole process is not covered (the thread starves too)."""
+        interval = self.cfg.timing.heartbeat_interval
+        grace = self.cfg.timing.loop_grace
+        while not self._keeper_stop.wait(interval):
+            busy = self.clock() - self._last_tick
+            body = self._hb_body
+            if body is None or busy < 2 * interval or busy > grace:
+                continue
+            self.counters["keeper_heartbeats"] += 1
+            for peer in self.peers:
+                self._send_all_links(peer.id, body)
 
     def _install(self, view: View) -> None:
         old = set(self._membership.members)

@@ -203,3 +203,20 @@ def test_redundant_link_and_partition_majority_quorate_minority_not_then_heal(
         assert members(st) == ["node3"] and not st["quorum"]["quorate"]
         cluster.heal()
         cluster.wait_formed(timeout=8)
+
+
+def test_busy_event_loop_is_not_read_as_a_dead_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFIB_DEBUG_OPS", "1")
+    with LocalCluster(tmp_path / "busy", 3, links=1, controller=False) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=10)
+        view = cluster.status("node1")["view"]
+        stall = cluster.cfg.timing.dead_time + 1.0
+        # node2's loop is blocked (as by a long computation) for longer than dead_time.
+        cluster.client("node2").request("debug_stall", seconds=stall)
+        stats = cluster.client("node2").stats()
+        assert stats["keeper_heartbeats"] > 0 and stats["loop_stalls"] >= 1
+        assert all(s["view"] == view for s in cluster.statuses(cluster.names).values())
+        assert "unreachable" not in cluster.log("node1") + cluster.log("node3")
