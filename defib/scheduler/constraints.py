@@ -267,6 +267,15 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                         cons.orderings.append(
                             OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind, "inverse")
                         )
+    # A guest node's connection runs with, and after, the resource it lives in.
+    for prim in ws.all_primitives():
+        if prim.container is not None:
+            cons.colocations.append(ColocationRt(f"{prim.id}-with-container", prim,
+                                                 prim.container, INFINITY))
+            cons.orderings.append(OrderingRt(f"{prim.id}-after-container", prim.container,
+                                             "start", prim, "start", "Mandatory"))
+            cons.orderings.append(OrderingRt(f"{prim.id}-after-container-inv", prim, "stop",
+                                             prim.container, "stop", "Mandatory", "inverse"))
     # Groups: each member after and with the previous one.
     for rsc in _top_level(ws):
         if isinstance(rsc, GroupRt):

@@ -67,6 +67,7 @@ class Orderer:
     def build(self) -> list[Edge]:
         for prim in self.ws.all_primitives():
             self.primitive_internal(prim)
+            self.guest_placement(prim)
         for rsc in self.ws.resources:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
@@ -98,6 +99,21 @@ class Orderer:
                     None,
                 )
                 self.edge(fence, stop, RUNNABLE_LEFT)
+
+    def guest_placement(self, prim: Prim) -> None:
+        """What runs inside a guest node starts after, and stops before, its container."""
+        for node in {*(n for n in [prim.assigned] if n is not None), *prim.running_on}:
+            container = self.ws.by_id.get(node.container_rsc or "")
+            if not isinstance(container, Prim):
+                continue
+            for start in self.actions_of(prim, "start"):
+                if start.node is node:
+                    for c_start in self.actions_of(container, "start"):
+                        self.edge(c_start, start, RUNNABLE_LEFT, IMPLIES_THEN)
+            for stop in self.actions_of(prim, "stop"):
+                if stop.node is node:
+                    for c_stop in self.actions_of(container, "stop"):
+                        self.edge(stop, c_stop, RUNNABLE_LEFT, IMPLIES_FIRST)
 
     def collective_internal(self, rsc: Rsc) -> None:
         if isinstance(rsc, GroupRt):

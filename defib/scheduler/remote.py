@@ -42,8 +42,12 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
             known[name] = node
             added.append(node)
         node.type = "remote"
-        node.remote_rsc = rsc.id
         node.attrs["#kind"] = kind
+        if kind == "container":
+            node.remote_rsc = name  # the implicit connection resource
+            node.container_rsc = rsc.id
+        else:
+            node.remote_rsc = rsc.id
     return added
 
 

@@ -163,7 +163,8 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
 
 
 def _migratable(prim: Prim) -> bool:
-    allow = prim.meta.get("allow-migrate", "false").lower() in ("true", "yes", "1", "on")
+    default = "true" if (prim.type == "remote" and prim.provider == "pacemaker") else "false"
+    allow = prim.meta.get("allow-migrate", default).lower() in ("true", "yes", "1", "on")
     if not allow or prim.parent is not None:
         return False
     current = prim.running_on[0] if prim.running_on else None

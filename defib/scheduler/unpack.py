@@ -292,7 +292,23 @@ class ResourceBuilder:
                 placeholder = self.bundle_placeholder(config)
                 if placeholder is not None:
                     out.append(placeholder)
+        out.extend(self.guest_connections(out))
         return out
+
+    def guest_connections(self, resources: list[Rsc]) -> list[Prim]:
+        """A resource with remote-node=NAME gets an implicit connection resource NAME."""
+        made: list[Prim] = []
+        for rsc in resources:
+            for container in rsc.primitives():
+                name = container.meta.get("remote-node")
+                if not name or name in self.by_id:
+                    continue
+                conn = Prim(id=name, rsc_class="ocf", provider="pacemaker", type="remote")
+                conn.meta = {"allow-migrate": "false"}
+                conn.container = container
+                self._common(conn)
+                made.append(conn)
+        return made
 
 
 def op_config(prim: Prim, name: str, interval_ms: int) -> Operation | None:

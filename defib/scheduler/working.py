@@ -48,6 +48,7 @@ class NodeInfo:
     pending: bool = False
     expected_up: bool = False
     remote_rsc: str | None = None
+    container_rsc: str | None = None  # guest nodes: the resource they live in
     fence_reason: str | None = None
     attrs: dict[str, str] = field(default_factory=dict)
     utilization: dict[str, int] = field(default_factory=dict)
@@ -138,6 +139,7 @@ class Prim(Rsc):
     instance_number: int | None = None
     unrunnable_reason: str | None = None
     is_fence_device: bool = False
+    container: Prim | None = None  # for a guest node's implicit connection: its VM/container
 
     @property
     def kind(self) -> str:
