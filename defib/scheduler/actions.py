@@ -148,7 +148,11 @@ class ActionBuilder:
                 reason=node.fence_reason,
             )
             action.extra["action"] = cfg.stonith_action
-            if not self.quorum_ok:
+            if node.container_rsc is not None:
+                # A guest is "fenced" by recovering the resource it lives in.
+                action.extra["resource"] = node.container_rsc
+                action.pseudo = True
+            elif not self.quorum_ok:
                 action.runnable = False
             self.table.add(action)
 

@@ -385,6 +385,8 @@ class HistoryReader:
         if not (node.online or node.unclean):
             # History on a cleanly stopped node no longer describes a live resource.
             return ("Stopped" if task == "stop" else role), None
+        if op.interval_ms > 0:
+            prim.failed_recurring = True
         if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
             prim.banned_on.add(node.id)
             if is_probe:

@@ -52,15 +52,38 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
 
 
 def set_remote_online(ws: WorkingSet) -> None:
-    """A remote node is online while its connection resource runs healthily."""
+    """Whether each remote or guest node is up, from the state of its connection."""
     for node in ws.nodes:
         if node.remote_rsc is None:
             continue
-        conn = ws.by_id.get(node.remote_rsc)
-        running = isinstance(conn, Prim) and bool(conn.running_on) and not conn.failed
-        host = conn.running_on[0] if isinstance(conn, Prim) and conn.running_on else None
-        node.online = running and host is not None and host.online and not host.unclean
         node.unclean = False
+        conn = ws.by_id.get(node.remote_rsc)
+        if not isinstance(conn, Prim):
+            node.online = False
+            continue
+        container = conn.container
+        host = conn.running_on[0] if container is not None and len(conn.running_on) == 1 else None
+        node.online = bool(conn.running_on) and conn.role not in ("Stopped", "Unknown")
+        if container is not None and container.failed:
+            node.online = False
+            _reset(node, "guest is unclean")
+        elif conn.failed:
+            node.online = False
+            # A lost connection (its monitor failed) leaves the node in an unknown state.
+            if (container is None and ws.config.stonith_enabled and conn.failed_recurring
+                    and not conn.meta.get("reconnect_interval")):
+                _reset(node, "remote connection is unrecoverable")
+        elif not conn.running_on or (container is not None and not container.running_on):
+            node.online = False
+        elif host is not None and not host.online and host.unclean:
+            node.online = False
+            _reset(node, "guest is unclean")
+
+
+def _reset(node: NodeInfo, reason: str) -> None:
+    node.unclean = True
+    node.lost = True
+    node.fence_reason = node.fence_reason or reason
 
 
 def keep_off_remote_nodes(ws: WorkingSet) -> None:

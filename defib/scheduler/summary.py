@@ -60,9 +60,12 @@ def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
     for action in table.actions:
         if action.task == "stonith" and action.runnable:
             reason = action.reason or "node is unclean"
+            resource = action.extra.get("resource")
+            target = action.node.uname if action.node else ""
+            if resource:
+                target += f" (resource: {resource})"
             lines.append(
-                f"  * Fence ({action.extra.get('action', 'reboot')}) "
-                f"{action.node.uname if action.node else ''} '{reason}'"
+                f"  * Fence ({action.extra.get('action', 'reboot')}) {target} '{reason}'"
             )
     for prim in _display_order(ws):
         line = _prim_line(prim, table)

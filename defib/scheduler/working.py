@@ -140,6 +140,7 @@ class Prim(Rsc):
     unrunnable_reason: str | None = None
     is_fence_device: bool = False
     container: Prim | None = None  # for a guest node's implicit connection: its VM/container
+    failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
     def kind(self) -> str:
