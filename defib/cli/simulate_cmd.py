@@ -1,4 +1,4 @@
-"""`defib simulate -x FILE -S [-t DATETIME] [-G FILE]`: crm_simulate's output for a CIB."""
+"""`defib simulate -x FILE -S [-t DATETIME] [-G FILE] [-s]`: crm_simulate's output."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("-G", "--save-graph", metavar="FILE",
                         help="write the transition graph as Pacemaker's XML to FILE")
     parser.add_argument("-s", "--show-scores", action="store_true",
-                        help="show allocation scores (not implemented yet)")
+                        help="show allocation and promotion scores (as assigned; see docs)")
     parser.add_argument("-Q", "--quiet", action="store_true",
                         help="do not print the status (with -G or -s)")
     parser.set_defaults(func=_run)
@@ -38,9 +38,6 @@ def _run(args: argparse.Namespace) -> int:
         now = parse_datetime(args.set_datetime)
         if now is None:
             raise ConfigError(f"cannot read date/time {args.set_datetime!r}")
-    if args.show_scores:
-        print("defib: error: -s (allocation scores) is not implemented yet", file=sys.stderr)
-        return 2
     cib = parse_cib_file(args.xml_file)
     sim = simulate(cib, now)
     if args.save_graph:
@@ -49,10 +46,14 @@ def _run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise ConfigError(f"cannot write graph to {args.save_graph}: {exc.strerror}",
                               args.save_graph) from exc
-    if not args.quiet:
-        if args.simulate:
-            sys.stdout.write(sim.text())
-        else:
-            lines = sim.preamble() + sim.status_lines()
-            sys.stdout.write("\n".join(lines) + "\n")
+    if args.quiet:
+        if args.show_scores:
+            sys.stdout.write("\n".join(sim.score_lines()) + "\n")
+    elif args.simulate:
+        sys.stdout.write(sim.text(scores=args.show_scores))
+    else:
+        lines = sim.preamble() + sim.status_lines()
+        if args.show_scores:
+            lines += ["", *sim.score_lines()]
+        sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -6,7 +6,8 @@ The three metrics are those of the cases' README:
   runs of white space collapsed;
 * full output: the whole ``simulate -S`` output equals the expected one, ignoring white space
   and blank lines (what ``diff --ignore-all-space --ignore-blank-lines`` accepts);
-* graph: the same actions (resource, task, interval, node) and ordering edges as ``exp/``.
+* graph: the same actions (resource, task, interval, node) and ordering edges as ``exp/``;
+* scores (ours, beyond the README's three): ``-s`` score lines equal ``scores/`` as sets.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from defib.graph.model import GraphAction, TransitionGraph
 from defib.graph.xml import graph_from_xml
 
-METRICS = ("decisions", "full_output", "graph")
+METRICS = ("decisions", "full_output", "graph", "scores")
 
 
 def summary_set(text: str) -> frozenset[str]:
@@ -89,6 +90,10 @@ class Case:
     def exp(self) -> Path:
         return self.directory / "exp" / f"{self.name}.exp"
 
+    @property
+    def scores(self) -> Path:
+        return self.directory / "scores" / f"{self.name}.scores"
+
 
 def load_cases(directory: Path) -> list[Case]:
     cases = []
@@ -128,6 +133,10 @@ def run_case(case: Case) -> CaseResult:
     result.passed["full_output"] = squeezed(text) == squeezed(expected)
     result.passed["graph"] = graph_signature(graph) == graph_signature(
         graph_from_xml(case.exp.read_bytes()))
+    if case.scores.is_file():
+        expected_scores = {line for line in case.scores.read_text(encoding="utf-8").splitlines()
+                           if line.strip()}
+        result.passed["scores"] = set(sim.score_lines()) == expected_scores
     return result
 
 

@@ -20,6 +20,7 @@ from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler import schedule
 from defib.scheduler.pipeline import Transition, unpack
 from defib.scheduler.unpack import WorkingSet
+from defib.simulate.scores import score_lines
 from defib.simulate.status import render_status
 
 # Operations whose results do not change what the status section says runs where.
@@ -213,8 +214,13 @@ class Simulation:
     def status_lines(self) -> list[str]:
         return render_status(self.transition.working_set, "Current cluster status:")
 
-    def lines(self) -> list[str]:
+    def score_lines(self) -> list[str]:
+        return score_lines(self.transition.working_set)
+
+    def lines(self, scores: bool = False) -> list[str]:
         out = self.preamble() + self.status_lines()
+        if scores:
+            out += ["", *self.score_lines()]
         out += ["", "Transition Summary:", *self.transition.summary, ""]
         known = frozenset(r.id for s in self.cib.node_states for r in s.lrm_resources)
         states = {s.uname: s for s in self.cib.node_states}
@@ -230,8 +236,8 @@ class Simulation:
         out += ["", *render_status(self.revised, "Revised Cluster Status:", show_pending=False)]
         return out
 
-    def text(self) -> str:
-        return "\n".join(self.lines()) + "\n"
+    def text(self, scores: bool = False) -> str:
+        return "\n".join(self.lines(scores)) + "\n"
 
 
 def with_recorded_intervals(cib: Cib) -> Cib:

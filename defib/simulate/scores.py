@@ -1,0 +1,75 @@
+"""Allocation and promotion scores in crm_simulate's ``-s`` format.
+
+The scheduler keeps each resource's node scores (``allowed``) as they stand when it is
+assigned; this module prints them the way Pacemaker's score dump names them. Pacemaker prints
+a group's members as they are when the group starts being assigned; we only have the scores
+as the members were assigned, so those lines can differ from crm_simulate's.
+"""
+
+from __future__ import annotations
+
+from defib.graph.build import by_priority, natural_key
+from defib.model.scores import INFINITY
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
+
+
+def _score(value: int) -> str:
+    if value >= INFINITY:
+        return "INFINITY"
+    if value <= -INFINITY:
+        return "-INFINITY"
+    return str(value)
+
+
+class ScoreDump:
+    def __init__(self, ws: WorkingSet) -> None:
+        self.ws = ws
+        self.names = {n.id: n.uname for n in ws.nodes}
+        self.lines: list[str] = []
+
+    def allocation(self, where: str, rsc: Rsc) -> None:
+        nodes = sorted(rsc.allowed, key=lambda nid: natural_key(self.names.get(nid, nid)))
+        for node_id in nodes:
+            self.lines.append(f"{where}: {rsc.id} allocation score on "
+                              f"{self.names.get(node_id, node_id)}: {_score(rsc.allowed[node_id])}")
+
+    def resource(self, rsc: Rsc) -> None:
+        if isinstance(rsc, Prim):
+            self.allocation("pcmk__primitive_assign", rsc)
+        elif isinstance(rsc, GroupRt):
+            self.allocation("pcmk__group_assign", rsc)
+            for child in rsc.children:
+                self.allocation("pcmk__group_assign", child)
+            for child in rsc.children:
+                self.allocation("pcmk__primitive_assign", child)
+        elif isinstance(rsc, CloneRt):
+            self.allocation("pcmk__clone_allocate", rsc)
+            for inst in rsc.instances:
+                self.allocation("pcmk__clone_allocate", inst)
+                if isinstance(inst, GroupRt):
+                    for child in inst.children:
+                        self.allocation("pcmk__clone_allocate", child)
+            for inst in rsc.instances:
+                self.resource(inst)
+            if rsc.promotable:
+                self.promotion(rsc)
+
+    def promotion(self, clone: CloneRt) -> None:
+        for inst in clone.instances:
+            prim = inst if isinstance(inst, Prim) else None
+            if prim is None:
+                continue
+            node = prim.assigned
+            if node is None:
+                self.lines.append(f"{prim.id} promotion score on none: 0")
+            else:
+                score = prim.promotion_score.get(node.id, 0)
+                self.lines.append(f"{prim.id} promotion score on {node.uname}: {_score(score)}")
+
+
+def score_lines(ws: WorkingSet) -> list[str]:
+    dump = ScoreDump(ws)
+    for rsc in by_priority(ws.resources):
+        dump.resource(rsc)
+    return dump.lines
