@@ -402,6 +402,18 @@ class Assigner:
         candidates.sort(key=lambda c: (-c[0], 0 if _is_promoted(c[2]) else 1, c[1]))
         promoted = 0
         per_node: dict[str, int] = {}
+        # Instances nobody may touch keep their role and use up their share.
+        for inst in clone.instances:
+            prims = inst.primitives()
+            if prims and any(not p.managed or p.blocked for p in prims) and _is_promoted(inst):
+                for p in prims:
+                    p.next_role = "Promoted"
+                node = prims[0].running_on[0] if prims[0].running_on else None
+                promoted += 1
+                if node is not None:
+                    per_node[node.id] = per_node.get(node.id, 0) + 1
+        candidates = [c for c in candidates
+                      if not any(not p.managed or p.blocked for p in c[2].primitives())]
         for score, _, inst, node in candidates:
             want = (
                 score >= 0

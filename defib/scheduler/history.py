@@ -417,7 +417,11 @@ class HistoryReader:
         if task == "promote" or rc == OCF_FAILED_PROMOTED:
             return "Promoted", True
         if task == "demote":
-            return "Promoted", True
+            if on_fail == "block":
+                self.block_candidate = True
+                return "Promoted", True
+            # Staying promoted would loop; the recovery stops it before any promotion anyway.
+            return "Unpromoted", True
         if on_fail == "stop":
             prim.target_role = "Stopped"
         if task == "monitor" and rc == OCF_NOT_RUNNING and role in ("Stopped", "Unknown"):
