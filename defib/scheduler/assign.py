@@ -391,15 +391,19 @@ class Assigner:
 
     def set_instance_roles(self, clone: CloneRt) -> None:
         base = clone.child_id
-        candidates: list[tuple[int, int, Prim | GroupRt, NodeInfo]] = []
+        candidates: list[tuple[int, int, Prim | GroupRt, NodeInfo, int]] = []
         for inst in clone.instances:
             lead = inst.primitives()[0] if inst.primitives() else None
             if lead is None or lead.assigned is None:
                 continue
             node = lead.assigned
             score = self._promotion_score(clone, inst, lead, node, base)
-            candidates.append((score, _instance_number(inst), inst, node))
-        candidates.sort(key=lambda c: (-c[0], 0 if _is_promoted(c[2]) else 1, c[1]))
+            pull = self._dependent_pull(clone, node)
+            candidates.append((score, _instance_number(inst), inst, node, pull))
+        # Dependents' preferences order the candidates; only an instance's own score decides
+        # whether it may be promoted at all.
+        candidates.sort(key=lambda c: (-add_scores(c[0], c[4]), 0 if _is_promoted(c[2]) else 1,
+                                       c[1]))
         promoted = 0
         per_node: dict[str, int] = {}
         # Instances nobody may touch keep their role and use up their share.
@@ -414,7 +418,7 @@ class Assigner:
                     per_node[node.id] = per_node.get(node.id, 0) + 1
         candidates = [c for c in candidates
                       if not any(not p.managed or p.blocked for p in c[2].primitives())]
-        for score, _, inst, node in candidates:
+        for score, _, inst, node, _pull in candidates:
             want = (
                 score >= 0
                 and promoted < clone.promoted_max
@@ -429,6 +433,19 @@ class Assigner:
             if want:
                 promoted += 1
                 per_node[node.id] = per_node.get(node.id, 0) + 1
+
+    def _dependent_pull(self, clone: CloneRt, node: NodeInfo) -> int:
+        """What must run with the promoted instance pulls the promotion to where it can run."""
+        total = 0
+        for colo in self.with_this.get(id(clone), []):
+            if colo.primary_role != "Promoted" or not colo.influence or colo.score <= 0:
+                continue
+            dependent = self._lead(colo.dependent)
+            if not isinstance(dependent, Prim) or dependent.assigned_done:
+                continue
+            pulled = self._collect_scores(dependent, colo.score / INFINITY, set())
+            total = add_scores(total, pulled.get(node.id, 0))
+        return total
 
     def _promotion_score(
         self, clone: CloneRt, inst: Prim | GroupRt, lead: Prim, node: NodeInfo, base: str
