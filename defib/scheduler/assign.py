@@ -412,10 +412,10 @@ class Assigner:
             if prims and any(not p.managed or p.blocked for p in prims) and _is_promoted(inst):
                 for p in prims:
                     p.next_role = "Promoted"
-                node = prims[0].running_on[0] if prims[0].running_on else None
+                held = prims[0].running_on[0] if prims[0].running_on else None
                 promoted += 1
-                if node is not None:
-                    per_node[node.id] = per_node.get(node.id, 0) + 1
+                if held is not None:
+                    per_node[held.id] = per_node.get(held.id, 0) + 1
         candidates = [c for c in candidates
                       if not any(not p.managed or p.blocked for p in c[2].primitives())]
         for score, _, inst, node, _pull in candidates:
