@@ -6,9 +6,9 @@ managed (a probe is the one exception). An ordering edge is kept only when both 
 the graph: an edge through a left-out action is dropped, as Pacemaker does.
 
 Synapse order matters: the executor (ours and Pacemaker's) fires ready synapses in id order.
-Pacemaker numbers synapses resource by resource in configuration order (a collective's own
-pseudo actions before its children's), each resource's actions newest first, then the
-actions that belong to no resource. We reproduce that order from the kind of each action,
+Pacemaker numbers synapses resource by resource in configuration order (a group's own pseudo
+actions before its members', a clone's after its instances'), each resource's actions newest
+first, then the actions that belong to no resource. We reproduce that order from the kind of each action,
 since our scheduler does not create actions in Pacemaker's internal sequence.
 """
 
@@ -235,13 +235,17 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
     ranks: dict[int, int] = {}
 
     def walk(rsc: Rsc) -> None:
+        # A group's own pseudo actions come before its members'; a clone's after its
+        # instances' (Pacemaker expands a clone's children first).
+        if isinstance(rsc, CloneRt):
+            for inst in rsc.instances:
+                walk(inst)
+            ranks[id(rsc)] = len(ranks)
+            return
         ranks[id(rsc)] = len(ranks)
         if isinstance(rsc, GroupRt):
             for child in rsc.children:
                 walk(child)
-        elif isinstance(rsc, CloneRt):
-            for inst in rsc.instances:
-                walk(inst)
 
     for rsc in by_priority(resources):
         walk(rsc)
@@ -258,6 +262,13 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
     if isinstance(rsc, Prim):
         task = "probe" if _is_probe(action) else action.task
         rank = _PRIM_RANK.get(task, 6)
+        if rsc.failed and action.node is not None and action.node.id in rsc.fail_node_ids:
+            # Recovering a failure, Pacemaker creates the recurring monitors and then the stop
+            # while reading the history, before any probe.
+            if task == "stop":
+                rank = -2
+            elif task == "monitor" and action.interval_ms > 0:
+                rank = -3
     else:
         rank = _COLLECTIVE_RANK.get(action.task, 8)
     return (0, rsc_rank[id(rsc)], -rank, -node, -action.interval_ms)
