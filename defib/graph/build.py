@@ -8,8 +8,8 @@ the graph: an edge through a left-out action is dropped, as Pacemaker does.
 Synapse order matters: the executor (ours and Pacemaker's) fires ready synapses in id order.
 Pacemaker numbers synapses resource by resource in configuration order (a group's own pseudo
 actions before its members', a clone's after its instances'), each resource's actions newest
-first, then the actions that belong to no resource. We reproduce that order from the kind of each action,
-since our scheduler does not create actions in Pacemaker's internal sequence.
+first, then the actions that belong to no resource. We reproduce that order from the kind of
+each action, since our scheduler does not create actions in Pacemaker's internal sequence.
 """
 
 from __future__ import annotations
