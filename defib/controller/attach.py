@@ -1,8 +1,11 @@
-"""Starts the controller inside a node daemon (the daemon's ``attach`` hook) and serves its
-control-socket operations: ``crm_status`` and ``crm_cleanup``."""
+"""Starts the controller inside a node daemon (the daemon's ``attach`` hook), serves its
+control-socket operations (``crm_status``, ``crm_cleanup``) and makes SIGTERM a clean
+shutdown."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Any
 
 from defib.cluster.node import ClusterNode
@@ -12,6 +15,10 @@ from defib.controller.dc import Controller
 async def attach_controller(node: ClusterNode) -> None:
     controller = Controller(node)
     await controller.start()
+    # SIGTERM means a clean shutdown (resources move away first), as for Pacemaker; the
+    # daemon still exits through its own shutdown path. SIGINT stays immediate.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM,
+                                                  controller.shutdown.on_sigterm)
 
     async def crm_status(request: dict[str, Any]) -> dict[str, Any]:
         return controller.describe()

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from defib.attrd import store as attrd
+from defib.cluster.client import SOCKET_NAME
 from defib.cluster.layer import Delivery
 from defib.cluster.node import ClusterNode
+from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.cibinput import parse_input
@@ -91,6 +93,9 @@ class Controller:
         self._settle_until = 0.0
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
+        self._exiting: set[str] = set()
+        self.shutdown = sd.ShutdownRequest(self.layer.send_ordered, self.name,
+                                           node.state_dir / SOCKET_NAME)
         node.subscribe(self._on_event)
         self.layer.on_deliver(self._on_deliver)
 
@@ -133,6 +138,7 @@ class Controller:
         kind = event.get("event")
         if kind == "membership":
             self._view_since = time.monotonic()
+            self._exiting &= {self._name(m) for m in self.layer.membership().members}
             if event.get("joined") and event.get("left"):
                 # A join that evicts someone is often the layer re-forming: let it settle
                 # before anyone is declared lost (and fenced).
@@ -187,6 +193,25 @@ class Controller:
                 self.layer.send_ordered({"t": wire.FORGET, "node": name, "rsc": rsc or ""})
         self.kick(f"cleanup of {rsc or 'all resources'}")
 
+    async def _shutdown_requested(self, name: str, when: float) -> None:
+        node_id = self._node_id(name)
+        async with self.write_lock:
+            current = st.find_node_state(self._cib_root(), node_id)
+            await self._patch(sd.with_shutdown_attr(current, node_id, name, when))
+        self.kick(f"{name} is shutting down")
+
+    async def _finish_shutdowns(self, ws: WorkingSet) -> bool:
+        done = sd.nodes_done(ws, self._exiting)
+        for name in done:
+            node_id = self._node_id(name)
+            async with self.write_lock:
+                current = st.find_node_state(self._cib_root(), node_id)
+                await self._patch(sd.expected_down(current, node_id, name))
+            self._exiting.add(name)
+            self._log(logging.INFO, "%s has nothing active: it may leave", name)
+            self.layer.send_ordered({"t": sd.EXIT, "node": name})
+        return bool(done)
+
     def _name(self, node_id: int) -> str:
         return self.node.name_of(node_id) or str(node_id)
 
@@ -196,6 +221,14 @@ class Controller:
             node = str(d.payload["node"])
             self.reports[node] = (d.view_id, ET.fromstring(str(d.payload["lrm"])))
             self.kick(f"{node} announced its history")
+        elif kind == sd.SHUTDOWN:
+            if self.is_dc:
+                self._spawn(self._shutdown_requested(str(d.payload["node"]),
+                                                     float(d.payload.get("time", 0))))
+        elif kind == sd.EXIT:
+            if d.payload.get("node") == self.name and self.shutdown.requested:
+                self._log(logging.INFO, "the DC moved everything away: leaving the cluster")
+                self.shutdown.exit_now()
         elif kind == wire.CLEANUP:
             if self.is_dc:
                 rsc, target = d.payload.get("rsc"), d.payload.get("node")
@@ -344,7 +377,10 @@ class Controller:
             return True
         why = "; ".join(dict.fromkeys(self._why)) or "recheck"
         self._why.clear()
-        return await self._execute(transition, xml, why)
+        again = await self._execute(transition, xml, why)
+        if not again and await self._finish_shutdowns(transition.working_set):
+            return True
+        return again
 
     async def _sync_status(self, view_id: str, members: set[str]) -> bool:
         """Write membership and announced histories; True when the CIB was changed."""

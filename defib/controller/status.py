@@ -3,7 +3,8 @@
 Pure functions over ElementTree elements, so the rules are unit-testable:
 
 * a member that announced its history: ``in_ccm=true crmd=online join=member
-  expected=member`` (``join=pending`` until it announced);
+  expected=member`` (``join=pending`` until it announced; ``expected`` is set when it joins,
+  so a member shutting down keeps ``expected=down``);
 * a node that left: ``in_ccm=false crmd=offline``, ``join`` and ``expected`` unchanged, so the
   scheduler sees a node that was expected up and is gone: unclean, to be fenced;
 * a fenced node: ``expected=down`` and its operation history and transient attributes are
@@ -41,8 +42,12 @@ def _fresh(node_id: str, uname: str, current: ET.Element | None) -> ET.Element:
 def member_state(current: ET.Element | None, node_id: str, uname: str, joined: bool,
                  lrm: ET.Element | None) -> ET.Element:
     el = _fresh(node_id, uname, current)
+    rejoined = current is None or current.get("in_ccm") != "true"
     el.attrib.update({"in_ccm": "true", "crmd": "online", "crm-debug-origin": ORIGIN,
-                      "join": "member" if joined else "pending", "expected": "member"})
+                      "join": "member" if joined else "pending"})
+    # Expected up from its join on; a member on its way out (expected=down) stays so.
+    if rejoined or el.get("expected") is None:
+        el.set("expected", "member")
     if lrm is not None:
         replace_lrm(el, lrm)
     return el
@@ -53,6 +58,11 @@ def lost_state(current: ET.Element, node_id: str, uname: str) -> ET.Element:
     # ``join`` is left as it was: the scheduler reads "down" with the node offline as a
     # clean departure (no fencing), which a crash is not.
     el.attrib.update({"in_ccm": "false", "crmd": "offline", "crm-debug-origin": ORIGIN})
+    if el.get("expected") == "down":
+        # A clean departure: its transient attributes (the shutdown request) go with it.
+        for child in list(el):
+            if child.tag == "transient_attributes":
+                el.remove(child)
     return el
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,28 @@ def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path) -> No
         rc.cluster.heal()
     assert overlaps(log.read_text(), fenced) == []
     assert other in ("node2", "node3")
+
+
+def test_sigterm_is_a_clean_shutdown(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + recorder(log)))
+        home, _ = rc.wait_running("rec")
+        rc.cluster.stop([home])  # SIGTERM; the launcher waits for the daemon to exit
+        rc.down.add(home)
+        other, _ = rc.wait_running("rec", not_on={home}, timeout=10)
+        time.sleep(0.5)
+        assert rc.dc_status()["fenced"] == {}
+        state = ET.fromstring(rc.cib()).find(f"status/node_state[@uname='{home}']")
+        assert state is not None and state.get("expected") == "down"
+        assert state.get("in_ccm") == "false"
+        # It comes back as a member and can run resources again.
+        rc.restart(home)
+        rc.cluster.wait_formed(timeout=20)
+        rc.wait("member again", lambda: (
+            ET.fromstring(rc.cib()).find(f"status/node_state[@uname='{home}']")
+            .get("expected") == "member"), timeout=10)  # type: ignore[union-attr]
+    lines = [ln.split() for ln in log.read_text().splitlines()]
+    assert [(a, n) for a, _, n, _ in lines[:3]] == [("start", home), ("stop", home),
+                                                    ("start", other)]
+    assert overlaps(log.read_text(), {}) == []
