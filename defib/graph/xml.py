@@ -9,6 +9,7 @@ from defib.errors import CibParseError
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
 
 _KINDS: tuple[ActionKind, ...] = ("rsc_op", "pseudo_event", "crm_event")
+_KIND_OF: dict[str, ActionKind] = {k: k for k in _KINDS}
 
 
 def _attr(name: str, value: str) -> str:
@@ -87,7 +88,7 @@ def _read_action(element: ET.Element) -> GraphAction:
     interval = dict(attributes).get("CRM_meta_interval", "0")
     return GraphAction(
         id=int(element.get("id", "-1")),
-        kind=kind,  # type: ignore[arg-type]  # checked against _KINDS above
+        kind=_KIND_OF[kind],
         operation=element.get("operation", ""),
         operation_key=element.get("operation_key", ""),
         rsc_id=prim.get("id") if prim is not None else None,

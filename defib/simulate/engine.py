@@ -71,7 +71,8 @@ def history_entry(state: NodeState | None, action: GraphAction) -> LrmResource |
         if lrm.id.startswith(prefix) and lrm.id[len(prefix):].isdigit()]
     entries = [by_id[n] for n in dict.fromkeys(names) if n in by_id]
     active = [lrm for lrm in entries if _active_history(lrm)]
-    return (active or entries or [None])[0]
+    chosen = active or entries
+    return chosen[0] if chosen else None
 
 
 def _active_history(lrm: LrmResource) -> bool:

@@ -29,7 +29,7 @@ class ScoreDump:
         self.lines: list[str] = []
 
     def allocation(self, where: str, rsc: Rsc) -> None:
-        nodes = sorted(rsc.allowed, key=lambda nid: natural_key(self.names.get(nid, nid)))
+        nodes = sorted(rsc.allowed, key=lambda nid: natural_key(self.names.get(nid) or nid))
         for node_id in nodes:
             self.lines.append(f"{where}: {rsc.id} allocation score on "
                               f"{self.names.get(node_id, node_id)}: {_score(rsc.allowed[node_id])}")

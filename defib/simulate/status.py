@@ -353,7 +353,7 @@ def render_status(ws: WorkingSet, title: str = "Current cluster status:",
 
 def _anonymous_instance(prim: Prim) -> bool:
     top = prim.top()
-    return isinstance(top, CloneRt) and not top.globally_unique and top is not prim
+    return isinstance(top, CloneRt) and not top.globally_unique
 
 
 def _promotable_top(prim: Prim) -> bool:
