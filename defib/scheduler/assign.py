@@ -70,12 +70,16 @@ class Assigner:
             self.assign(rsc)
 
     def _sort_key(self, rsc: Rsc) -> tuple[int, int, int]:
-        prims = rsc.primitives()
-        current = -INFINITY - 1
-        for prim in prims:
-            if prim.running_on:
-                node = prim.running_on[0]
-                current = max(current, prim.allowed.get(node.id, -INFINITY))
+        """Pacemaker's processing order: priority, then the score where it runs now.
+
+        Scores are the resource's own (for a clone or group, without its members'
+        stickiness), as Pacemaker compares collective resources at their own level;
+        ties keep the configuration order.
+        """
+        current = -INFINITY
+        running = next((p.running_on[0] for p in rsc.primitives() if p.running_on), None)
+        if running is not None:
+            current = rsc.allowed.get(running.id, -INFINITY)
         return (-rsc.priority, -current, rsc.config_order)
 
     def assign(self, rsc: Rsc) -> NodeInfo | None:
