@@ -94,8 +94,9 @@ class Controller:
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
         self._exiting: set[str] = set()
-        self.shutdown = sd.ShutdownRequest(self.layer.send_ordered, self.name,
-                                           node.state_dir / SOCKET_NAME)
+        self.shutdown = sd.ShutdownRequest(
+            self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
+            lambda: self.layer.node_id in self.layer.membership().members)
         node.subscribe(self._on_event)
         self.layer.on_deliver(self._on_deliver)
 

@@ -65,8 +65,9 @@ class ShutdownRequest:
     """The node side: one request per daemon life."""
 
     def __init__(self, send: Callable[[dict[str, object]], None], node: str,
-                 socket_path: Path) -> None:
+                 socket_path: Path, in_cluster: Callable[[], bool]) -> None:
         self.send = send
+        self.in_cluster = in_cluster
         self.node = node
         self.socket_path = socket_path
         self.requested = False
@@ -78,6 +79,10 @@ class ShutdownRequest:
             self.exit_now()
             return
         self.requested = True
+        if not self.in_cluster():
+            log.info("[%s] shutdown requested while in no membership: leaving now", self.node)
+            self.exit_now()
+            return
         log.info("[%s] shutdown requested: asking the DC to move resources away", self.node)
         self.send({"t": SHUTDOWN, "node": self.node, "time": time.time()})
         asyncio.get_running_loop().call_later(SHUTDOWN_TIMEOUT_S, self._timeout)
