@@ -1,4 +1,4 @@
-"""`defib resource status|cleanup|move|clear`: resources of a running cluster."""
+"""`defib resource status|cleanup|move|clear|attribute`: resources of a running cluster."""
 
 from __future__ import annotations
 
@@ -20,12 +20,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     move.add_argument("node")
     clear = sub.add_parser("clear", help="remove the constraint of a move")
     clear.add_argument("rsc")
+    attr = sub.add_parser("attribute",
+                          help="set (or --delete) a transient node attribute, as attrd_updater")
+    attr.add_argument("node")
+    attr.add_argument("name")
+    attr.add_argument("value", nargs="?")
+    attr.add_argument("--delete", action="store_true")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from defib.cli.cluster_cmd import default_dir
     from defib.controller import commands
+    from defib.errors import CommandError
 
     directory = (args.dir or default_dir()).resolve()
     if args.resource_command == "status":
@@ -39,4 +46,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.resource_command == "clear":
         found = commands.clear(directory, args.rsc)
         print(f"{args.rsc}: " + ("move constraint removed" if found else "no move constraint"))
+    elif args.resource_command == "attribute":
+        if args.value is None and not args.delete:
+            raise CommandError("give a VALUE or --delete", args.name)
+        commands.request(directory, "crm_attribute", node=args.node, name=args.name,
+                         value=None if args.delete else args.value)
+        print(f"{args.node}: {args.name} " + ("deleted" if args.delete else f"= {args.value}"))
     return 0

@@ -1,6 +1,6 @@
 """Starts the controller inside a node daemon (the daemon's ``attach`` hook), serves its
-control-socket operations (``crm_status``, ``crm_cleanup``) and makes SIGTERM a clean
-shutdown."""
+control-socket operations (``crm_status``, ``crm_cleanup``, ``crm_attribute``) and makes
+SIGTERM a clean shutdown."""
 
 from __future__ import annotations
 
@@ -29,5 +29,13 @@ async def attach_controller(node: ClusterNode) -> None:
         controller.request_cleanup(str(rsc) if rsc else None, str(target) if target else None)
         return {"requested": True}
 
+    async def crm_attribute(request: dict[str, Any]) -> dict[str, Any]:
+        value = request.get("value")
+        controller.request_attribute(str(request.get("node") or node.node.name),
+                                     str(request["name"]),
+                                     None if value is None else str(value))
+        return {"requested": True}
+
     node.register_op("crm_status", crm_status)
+    node.register_op("crm_attribute", crm_attribute)
     node.register_op("crm_cleanup", crm_cleanup)

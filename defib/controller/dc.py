@@ -169,6 +169,24 @@ class Controller:
                 "fence_failures": dict(self.fence_failures), "fenced": dict(self.fenced),
                 "recurring": [op.key for op in self.lrm.recurring.active()]}
 
+    def request_attribute(self, node: str, name: str, value: str | None) -> None:
+        """Ask the DC to set (or delete) a transient attribute of ``node``."""
+        self.layer.send_ordered({"t": wire.ATTR, "node": node, "name": name, "value": value})
+
+    async def _set_attribute(self, name: str, attr: str, value: str | None) -> None:
+        node_id = self._node_id(name)
+        async with self.write_lock:
+            current = st.find_node_state(self._cib_root(), node_id)
+            if current is None:
+                self._log(logging.WARNING, "attribute %s for unknown node %s ignored", attr,
+                          name)
+                return
+            new = st._fresh(node_id, name, current)
+            if attrd.set_attr(new, attr, value):
+                await self._patch(new)
+                self._log(logging.INFO, "attribute %s of %s = %s", attr, name, value)
+        self.kick(f"attribute {attr} of {name}")
+
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
         self.layer.send_ordered({"t": wire.CLEANUP, "rsc": rsc, "node": node})
@@ -230,6 +248,11 @@ class Controller:
             if d.payload.get("node") == self.name and self.shutdown.requested:
                 self._log(logging.INFO, "the DC moved everything away: leaving the cluster")
                 self.shutdown.exit_now()
+        elif kind == wire.ATTR:
+            if self.is_dc:
+                value = d.payload.get("value")
+                self._spawn(self._set_attribute(str(d.payload["node"]), str(d.payload["name"]),
+                                                None if value is None else str(value)))
         elif kind == wire.CLEANUP:
             if self.is_dc:
                 rsc, target = d.payload.get("rsc"), d.payload.get("node")

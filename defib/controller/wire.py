@@ -5,6 +5,7 @@
 ``crmd-lrm``  node -> all: the node's whole ``lrm`` history (on every membership change).
 ``crmd-forget`` DC -> node: forget a resource's history (cleanup); the node answers crmd-lrm.
 ``crmd-cleanup`` anyone -> DC: clear fail counts of a resource (or all) and re-probe it.
+``crmd-attr``  anyone -> DC: set or delete a transient node attribute.
 Every message names its node; all members see all messages (the layer broadcasts).
 """
 
@@ -20,6 +21,7 @@ RESULT = "crmd-res"
 LRM = "crmd-lrm"
 FORGET = "crmd-forget"
 CLEANUP = "crmd-cleanup"
+ATTR = "crmd-attr"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -120,3 +122,21 @@ def test_sigterm_is_a_clean_shutdown(tmp_path: Path) -> None:
     assert [(a, n) for a, _, n, _ in lines[:3]] == [("start", home), ("stop", home),
                                                     ("start", other)]
     assert overlaps(log.read_text(), {}) == []
+
+
+def test_transient_attribute_drives_placement(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + recorder(log)))
+        home, _ = rc.wait_running("rec")
+        # Transient standby (as `crm_standby -l reboot`), through the DC's attribute writer.
+        done = subprocess.run(
+            [sys.executable, "-m", "defib.cli.main", "resource", "--dir", str(rc.dir),
+             "attribute", home, "standby", "on"], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        other, _ = rc.wait_running("rec", not_on={home}, timeout=10)
+        assert rc.attributes()[home].get("standby") == "on"
+        rc.client_request("crm_attribute", node=home, name="standby", value=None)
+        rc.wait("attribute deleted", lambda: "standby" not in rc.attributes()[home])
+    assert overlaps(log.read_text(), {}) == []
+    assert other != home
