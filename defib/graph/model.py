@@ -96,3 +96,22 @@ class TransitionGraph:
 
     def actions(self) -> list[GraphAction]:
         return [s.action for s in self.synapses]
+
+    def blocked_by_cycle(self) -> list[GraphAction]:
+        """Actions that can never run because they wait, directly or not, on an ordering
+        cycle (a scheduler bug: Pacemaker's graphs are acyclic). Empty for a sound graph."""
+        waiting = {s.action.id: set(s.inputs) for s in self.synapses}
+        ready = [aid for aid, inputs in waiting.items() if not inputs]
+        done: set[int] = set()
+        users: dict[int, list[int]] = {}
+        for s in self.synapses:
+            for needed in s.inputs:
+                users.setdefault(needed, []).append(s.action.id)
+        while ready:
+            aid = ready.pop()
+            done.add(aid)
+            for user in users.get(aid, []):
+                waiting[user].discard(aid)
+                if not waiting[user] and user not in done:
+                    ready.append(user)
+        return [s.action for s in self.synapses if s.action.id not in done]

@@ -131,6 +131,10 @@ def run_case(case: Case) -> CaseResult:
     expected = case.summary.read_text(encoding="utf-8")
     result.passed["decisions"] = summary_set(text) == summary_set(expected)
     result.passed["full_output"] = squeezed(text) == squeezed(expected)
+    stuck = graph.blocked_by_cycle()
+    if stuck:
+        result.error = ("ordering cycle in the graph: " + ", ".join(
+            a.describe() for a in stuck[:4]) + (" ..." if len(stuck) > 4 else ""))
     result.passed["graph"] = graph_signature(graph) == graph_signature(
         graph_from_xml(case.exp.read_bytes()))
     if case.scores.is_file():
@@ -171,7 +175,7 @@ class Report:
                 lines.append(f"  {fam} ({len(names)}): {' '.join(names)}")
         errors = self.errors()
         if errors:
-            lines.append(f"cases that raised ({len(errors)}):")
+            lines.append(f"cases that raised or gave a cyclic graph ({len(errors)}):")
             lines.extend(f"  {r.name}: {r.error}" for r in errors)
         return "\n".join(lines)
 

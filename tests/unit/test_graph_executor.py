@@ -168,3 +168,13 @@ def test_cancelling_run_cancels_in_flight_handlers() -> None:
 def test_graph_rejects_unknown_inputs() -> None:
     with pytest.raises(ValueError):
         _graph([(1, "a_start_0", (5,))])
+
+
+def test_cycle_is_reported_not_hung_on() -> None:
+    graph = _graph([(1, "a_start_0", (2,)), (2, "a_monitor_0", (1,)), (3, "b_start_0", ())])
+    assert [a.operation_key for a in graph.blocked_by_cycle()] == ["a_start_0", "a_monitor_0"]
+    report = asyncio.run(execute_graph(graph, Immediate()))
+    assert [a.operation_key for a in report.started] == ["b_start_0"]
+    assert report.aborted and {a.operation_key for a in report.not_run} == {
+        "a_start_0", "a_monitor_0"}
+    assert _graph([(1, "a_start_0", ()), (2, "a_stop_0", (1,))]).blocked_by_cycle() == []
