@@ -248,10 +248,12 @@ class ActionBuilder:
                 optional=not starting,
                 reason=prim_reason,
             )
+            # Without quorum nothing new starts; with no-quorum-policy=stop, what runs must
+            # not stay either (its start is unrunnable, so it stops "due to no quorum").
             if (
                 not self.quorum_ok
                 and cfg.no_quorum_policy != "ignore"
-                and starting
+                and (starting or cfg.no_quorum_policy == "stop")
                 and (not prim.is_fence_device)
             ):
                 start.runnable = False

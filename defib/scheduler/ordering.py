@@ -60,7 +60,12 @@ class Orderer:
             for p in rsc.primitives()
         )
         runnable = active if task in ("start", "running", "promote", "promoted") else True
-        action = Action(uuid, task, rsc, None, optional=True, runnable=runnable, pseudo=True)
+        # A resource that runs now but must stop "needs" a start it can't have: what
+        # depends on it must stop too (Pacemaker reports "required <rsc> start").
+        running = any(p.running_on for p in rsc.primitives())
+        required = not runnable and running and task in ("start", "running")
+        action = Action(uuid, task, rsc, None, optional=not required, runnable=runnable,
+                        pseudo=True)
         action.extra["placeholder"] = "1"
         return self.table.add(action)
 
@@ -297,68 +302,15 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
         changed = False
         rounds += 1
         for edge in edges:
-            f, t = edge.first, edge.then
-            if (ASYMMETRIC in edge.flags and not f.runnable and t.runnable and not t.optional
-                    and not (f.optional and isinstance(f.rsc, Prim)
-                             and "placeholder" not in f.extra)):
-                t.runnable = False
-                t.reason = t.reason or f"unrunnable {f.label()}"
-                changed = True
-            if RUNNABLE_LEFT in edge.flags and not f.runnable and t.runnable:
-                if (
-                    f.optional
-                    and "placeholder" not in f.extra
-                    and f.rsc is not None
-                    and isinstance(f.rsc, Prim)
-                ):
-                    continue
-                t.runnable = False
-                if t.reason is None:
-                    inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
-                    t.reason = f.reason if inherited else f"unrunnable {f.label()}"
-                changed = True
-            if (RESTART in edge.flags and not t.runnable and f.optional and f.runnable
-                    and isinstance(t.rsc, Prim) and t.rsc.managed):
-                # A resource that should (re)start but can't must still stop.
-                f.optional = False
-                changed = True
             if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
-                parent, child = (f, t) if CHILD_BEGIN in edge.flags else (t, f)
-                if not child.optional and parent.optional:
-                    parent.optional = False  # a member acts, so its collective does
-                    changed = True
-                if "forced" in parent.extra and child.optional:
-                    child.optional = False  # the whole collective must act
-                    _force(child)
-                    changed = True
+                changed |= _collective_rule(edge)
                 continue
-            if IMPLIES_THEN in edge.flags and t.optional and f.runnable and _required_for(
-                    f, t.node, children):
-                if RESTART in edge.flags and f.rsc is t.rsc:
-                    # Internal stop->start: a required stop restarts only when it stays.
-                    if (
-                        t.node is not None
-                        and t.node is f.node
-                        and isinstance(t.rsc, Prim)
-                        and t.node in t.rsc.running_on
-                    ):
-                        t.optional = False
-                        changed = True
-                    continue
-                t.optional = False
-                _force(t)
-                if t.reason is None and not f.pseudo:
-                    t.reason = f"required {f.label()}"
-                elif t.reason is None and f.rsc is not None:
-                    t.reason = f"required {f.label()}"
-                changed = True
-            if RESTART in edge.flags and not t.optional and f.optional:
-                f.optional = False
-                changed = True
-            if IMPLIES_FIRST in edge.flags and f.optional and _required_for(t, f.node, children):
-                f.optional = False
-                _force(f)
-                changed = True
+            # Requirement first: when both apply, Pacemaker reports "required <first>".
+            changed |= _implies_then_rule(edge, children)
+            changed |= _asymmetric_rule(edge)
+            changed |= _runnable_left_rule(edge)
+            changed |= _restart_rules(edge)
+            changed |= _implies_first_rule(edge, children)
         for edge_list in by_then.values():
             inputs = [e for e in edge_list if MIN_INPUT in e.flags]
             if inputs:
@@ -379,6 +331,90 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                     then.runnable = False
                     then.reason = then.reason or None
                     changed = True
+
+
+def _is_real_optional(action: Action) -> bool:
+    """An optional action of a primitive that simply stays as it is."""
+    return action.optional and "placeholder" not in action.extra and isinstance(
+        action.rsc, Prim)
+
+
+def _asymmetric_rule(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    if (ASYMMETRIC in edge.flags and not f.runnable and t.runnable and not t.optional
+            and not _is_real_optional(f)):
+        t.runnable = False
+        t.reason = t.reason or f"unrunnable {f.label()}"
+        return True
+    return False
+
+
+def _runnable_left_rule(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    if RUNNABLE_LEFT not in edge.flags or f.runnable or not t.runnable or _is_real_optional(f):
+        return False
+    t.runnable = False
+    if t.reason is None:
+        inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
+        t.reason = f.reason if inherited else f"unrunnable {f.label()}"
+    return True
+
+
+def _restart_rules(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    if RESTART not in edge.flags or not f.optional:
+        return False
+    if not t.optional:
+        f.optional = False  # a restart needs its stop
+        return True
+    if not t.runnable and f.runnable and isinstance(t.rsc, Prim) and t.rsc.managed:
+        f.optional = False  # a resource that should (re)start but can't must still stop
+        return True
+    return False
+
+
+def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
+    f, t = edge.first, edge.then
+    if IMPLIES_THEN not in edge.flags or not t.optional or not _required_for(
+            f, t.node, children):
+        return False
+    if RESTART in edge.flags and f.rsc is t.rsc:
+        # Internal stop->start: a required stop restarts only when it stays.
+        if (t.node is not None and t.node is f.node and isinstance(t.rsc, Prim)
+                and t.node in t.rsc.running_on):
+            t.optional = False
+            return True
+        return False
+    t.optional = False
+    _force(t)
+    if t.reason is None and f.rsc is not None:
+        t.reason = f"required {f.label()}"
+    return True
+
+
+def _implies_first_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
+    f, t = edge.first, edge.then
+    if IMPLIES_FIRST in edge.flags and f.optional and _required_for(t, f.node, children):
+        f.optional = False
+        _force(f)
+        return True
+    return False
+
+
+def _collective_rule(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    parent, child = (f, t) if CHILD_BEGIN in edge.flags else (t, f)
+    changed = False
+    if RUNNABLE_LEFT in edge.flags:
+        changed |= _runnable_left_rule(edge)
+    if not child.optional and parent.optional:
+        parent.optional = False  # a member acts, so its collective does
+        changed = True
+    if "forced" in parent.extra and child.optional:
+        child.optional = False  # the whole group must act
+        _force(child)
+        changed = True
+    return changed
 
 
 def _force(action: Action) -> None:
