@@ -126,3 +126,24 @@ def test_dc_crash_new_dc_fences_and_recovers(cluster: ResourceCluster, tmp_path:
     assert status["node"] == "node2" and "node1" in status["fenced"]
     assert overlaps(log.read_text(), fenced_times(cluster)) == []
     assert second in ("node2", "node3")
+
+
+def test_fencing_topology_falls_back_to_the_next_level(cluster: ResourceCluster,
+                                                      tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    broken = fence_device("fence-broken", "fence_defib_local",
+                          {"pcmk_reboot_action": "no-such-action"})
+    levels = "".join(
+        f'<fencing-level id="fl-{n}-{i}" target="{n}" index="{i}" devices="{dev}"/>'
+        for n in ("node1", "node2", "node3")
+        for i, dev in ((1, "fence-broken"), (2, "fence-local")))
+    cib = cib_xml(broken + fence_device() + recorder(log)).replace(
+        "</constraints>", f"</constraints><fencing-topology>{levels}</fencing-topology>")
+    cluster.load(cib)
+    first, _ = cluster.wait_running("rec")
+    cluster.crash(first)
+    second, _ = cluster.wait_running("rec", not_on={first}, timeout=15)
+    status = cluster.dc_status()
+    assert first in status["fenced"] and second != first
+    assert f"reboot of {first} by fence-local (level 2) succeeded" in cluster.log(status["node"])
+    assert overlaps(log.read_text(), fenced_times(cluster)) == []
