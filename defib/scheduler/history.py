@@ -114,8 +114,9 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
             node.standby = True
     elif do_terminate and join == "down" and not in_cluster and not is_peer:
         return
-    elif not in_cluster and not is_peer and join == "down":
-        return  # it left the membership cleanly (Pacemaker 2.1.5 keeps it offline)
+    elif not in_cluster and not is_peer and join == "down" and node.attrs.get(
+            "shutdown", "0") not in ("0", ""):
+        return  # it was shutting down and has left cleanly
     elif not in_cluster:
         _fence(node, "peer is no longer part of the cluster")
     elif not is_peer:
