@@ -1,55 +1,247 @@
-"""`defib resource status|cleanup|move|clear|attribute`: resources of a running cluster."""
+"""`defib resource ...`: everyday resource administration with crm_resource's semantics.
+
+Also home of what the everyday commands (``resource``, ``node``, ``property``) share on the
+command line: where the CIB is (``--dir``/``--file``), ``--wait``/``--timeout``, output.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from defib.commands.env import CommandEnv, FileEnv, LiveEnv
+from defib.commands.result import Outcome
+
+DEFAULT_TIMEOUT = 60.0
+Formatter = argparse.RawDescriptionHelpFormatter
+
+
+def common_options(changes: bool) -> argparse.ArgumentParser:
+    """Options every action takes; SUPPRESS keeps a value given before the action."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", type=Path, default=argparse.SUPPRESS,
+                        help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
+    common.add_argument("--file", metavar="CIB_FILE", default=argparse.SUPPRESS,
+                        help="work on a CIB XML file instead (default $CIB_file)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as JSON")
+    if changes:
+        common.add_argument("--wait", action="store_true", default=argparse.SUPPRESS,
+                            help="return once the cluster has settled (shows progress)")
+        common.add_argument("--timeout", type=float, default=argparse.SUPPRESS,
+                            metavar="SECONDS",
+                            help=f"give up waiting after this long (default {DEFAULT_TIMEOUT:g})")
+    return common
+
+
+def add_top_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--file", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
+    parser.add_argument("--wait", action="store_true", default=False, help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=argparse.SUPPRESS)
+
+
+def env_from_args(args: argparse.Namespace) -> CommandEnv:
+    path = getattr(args, "file", None) or os.environ.get("CIB_file")
+    if path:
+        return FileEnv(Path(path))
+    from defib.cli.cluster_cmd import default_dir
+
+    return LiveEnv((getattr(args, "dir", None) or default_dir()).resolve())
+
+
+def _progress(line: str) -> None:
+    print(f"  .. {line}", flush=True)
+
+
+def finish(args: argparse.Namespace, env: CommandEnv, outcome: Outcome) -> int:
+    """Print the outcome; with ``--wait``, then wait for the cluster to settle."""
+    if getattr(args, "json", False):
+        print(json.dumps({"lines": list(outcome.lines), "changed": outcome.changed,
+                          **outcome.data}, indent=2))
+    else:
+        print(outcome.text())
+    if getattr(args, "wait", False):
+        from defib.commands.wait import wait_settled
+
+        wait_settled(env, float(getattr(args, "timeout", DEFAULT_TIMEOUT)),
+                     None if getattr(args, "json", False) else _progress)
+    sys.stdout.flush()
+    return 0
+
+
+def action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str,
+           example: str, changes: bool, func: Callable[[argparse.Namespace, CommandEnv],
+                                                       Outcome]) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=help_, description=help_, parents=[common_options(changes)],
+                       epilog="example:\n  " + example, formatter_class=Formatter)
+
+    def run(args: argparse.Namespace) -> int:
+        env = env_from_args(args)
+        return finish(args, env, func(args, env))
+
+    p.set_defaults(func=run)
+    return p
+
+
+EXAMPLES = """examples:
+  defib resource move web node2 --wait      prefer node2 (cli-prefer-web), wait until moved
+  defib resource ban web node1 --lifetime PT1H
+  defib resource clear web                  drop the constraints of move and ban
+  defib resource stop web --wait            target-role=Stopped
+  defib resource cleanup web                forget failures, re-probe
+  defib resource locate web
+  defib resource --file cib.xml unmanage web   (edit a CIB file instead of the cluster)
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("resource", help="where resources run; cleanup, move, clear")
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    sub = parser.add_subparsers(dest="resource_command", metavar="ACTION", required=True)
-    sub.add_parser("status", help="nodes, resources, fail counts, fencing failures")
-    cleanup = sub.add_parser("cleanup", help="clear fail counts and re-probe (all by default)")
-    cleanup.add_argument("rsc", nargs="?")
-    cleanup.add_argument("--node")
-    move = sub.add_parser("move", help="move a resource to a node (cli-prefer constraint)")
-    move.add_argument("rsc")
-    move.add_argument("node")
-    clear = sub.add_parser("clear", help="remove the constraint of a move")
-    clear.add_argument("rsc")
-    attr = sub.add_parser("attribute",
-                          help="set (or --delete) a transient node attribute, as attrd_updater")
-    attr.add_argument("node")
-    attr.add_argument("name")
-    attr.add_argument("value", nargs="?")
-    attr.add_argument("--delete", action="store_true")
-    parser.set_defaults(func=_run)
+    from defib.commands import resource as r
+
+    parser = subparsers.add_parser(
+        "resource", help="start, stop, move, ban, clean up ... resources",
+        description="Everyday resource administration (crm_resource's semantics). Options "
+                    "--dir/--file/--wait/--timeout/--json go before or after the action.",
+        epilog=EXAMPLES, formatter_class=Formatter)
+    add_top_options(parser)
+    sub = parser.add_subparsers(dest="resource_command", metavar="ACTION", required=True,
+                                action=SuggestingSubParsers)
+
+    def rsc_action(name: str, help_: str, call: Callable[[CommandEnv, str], Outcome],
+                   changes: bool = True) -> None:
+        p = action(sub, name, help_, f"defib resource {name} web" + (" --wait" if changes
+                                                                    else ""),
+                   changes, lambda a, env: call(env, a.rsc))
+        p.add_argument("rsc", metavar="RESOURCE")
+
+    rsc_action("start", "allow a resource to run (target-role=Started)", r.start)
+    rsc_action("stop", "stop a resource (target-role=Stopped)", r.stop)
+    rsc_action("promote", "promote a promotable clone (target-role=Promoted)", r.promote)
+    rsc_action("demote", "demote a promotable clone (target-role=Unpromoted)", r.demote)
+    rsc_action("manage", "let the cluster manage a resource again (is-managed=true)", r.manage)
+    rsc_action("unmanage", "leave a resource alone (is-managed=false)", r.unmanage)
+    rsc_action("locate", "show where a resource runs", r.locate, changes=False)
+
+    p = action(sub, "restart", "stop a resource, wait, start it again, wait",
+               "defib resource restart web --timeout 30", True,
+               lambda a, env: r.restart(env, a.rsc, float(a.timeout), _progress))
+    p.add_argument("rsc", metavar="RESOURCE")
+
+    p = action(sub, "maintenance", "put a resource in (or out of) maintenance mode",
+               "defib resource maintenance web on", True,
+               lambda a, env: r.maintenance(env, a.rsc, _on_off(a.state)))
+    p.add_argument("rsc", metavar="RESOURCE")
+    p.add_argument("state", nargs="?", default="on", metavar="on|off")
+
+    for name, help_, call in (
+        ("move", "move a resource to a node (constraint cli-prefer-RSC); without NODE, away "
+                 "from where it runs", r.move),
+        ("ban", "keep a resource off a node (constraint cli-ban-RSC-on-NODE); without NODE, "
+                "the node where it runs", r.ban),
+    ):
+        p = action(sub, name, help_, f"defib resource {name} web node2 --lifetime PT30M --wait",
+                   True, lambda a, env, call=call: call(env, a.rsc, a.node_arg or a.node,
+                                                        a.lifetime, a.promoted))
+        p.add_argument("rsc", metavar="RESOURCE")
+        p.add_argument("node_arg", nargs="?", metavar="NODE")
+        p.add_argument("--node", "-N", default=None, help="the node (same as NODE)")
+        p.add_argument("--lifetime", "-u", help="ISO 8601 duration (PT1H, P1D) after which "
+                                                "the constraint expires")
+        p.add_argument("--promoted", action="store_true",
+                       help="the promoted instance of a promotable clone")
+
+    p = action(sub, "clear", "remove the constraints move and ban created",
+               "defib resource clear web", True,
+               lambda a, env: r.clear(env, a.rsc, a.node_arg or a.node))
+    p.add_argument("rsc", metavar="RESOURCE")
+    p.add_argument("node_arg", nargs="?", metavar="NODE")
+    p.add_argument("--node", "-N", default=None, help="only the constraints for this node")
+
+    p = action(sub, "cleanup", "forget failures and operation history; the cluster re-probes",
+               "defib resource cleanup web --node node1 --wait", True,
+               lambda a, env: r.cleanup(env, a.rsc, a.node_arg or a.node))
+    p.add_argument("rsc", nargs="?", metavar="RESOURCE", help="default: all resources")
+    p.add_argument("node_arg", nargs="?", metavar="NODE")
+    p.add_argument("--node", "-N", default=None, help="only on this node")
+
+    p = action(sub, "failcount", "show (or --delete) a resource's fail counts",
+               "defib resource failcount web node1 --delete", True,
+               lambda a, env: r.failcount(env, a.rsc, a.node_arg or a.node, a.delete))
+    p.add_argument("rsc", metavar="RESOURCE")
+    p.add_argument("node_arg", nargs="?", metavar="NODE")
+    p.add_argument("--node", "-N", default=None, help="only on this node")
+    p.add_argument("--delete", action="store_true", help="reset the count (a cleanup)")
+
+    status = sub.add_parser("status", help="DC, nodes, resources and fail counts (controller's "
+                                           "view)", parents=[common_options(False)],
+                            epilog="example:\n  defib resource status", formatter_class=Formatter)
+    status.set_defaults(func=_status)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _on_off(text: str) -> bool:
+    from defib.commands.node import parse_on_off
+
+    return parse_on_off(text)
+
+
+def _status(args: argparse.Namespace) -> int:
     from defib.cli.cluster_cmd import default_dir
     from defib.controller import commands
-    from defib.errors import CommandError
 
     directory = (args.dir or default_dir()).resolve()
-    if args.resource_command == "status":
-        print("\n".join(commands.resource_view(directory).lines()))
-    elif args.resource_command == "cleanup":
-        commands.cleanup(directory, args.rsc, args.node)
-        print(f"cleanup of {args.rsc or 'all resources'} requested")
-    elif args.resource_command == "move":
-        commands.move(directory, args.rsc, args.node)
-        print(f"{args.rsc}: prefers {args.node} (constraint cli-prefer-{args.rsc})")
-    elif args.resource_command == "clear":
-        found = commands.clear(directory, args.rsc)
-        print(f"{args.rsc}: " + ("move constraint removed" if found else "no move constraint"))
-    elif args.resource_command == "attribute":
-        if args.value is None and not args.delete:
-            raise CommandError("give a VALUE or --delete", args.name)
-        commands.request(directory, "crm_attribute", node=args.node, name=args.name,
-                         value=None if args.delete else args.value)
-        print(f"{args.node}: {args.name} " + ("deleted" if args.delete else f"= {args.value}"))
+    print("\n".join(commands.resource_view(directory).lines()))
     return 0
+
+
+class _AnyName(dict):  # type: ignore[type-arg]
+    """The parsers by name, letting every name through argparse's choice check so that the
+    action itself can answer an unknown one with a suggestion."""
+
+    def __init__(self, parsers: dict[str, argparse.ArgumentParser]) -> None:
+        super().__init__()
+        self.parsers = parsers
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.parsers)
+
+    def __len__(self) -> int:
+        return len(self.parsers)
+
+    def __getitem__(self, key: str) -> argparse.ArgumentParser:
+        return self.parsers[key]
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        return self.parsers.keys()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        return self.parsers.values()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return self.parsers.items()
+
+
+class SuggestingSubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Sub-command choice that suggests the closest action on a typo (``mvoe`` -> ``move``)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.choices = _AnyName(self._name_parser_map)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        name = values[0] if isinstance(values, list) and values else None
+        if isinstance(name, str) and name not in self._name_parser_map.keys():
+            from defib.commands.cibtree import did_you_mean
+
+            hint = did_you_mean(name, sorted(self._name_parser_map))
+            parser.error(f"unknown action {name!r}{hint}; actions: "
+                         + ", ".join(self._name_parser_map))
+        super().__call__(parser, namespace, values, option_string)

@@ -1,0 +1,60 @@
+"""`defib node standby|online|maintenance|ready|attribute|utilization|fence`."""
+
+from __future__ import annotations
+
+import argparse
+
+from defib.cli.resource_cmd import Formatter, SuggestingSubParsers, action, add_top_options
+
+EXAMPLES = """examples:
+  defib node standby node1 --wait           move everything off node1 (standby=on)
+  defib node online node1                   standby=off
+  defib node maintenance node2 on           leave node2's resources alone
+  defib node attribute node1 rack r12       permanent node attribute
+  defib node utilization node1 cpu 8
+  defib node fence node3
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from defib.commands import node as n
+
+    parser = subparsers.add_parser(
+        "node", help="standby, online, maintenance, attributes, utilization, fence",
+        description="Node administration; standby and maintenance are permanent node "
+                    "attributes as crm_attribute writes them. Options --dir/--file/--wait/"
+                    "--timeout/--json go before or after the action.",
+        epilog=EXAMPLES, formatter_class=Formatter)
+    add_top_options(parser)
+    sub = parser.add_subparsers(dest="node_command", metavar="ACTION", required=True,
+                                action=SuggestingSubParsers)
+
+    p = action(sub, "standby", "put a node in standby (its resources move away)",
+               "defib node standby node1 --wait", True,
+               lambda a, env: n.standby(env, a.node, n.parse_on_off(a.state)))
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("state", nargs="?", default="on", metavar="on|off")
+    p = action(sub, "online", "take a node out of standby", "defib node online node1 --wait",
+               True, lambda a, env: n.online(env, a.node))
+    p.add_argument("node", metavar="NODE")
+    p = action(sub, "maintenance", "put a node in (or out of) maintenance mode",
+               "defib node maintenance node1 on", True,
+               lambda a, env: n.maintenance(env, a.node, n.parse_on_off(a.state)))
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("state", nargs="?", default="on", metavar="on|off")
+    p = action(sub, "ready", "take a node out of maintenance mode", "defib node ready node1",
+               True, lambda a, env: n.maintenance(env, a.node, False))
+    p.add_argument("node", metavar="NODE")
+    for name, call, example in (
+        ("attribute", n.attribute, "defib node attribute node1 rack r12"),
+        ("utilization", n.utilization, "defib node utilization node1 memory 4096"),
+    ):
+        p = action(sub, name, f"list, show, set or --delete node {name}s", example, True,
+                   lambda a, env, call=call: call(env, a.node, a.name, a.value, a.delete))
+        p.add_argument("node", metavar="NODE")
+        p.add_argument("name", nargs="?", metavar="NAME")
+        p.add_argument("value", nargs="?", metavar="VALUE")
+        p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
+    p = action(sub, "fence", "ask the cluster to fence (reboot) a node",
+               "defib node fence node3", False, lambda a, env: n.fence(env, a.node))
+    p.add_argument("node", metavar="NODE")

@@ -1,0 +1,299 @@
+"""Where the command library reads and writes the CIB: the running cluster, a CIB file, or
+memory (unit tests). Commands only see the ``CommandEnv`` protocol.
+
+Writes go section by section (``crm_config``, ``nodes``, ``resources``, ``constraints`` ...)
+so that a command never overwrites the status section the DC keeps moving, and only the
+sections a command really changed are sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from defib.attrd import store as attrd
+from defib.errors import ClusterError, CommandError, NotConnectedError
+
+T = TypeVar("T")
+EDIT_RETRIES = 3
+EMPTY_CIB = (
+    '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
+    ' crm_feature_set="3.17.4"><configuration><crm_config/><nodes/><resources/>'
+    "<constraints/></configuration><status/></cib>"
+)
+
+
+class CommandEnv(Protocol):
+    """What commands need from the world."""
+
+    @property
+    def live(self) -> bool:
+        """True when a cluster acts on the CIB (``--wait`` makes sense)."""
+        ...
+
+    def read(self) -> str:
+        """The whole CIB as XML text."""
+        ...
+
+    def write_section(self, section: str, xml: str) -> None:
+        """Replace one ``<configuration>`` child (``section`` is its tag)."""
+        ...
+
+    def cleanup(self, lrm_id: str, node: str | None) -> None:
+        """Forget ``lrm_id``'s operation history and fail counts (on ``node`` or everywhere)."""
+        ...
+
+    def scheduler_input(self, xml: str) -> str:
+        """The CIB as the DC would give it to the scheduler (quorum, DC)."""
+        ...
+
+    def fence(self, node: str) -> str:
+        """Ask the cluster to fence ``node``; a description of what was done."""
+        ...
+
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+def epoch_of(xml: str) -> tuple[int, int]:
+    root = ET.fromstring(xml)
+    return int(root.get("admin_epoch", "0")), int(root.get("epoch", "0"))
+
+
+def _sections(root: ET.Element) -> dict[str, str]:
+    conf = root.find("configuration")
+    if conf is None:
+        return {}
+    return {child.tag: ET.tostring(child, encoding="unicode") for child in conf}
+
+
+def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
+    """Read the CIB, let ``change`` modify it in place, write back the changed sections.
+
+    Refuses to write over a configuration that changed meanwhile (epoch compare) and then
+    retries from a fresh read, so two administrators never silently overwrite each other.
+    """
+    for _attempt in range(EDIT_RETRIES):
+        xml = env.read()
+        root = ET.fromstring(xml)
+        before = _sections(root)
+        result = change(root)
+        after = _sections(root)
+        changed = [tag for tag, text in after.items() if before.get(tag) != text]
+        if not changed:
+            return result
+        if epoch_of(env.read()) != epoch_of(xml):
+            continue
+        for tag in changed:
+            env.write_section(tag, after[tag])
+        return result
+    raise CommandError("the configuration keeps changing under this command; try again")
+
+
+def cleanup_status(root: ET.Element, lrm_id: str, node: str | None) -> list[str]:
+    """What the DC does on cleanup, for a CIB without a DC: forget history, clear counts."""
+    done = []
+    status = root.find("status")
+    for state in status.findall("node_state") if status is not None else []:
+        if node is not None and state.get("uname") != node:
+            continue
+        for resources in state.iter("lrm_resources"):
+            for entry in resources.findall("lrm_resource"):
+                if entry.get("id") == lrm_id:
+                    resources.remove(entry)
+                    done.append(f"{lrm_id}@{state.get('uname')}")
+        done += attrd.cleanup(state, lrm_id)
+    return done
+
+
+@dataclass
+class MemoryEnv:
+    """In-memory CIB with a fake clock; ``on_sleep`` stands in for a cluster acting."""
+
+    xml: str = EMPTY_CIB
+    clock: float = 1_700_000_000.0
+    is_live: bool = True
+    on_sleep: Callable[[MemoryEnv], None] | None = None
+    writes: list[str] = field(default_factory=list)
+    cleanups: list[tuple[str, str | None]] = field(default_factory=list)
+    fenced: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return self.is_live
+
+    def read(self) -> str:
+        return self.xml
+
+    def write_section(self, section: str, xml: str) -> None:
+        root = ET.fromstring(self.xml)
+        conf = root.find("configuration")
+        assert conf is not None
+        old = conf.find(section)
+        new = ET.fromstring(xml)
+        if old is None:
+            conf.append(new)
+        else:
+            conf.insert(list(conf).index(old), new)
+            conf.remove(old)
+        root.set("epoch", str(int(root.get("epoch", "0")) + 1))
+        self.xml = ET.tostring(root, encoding="unicode")
+        self.writes.append(section)
+
+    def cleanup(self, lrm_id: str, node: str | None) -> None:
+        root = ET.fromstring(self.xml)
+        cleanup_status(root, lrm_id, node)
+        self.xml = ET.tostring(root, encoding="unicode")
+        self.cleanups.append((lrm_id, node))
+
+    def scheduler_input(self, xml: str) -> str:
+        return xml
+
+    def fence(self, node: str) -> str:
+        self.fenced.append(node)
+        return f"fencing of {node} requested"
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock)
+
+    def monotonic(self) -> float:
+        return self.clock
+
+    def sleep(self, seconds: float) -> None:
+        self.clock += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(self)
+
+
+@dataclass
+class FileEnv:
+    """A CIB XML file (``--file`` / ``$CIB_file``): edits only, nothing runs."""
+
+    path: Path
+
+    @property
+    def live(self) -> bool:
+        return False
+
+    def read(self) -> str:
+        if not self.path.exists():
+            raise CommandError(f"CIB file {self.path} does not exist", str(self.path))
+        return self.path.read_text()
+
+    def _write(self, root: ET.Element) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cib-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(ET.tostring(root, encoding="unicode"))
+        os.replace(tmp, self.path)
+
+    def write_section(self, section: str, xml: str) -> None:
+        mem = MemoryEnv(self.read())
+        mem.write_section(section, xml)
+        self._write(ET.fromstring(mem.xml))
+
+    def cleanup(self, lrm_id: str, node: str | None) -> None:
+        root = ET.fromstring(self.read())
+        if cleanup_status(root, lrm_id, node):
+            root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
+            self._write(root)
+
+    def scheduler_input(self, xml: str) -> str:
+        return xml
+
+    def fence(self, node: str) -> str:
+        raise CommandError("fencing needs a running cluster, not a CIB file", node)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@dataclass
+class LiveEnv:
+    """The running local cluster in ``directory``, through its nodes' control sockets."""
+
+    directory: Path
+    node: str | None = None
+    timeout: float = 5.0
+
+    @property
+    def live(self) -> bool:
+        return True
+
+    def _names(self) -> list[str]:
+        if self.node:
+            return [self.node]
+        from defib.cluster.config import load_config
+        from defib.cluster.local import CONFIG_NAME
+
+        path = self.directory / CONFIG_NAME
+        if not path.is_file():
+            raise NotConnectedError(f"no cluster in {self.directory} ({path} not found); "
+                                    "give --dir DIR or --file CIB", str(self.directory))
+        return [n.name for n in load_config(path).nodes]
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        from defib.cluster.client import ControlClient
+
+        problems = []
+        for name in self._names():
+            client = ControlClient.for_node(self.directory, name, self.timeout)
+            try:
+                return client.request(op, **fields)
+            except NotConnectedError as exc:
+                problems.append(str(exc))
+        raise NotConnectedError(f"no node of {self.directory} answers: " + "; ".join(problems),
+                                str(self.directory))
+
+    def read(self) -> str:
+        return str(self.request("get_cib")["xml"])
+
+    def write_section(self, section: str, xml: str) -> None:
+        self.request("cib_change", change={"op": "replace_section", "section": section,
+                                           "xml": xml})
+
+    def cleanup(self, lrm_id: str, node: str | None) -> None:
+        self.request("crm_cleanup", rsc=lrm_id, node=node)
+
+    def scheduler_input(self, xml: str) -> str:
+        from defib.controller.status import scheduler_input
+
+        status = self.request("status")
+        dc = status.get("dc")
+        if not dc:
+            raise ClusterError("no DC elected yet")
+        return scheduler_input(xml, bool(status["quorum"]["quorate"]), str(dc["id"]))
+
+    def fence(self, node: str) -> str:
+        try:
+            answer = self.request("crm_fence", node=node)
+        except ClusterError as exc:
+            if "unknown op" in str(exc):
+                raise CommandError("this cluster's controller offers no fencing request yet "
+                                   "(control op crm_fence); nothing was done", node) from exc
+            raise
+        return str(answer.get("message") or f"fencing of {node} requested")
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
