@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "defib.cli.cib_cmd",
     "defib.cli.completion_cmd",
     "defib.cli.resource_cmd",
+    "defib.cli.node_cmd",
+    "defib.cli.property_cmd",
 ]
 
 
