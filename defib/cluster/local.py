@@ -31,6 +31,7 @@ from defib.cluster.config import (
 from defib.errors import ClusterError, NotConnectedError
 
 CONFIG_NAME = "cluster.toml"
+DAEMON_MODULE = "defib.cli.daemon_cmd"
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def daemon_pid(directory: Path, name: str) -> int | None:
     except (OSError, ValueError):
         return None
     cmd = _cmdline(pid)
-    if "daemon" in cmd and name in cmd:
+    if (DAEMON_MODULE in cmd or "daemon" in cmd) and name in cmd:
         return pid
     return None
 
@@ -129,7 +130,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
             started.append(StartedNode(node.name, pid, True))
             continue
         env = dict(os.environ, DEFIB_LOCAL_NODE=f"{directory}:{node.name}")
-        cmd = [sys.executable, "-m", "defib.cli.main", "daemon",
+        cmd = [sys.executable, "-m", DAEMON_MODULE,
                "--config", str(directory / CONFIG_NAME), "--node", node.name]
         if not controller:
             cmd.append("--no-controller")
