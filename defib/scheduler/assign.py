@@ -69,18 +69,23 @@ class Assigner:
         for rsc in order:
             self.assign(rsc)
 
-    def _sort_key(self, rsc: Rsc) -> tuple[int, int, int]:
-        """Pacemaker's processing order: priority, then the score where it runs now.
+    def _sort_key(self, rsc: Rsc) -> tuple[int, int, tuple[int, ...], int]:
+        """Pacemaker 2.1.5's processing order.
 
-        Scores are the resource's own (for a clone or group, without its members'
-        stickiness), as Pacemaker compares collective resources at their own level;
-        ties keep the configuration order.
+        With the default placement strategy, resources go by priority only (configuration
+        order otherwise). With utilization-based strategies, also by the score where the
+        resource runs now, then by its scores node by node; scores are the resource's own
+        (for a clone or group, without its members' stickiness).
         """
+        if self.ws.config.placement_strategy == "default":
+            return (-rsc.priority, 0, (), rsc.config_order)
         current = -INFINITY
         running = next((p.running_on[0] for p in rsc.primitives() if p.running_on), None)
         if running is not None:
             current = rsc.allowed.get(running.id, -INFINITY)
-        return (-rsc.priority, -current, rsc.config_order)
+        nodes = sorted(self.ws.nodes, key=lambda n: n.uname)
+        by_node = tuple(-rsc.allowed.get(n.id, -INFINITY) for n in nodes)
+        return (-rsc.priority, -current, by_node, rsc.config_order)
 
     def assign(self, rsc: Rsc) -> NodeInfo | None:
         if isinstance(rsc, CloneRt):
