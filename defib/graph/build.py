@@ -15,15 +15,19 @@ each action, since our scheduler does not create actions in Pacemaker's internal
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
+from defib.model.resources import Operation
 from defib.scheduler.actions import Action
 from defib.scheduler.pipeline import Transition
+from defib.scheduler.rules import RuleContext, evaluate_nvsets
+from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
+DEFAULT_TIMEOUT_MS = 20000
 CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_delete"})
 
 # Pacemaker's creation order for one primitive's actions (older first). Synapses list a
@@ -80,8 +84,10 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
     rsc_rank = _resource_ranks(ws.resources)
     ordered = sorted(chosen, key=lambda a: _synapse_key(a, rsc_rank, node_rank, ids[id(a)]))
     stonith_action = ws.config.stonith_action
+    timeout = default_timeout_ms(ws)
+    defaults = op_defaults(ws)
     synapses = tuple(
-        Synapse(n, to_graph_action(a, ids[id(a)], stonith_action),
+        Synapse(n, to_graph_action(a, ids[id(a)], stonith_action, timeout, defaults),
                 tuple(sorted(inputs[id(a)])))
         for n, a in enumerate(ordered))
     return TransitionGraph(synapses, transition_id=transition_id,
@@ -98,11 +104,14 @@ def kind_of(action: Action) -> ActionKind:
     return "rsc_op"
 
 
-def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboot") -> GraphAction:
+def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboot",
+                    default_timeout_ms: int = DEFAULT_TIMEOUT_MS,
+                    op_defaults: Mapping[str, str] | None = None) -> GraphAction:
     kind = kind_of(action)
     rsc = action.rsc
     node = action.node
     prim = rsc if isinstance(rsc, Prim) else None
+    op = _op_config(prim, action)
     show_node = node is not None and (kind != "pseudo_event" or action.task == "stonith")
     attrs: dict[str, str] = {}
     if kind != "pseudo_event" or action.task == "stonith":
@@ -112,9 +121,22 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
     if action.task == "stonith":
         attrs["CRM_meta_stonith_action"] = action.extra.get("action", stonith_action)
     elif kind != "crm_event":
-        attrs["CRM_meta_timeout"] = str(_timeout_ms(prim, action))
+        for key, value in (op_defaults or {}).items():
+            if key != "timeout":  # op_defaults meta reach every action, pseudo ones too
+                attrs["CRM_meta_" + key.replace("-", "_")] = value
+        timing = op if op is not None else _probe_timing(prim, action)
+        timeout = parse_ms(timing.timeout, None) if timing is not None else None
+        attrs["CRM_meta_timeout"] = str(timeout or default_timeout_ms)
+    if rsc is not None and kind != "crm_event":
+        attrs.update(_clone_meta(rsc))
+    if op is not None and kind == "rsc_op":
+        # The operation's own settings travel as meta attributes (on-fail, role, ...).
+        for key, value in op.attributes:
+            if key not in ("id", "interval", "timeout"):
+                if key == "start-delay":
+                    value = str(parse_ms(value, 0) or 0)
+                attrs["CRM_meta_" + key.replace("-", "_")] = value
     if prim is not None and kind == "rsc_op":
-        attrs.update(_clone_meta(prim))
         if action.interval_ms:
             attrs["CRM_meta_interval"] = str(action.interval_ms)
             attrs["CRM_meta_name"] = action.task
@@ -123,7 +145,8 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
         elif action.target_rc is not None:
             attrs["CRM_meta_op_target_rc"] = str(action.target_rc)
         for key, value in prim.params.items():
-            attrs[key] = value
+            if value != "":
+                attrs[key] = value
     long_id = None
     rsc_id = rsc.id if rsc is not None else None
     if prim is not None and prim.instance_number is not None:
@@ -159,31 +182,64 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
-def _timeout_ms(prim: Prim | None, action: Action) -> int:
-    if prim is not None:
-        for op in prim.operations:
-            if op.name == action.task and op.interval_ms == action.interval_ms:
-                timeout = parse_ms(op.timeout, None)
-                if timeout:
-                    return timeout
-    return 20000
+def _op_config(prim: Prim | None, action: Action) -> Operation | None:
+    if prim is None:
+        return None
+    task = "monitor" if _is_probe(action) else action.task
+    for op in prim.operations:
+        if op.name == task and op.interval_ms == action.interval_ms:
+            return op
+    return None
 
 
-def _clone_meta(prim: Prim) -> dict[str, str]:
-    top = prim.top()
-    if not isinstance(top, CloneRt) or prim.instance_number is None:
+def _probe_timing(prim: Prim | None, action: Action) -> Operation | None:
+    """A probe without its own operation takes the timeout of the most frequent monitor."""
+    if prim is None or not _is_probe(action):
+        return None
+    monitors = [op for op in prim.operations
+                if op.name == "monitor" and op.interval_ms > 0 and op.enabled]
+    return min(monitors, key=lambda op: op.interval_ms) if monitors else None
+
+
+def _clone_meta(rsc: Rsc) -> dict[str, str]:
+    """What every action of a clone, its instances and their members carries."""
+    clone: CloneRt | None = None
+    instance: str | None = None
+    walker: Rsc | None = rsc
+    while walker is not None:
+        if isinstance(walker, CloneRt):
+            clone = walker
+            break
+        if instance is None and ":" in walker.id:
+            tail = walker.id.rsplit(":", 1)[1]
+            instance = tail if tail.isdigit() else None
+        walker = walker.parent
+    if clone is None:
         return {}
     meta = {
-        "CRM_meta_clone": str(prim.instance_number),
-        "CRM_meta_clone_max": str(top.clone_max),
-        "CRM_meta_clone_node_max": str(top.clone_node_max),
-        "CRM_meta_globally_unique": "true" if top.globally_unique else "false",
-        "CRM_meta_notify": "true" if top.notify else "false",
+        "CRM_meta_clone_max": str(clone.clone_max),
+        "CRM_meta_clone_node_max": str(clone.clone_node_max),
+        "CRM_meta_globally_unique": "true" if clone.globally_unique else "false",
+        "CRM_meta_notify": "true" if clone.notify else "false",
     }
-    if top.promotable:
-        meta["CRM_meta_promoted_max"] = str(top.promoted_max)
-        meta["CRM_meta_promoted_node_max"] = str(top.promoted_node_max)
+    if instance is not None and isinstance(rsc, Prim):
+        meta["CRM_meta_clone"] = instance
+    if clone.promotable:
+        for name, value in (("promoted", clone.promoted_max), ("master", clone.promoted_max)):
+            meta[f"CRM_meta_{name}_max"] = str(value)
+        for name, value in (("promoted", clone.promoted_node_max),
+                            ("master", clone.promoted_node_max)):
+            meta[f"CRM_meta_{name}_node_max"] = str(value)
     return meta
+
+
+def op_defaults(ws: WorkingSet) -> dict[str, str]:
+    return evaluate_nvsets(ws.cib.op_defaults, RuleContext(now=ws.now))
+
+
+def default_timeout_ms(ws: WorkingSet) -> int:
+    """An action's timeout when its operation sets none: op_defaults, else 20s."""
+    return parse_ms(op_defaults(ws).get("timeout"), None) or DEFAULT_TIMEOUT_MS
 
 
 def _node_key(node: NodeInfo) -> NameKey:
