@@ -265,6 +265,11 @@ class Controller:
                 st.replace_lrm_resource(self.reports[node][1], entry)
             if self.is_dc:
                 self._spawn(self._record(d.payload))
+            else:
+                # No longer DC: the new DC records it; our transition only needs to finish.
+                waiter = self.waiting.get(str(d.payload.get("key")))
+                if waiter is not None and not waiter[1].done():
+                    waiter[1].set_result(d.payload)
 
     # -- recording --------------------------------------------------------------------------
     def _cib_root(self) -> ET.Element:
