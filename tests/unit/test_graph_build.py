@@ -107,3 +107,35 @@ def test_bad_graph_xml() -> None:
 def test_natural_node_order() -> None:
     names = ["node10", "Node2", "node1", "alpha"]
     assert sorted(names, key=natural_key) == ["alpha", "node1", "Node2", "node10"]
+
+
+def test_action_meta_like_pacemaker() -> None:
+    from defib.simulate.demo import load_sample, lose_node
+
+    graph = build_graph(schedule(lose_node(load_sample(), "alpha")))
+    by_key = {s.action.operation_key: s.action for s in graph}
+    promote = next(a for k, a in by_key.items() if k.endswith("_promote_0") and a.rsc_id == "db")
+    attrs = promote.attrs
+    assert attrs["CRM_meta_clone_max"] == "3" and attrs["CRM_meta_clone_node_max"] == "1"
+    assert attrs["CRM_meta_promoted_max"] == attrs["CRM_meta_master_max"] == "1"
+    assert attrs["CRM_meta_globally_unique"] == "false" and attrs["CRM_meta_notify"] == "false"
+    assert attrs["CRM_meta_clone"] == promote.rsc_long_id.split(":")[1]  # type: ignore[union-attr]
+    assert attrs["CRM_meta_timeout"] == "20000"
+    clone_pseudo = by_key["db-clone_promote_0"].attrs
+    assert "CRM_meta_clone" not in clone_pseudo and clone_pseudo["CRM_meta_clone_max"] == "3"
+    monitor = next(a for k, a in by_key.items() if k == "web-server_monitor_30000")
+    assert monitor.attrs["CRM_meta_timeout"] == "40000"
+    assert monitor.attrs["CRM_meta_name"] == "monitor"
+    assert monitor.attrs["configfile"] == "/etc/apache2/apache2.conf"
+
+
+def test_probe_takes_the_shortest_monitors_timeout() -> None:
+    transition = schedule(parse_cib(CIB))
+    probes = [a for a in transition.actions.actions if a.task == "monitor" and a.interval_ms == 0]
+    if not probes:
+        pytest.skip("the scheduler schedules no probe for this CIB")
+    from defib.graph.build import to_graph_action
+
+    probe = next(a for a in probes if a.rsc is not None and a.rsc.id == "ip")
+    assert to_graph_action(probe, 1).attrs["CRM_meta_timeout"] == "30000"
+    assert to_graph_action(probe, 1).attrs["CRM_meta_op_target_rc"] == "7"
