@@ -64,8 +64,8 @@ def wait_settled(env: CommandEnv, timeout: float,
                 progress(f"settled after {waited:.1f}s")
             return waited
         if progress is not None and state.summary != last:
-            what = "; ".join(state.summary) or f"{state.actions} actions"
-            progress(f"waiting ({waited:.1f}s): {what}")
+            count = f", {state.actions} actions" if state.actions > 0 else ""
+            progress(f"waiting ({waited:.1f}s{count}): " + "; ".join(state.summary))
             last = state.summary
         if waited >= timeout:
             left = "; ".join(state.summary) or f"{state.actions} actions"

@@ -1,0 +1,96 @@
+"""The everyday commands through the real CLI parser and dispatch, on a CIB file."""
+
+from __future__ import annotations
+
+import argparse
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from defib.cli.main import build_parser, main
+from tests.unit.test_commands import settled_env
+
+
+@pytest.fixture
+def cib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cib.xml"
+    path.write_text(settled_env().xml)
+    monkeypatch.delenv("CIB_file", raising=False)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices.items())
+    return {}
+
+
+def test_every_everyday_command_has_help_with_an_example() -> None:
+    top = _actions(build_parser())
+    checked = 0
+    for command in ("resource", "node", "property"):
+        parser = top[command]
+        assert "example" in parser.format_help()
+        for name, sub in _actions(parser).items():
+            text = sub.format_help()
+            assert "example:" in text and f"defib {command} {name}" in text, name
+            checked += 1
+    assert checked >= 20
+
+
+def test_move_ban_clear_on_a_file(cib: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "resource", "--file", str(cib), "move", "web", "node2")
+    assert code == 0 and "prefers node2" in out
+    code, out, _ = run(capsys, "resource", "ban", "web", "--node", "node1", "--file", str(cib),
+                       "--lifetime", "P1D", "--json")
+    assert code == 0 and '"constraint": "cli-ban-web-on-node1"' in out
+    root = ET.parse(cib).getroot()
+    assert root.find(".//rsc_location[@id='cli-prefer-web']") is not None
+    assert root.find(".//rsc_location[@id='cli-ban-web-on-node1']/rule/date_expression") \
+        is not None
+    code, out, _ = run(capsys, "resource", "clear", "web", "--file", str(cib))
+    assert code == 0 and "cli-prefer-web" in out
+    assert "cli-" not in cib.read_text()
+
+
+def test_errors_exit_non_zero_with_the_reason(cib: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "resource", "--file", str(cib), "move", "wbe", "node2")
+    assert code == 1 and "no resource 'wbe'" in err and "did you mean 'web'" in err
+    code, _, err = run(capsys, "resource", "--file", str(cib), "mvoe", "web", "node2")
+    assert code == 2 and "unknown action 'mvoe'" in err and "did you mean 'move'" in err
+    code, _, err = run(capsys, "node", "--file", str(cib), "standby", "node9")
+    assert code == 1 and "no node 'node9'" in err
+    code, _, err = run(capsys, "property", "--file", str(cib), "no-quorum-policy=sometimes")
+    assert code == 1 and "one of stop, freeze" in err
+    code, _, err = run(capsys, "resource", "--file", str(cib), "move", "web", "node2", "--wait")
+    assert code == 1 and "--wait needs a running cluster" in err
+
+
+def test_node_and_property_on_a_file(cib: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIB_file", str(cib))
+    assert run(capsys, "node", "standby", "node1")[0] == 0
+    assert 'name="standby" value="on"' in cib.read_text()
+    code, out, _ = run(capsys, "node", "utilization", "node2", "memory", "2048")
+    assert code == 0 and "memory=2048" in out
+    assert run(capsys, "property", "placement-strategy", "balanced")[0] == 0
+    code, out, _ = run(capsys, "property", "placement-strategy")
+    assert out.strip() == "placement-strategy=balanced"
+    code, out, _ = run(capsys, "property", "--delete", "placement-strategy")
+    assert code == 0 and "deleted" in out
+    code, out, _ = run(capsys, "resource", "locate", "grp")
+    assert out.strip() == "resource grp is running on: node2"
+    code, out, _ = run(capsys, "resource", "failcount", "web")
+    assert "name=fail-count-web  value=0" in out
