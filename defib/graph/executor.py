@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import heapq
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -105,9 +106,21 @@ class GraphExecutor:
         return self._abort_reason is not None
 
     async def run(self) -> GraphReport:
-        graph = self.graph
-        waiting: dict[int, set[int]] = {s.action.id: set(s.inputs) for s in graph}
-        done: set[int] = set()
+        synapses = self.graph.synapses
+        # Pacemaker's consumer fires ready synapses in id order, pass after pass; a synapse
+        # made ready by a completion fires in the same pass when it lies ahead of the last
+        # one fired, else in the next pass. Heaps of positions give that order without
+        # rescanning the whole graph on every pass.
+        missing = [len(set(s.inputs)) for s in synapses]
+        users: dict[int, list[int]] = {}
+        for n, synapse in enumerate(synapses):
+            for needed in set(synapse.inputs):
+                users.setdefault(needed, []).append(n)
+        ready = [n for n, count in enumerate(missing) if count == 0]
+        heapq.heapify(ready)
+        deferred: list[int] = []
+        unstarted = set(range(len(synapses)))
+        cursor = -1
         started: list[GraphAction] = []
         runs: list[ActionRun] = []
         in_flight: dict[asyncio.Task[ActionOutcome], GraphAction] = {}
@@ -116,54 +129,57 @@ class GraphExecutor:
             action = in_flight.pop(task)
             outcome = _outcome_of(task)
             runs.append(ActionRun(action, outcome))
-            done.add(action.id)
-            if outcome.ok:
-                for inputs in waiting.values():
-                    inputs.discard(action.id)
-            else:
+            if not outcome.ok:
                 self.abort(f"{action.describe()} {outcome.status.value} (rc={outcome.rc})")
+                return
+            for n in users.get(action.id, ()):
+                missing[n] -= 1
+                if missing[n] == 0:
+                    heapq.heappush(ready if n > cursor else deferred, n)
 
         def harvest() -> None:
             for task in [t for t in in_flight if t.done()]:
                 finish(task)
 
+        def full() -> bool:
+            return bool(self.limit) and len(in_flight) >= self.limit
+
         try:
             while True:
                 progressed = False
-                for synapse in graph:
-                    if self.aborted:
-                        break
-                    if self.limit and len(in_flight) >= self.limit:
-                        break
-                    aid = synapse.action.id
-                    if aid in done or aid not in waiting or waiting[aid]:
-                        continue
-                    del waiting[aid]
-                    started.append(synapse.action)
-                    task = asyncio.ensure_future(self._execute(synapse.action))
+                while ready and not self.aborted and not full():
+                    cursor = heapq.heappop(ready)
+                    unstarted.discard(cursor)
+                    action = synapses[cursor].action
+                    started.append(action)
+                    task = asyncio.ensure_future(self._execute(action))
                     task.add_done_callback(lambda _t: self._wake.set())
-                    in_flight[task] = synapse.action
+                    in_flight[task] = action
                     progressed = True
                     # One turn of the loop lets a handler that needs no I/O finish now, so
                     # later synapses of this same pass already see it complete.
                     await asyncio.sleep(0)
                     harvest()
-                if progressed:
-                    continue
-                if not in_flight:
-                    break
-                self._wake.clear()
-                harvest()
-                if not any(t.done() for t in in_flight) and not self._wake.is_set():
-                    await self._wake.wait()
-                harvest()
+                if not progressed:
+                    if not in_flight:
+                        break
+                    self._wake.clear()
+                    harvest()
+                    if not any(t.done() for t in in_flight) and not self._wake.is_set():
+                        await self._wake.wait()
+                    harvest()
+                # A new pass starts from the first synapse.
+                for n in deferred:
+                    heapq.heappush(ready, n)
+                deferred.clear()
+                cursor = -1
         except asyncio.CancelledError:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
             raise
 
-        never = tuple(s.action for s in graph if s.action.id in waiting)
+        never = tuple(synapses[n].action for n in sorted(unstarted))
         if never and not self.aborted:
             # Inputs that can never complete: a graph bug, reported rather than hung on.
             self._abort_reason = "actions wait for inputs that never completed"
