@@ -17,14 +17,26 @@ class Assigner:
         self.used: dict[tuple[str, str], int] = {}  # (node id, utilization name) -> assigned
         self.this_with: dict[int, list[ColocationRt]] = {}
         self.with_this: dict[int, list[ColocationRt]] = {}
+        self.merging: set[int] = set()
         for colo in cons.colocations:
+            # A group is placed through its members: what it follows binds its first
+            # member; what follows it is merged in at its last member.
             dep = self._lead(colo.dependent)
-            pri = colo.primary
+            pri = self._last(colo.primary)
             self.this_with.setdefault(id(dep), []).append(colo)
-            self.with_this.setdefault(id(self._lead(pri)), []).append(colo)
-            if isinstance(colo.dependent, GroupRt) and colo.dependent.children:
-                # Every member follows the group's leader anyway; keep the role for promotion.
-                pass
+            self.with_this.setdefault(id(pri), []).append(colo)
+        # Pacemaker keeps both lists sorted: higher priority first, then collectives before
+        # primitives, then by id.
+        for colos in self.this_with.values():
+            colos.sort(key=lambda c: _cons_order(c.primary))
+        for colos in self.with_this.values():
+            colos.sort(key=lambda c: _cons_order(c.dependent))
+
+    @staticmethod
+    def _last(rsc: Rsc) -> Rsc:
+        if isinstance(rsc, GroupRt) and rsc.children:
+            return rsc.children[-1]
+        return rsc
 
     @staticmethod
     def _lead(rsc: Rsc) -> Rsc:
@@ -115,18 +127,13 @@ class Assigner:
             if prim.assigned_done:
                 return prim.assigned
         prim.assigning = True
-        this_with = self.this_with.get(id(prim), [])
-        group = prim.parent if isinstance(prim.parent, GroupRt) else None
-        if group is not None and group.children and group.children[0] is prim:
-            this_with = this_with + self.this_with.get(id(group), [])
-        with_this = self.with_this.get(id(prim), [])
-        for mandatory in (True, False):
-            for colo in this_with:
-                if _is_mandatory(colo.score) == mandatory:
-                    self._apply_this_with(prim, colo)
-            for colo in with_this:
-                if _is_mandatory(colo.score) == mandatory:
-                    self._add_dependent_scores(prim, colo)
+        for colo in self.this_with.get(id(prim), []):
+            self._apply_this_with(prim, colo)
+        for colo in self.with_this.get(id(prim), []):
+            if colo.influence:
+                prim.allowed = self._merge_weights(
+                    colo.dependent, prim.allowed, colo.node_attribute,
+                    colo.score / INFINITY, rollback=True)
         chosen: NodeInfo | None
         if prim.target_role == "Stopped" or self.ws.config.stop_all_resources:
             chosen = None
@@ -215,100 +222,132 @@ class Assigner:
     # -- colocations ----------------------------------------------------------------------
 
     def _apply_this_with(self, prim: Prim, colo: ColocationRt) -> None:
+        """Apply "prim with primary" to prim's node scores (Pacemaker's colocation_match)."""
         primary = colo.primary
+        archive = dict(prim.allowed) if (
+            colo.dependent_role == "Promoted" or -INFINITY < colo.score < 0) else None
         self.assign(primary)
         if _still_assigning(primary):
             return  # an assignment loop: Pacemaker ignores the colocation that closes it
-        archive = dict(prim.allowed) if (colo.score < 0 and colo.score > -INFINITY) else None
-        nodes = self._primary_nodes(primary, colo.primary_role)
+        if not self._role_filter(prim, colo):
+            return
+        hosts = self._primary_hosts(primary, colo)
         attr = colo.node_attribute
-        values = {n.attrs.get(attr) for n in nodes if n.attrs.get(attr) is not None}
-        if colo.score >= INFINITY:
-            for node_id in list(prim.allowed):
-                node = self.ws.node(node_id)
-                if node is None or node.attrs.get(attr) not in values:
-                    prim.allowed[node_id] = -INFINITY
+        work = dict(prim.allowed)
+        if hosts is None:  # the primary has no node
+            if colo.score < 0:
+                return
+            work = {node_id: add_scores(-INFINITY, score) for node_id, score in work.items()}
         else:
-            for node_id in list(prim.allowed):
+            values = {h.attrs.get(attr) for h in hosts}
+            for node_id, score in work.items():
                 node = self.ws.node(node_id)
-                if node is not None and node.attrs.get(attr) in values:
-                    prim.allowed[node_id] = add_scores(prim.allowed[node_id], colo.score)
-        if archive is not None and not any(self._available(prim, n) for n in self.ws.nodes):
+                value = node.attrs.get(attr) if node is not None else None
+                if value in values:
+                    if colo.score < INFINITY:
+                        work[node_id] = add_scores(colo.score, score)
+                elif colo.score >= INFINITY:
+                    work[node_id] = add_scores(-INFINITY, score)
+        if _is_mandatory(colo.score) or self._any_available(work):
+            prim.allowed = work
+        if archive is not None and not self._any_available(prim.allowed):
             prim.allowed = archive
 
-    def _primary_nodes(self, primary: Rsc, role: str | None) -> list[NodeInfo]:
-        out: list[NodeInfo] = []
+    def _role_filter(self, prim: Prim, colo: ColocationRt) -> bool:
+        """Pacemaker's filter_colocation_constraint for roles (promotion is handled later)."""
+        if colo.score == 0:
+            return False
+        if colo.dependent_role is not None and colo.score > 0:
+            if colo.dependent_role != _next_role(prim):
+                return False
+        if colo.dependent_role is not None and colo.score < 0:
+            if colo.dependent_role == _next_role(prim):
+                return False
+        return True
+
+    def _primary_hosts(self, primary: Rsc, colo: ColocationRt) -> list[NodeInfo] | None:
+        """Nodes where the primary (in the wanted role) will be; None when it has none."""
+        role = colo.primary_role
         if isinstance(primary, CloneRt):
+            hosts: list[NodeInfo] = []
             for inst in primary.instances:
-                lead = inst.primitives()[0] if inst.primitives() else None
-                if lead is None or lead.assigned is None:
+                member = self._last(inst) if colo.score >= INFINITY else self._lead(inst)
+                if not isinstance(member, Prim) or member.assigned is None:
                     continue
-                if isinstance(inst, GroupRt) and any(p.assigned is None for p in inst.children):
+                if any(p.blocked for p in inst.primitives()):
                     continue
-                if role == "Promoted" and lead.next_role != "Promoted":
+                if role is not None and not _role_matches(member, role, colo.score):
                     continue
-                if role == "Unpromoted" and lead.next_role == "Promoted":
-                    continue
-                out.append(lead.assigned)
-            return out
-        if isinstance(primary, GroupRt):
-            lead = primary.children[0] if primary.children else None
-            if lead is not None and lead.assigned is not None:
-                out.append(lead.assigned)
-            return out
-        assert isinstance(primary, Prim)
-        if primary.assigned is not None:
-            if role == "Promoted" and primary.next_role != "Promoted":
-                return out
-            out.append(primary.assigned)
-        return out
+                hosts.append(member.assigned)
+            if not hosts and colo.score < INFINITY:
+                return None
+            return hosts
+        member = self._last(primary) if colo.score >= INFINITY else self._lead(primary)
+        if not isinstance(member, Prim) or member.assigned is None:
+            return None
+        if role is not None and not _role_matches(member, role, colo.score):
+            return [] if colo.score >= INFINITY else None
+        return [member.assigned]
 
-    def _add_dependent_scores(self, prim: Prim, colo: ColocationRt) -> None:
-        if not colo.influence:
-            return
-        dependent = colo.dependent
-        if isinstance(dependent, CloneRt) or dependent.assigned_done:
-            return
-        dep_lead = self._lead(dependent)
-        if not isinstance(dep_lead, Prim) or dep_lead.assigned_done:
-            return
-        factor = colo.score / INFINITY
-        scores = self._collect_scores(dep_lead, factor, set())
-        work = dict(prim.allowed)
+    def _primary_nodes(self, primary: Rsc, role: str | None) -> list[NodeInfo]:
+        """Where the primary runs (in a role): for clones of instances, their nodes."""
+        colo = ColocationRt("", primary, primary, INFINITY, primary_role=role)
+        return self._primary_hosts(primary, colo) or []
+
+    def _any_available(self, scores: dict[str, int]) -> bool:
         for node_id, score in scores.items():
-            if node_id not in work:
+            node = self.ws.node(node_id)
+            if score >= 0 and node is not None and node.can_run():
+                return True
+        return False
+
+    def _best_matching(self, dep: Rsc, attr: str, value: str | None) -> int:
+        """The dependent's best usable score among nodes with the attribute value."""
+        best = -INFINITY
+        for node_id, score in dep.allowed.items():
+            node = self.ws.node(node_id)
+            if node is None or score < 0 or not node.can_run() or score <= best:
                 continue
-            work[node_id] = add_scores(work[node_id], score)
-        if any(work.get(n.id, -1) >= 0 and n.can_run() for n in self.ws.nodes) or not any(
-            self._available(prim, n) for n in self.ws.nodes
-        ):
-            prim.allowed = work
+            if node.attrs.get(attr) == value:
+                best = score
+        return best
 
-    def _collect_scores(self, dep: Prim, factor: float, seen: set[int]) -> dict[str, int]:
-        """A dependent's node scores with its own dependents' merged in, scaled by factor.
+    def _merge_weights(self, dep: Rsc, nodes: dict[str, int], attr: str, factor: float,
+                       rollback: bool) -> dict[str, int]:
+        """Fold a dependent's preferences (and its own dependents') into node scores.
 
-        A nested merge that would leave the dependent no usable node is dropped, as
-        Pacemaker does, so one impossible member does not poison the whole chain.
+        Pacemaker's merge_weights: scores are scaled by the colocation's factor, rounded
+        away from zero, and a merge that would leave no usable node is rolled back.
         """
-        seen.add(id(dep))
-        work = dict(dep.allowed)
-        for colo in self.with_this.get(id(dep), []):
-            inner = self._lead(colo.dependent)
-            if not isinstance(inner, Prim) or id(inner) in seen or inner.assigned_done:
-                continue
-            if not colo.influence or colo.score <= -INFINITY:
-                continue
-            nested = self._collect_scores(inner, colo.score / INFINITY, seen)
-            trial = dict(work)
-            for node_id, score in nested.items():
-                if node_id in trial:
-                    trial[node_id] = add_scores(trial[node_id], score)
-            if any(
-                score >= 0 and (n := self.ws.node(nid)) is not None and n.can_run()
-                for nid, score in trial.items()
-            ):
-                work = trial
-        return {node_id: _scale(score, factor) for node_id, score in work.items()}
+        if id(dep) in self.merging:
+            return nodes  # a dependency loop
+        self.merging.add(id(dep))
+        try:
+            if isinstance(dep, GroupRt) and dep.children:
+                work = self._merge_weights(dep.children[0], dict(nodes), attr, factor, False)
+                nested = self.with_this.get(id(dep.children[-1]), [])
+            else:
+                work = dict(nodes)
+                for node_id, score in list(work.items()):
+                    node = self.ws.node(node_id)
+                    value = node.attrs.get(attr) if node is not None else None
+                    theirs = self._best_matching(dep, attr, value)
+                    if factor < 0 and theirs < 0:
+                        continue  # a double negative must not become a preference
+                    work[node_id] = add_scores(_scale(theirs, factor), score)
+                nested = self.with_this.get(id(dep), [])
+            if self._any_available(work):
+                sign = -1 if factor < 0 else 1
+                for colo in nested:
+                    if not colo.influence:
+                        continue
+                    work = self._merge_weights(colo.dependent, work, colo.node_attribute,
+                                               sign * colo.score / INFINITY, True)
+            elif rollback:
+                return nodes
+            return work
+        finally:
+            self.merging.discard(id(dep))
 
     # -- clones ---------------------------------------------------------------------------
 
@@ -449,10 +488,11 @@ class Assigner:
         for colo in self.with_this.get(id(clone), []):
             if colo.primary_role != "Promoted" or not colo.influence or colo.score <= 0:
                 continue
-            dependent = self._lead(colo.dependent)
-            if not isinstance(dependent, Prim) or dependent.assigned_done:
+            if colo.dependent.assigned_done:
                 continue
-            pulled = self._collect_scores(dependent, colo.score / INFINITY, set())
+            base = {n.id: 0 for n in self.ws.nodes}
+            pulled = self._merge_weights(colo.dependent, base, colo.node_attribute,
+                                         colo.score / INFINITY, True)
             total = add_scores(total, pulled.get(node.id, 0))
         return total
 
@@ -553,13 +593,34 @@ def _is_mandatory(score: int) -> bool:
 
 
 def _scale(score: int, factor: float) -> int:
+    """factor * score, rounded half away from zero, never rounded to zero (Pacemaker)."""
     if factor == 1.0:
         return score
     if score >= INFINITY:
         return INFINITY if factor > 0 else -INFINITY
     if score <= -INFINITY:
         return -INFINITY if factor > 0 else INFINITY
-    return int(score * factor)
+    product = factor * score
+    scaled = int(product - 0.5) if product < 0 else int(product + 0.5)
+    if scaled == 0 and score != 0 and factor != 0:
+        scaled = 1 if factor * score > 0 else -1
+    return scaled
+
+
+def _cons_order(rsc: Rsc) -> tuple[int, int, str]:
+    variant = 2 if isinstance(rsc, CloneRt) else 1 if isinstance(rsc, GroupRt) else 0
+    return (-rsc.priority, -variant, rsc.id)
+
+
+def _next_role(prim: Prim) -> str:
+    return prim.next_role or prim.target_role
+
+
+def _role_matches(member: Prim, role: str, score: int) -> bool:
+    nxt = member.next_role or "Stopped"
+    if role == "Started":
+        return nxt in ("Started", "Unpromoted", "Promoted")
+    return nxt == role
 
 
 def _still_assigning(rsc: Rsc) -> bool:
