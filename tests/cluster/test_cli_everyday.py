@@ -1,0 +1,176 @@
+"""The everyday commands as an administrator runs them: the real ``defib`` CLI as a
+subprocess against a running local cluster (real daemons, controller and
+``ocf:heartbeat:Dummy`` agents, whose state files show where a resource really runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from defib.cluster.local import daemon_pid
+
+pytestmark = pytest.mark.cluster
+
+DEFIB = [sys.executable, "-m", "defib.cli.main"]
+CONFIG = """\
+property stonith-enabled=false
+primitive web ocf:heartbeat:Dummy op monitor interval=1s timeout=20s
+primitive ip ocf:heartbeat:Dummy op monitor interval=5s timeout=20s
+group site ip
+"""
+
+
+def defib(directory: Path, *args: str, check: bool = True,
+          timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEFIB_CLUSTER_DIR": str(directory)}
+    env.pop("CIB_file", None)
+    proc = subprocess.run([*DEFIB, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+    if check:
+        assert proc.returncode == 0, f"defib {' '.join(args)}: {proc.stdout}{proc.stderr}"
+    return proc
+
+
+def running_on(directory: Path, rsc: str) -> list[str]:
+    """Nodes whose Dummy state file for ``rsc`` exists: where the agent really runs."""
+    return sorted(p.parent.parent.name for p in directory.glob(f"*/run/Dummy-{rsc}.state"))
+
+
+def locate(directory: Path, rsc: str) -> str:
+    return defib(directory, "resource", "locate", rsc).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("everyday") / "c"
+    try:
+        defib(directory, "cluster", "start", "-n", "2", "--dir", str(directory))
+        script = directory.parent / "site.crm"
+        script.write_text(CONFIG)
+        defib(directory, "configure", "-f", str(script))
+        defib(directory, "resource", "cleanup", "--wait", "--timeout", "30")
+        yield directory
+    finally:
+        subprocess.run([*DEFIB, "cluster", "stop", "--dir", str(directory)],
+                       capture_output=True, timeout=30)
+        for name in ("node1", "node2"):
+            pid = daemon_pid(directory, name) if directory.exists() else None
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_move_wait_really_moves_and_clear(cluster: Path) -> None:
+    home = running_on(cluster, "web")
+    assert len(home) == 1
+    other = "node2" if home == ["node1"] else "node1"
+    t0 = time.monotonic()
+    proc = defib(cluster, "resource", "move", "web", other, "--wait", "--timeout", "30")
+    took = time.monotonic() - t0
+    # --wait returned only once the agent had moved: no polling needed here.
+    assert running_on(cluster, "web") == [other], proc.stdout
+    assert f"prefers {other}" in proc.stdout and "settled after" in proc.stdout
+    assert locate(cluster, "web") == f"resource web is running on: {other}"
+    assert "cli-prefer-web" in defib(cluster, "configure", "show").stdout
+    proc = defib(cluster, "resource", "clear", "web", "--wait")
+    assert "removed cli-prefer-web" in proc.stdout
+    assert "cli-prefer-web" not in defib(cluster, "configure", "show").stdout
+    print(f"move --wait took {took:.2f}s")
+
+
+def test_ban_without_node_then_clear(cluster: Path) -> None:
+    home = running_on(cluster, "web")
+    proc = defib(cluster, "resource", "ban", "web", "--wait", "--timeout", "30")
+    assert f"banned from {home[0]}" in proc.stdout
+    assert running_on(cluster, "web") not in ([], home)
+    defib(cluster, "resource", "clear", "web", "--wait")
+    shown = defib(cluster, "configure", "show").stdout
+    assert "cli-ban" not in shown
+
+
+def test_stop_start_with_wait(cluster: Path) -> None:
+    defib(cluster, "resource", "stop", "site", "--wait", "--timeout", "30")
+    assert running_on(cluster, "ip") == []
+    assert locate(cluster, "site") == "resource site is NOT running"
+    defib(cluster, "resource", "start", "site", "--wait", "--timeout", "30")
+    assert len(running_on(cluster, "ip")) == 1
+
+
+def test_standby_and_online(cluster: Path) -> None:
+    home = running_on(cluster, "web")[0]
+    proc = defib(cluster, "node", "standby", home, "--wait", "--timeout", "30")
+    assert f"{home}: standby" in proc.stdout
+    assert running_on(cluster, "web") not in ([], [home])
+    assert running_on(cluster, "ip") not in ([], [home])
+    defib(cluster, "node", "online", home, "--wait")
+    shown = defib(cluster, "configure", "show").stdout
+    assert "standby=off" in shown
+
+
+def test_failure_failcount_and_cleanup(cluster: Path) -> None:
+    home = running_on(cluster, "web")[0]
+    # Remove the agent's state: its next monitor (1 s) fails, the cluster counts the
+    # failure and recovers web.
+    (cluster / home / "run" / "Dummy-web.state").unlink()
+    deadline = time.monotonic() + 15
+    out = ""
+    while time.monotonic() < deadline:
+        out = defib(cluster, "resource", "failcount", "web", home).stdout
+        if "value=0" not in out:
+            break
+        time.sleep(0.3)
+    assert f"node={home}  name=fail-count-web  value=1" in out
+    defib(cluster, "resource", "cleanup", "--wait")  # settle the recovery first
+    proc = defib(cluster, "resource", "cleanup", "web", "--wait", "--timeout", "30")
+    assert "cleaned up web" in proc.stdout
+    assert "value=0" in defib(cluster, "resource", "failcount", "web", home).stdout
+    assert len(running_on(cluster, "web")) == 1
+
+
+def test_property_set_get_and_errors(cluster: Path) -> None:
+    defib(cluster, "property", "no-quorum-policy", "ignore", "--wait")
+    assert defib(cluster, "property", "no-quorum-policy").stdout.strip() == \
+        "no-quorum-policy=ignore"
+    assert "no-quorum-policy=ignore" in defib(cluster, "property").stdout
+    bad = defib(cluster, "property", "no-quorum-policy", "ignroe", check=False)
+    assert bad.returncode == 1 and "one of stop, freeze, ignore" in bad.stderr
+    bad = defib(cluster, "resource", "move", "wbe", "node1", check=False)
+    assert bad.returncode == 1 and "did you mean 'web'" in bad.stderr
+    bad = defib(cluster, "node", "standby", "node7", check=False)
+    assert bad.returncode == 1 and "no node 'node7'" in bad.stderr
+    defib(cluster, "property", "--delete", "no-quorum-policy")
+    assert "(default)" in defib(cluster, "property", "no-quorum-policy").stdout
+
+
+def test_maintenance_unmanage_and_node_attributes(cluster: Path) -> None:
+    home = running_on(cluster, "web")
+    defib(cluster, "resource", "unmanage", "web")
+    defib(cluster, "resource", "stop", "web", "--wait")
+    assert running_on(cluster, "web") == home  # unmanaged: left alone
+    defib(cluster, "resource", "manage", "web", "--wait", "--timeout", "30")
+    assert running_on(cluster, "web") == []  # managed again: the stop applies
+    defib(cluster, "resource", "start", "web", "--wait", "--timeout", "30")
+    assert len(running_on(cluster, "web")) == 1
+    defib(cluster, "node", "attribute", "node1", "rack", "r12")
+    assert defib(cluster, "node", "attribute", "node1", "rack").stdout.strip() == \
+        "node1: rack=r12"
+    defib(cluster, "node", "utilization", "node2", "cpu", "4")
+    assert "cpu=4" in defib(cluster, "node", "utilization", "node2").stdout
+
+
+def test_restart(cluster: Path) -> None:
+    home = running_on(cluster, "web")
+    state = cluster / home[0] / "run" / "Dummy-web.state"
+    before = state.stat().st_mtime_ns
+    proc = defib(cluster, "resource", "restart", "web", "--timeout", "30")
+    assert "restarted" in proc.stdout
+    again = running_on(cluster, "web")
+    assert len(again) == 1
+    after = (cluster / again[0] / "run" / "Dummy-web.state").stat().st_mtime_ns
+    assert after != before
