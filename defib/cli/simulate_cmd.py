@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         if now is None:
             raise ConfigError(f"cannot read date/time {args.set_datetime!r}")
     cib = parse_cib_file(args.xml_file)
-    sim = simulate(cib, now)
+    sim = simulate(cib, now, execute=args.simulate)
     if args.save_graph:
         try:
             Path(args.save_graph).write_text(graph_to_xml(sim.graph), encoding="utf-8")

@@ -189,10 +189,11 @@ class Simulation:
     original_date: dt.datetime | None  # printed when the CIB's own date is used
     transition: Transition
     graph: TransitionGraph
-    report: GraphReport
+    # What the simulated execution did; None when only the decisions were asked for.
+    report: GraphReport | None
     executed: list[GraphAction]
-    revised_cib: Cib
-    revised: WorkingSet
+    revised_cib: Cib | None
+    revised: WorkingSet | None
 
     def preamble(self) -> list[str]:
         lines: list[str] = []
@@ -234,6 +235,8 @@ class Simulation:
         if self.original_date is not None:
             out.append(f"Using the original execution date of: "
                        f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
+        if self.revised is None:
+            raise ValueError("the transition was not executed: simulate(..., execute=True)")
         out += ["", *render_status(self.revised, "Revised Cluster Status:", show_pending=False)]
         return out
 
@@ -260,7 +263,8 @@ def with_recorded_intervals(cib: Cib) -> Cib:
     return dataclasses.replace(cib, node_states=states)
 
 
-def simulate(cib: Cib, now: dt.datetime | None = None) -> Simulation:
+def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True) -> Simulation:
+    """Schedule ``cib`` at ``now``; with ``execute``, also run the graph and re-read status."""
     cib = with_recorded_intervals(cib)
     original = None
     if now is None:
@@ -268,6 +272,8 @@ def simulate(cib: Cib, now: dt.datetime | None = None) -> Simulation:
         now = original
     transition = schedule(cib, now)
     graph = build_graph(transition)
+    if not execute:
+        return Simulation(cib, now, original, transition, graph, None, [], None, None)
     report, executed = run_graph(graph)
     revised_cib = apply_results(cib, executed)
     revised = unpack(revised_cib, now)
