@@ -71,6 +71,11 @@ class Assigner:
 
     def assign_all(self) -> None:
         self.apply_node_criteria()
+        if self.ws.config.stonith_enabled and not any(
+                p.is_fence_device for p in self.ws.all_primitives()):
+            # Fencing is on but nothing can fence: Pacemaker refuses to manage resources.
+            for prim in self.ws.all_primitives():
+                prim.managed = False
         keep_off_remote_nodes(self.ws)
         # Connections first: they decide which remote nodes can take resources.
         for conn in connections(self.ws):
