@@ -375,8 +375,15 @@ def _restart_rules(edge: Edge) -> bool:
 
 def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
     f, t = edge.first, edge.then
-    if IMPLIES_THEN not in edge.flags or not t.optional or not _required_for(
-            f, t.node, children):
+    if IMPLIES_THEN not in edge.flags or not _required_for(f, t.node, children):
+        return False
+    if not t.optional:
+        # A restart already required by its own stop: still credit the ordering.
+        if (t.reason is None and f.rsc is not None and f.rsc is not t.rsc
+                and t.task == "start" and isinstance(t.rsc, Prim)
+                and t.node in t.rsc.running_on and f.task in ("start", "running")):
+            t.reason = f"required {f.label()}"
+            return True
         return False
     if RESTART in edge.flags and f.rsc is t.rsc:
         # Internal stop->start: a required stop restarts only when it stays.
@@ -413,6 +420,10 @@ def _collective_rule(edge: Edge) -> bool:
     if "forced" in parent.extra and child.optional:
         child.optional = False  # the whole group must act
         _force(child)
+        group = parent.rsc
+        if (child.reason is None and parent.reason and isinstance(group, GroupRt)
+                and group.children and child.rsc is group.children[0]):
+            child.reason = parent.reason  # the first member carries the group's cause
         changed = True
     return changed
 
