@@ -120,7 +120,9 @@ class Assigner:
 
     # -- primitives -----------------------------------------------------------------------
 
-    def assign_primitive(self, prim: Prim) -> NodeInfo | None:
+    def assign_primitive(self, prim: Prim, prefer: NodeInfo | None = None,
+                         extra_this: tuple[ColocationRt, ...] = (),
+                         extra_with: tuple[ColocationRt, ...] = ()) -> NodeInfo | None:
         if prim.assigned_done:
             return prim.assigned
         if prim.assigning:
@@ -132,9 +134,9 @@ class Assigner:
             if prim.assigned_done:
                 return prim.assigned
         prim.assigning = True
-        for colo in self.this_with.get(id(prim), []):
+        for colo in [*self.this_with.get(id(prim), []), *extra_this]:
             self._apply_this_with(prim, colo)
-        for colo in self.with_this.get(id(prim), []):
+        for colo in [*self.with_this.get(id(prim), []), *extra_with]:
             if colo.influence:
                 prim.allowed = self._merge_weights(
                     colo.dependent, prim.allowed, colo.node_attribute,
@@ -148,7 +150,7 @@ class Assigner:
               and self._available(prim, prim.partial_migration_target)):
             chosen = prim.partial_migration_target  # finish the migration that began
         else:
-            chosen = self._best_node(prim)
+            chosen = self._best_node(prim, prefer)
         self._commit(prim, chosen)
         prim.assigning = False
         return chosen
@@ -191,13 +193,19 @@ class Assigner:
             return False
         return not consider_score or score >= 0
 
-    def _best_node(self, prim: Prim) -> NodeInfo | None:
+    def _best_node(self, prim: Prim, prefer: NodeInfo | None = None) -> NodeInfo | None:
         nodes = [n for n in self.ws.nodes if n.id in prim.allowed]
         if not nodes:
             return None
         current = prim.running_on[0] if prim.running_on else None
         nodes.sort(key=lambda n: self._node_key(prim, n, current))
         best = nodes[0]
+        if prefer is not None and prefer.id in prim.allowed:
+            mine = prim.allowed[prefer.id]
+            # The preferred node wins while it is as good as the best one.
+            if mine >= 0 and mine >= prim.allowed.get(best.id, -INFINITY) and self._available(
+                    prim, prefer):
+                return prefer
         if not self._available(prim, best):
             return None
         chosen = best
@@ -318,7 +326,7 @@ class Assigner:
         return best
 
     def _merge_weights(self, dep: Rsc, nodes: dict[str, int], attr: str, factor: float,
-                       rollback: bool) -> dict[str, int]:
+                       rollback: bool, positive: bool = False) -> dict[str, int]:
         """Fold a dependent's preferences (and its own dependents') into node scores.
 
         Pacemaker's merge_weights: scores are scaled by the colocation's factor, rounded
@@ -329,7 +337,8 @@ class Assigner:
         self.merging.add(id(dep))
         try:
             if isinstance(dep, GroupRt) and dep.children:
-                work = self._merge_weights(dep.children[0], dict(nodes), attr, factor, False)
+                work = self._merge_weights(dep.children[0], dict(nodes), attr, factor, False,
+                                           positive)
                 nested = self.with_this.get(id(dep.children[-1]), [])
             else:
                 work = dict(nodes)
@@ -339,7 +348,15 @@ class Assigner:
                     theirs = self._best_matching(dep, attr, value)
                     if factor < 0 and theirs < 0:
                         continue  # a double negative must not become a preference
-                    work[node_id] = add_scores(_scale(theirs, factor), score)
+                    if score == _UNUSABLE:
+                        continue
+                    merged = add_scores(_scale(theirs, factor), score)
+                    if positive and merged < 0 and score > 0:
+                        work[node_id] = _UNUSABLE  # would turn a wanted node unwanted
+                        continue
+                    if positive and merged < 0 and score == 0:
+                        continue
+                    work[node_id] = merged
                 nested = self.with_this.get(id(dep), [])
             if self._any_available(work):
                 sign = -1 if factor < 0 else 1
@@ -347,9 +364,11 @@ class Assigner:
                     if not colo.influence:
                         continue
                     work = self._merge_weights(colo.dependent, work, colo.node_attribute,
-                                               sign * colo.score / INFINITY, True)
+                                               sign * colo.score / INFINITY, True, positive)
             elif rollback:
                 return nodes
+            if positive:
+                work = {k: (1 if v == _UNUSABLE else v) for k, v in work.items()}
             return work
         finally:
             self.merging.discard(id(dep))
@@ -357,90 +376,114 @@ class Assigner:
     # -- clones ---------------------------------------------------------------------------
 
     def assign_clone(self, clone: CloneRt) -> NodeInfo | None:
+        """Pacemaker's distribute_children: keep running instances, then fill up nodes."""
         if clone.assigned_done or clone.assigning:
             return None
         clone.assigning = True
         for colo in self.this_with.get(id(clone), []):
-            if colo.dependent_role == "Promoted" and clone.promotable:
-                self.assign(colo.primary)
-                continue  # decides which instance is promoted, not where instances run
             self.assign(colo.primary)
-            nodes = self._primary_nodes(colo.primary, colo.primary_role)
-            ids = {n.id for n in nodes}
-            for inst in clone.instances:
-                for prim in inst.primitives():
-                    for node_id in list(prim.allowed):
-                        if colo.score >= INFINITY and node_id not in ids:
-                            prim.allowed[node_id] = -INFINITY
-                        elif colo.score <= -INFINITY and node_id in ids:
-                            prim.allowed[node_id] = -INFINITY
-                        elif -INFINITY < colo.score < INFINITY and node_id in ids:
-                            prim.allowed[node_id] = add_scores(prim.allowed[node_id], colo.score)
-        per_node: dict[str, int] = {}
-        max_total = clone.clone_max
-        assigned = 0
-        # Instances that run keep their node when it is still good for them.
-        instances = sorted(
-            clone.instances, key=lambda i: (0 if _active_node(i) else 1, _instance_number(i))
-        )
-        done: set[int] = set()
-        for inst in instances:
+        for colo in self.with_this.get(id(clone), []):
+            if colo.influence:
+                clone.allowed = self._merge_weights(
+                    colo.dependent, clone.allowed, colo.node_attribute, colo.score / INFINITY,
+                    rollback=True, positive=True)
+        usable = [n for n in self.ws.nodes if n.id in clone.allowed and n.can_run()]
+        most = clone.clone_max
+        all_coloc = most < len(usable)
+        loop_max = max(1, most // len(usable)) if usable else 1
+        count: dict[str, int] = {}
+        allocated = 0
+        order = sorted(clone.instances, key=self._instance_order)
+        for inst in order:  # pre-allocate running instances where they are
+            if allocated >= most:
+                break
             node = _active_node(inst)
-            if node is None or assigned >= max_total:
+            if node is None or _instance_failed(inst) or _lead_prim(inst).assigned_done:
                 continue
-            lead = inst.primitives()[0]
-            if not self._available(lead, node) or per_node.get(node.id, 0) >= clone.clone_node_max:
+            if not node.can_run() or clone.allowed.get(node.id, -INFINITY) < 0:
                 continue
-            if not _prefers(lead, node, self):
+            if count.get(node.id, 0) >= loop_max:
                 continue
-            if self._assign_instance(inst, node):
-                per_node[node.id] = per_node.get(node.id, 0) + 1
-                assigned += 1
-                done.add(id(inst))
-        for inst in instances:
-            if id(inst) in done:
+            if self._allocate_instance(clone, inst, node, all_coloc, count):
+                allocated += 1
+        for inst in order:
+            if _lead_prim(inst).assigned_done:
                 continue
-            if assigned >= max_total:
-                self._assign_instance(inst, None)
+            if allocated >= most:
+                for prim in inst.primitives():
+                    if not prim.assigned_done:
+                        self._commit(prim, None)
                 continue
-            lead = inst.primitives()[0]
-            for prim in inst.primitives():
-                for node_id, count in per_node.items():
-                    if count >= clone.clone_node_max and node_id in prim.allowed:
-                        prim.allowed[node_id] = -INFINITY
-            node = self._best_node(lead) if lead.managed else _active_node(inst)
-            if lead.target_role == "Stopped":
-                node = None
-            if node is not None and self._assign_instance(inst, node):
-                per_node[node.id] = per_node.get(node.id, 0) + 1
-                assigned += 1
-            else:
-                self._assign_instance(inst, None)
+            if self._allocate_instance(clone, inst, None, all_coloc, count):
+                allocated += 1
         if clone.promotable:
             self.set_instance_roles(clone)
         clone.assigning = False
         clone.assigned_done = True
         return None
 
-    def _assign_instance(self, inst: Prim | GroupRt, node: NodeInfo | None) -> bool:
-        prims = inst.primitives()
-        if node is None:
-            for prim in prims:
-                if not prim.assigned_done:
-                    self._commit(prim, None)
+    def _instance_order(self, inst: Prim | GroupRt) -> tuple[int, int, int, int, int]:
+        """Pacemaker's sort_clone_instance: active, placeable, healthy instances first."""
+        running = {id(n): n for p in inst.primitives() for n in p.running_on}
+        active = bool(running)
+        node = _active_node(inst)
+        placeable = node is not None and node.can_run()
+        return (0 if active else 1, len(running) if active else 0, 0 if placeable else 1,
+                1 if _instance_failed(inst) else 0, -inst.priority)
+
+    def _allocate_instance(self, clone: CloneRt, inst: Prim | GroupRt,
+                           prefer: NodeInfo | None, all_coloc: bool,
+                           count: dict[str, int]) -> bool:
+        lead = _lead_prim(inst)
+        if prefer is not None and lead.allowed.get(prefer.id, -INFINITY) < 0:
             return False
-        ok = True
-        for prim in prims:
-            if not ok or prim.target_role == "Stopped" or not self._available(prim, node, True):
-                if prim is prims[0]:
-                    for p in prims:
-                        self._commit(p, None)
-                    return False
-                ok = False
-                self._commit(prim, None)
-                continue
-            self._commit(prim, node)
-        return True
+        # The clone's colocations apply to each instance: all of them when not every node
+        # gets a copy, otherwise only the binding and the negative ones.
+        extra_this = tuple(
+            c for c in self.this_with.get(id(clone), [])
+            if not (c.dependent_role == "Promoted" and clone.promotable)
+            and (all_coloc or c.score < 0 or c.score >= INFINITY))
+        extra_with = tuple(c for c in self.with_this.get(id(clone), [])
+                           if c.influence and (all_coloc or c.score < 0))
+        for prim in inst.primitives():
+            for node_id, used in count.items():
+                if used >= clone.clone_node_max and node_id in prim.allowed:
+                    prim.allowed[node_id] = -INFINITY
+        backup = {id(p): dict(p.allowed) for p in inst.primitives()}
+        chosen = self._assign_instance_members(inst, prefer, extra_this, extra_with)
+        if chosen is not None and prefer is not None and chosen is not prefer:
+            for prim in inst.primitives():  # not where it runs: try again later
+                self._uncommit(prim)
+                prim.allowed = backup[id(prim)]
+            return False
+        if chosen is not None:
+            count[chosen.id] = count.get(chosen.id, 0) + 1
+        return chosen is not None
+
+    def _assign_instance_members(self, inst: Prim | GroupRt, prefer: NodeInfo | None,
+                                 extra_this: tuple[ColocationRt, ...],
+                                 extra_with: tuple[ColocationRt, ...]) -> NodeInfo | None:
+        if isinstance(inst, Prim):
+            return self.assign_primitive(inst, prefer, extra_this, extra_with)
+        chosen: NodeInfo | None = None
+        for index, member in enumerate(inst.children):
+            if index == 0:
+                chosen = self.assign_primitive(member, prefer, extra_this, extra_with)
+            else:
+                self.assign_primitive(member, prefer)
+        inst.assigned_done = True
+        return chosen
+
+    def _uncommit(self, prim: Prim) -> None:
+        node = prim.assigned
+        if node is not None:
+            node.num_assigned -= 1
+            for name, amount in prim.utilization.items():
+                key = (node.id, name)
+                self.used[key] = self.used.get(key, 0) - amount
+        prim.assigned = None
+        prim.assigned_done = False
+        prim.next_role = None
 
     def set_instance_roles(self, clone: CloneRt) -> None:
         base = clone.child_id
@@ -538,6 +581,17 @@ class Assigner:
         if lead.allowed.get(node.id, 0) <= -INFINITY:
             score = -INFINITY
         return score
+
+
+_UNUSABLE = -INFINITY + 7  # Pacemaker's INFINITY_HACK marker during positive merges
+
+
+def _lead_prim(inst: Prim | GroupRt) -> Prim:
+    return inst if isinstance(inst, Prim) else inst.children[0]
+
+
+def _instance_failed(inst: Prim | GroupRt) -> bool:
+    return any(p.failed for p in inst.primitives())
 
 
 def _is_promoted(inst: Prim | GroupRt) -> bool:
