@@ -598,22 +598,6 @@ def _is_promoted(inst: Prim | GroupRt) -> bool:
     return any(p.role == "Promoted" for p in inst.primitives())
 
 
-def _prefers(lead: Prim, node: NodeInfo, assigner: Assigner) -> bool:
-    best = max(
-        (
-            s
-            for nid, s in lead.allowed.items()
-            if (n := assigner.ws.node(nid)) is not None and n.can_run()
-        ),
-        default=None,
-    )
-    return (
-        best is not None
-        and lead.allowed.get(node.id, -INFINITY) >= 0
-        and (lead.allowed.get(node.id, -INFINITY) >= best or True)
-    )
-
-
 def _active_node(inst: Prim | GroupRt) -> NodeInfo | None:
     for prim in inst.primitives():
         if prim.running_on:
