@@ -6,7 +6,7 @@ view prints the revised status after a simulated transition, from a re-unpacked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from defib.graph.build import by_priority, natural_key
 from defib.model.scores import INFINITY, parse_score
@@ -33,6 +33,17 @@ class StatusView:
     ws: WorkingSet
     # crm_simulate shows actions in flight in the current status, not in the revised one.
     show_pending: bool = True
+    _by_rsc: dict[str, list[tuple[str | None, OpRecord]]] = field(init=False, repr=False)
+    _online: set[str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # One index of the operation history, so that large clusters render in linear time.
+        self._by_rsc = {}
+        for state in self.ws.cib.node_states:
+            for lrm in state.lrm_resources:
+                entries = self._by_rsc.setdefault(lrm.id, [])
+                entries.extend((state.uname, op) for op in lrm.ops)
+        self._online = {n.uname for n in self.ws.nodes if n.online}
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -316,27 +327,20 @@ class StatusView:
 
     def _history(self, prim: Prim) -> list[tuple[str | None, OpRecord]]:
         names = {prim.id, prim.base_id()} if _anonymous_instance(prim) else {prim.id}
-        return [(state.uname, op) for state in self.ws.cib.node_states
-                for lrm in state.lrm_resources if lrm.id in names for op in lrm.ops]
+        return [entry for name in names for entry in self._by_rsc.get(name, [])]
 
     def _failed_probe(self, prims: list[Prim], node_uname: str | None) -> OpRecord | None:
         ids = {p.id for p in prims} | {p.base_id() for p in prims}
-        online = {n.uname for n in self.ws.nodes if n.online}
-        for state in self.ws.cib.node_states:
-            if node_uname is not None and state.uname != node_uname:
-                continue
-            # Pacemaker lists only failures it recorded: on online nodes, naming their node.
-            if state.uname not in online:
-                continue
-            for lrm in state.lrm_resources:
-                if lrm.id not in ids:
+        for rsc_id in sorted(ids):
+            for uname, op in self._by_rsc.get(rsc_id, []):
+                if node_uname is not None and uname != node_uname:
                     continue
-                for op in lrm.ops:
-                    # Pacemaker masks these probe failures as "not running" and says why.
-                    if (op.operation == "monitor" and op.interval_ms == 0 and op.on_node
-                            and op.rc_code in _PROBE_RESULT
-                            and (op.rc_code in (2, 5) or op.op_status == 7)):
-                        return op
+                # Pacemaker lists only failures it recorded: on online nodes, naming their
+                # node; it masks these probe failures as "not running" and says why.
+                if (uname in self._online and op.operation == "monitor" and op.interval_ms == 0
+                        and op.on_node and op.rc_code in _PROBE_RESULT
+                        and (op.rc_code in (2, 5) or op.op_status == 7)):
+                    return op
         return None
 
     def render(self, title: str) -> list[str]:
