@@ -160,7 +160,10 @@ class HistoryReader:
             node = self.ws.node(state.id)
             if node is None:
                 continue
-            if self.ws.config.stonith_enabled and not node.online:
+            # Pacemaker reads offline nodes' histories late only when nothing can fence them
+            # (they are clean then); with fencing, every cluster node goes in file order.
+            cfg = self.ws.config
+            if not node.online and not (cfg.stonith_enabled or cfg.shutdown_lock):
                 later.append((node, state))
             else:
                 first.append((node, state))
