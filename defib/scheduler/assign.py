@@ -319,7 +319,8 @@ class Assigner:
         best = -INFINITY
         for node_id, score in dep.allowed.items():
             node = self.ws.node(node_id)
-            if node is None or score < 0 or not node.can_run() or score <= best:
+            # Pacemaker 2.1 asks only whether the node can run resources, not its score.
+            if node is None or not node.can_run() or score <= best:
                 continue
             if node.attrs.get(attr) == value:
                 best = score

@@ -63,6 +63,21 @@ def set_node_score(rsc: Rsc, node: NodeInfo, score: int) -> None:
         set_node_score(child, node, score)
 
 
+def apply_location_score(rsc: Rsc, node: NodeInfo, score: int) -> None:
+    """A location constraint's score (Pacemaker's rsc_location methods).
+
+    Unlike set_node_score, a group passes the score to its first member only; the other
+    members just learn the node (score 0) and follow the first through colocation.
+    """
+    rsc.allowed[node.id] = add_scores(rsc.allowed.get(node.id, 0), score)
+    if isinstance(rsc, GroupRt):
+        for index, child in enumerate(rsc.children):
+            apply_location_score(child, node, score if index == 0 else 0)
+    elif isinstance(rsc, CloneRt):
+        for inst in rsc.instances:
+            apply_location_score(inst, node, score)
+
+
 def _children(rsc: Rsc) -> list[Rsc]:
     if isinstance(rsc, GroupRt):
         return list(rsc.children)
@@ -202,7 +217,7 @@ def _place(
         return
     if role is not None and role not in ("Started",):
         return
-    set_node_score(rsc, node, score)
+    apply_location_score(rsc, node, score)
 
 
 def _kind(score: str | None, kind: str | None) -> str:
@@ -476,7 +491,7 @@ def apply_node_health(ws: WorkingSet) -> None:
             if health < 0 and rsc.meta.get("allow-unhealthy-nodes", "").lower() in (
                     "true", "yes", "1", "on"):
                 continue
-            set_node_score(rsc, node, health)
+            apply_location_score(rsc, node, health)
 
 
 def _int_meta(text: str | None) -> int:
