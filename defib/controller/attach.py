@@ -1,6 +1,6 @@
 """Starts the controller inside a node daemon (the daemon's ``attach`` hook), serves its
-control-socket operations (``crm_status``, ``crm_cleanup``, ``crm_attribute``) and makes
-SIGTERM a clean shutdown."""
+control-socket operations (``crm_status``, ``crm_cleanup``, ``crm_attribute``,
+``crm_fence``) and makes SIGTERM a clean shutdown."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ async def attach_controller(node: ClusterNode) -> None:
                                      None if value is None else str(value))
         return {"requested": True}
 
+    async def crm_fence(request: dict[str, Any]) -> dict[str, Any]:
+        return await controller.request_fencing(str(request["node"]),
+                                                str(request.get("action") or "reboot"))
+
     node.register_op("crm_status", crm_status)
+    node.register_op("crm_fence", crm_fence)
     node.register_op("crm_attribute", crm_attribute)
     node.register_op("crm_cleanup", crm_cleanup)

@@ -38,7 +38,7 @@ from defib.controller.cibinput import parse_input
 from defib.controller.fencing import fence, local_power_off_cleanup
 from defib.controller.graphs import build_graph, graph_xml, lrm_id
 from defib.controller.lrm import LrmService
-from defib.errors import DefibError
+from defib.errors import ClusterError, DefibError
 from defib.executor.types import OcfRc
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
 from defib.graph.model import GraphAction
@@ -51,6 +51,7 @@ REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their histo
 OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
 FENCE_RETRY_S = 2.0
 JOIN_SETTLE_S = 0.5
+FENCE_REQUEST_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -94,6 +95,9 @@ class Controller:
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
         self._exiting: set[str] = set()
+        self._fence_requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # Fenced while still in the view (a manual fence): dead, though not yet detected.
+        self._fenced_in_view: set[str] = set()
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
             lambda: self.layer.node_id in self.layer.membership().members)
@@ -140,6 +144,7 @@ class Controller:
         if kind == "membership":
             self._view_since = time.monotonic()
             self._exiting &= {self._name(m) for m in self.layer.membership().members}
+            self._fenced_in_view.clear()
             if event.get("joined") and event.get("left"):
                 # A join that evicts someone is often the layer re-forming: let it settle
                 # before anyone is declared lost (and fenced).
@@ -186,6 +191,37 @@ class Controller:
                 await self._patch(new)
                 self._log(logging.INFO, "attribute %s of %s = %s", attr, name, value)
         self.kick(f"attribute {attr} of {name}")
+
+    async def request_fencing(self, target: str, action: str = "reboot") -> dict[str, Any]:
+        """Ask the DC to fence ``target`` (``stonith_admin --fence``); wait for the outcome."""
+        self.node.cfg.node_by_name(target)  # a ConfigError for an unknown node
+        req = f"{self.name}:{next(self._probe_ids)}:{self.uuid}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._fence_requests[req] = future
+        self.layer.send_ordered({"t": wire.FENCE, "node": target, "action": action, "r": req})
+        try:
+            answer = await asyncio.wait_for(future, FENCE_REQUEST_TIMEOUT_S)
+        except TimeoutError:
+            raise ClusterError(f"no outcome of fencing {target} within"
+                               f" {FENCE_REQUEST_TIMEOUT_S:.0f}s", target) from None
+        finally:
+            self._fence_requests.pop(req, None)
+        if not answer.get("ok"):
+            raise ClusterError(f"fencing of {target} failed: {answer.get('reason')}", target)
+        return {"message": f"{target} fenced ({action}) by the DC {answer.get('dc')}"}
+
+    async def _manual_fence(self, payload: dict[str, Any]) -> None:
+        target, action = str(payload["node"]), str(payload.get("action", "reboot"))
+        if target == self.name:
+            ok, why = False, "the DC does not fence itself"
+        else:
+            if self.last_ws is None:
+                xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
+                self.last_ws = schedule(parse_input(xml), _now()).working_set
+            ok, why = await self.fence_node(target, action)
+        self.layer.send_ordered({"t": wire.FENCED, "r": payload.get("r"), "ok": ok,
+                                 "reason": why, "dc": self.name})
+        self.kick(f"manual fencing of {target}")
 
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
@@ -248,6 +284,13 @@ class Controller:
             if d.payload.get("node") == self.name and self.shutdown.requested:
                 self._log(logging.INFO, "the DC moved everything away: leaving the cluster")
                 self.shutdown.exit_now()
+        elif kind == wire.FENCE:
+            if self.is_dc:
+                self._spawn(self._manual_fence(dict(d.payload)))
+        elif kind == wire.FENCED:
+            request = self._fence_requests.get(str(d.payload.get("r")))
+            if request is not None and not request.done():
+                request.set_result(dict(d.payload))
         elif kind == wire.ATTR:
             if self.is_dc:
                 value = d.payload.get("value")
@@ -426,6 +469,8 @@ class Controller:
             for cfg_node in self.node.cfg.nodes:
                 node_id, name = str(cfg_node.id), cfg_node.name
                 current = st.find_node_state(root, node_id)
+                if name in members and name in self._fenced_in_view:
+                    continue
                 if name in members:
                     report = self.reports.get(name)
                     joined = report is not None and report[0] == view_id
@@ -547,6 +592,7 @@ class Controller:
             return False, result.reason
         self.fence_failures.pop(target, None)
         self.fenced.setdefault(target, []).append(time.time())
+        self._fenced_in_view.add(target)
         self._log(logging.WARNING, "fenced %s: %s", target, result.describe())
         local_power_off_cleanup(self.node.cfg.node_state_dir(target) / "run")
         node_id = self._node_id(target)

@@ -6,6 +6,7 @@
 ``crmd-forget`` DC -> node: forget a resource's history (cleanup); the node answers crmd-lrm.
 ``crmd-cleanup`` anyone -> DC: clear fail counts of a resource (or all) and re-probe it.
 ``crmd-attr``  anyone -> DC: set or delete a transient node attribute.
+``crmd-fence`` anyone -> DC: fence a node now; the DC answers ``crmd-fenced`` with the outcome.
 Every message names its node; all members see all messages (the layer broadcasts).
 """
 
@@ -22,6 +23,8 @@ LRM = "crmd-lrm"
 FORGET = "crmd-forget"
 CLEANUP = "crmd-cleanup"
 ATTR = "crmd-attr"
+FENCE = "crmd-fence"
+FENCED = "crmd-fenced"
 
 
 @dataclass(frozen=True)

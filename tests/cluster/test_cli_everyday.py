@@ -111,6 +111,14 @@ def test_standby_and_online(cluster: Path) -> None:
     defib(cluster, "node", "online", home, "--wait")
     shown = defib(cluster, "configure", "show").stdout
     assert "standby=off" in shown
+    # Transient standby (crm_standby -l reboot): written by the DC into the status section.
+    home = running_on(cluster, "web")[0]
+    defib(cluster, "node", "standby", home, "--lifetime", "reboot", "--wait", "--timeout", "30")
+    assert running_on(cluster, "web") not in ([], [home])
+    assert defib(cluster, "node", "attribute", home, "-l", "reboot").stdout.strip() == \
+        f"{home}: standby=on"
+    proc = defib(cluster, "node", "online", home, "--wait")
+    assert "transient standby removed" in proc.stdout
 
 
 def test_failure_failcount_and_cleanup(cluster: Path) -> None:

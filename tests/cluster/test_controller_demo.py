@@ -22,11 +22,11 @@ def test_live_demo_non_interactive(tmp_path: Path) -> None:
                       r" answering HTTP after ([\d.]+)s", out)
     assert match, out
     crashed, recovered = match.group(1), match.group(2)
-    assert crashed != recovered
-    assert f"{crashed} fenced: yes" in out
-    assert f"served by {recovered}" in out
-    assert float(match.group(4)) < 10.0
+    assert crashed != recovered, out
+    assert f"{crashed} fenced: yes" in out, out
+    assert f"served by {recovered}" in out, out
+    assert float(match.group(4)) < 10.0, out
     # Nothing of the demo cluster is left running (daemons, agents, the web server).
     clusters = list(tmp_path.glob("cluster-*"))
-    assert len(clusters) == 1
-    assert nodes_of(str(clusters[0])) == set()
+    assert len(clusters) == 1, out
+    assert nodes_of(str(clusters[0])) == set(), out

@@ -130,13 +130,30 @@ def test_transient_attribute_drives_placement(tmp_path: Path) -> None:
         rc.load(cib_xml(fence_device() + recorder(log)))
         home, _ = rc.wait_running("rec")
         # Transient standby (as `crm_standby -l reboot`), through the DC's attribute writer.
-        done = subprocess.run(
-            [sys.executable, "-m", "defib.cli.main", "resource", "--dir", str(rc.dir),
-             "attribute", home, "standby", "on"], capture_output=True, text=True, timeout=30)
-        assert done.returncode == 0, done.stderr
+        rc.client_request("crm_attribute", node=home, name="standby", value="on")
         other, _ = rc.wait_running("rec", not_on={home}, timeout=10)
         assert rc.attributes()[home].get("standby") == "on"
         rc.client_request("crm_attribute", node=home, name="standby", value=None)
         rc.wait("attribute deleted", lambda: "standby" not in rc.attributes()[home])
     assert overlaps(log.read_text(), {}) == []
+    assert other != home
+
+
+def test_manual_fencing_request(tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + recorder(log)))
+        home, _ = rc.wait_running("rec")
+        if home == "node1":  # the DC does not fence itself: ask about another node
+            pytest.skip("rec landed on the DC")
+        done = subprocess.run(
+            [sys.executable, "-m", "defib.cli.main", "node", "--dir", str(rc.dir),
+             "fence", home], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"{home} fenced" in done.stdout
+        rc.down.add(home)
+        other, _ = rc.wait_running("rec", not_on={home}, timeout=10)
+        fenced = {k: list(v) for k, v in rc.dc_status()["fenced"].items()}
+        assert len(fenced[home]) == 1, fenced  # once: not again when it leaves the view
+    assert overlaps(log.read_text(), fenced) == []
     assert other != home
