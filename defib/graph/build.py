@@ -86,8 +86,9 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
     stonith_action = ws.config.stonith_action
     timeout = default_timeout_ms(ws)
     defaults = op_defaults(ws)
+    probes: dict[int, Operation | None] = {}
     synapses = tuple(
-        Synapse(n, to_graph_action(a, ids[id(a)], stonith_action, timeout, defaults),
+        Synapse(n, to_graph_action(a, ids[id(a)], stonith_action, timeout, defaults, probes),
                 tuple(sorted(inputs[id(a)])))
         for n, a in enumerate(ordered))
     return TransitionGraph(synapses, transition_id=transition_id,
@@ -106,7 +107,8 @@ def kind_of(action: Action) -> ActionKind:
 
 def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboot",
                     default_timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                    op_defaults: Mapping[str, str] | None = None) -> GraphAction:
+                    op_defaults: Mapping[str, str] | None = None,
+                    probe_cache: dict[int, Operation | None] | None = None) -> GraphAction:
     kind = kind_of(action)
     rsc = action.rsc
     node = action.node
@@ -124,7 +126,7 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
         for key, value in (op_defaults or {}).items():
             if key != "timeout":  # op_defaults meta reach every action, pseudo ones too
                 attrs["CRM_meta_" + key.replace("-", "_")] = value
-        timing = op if op is not None else _probe_timing(prim, action)
+        timing = op if op is not None else _probe_timing(prim, action, probe_cache)
         timeout = parse_ms(timing.timeout, None) if timing is not None else None
         attrs["CRM_meta_timeout"] = str(timeout or default_timeout_ms)
     if rsc is not None and kind != "crm_event":
@@ -192,13 +194,21 @@ def _op_config(prim: Prim | None, action: Action) -> Operation | None:
     return None
 
 
-def _probe_timing(prim: Prim | None, action: Action) -> Operation | None:
+def _probe_timing(prim: Prim | None, action: Action,
+                  cache: dict[int, Operation | None] | None = None) -> Operation | None:
     """A probe without its own operation takes the timeout of the most frequent monitor."""
     if prim is None or not _is_probe(action):
         return None
-    monitors = [op for op in prim.operations
-                if op.name == "monitor" and op.interval_ms > 0 and op.enabled]
-    return min(monitors, key=lambda op: op.interval_ms) if monitors else None
+    if cache is not None and id(prim) in cache:
+        return cache[id(prim)]
+    best: Operation | None = None
+    for op in prim.operations:
+        if op.name == "monitor" and op.interval_ms > 0 and op.enabled and (
+                best is None or op.interval_ms < best.interval_ms):
+            best = op
+    if cache is not None:
+        cache[id(prim)] = best
+    return best
 
 
 def _clone_meta(rsc: Rsc) -> dict[str, str]:
