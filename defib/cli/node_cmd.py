@@ -31,30 +31,46 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = action(sub, "standby", "put a node in standby (its resources move away)",
                "defib node standby node1 --wait", True,
-               lambda a, env: n.standby(env, a.node, n.parse_on_off(a.state)))
+               lambda a, env: n.standby(env, a.node, n.parse_on_off(a.state), a.lifetime))
     p.add_argument("node", metavar="NODE")
     p.add_argument("state", nargs="?", default="on", metavar="on|off")
+    _lifetime(p)
     p = action(sub, "online", "take a node out of standby", "defib node online node1 --wait",
-               True, lambda a, env: n.online(env, a.node))
+               True, lambda a, env: n.online(env, a.node, a.lifetime))
     p.add_argument("node", metavar="NODE")
+    _lifetime(p)
     p = action(sub, "maintenance", "put a node in (or out of) maintenance mode",
                "defib node maintenance node1 on", True,
-               lambda a, env: n.maintenance(env, a.node, n.parse_on_off(a.state)))
+               lambda a, env: n.maintenance(env, a.node, n.parse_on_off(a.state), a.lifetime))
     p.add_argument("node", metavar="NODE")
     p.add_argument("state", nargs="?", default="on", metavar="on|off")
+    _lifetime(p)
     p = action(sub, "ready", "take a node out of maintenance mode", "defib node ready node1",
-               True, lambda a, env: n.maintenance(env, a.node, False))
+               True, lambda a, env: n.maintenance(env, a.node, False, a.lifetime))
     p.add_argument("node", metavar="NODE")
-    for name, call, example in (
-        ("attribute", n.attribute, "defib node attribute node1 rack r12"),
-        ("utilization", n.utilization, "defib node utilization node1 memory 4096"),
-    ):
-        p = action(sub, name, f"list, show, set or --delete node {name}s", example, True,
-                   lambda a, env, call=call: call(env, a.node, a.name, a.value, a.delete))
-        p.add_argument("node", metavar="NODE")
-        p.add_argument("name", nargs="?", metavar="NAME")
-        p.add_argument("value", nargs="?", metavar="VALUE")
-        p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
+    _lifetime(p)
+    p = action(sub, "attribute", "list, show, set or --delete node attributes",
+               "defib node attribute node1 rack r12  (--lifetime reboot: transient)", True,
+               lambda a, env: n.attribute(env, a.node, a.name, a.value, a.delete, a.lifetime))
+    _nv_arguments(p)
+    _lifetime(p)
+    p = action(sub, "utilization", "list, show, set or --delete node utilization",
+               "defib node utilization node1 memory 4096", True,
+               lambda a, env: n.utilization(env, a.node, a.name, a.value, a.delete))
+    _nv_arguments(p)
     p = action(sub, "fence", "ask the cluster to fence (reboot) a node",
                "defib node fence node3", False, lambda a, env: n.fence(env, a.node))
     p.add_argument("node", metavar="NODE")
+
+
+def _lifetime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lifetime", "-l", choices=("forever", "reboot"), default="forever",
+                   help="forever: the configuration (default); reboot: a transient attribute "
+                        "(status section), gone when the node restarts")
+
+
+def _nv_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("value", nargs="?", metavar="VALUE")
+    p.add_argument("--delete", "-D", action="store_true", help="delete NAME")

@@ -177,10 +177,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--node", "-N", default=None, help="only on this node")
     p.add_argument("--delete", action="store_true", help="reset the count (a cleanup)")
 
+    p = action(sub, "attribute", "set, show or --delete a transient node attribute "
+                                 "(as attrd_updater; = defib node attribute -l reboot)",
+               "defib resource attribute node1 standby on", True,
+               lambda a, env: _transient_attribute(a, env))
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("value", nargs="?", metavar="VALUE")
+    p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
+
     status = sub.add_parser("status", help="DC, nodes, resources and fail counts (controller's "
                                            "view)", parents=[common_options(False)],
                             epilog="example:\n  defib resource status", formatter_class=Formatter)
     status.set_defaults(func=_status)
+
+
+def _transient_attribute(args: argparse.Namespace, env: CommandEnv) -> Outcome:
+    from defib.commands.node import attribute
+
+    return attribute(env, args.node, args.name, args.value, args.delete, lifetime="reboot")
 
 
 def _on_off(text: str) -> bool:

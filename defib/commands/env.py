@@ -23,6 +23,7 @@ from defib.errors import ClusterError, CommandError, NotConnectedError
 
 T = TypeVar("T")
 EDIT_RETRIES = 3
+APPLY_WAIT_S = 5.0
 EMPTY_CIB = (
     '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
     ' crm_feature_set="3.17.4"><configuration><crm_config/><nodes/><resources/>'
@@ -48,6 +49,10 @@ class CommandEnv(Protocol):
 
     def cleanup(self, lrm_id: str, node: str | None) -> None:
         """Forget ``lrm_id``'s operation history and fail counts (on ``node`` or everywhere)."""
+        ...
+
+    def set_transient(self, node: str, name: str, value: str | None) -> None:
+        """Set (``None``: delete) a transient node attribute (lifetime ``reboot``)."""
         ...
 
     def scheduler_input(self, xml: str) -> str:
@@ -98,6 +103,30 @@ def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
             env.write_section(tag, after[tag])
         return result
     raise CommandError("the configuration keeps changing under this command; try again")
+
+
+def set_transient_status(root: ET.Element, node: str, name: str, value: str | None) -> bool:
+    """What the DC's attribute writer does, for a CIB without a DC."""
+    for state in root.iterfind("status/node_state"):
+        if state.get("uname") == node:
+            return attrd.set_attr(state, name, value)
+    raise CommandError(f"node {node} has no status entry to hold transient attributes", node)
+
+
+def _history_of(root: ET.Element, lrm_id: str, node: str | None) -> dict[str, str]:
+    """node -> the resource's history entry and fail counts there, as text (to compare)."""
+    out = {}
+    for state in root.iterfind("status/node_state"):
+        uname = state.get("uname", "")
+        if node is not None and uname != node:
+            continue
+        parts = [ET.tostring(e, encoding="unicode") for e in state.iter("lrm_resource")
+                 if e.get("id") == lrm_id]
+        parts += [f"{k}={v}" for k, v in sorted(attrd.get_attrs(state).items())
+                  if k.startswith(("fail-count-", "last-failure-"))
+                  and k.partition("-")[2].partition("-")[2].rpartition("#")[0] == lrm_id]
+        out[uname] = "".join(parts)
+    return out
 
 
 def cleanup_status(root: ET.Element, lrm_id: str, node: str | None) -> list[str]:
@@ -156,6 +185,11 @@ class MemoryEnv:
         self.xml = ET.tostring(root, encoding="unicode")
         self.cleanups.append((lrm_id, node))
 
+    def set_transient(self, node: str, name: str, value: str | None) -> None:
+        root = ET.fromstring(self.xml)
+        set_transient_status(root, node, name, value)
+        self.xml = ET.tostring(root, encoding="unicode")
+
     def scheduler_input(self, xml: str) -> str:
         return xml
 
@@ -204,6 +238,12 @@ class FileEnv:
     def cleanup(self, lrm_id: str, node: str | None) -> None:
         root = ET.fromstring(self.read())
         if cleanup_status(root, lrm_id, node):
+            root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
+            self._write(root)
+
+    def set_transient(self, node: str, name: str, value: str | None) -> None:
+        root = ET.fromstring(self.read())
+        if set_transient_status(root, node, name, value):
             root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
             self._write(root)
 
@@ -267,8 +307,28 @@ class LiveEnv:
         self.request("cib_change", change={"op": "replace_section", "section": section,
                                            "xml": xml})
 
+    def _until(self, done: Callable[[ET.Element], bool]) -> None:
+        """The DC applies cleanups and attributes asynchronously: wait (bounded) until the
+        CIB shows it, so that a following ``--wait`` judges the new state, not the old."""
+        deadline = time.monotonic() + APPLY_WAIT_S
+        while time.monotonic() < deadline:
+            if done(ET.fromstring(self.read())):
+                return
+            time.sleep(0.02)
+
     def cleanup(self, lrm_id: str, node: str | None) -> None:
+        before = _history_of(ET.fromstring(self.read()), lrm_id, node)
         self.request("crm_cleanup", rsc=lrm_id, node=node)
+        self._until(lambda root: all(
+            _history_of(root, lrm_id, node).get(where) != what
+            for where, what in before.items() if what))
+
+    def set_transient(self, node: str, name: str, value: str | None) -> None:
+        # The DC is the only writer of the status section: it writes the attribute.
+        self.request("crm_attribute", node=node, name=name, value=value)
+        self._until(lambda root: any(
+            attrd.get_attrs(state).get(name) == value
+            for state in root.iterfind("status/node_state") if state.get("uname") == node))
 
     def scheduler_input(self, xml: str) -> str:
         from defib.controller.status import scheduler_input

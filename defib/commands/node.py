@@ -15,7 +15,36 @@ ON_OFF = {"on": "on", "true": "on", "yes": "on", "1": "on",
           "off": "off", "false": "off", "no": "off", "0": "off"}
 
 
-def _set(env: CommandEnv, node: str, tag: str, name: str, value: str | None) -> bool:
+LIFETIMES = ("forever", "reboot")
+
+
+def _check_lifetime(lifetime: str) -> None:
+    if lifetime not in LIFETIMES:
+        raise CommandError(f"invalid lifetime {lifetime!r}: forever (the configuration) or "
+                           "reboot (a transient attribute, gone when the node restarts)",
+                           lifetime)
+
+
+def _transient(root: ET.Element, node: str) -> dict[str, str]:
+    from defib.attrd.store import get_attrs
+
+    for state in root.iterfind("status/node_state"):
+        if state.get("uname") == node:
+            return get_attrs(state)
+    return {}
+
+
+def _set(env: CommandEnv, node: str, tag: str, name: str, value: str | None,
+         lifetime: str = "forever") -> bool:
+    _check_lifetime(lifetime)
+    if lifetime == "reboot":
+        root = ET.fromstring(env.read())
+        cibtree.check_node(root, node)
+        if _transient(root, node).get(name) == value:
+            return False
+        env.set_transient(node, name, value)
+        return True
+
     def change(root: ET.Element) -> bool:
         element = cibtree.node_element(root, node)
         nid = element.get("id", node)
@@ -25,19 +54,28 @@ def _set(env: CommandEnv, node: str, tag: str, name: str, value: str | None) -> 
     return edit(env, change)
 
 
-def standby(env: CommandEnv, node: str, on: bool = True) -> Outcome:
-    changed = _set(env, node, "instance_attributes", "standby", "on" if on else "off")
+def standby(env: CommandEnv, node: str, on: bool = True, lifetime: str = "forever") -> Outcome:
+    changed = _set(env, node, "instance_attributes", "standby", "on" if on else "off",
+                   lifetime)
     state = "standby" if on else "online"
     return Outcome((f"{node}: {state}" + ("" if changed else " (already)"),), changed,
                    {"node": node, "standby": on})
 
 
-def online(env: CommandEnv, node: str) -> Outcome:
-    return standby(env, node, on=False)
+def online(env: CommandEnv, node: str, lifetime: str = "forever") -> Outcome:
+    out = standby(env, node, False, lifetime)
+    transient = _transient(ET.fromstring(env.read()), node).get("standby", "off")
+    if lifetime == "forever" and ON_OFF.get(transient.lower()) == "on":
+        # A transient standby would keep the node in standby: online means online.
+        env.set_transient(node, "standby", None)
+        return Outcome((*out.lines, f"{node}: transient standby removed"), True, out.data)
+    return out
 
 
-def maintenance(env: CommandEnv, node: str, on: bool = True) -> Outcome:
-    changed = _set(env, node, "instance_attributes", "maintenance", "on" if on else "off")
+def maintenance(env: CommandEnv, node: str, on: bool = True,
+                lifetime: str = "forever") -> Outcome:
+    changed = _set(env, node, "instance_attributes", "maintenance", "on" if on else "off",
+                   lifetime)
     state = "in maintenance" if on else "out of maintenance"
     return Outcome((f"{node}: {state}" + ("" if changed else " (already)"),), changed,
                    {"node": node, "maintenance": on})
@@ -51,30 +89,39 @@ def parse_on_off(text: str) -> bool:
 
 
 def _nv_command(env: CommandEnv, node: str, tag: str, what: str, name: str | None,
-                value: str | None, delete: bool) -> Outcome:
-    if name is None:
+                value: str | None, delete: bool, lifetime: str = "forever") -> Outcome:
+    _check_lifetime(lifetime)
+
+    def read_all() -> dict[str, str]:
         root = ET.fromstring(env.read())
-        values = cibtree.all_nv(cibtree.node_element(root, node), tag)
+        if lifetime == "reboot":
+            cibtree.check_node(root, node)
+            return _transient(root, node)
+        return cibtree.all_nv(cibtree.node_element(root, node), tag)
+
+    if name is None:
+        values = read_all()
         lines = [f"{node}: {k}={v}" for k, v in sorted(values.items())]
         return Outcome(tuple(lines) or (f"{node}: no {what}s",), False, {"values": values})
     if delete:
-        changed = _set(env, node, tag, name, None)
+        changed = _set(env, node, tag, name, None, lifetime)
         return Outcome((f"{node}: {what} {name} " + ("deleted" if changed else "not set"),),
                        changed)
     if value is None:
-        root = ET.fromstring(env.read())
-        current = cibtree.get_nv(cibtree.node_element(root, node), tag, name)
+        current = read_all().get(name)
         if current is None:
             raise CommandError(f"{node} has no {what} {name!r}", name)
         return Outcome((f"{node}: {name}={current}",), False, {"value": current})
-    changed = _set(env, node, tag, name, value)
+    changed = _set(env, node, tag, name, value, lifetime)
     return Outcome((f"{node}: {name}={value}" + ("" if changed else " (unchanged)"),), changed)
 
 
 def attribute(env: CommandEnv, node: str, name: str | None = None, value: str | None = None,
-              delete: bool = False) -> Outcome:
-    """List, get, set or delete a permanent node attribute."""
-    return _nv_command(env, node, "instance_attributes", "attribute", name, value, delete)
+              delete: bool = False, lifetime: str = "forever") -> Outcome:
+    """List, get, set or delete a node attribute: permanent (``forever``, the nodes
+    section) or transient (``reboot``, the status section, written by the DC)."""
+    return _nv_command(env, node, "instance_attributes", "attribute", name, value, delete,
+                       lifetime)
 
 
 def utilization(env: CommandEnv, node: str, name: str | None = None,

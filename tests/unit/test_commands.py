@@ -409,3 +409,21 @@ def test_parse_lifetime() -> None:
     assert r.parse_lifetime("30m") == dt.timedelta(minutes=30)
     with pytest.raises(CommandError):
         r.parse_lifetime("P")
+
+
+def test_transient_standby_and_online_clears_it() -> None:
+    env = settled_env()
+    nodes.standby(env, "node1", lifetime="reboot")
+    state = root_of(env).find("status/node_state[@id='1']/transient_attributes")
+    assert state is not None and 'name="standby" value="on"' in ET.tostring(
+        state, encoding="unicode")
+    assert root_of(env).find("configuration/nodes/node[@id='1']/instance_attributes") is None
+    wait_settled(env, 10)
+    assert where(env, "web") == ["node2"]
+    assert nodes.attribute(env, "node1", lifetime="reboot").data["values"] == {"standby": "on"}
+    out = nodes.online(env, "node1")
+    assert "transient standby removed" in out.text()
+    wait_settled(env, 10)
+    assert where(env, "web") == ["node1"]
+    with pytest.raises(CommandError, match="invalid lifetime"):
+        nodes.standby(env, "node1", lifetime="week")

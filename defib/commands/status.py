@@ -1,0 +1,311 @@
+"""What ``crm_mon -1`` shows beyond the membership header: resources (by group and clone,
+through the simulator's status view), the migration summary (fail counts), failed resource
+actions and tickets; as text in crm_mon's layout, as crm_mon's XML, or as a dict for JSON."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from defib.commands.env import CommandEnv
+from defib.commands.placement import working_set
+from defib.commands.resource import fail_counts
+from defib.executor.types import ExecStatus, OcfRc
+from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
+
+if TYPE_CHECKING:
+    from defib.scheduler.unpack import WorkingSet
+
+RC_TEXT = {
+    OcfRc.OK: "ok", OcfRc.UNKNOWN_ERROR: "error", OcfRc.INVALID_PARAM: "invalid parameter",
+    OcfRc.UNIMPLEMENT_FEATURE: "unimplemented feature",
+    OcfRc.INSUFFICIENT_PRIV: "insufficient privileges", OcfRc.NOT_INSTALLED: "not installed",
+    OcfRc.NOT_CONFIGURED: "not configured", OcfRc.NOT_RUNNING: "not running",
+    OcfRc.RUNNING_PROMOTED: "promoted", OcfRc.FAILED_PROMOTED: "promoted (failed)",
+    OcfRc.DEGRADED: "degraded", OcfRc.DEGRADED_PROMOTED: "degraded promoted",
+}
+STATUS_TEXT = {
+    ExecStatus.PENDING: "pending", ExecStatus.DONE: "complete",
+    ExecStatus.CANCELLED: "Cancelled", ExecStatus.TIMEOUT: "Timed Out",
+    ExecStatus.NOT_SUPPORTED: "NOT SUPPORTED", ExecStatus.ERROR: "Error",
+    ExecStatus.NO_FENCE_DEVICE: "No fence device", ExecStatus.NOT_INSTALLED: "Not installed",
+    ExecStatus.NOT_CONNECTED: "Not connected", ExecStatus.INVALID: "Invalid",
+    ExecStatus.NO_SECRETS: "No secrets",
+}
+
+
+def _int(text: str | None) -> int:
+    try:
+        return int(text or 0)
+    except ValueError:
+        return 0
+
+
+def when(epoch: int | str | None) -> str:
+    """A time as crm_mon prints it ("Fri Nov 27 17:05:01 2026")."""
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(_int(str(epoch or 0))))
+
+
+@dataclass(frozen=True)
+class Failure:
+    op_key: str
+    node: str
+    rc: int
+    status: int
+    call: int
+    reason: str
+    last_rc_change: int
+    queued: int
+    exec_ms: int
+    interval: int
+    task: str
+
+    @property
+    def rc_text(self) -> str:
+        return RC_TEXT.get(self.rc, "unknown")  # type: ignore[call-overload]
+
+    @property
+    def status_text(self) -> str:
+        return STATUS_TEXT.get(self.status, "unknown")  # type: ignore[call-overload]
+
+    def line(self) -> str:
+        reason = f", exitreason='{self.reason}'" if self.reason else ""
+        return (f"  * {self.op_key} on {self.node} '{self.rc_text}' ({self.rc}): "
+                f"call={self.call}, status='{self.status_text}'{reason}, "
+                f"last-rc-change='{when(self.last_rc_change)}', queued={self.queued}ms, "
+                f"exec={self.exec_ms}ms")
+
+
+def failures(root: ET.Element) -> list[Failure]:
+    """Each resource's latest failure per node (its ``*_last_failure_0`` history entry)."""
+    out = []
+    for state in root.iterfind("status/node_state"):
+        node = state.get("uname") or state.get("id", "")
+        for op in state.iter("lrm_rsc_op"):
+            if not op.get("id", "").endswith("_last_failure_0"):
+                continue
+            out.append(Failure(
+                op.get("operation_key") or op.get("id", ""), node, _int(op.get("rc-code")),
+                _int(op.get("op-status")), _int(op.get("call-id")), op.get("exit-reason", ""),
+                _int(op.get("last-rc-change")), _int(op.get("queue-time")),
+                _int(op.get("exec-time")), _int(op.get("interval")),
+                op.get("operation", "")))
+    return out
+
+
+@dataclass
+class ResourceStatus:
+    """The resource part of the cluster status, from the CIB."""
+
+    root: ET.Element
+    ws: WorkingSet
+
+    # -- text ------------------------------------------------------------------------------
+    def node_mode_lines(self) -> list[str]:
+        """Node List entries for nodes in a mode (standby, maintenance, unclean ...)."""
+        from defib.simulate.status import StatusView
+
+        lines = StatusView(self.ws).node_lines()[1:]
+        return [line[2:] for line in lines if "Node " in line and ": [" not in line]
+
+    def resource_lines(self) -> list[str]:
+        from defib.simulate.status import StatusView
+
+        lines = StatusView(self.ws).resource_lines()
+        return ["Full List of Resources:", *(line[2:] for line in lines[1:])]
+
+    def fail_count_table(self) -> dict[str, dict[str, dict[str, str]]]:
+        """node -> resource -> {fail-count, last-failure, migration-threshold}."""
+        prims = {p.base_id(): p for p in self.ws.all_primitives()}
+        table: dict[str, dict[str, dict[str, str]]] = {}
+        counts = fail_counts(self.root, list(prims), None)
+        last = _last_failures(self.root)
+        for node, per_op in sorted(counts.items()):
+            by_rsc: dict[str, int] = {}
+            for key, value in per_op.items():
+                rsc = key.rpartition("#")[0]
+                number = 1_000_000 if value.upper().lstrip("+") == "INFINITY" else _int(value)
+                by_rsc[rsc] = min(by_rsc.get(rsc, 0) + number, 1_000_000)
+            for rsc, total in sorted(by_rsc.items()):
+                if total <= 0:
+                    continue
+                prim = prims.get(rsc.split(":", 1)[0])
+                threshold = prim.migration_threshold if prim is not None else 1_000_000
+                table.setdefault(node, {})[rsc] = {
+                    "fail-count": "INFINITY" if total >= 1_000_000 else str(total),
+                    "migration-threshold": str(threshold),
+                    "last-failure": str(last.get((node, rsc), 0)),
+                }
+        return table
+
+    def tickets(self) -> list[dict[str, str]]:
+        names = {el.get("ticket", "") for el in self.root.iter("rsc_ticket") if el.get("ticket")}
+        states = {el.get("id", ""): el for el in self.root.iterfind("status/tickets/ticket_state")}
+        out = []
+        for name in sorted(names | set(states)):
+            state = states.get(name)
+            granted = state is not None and state.get("granted") == "true"
+            out.append({"id": name, "status": "granted" if granted else "revoked",
+                        "standby": "true" if state is not None
+                        and state.get("standby") == "true" else "false",
+                        "last-granted": state.get("last-granted", "") if state is not None
+                        else ""})
+        return out
+
+    def lines(self) -> list[str]:
+        out = ["", *self.resource_lines()]
+        table = self.fail_count_table()
+        if table:
+            out += ["", "Migration Summary:"]
+            for node, per_rsc in table.items():
+                out.append(f"  * Node: {node}:")
+                for rsc, info in per_rsc.items():
+                    out.append(f"    * {rsc}: migration-threshold="
+                               f"{info['migration-threshold']} fail-count={info['fail-count']}"
+                               f" last-failure='{when(info['last-failure'])}'")
+        failed = failures(self.root)
+        if failed:
+            out += ["", "Failed Resource Actions:", *(f.line() for f in failed)]
+        tickets = self.tickets()
+        if tickets:
+            out += ["", "Tickets:"]
+            for t in tickets:
+                extra = " standby" if t["standby"] == "true" else ""
+                granted = f" last-granted='{when(t['last-granted'])}'" if t["last-granted"] \
+                    else ""
+                out.append(f"  * {t['id']}:\t{t['status']}{extra}{granted}")
+        return out
+
+    # -- data ------------------------------------------------------------------------------
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"name": n.uname, "id": n.id, "online": n.online, "standby": n.standby,
+                 "maintenance": n.maintenance, "unclean": n.unclean, "pending": n.pending,
+                 "shutdown": n.shutdown, "type": n.type,
+                 "resources_running": len(n.running)}
+                for n in self.ws.nodes]
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [_rsc_dict(rsc) for rsc in self.ws.resources if not rsc.orphan
+                or any(p.running_on for p in rsc.primitives())]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cib_nodes": self.nodes(),
+            "resources": self.resources(),
+            "fail_counts": self.fail_count_table(),
+            "failures": [f.__dict__ | {"exitstatus": f.rc_text, "status_text": f.status_text}
+                         for f in failures(self.root)],
+            "tickets": self.tickets(),
+        }
+
+    def xml_sections(self) -> list[ET.Element]:
+        """crm_mon's ``<nodes>``, ``<resources>``, ``<node_history>``, ``<failures>``,
+        ``<tickets>`` elements."""
+        nodes = ET.Element("nodes")
+        for n in self.nodes():
+            ET.SubElement(nodes, "node", {k: _xml_value(v) for k, v in n.items()})
+        resources = ET.Element("resources")
+        for rsc in self.resources():
+            _rsc_xml(resources, rsc)
+        history = ET.Element("node_history")
+        for node, per_rsc in self.fail_count_table().items():
+            el = ET.SubElement(history, "node", {"name": node})
+            for rsc, info in per_rsc.items():
+                ET.SubElement(el, "resource_history", {"id": rsc, **info})
+        failed = ET.Element("failures")
+        for f in failures(self.root):
+            ET.SubElement(failed, "failure", {
+                "op_key": f.op_key, "node": f.node, "exitstatus": f.rc_text,
+                "exitreason": f.reason, "exitcode": str(f.rc), "call": str(f.call),
+                "status": f.status_text, "last-rc-change": when(f.last_rc_change),
+                "queued": str(f.queued), "exec": str(f.exec_ms), "interval": str(f.interval),
+                "task": f.task})
+        tickets = ET.Element("tickets")
+        for t in self.tickets():
+            ET.SubElement(tickets, "ticket", t)
+        return [nodes, resources, history, failed, tickets]
+
+
+def _xml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _last_failures(root: ET.Element) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for state in root.iterfind("status/node_state"):
+        node = state.get("uname") or state.get("id", "")
+        for nv in state.iterfind("transient_attributes/instance_attributes/nvpair"):
+            name = nv.get("name", "")
+            if name.startswith("last-failure-"):
+                rsc = name[len("last-failure-"):].rpartition("#")[0]
+                out[(node, rsc)] = max(out.get((node, rsc), 0), _int(nv.get("value")))
+    return out
+
+
+def _rsc_dict(rsc: Rsc) -> dict[str, Any]:
+    if isinstance(rsc, Prim):
+        return {"kind": "resource", "id": rsc.id, "resource_agent": rsc.agent,
+                "role": rsc.role, "target_role": rsc.target_role,
+                "active": bool(rsc.running_on), "orphaned": rsc.orphan,
+                "blocked": rsc.blocked, "managed": rsc.managed, "failed": rsc.failed,
+                "nodes_running_on": len(rsc.running_on),
+                "nodes": [{"name": n.uname, "id": n.id} for n in rsc.running_on]}
+    if isinstance(rsc, GroupRt):
+        return {"kind": "group", "id": rsc.id, "number_resources": len(rsc.children),
+                "managed": rsc.managed, "children": [_rsc_dict(c) for c in rsc.children]}
+    if isinstance(rsc, CloneRt):
+        return {"kind": "clone", "id": rsc.id, "multi_state": rsc.promotable,
+                "unique": rsc.globally_unique, "managed": rsc.managed,
+                "children": [_rsc_dict(c) for c in rsc.instances]}
+    return {"kind": rsc.kind, "id": rsc.id}
+
+
+def _rsc_xml(parent: ET.Element, rsc: dict[str, Any]) -> None:
+    attrs = {k: _xml_value(v) for k, v in rsc.items()
+             if k not in ("kind", "children", "nodes")}
+    el = ET.SubElement(parent, rsc["kind"], attrs)
+    for node in rsc.get("nodes", []):
+        ET.SubElement(el, "node", {"name": node["name"], "id": node["id"], "cached": "true"})
+    for child in rsc.get("children", []):
+        _rsc_xml(el, child)
+
+
+def resource_status(env: CommandEnv) -> ResourceStatus:
+    xml = env.read()
+    return ResourceStatus(ET.fromstring(xml), working_set(env, xml))
+
+
+def crm_mon_xml(summary: dict[str, Any] | None, report: ResourceStatus) -> str:
+    """crm_mon's ``--output-as=xml`` document; ``summary`` is the node's ``status`` answer."""
+    root = ET.Element("pacemaker-result", {"api-version": "2.25",
+                                           "request": "defib status --xml"})
+    summ = ET.SubElement(root, "summary")
+    ET.SubElement(summ, "stack", {"type": "defib-heartbeat"})
+    if summary is not None:
+        dc = summary.get("dc")
+        quorate = bool(summary.get("quorum", {}).get("quorate"))
+        ET.SubElement(summ, "current_dc", {"present": "true" if dc else "false",
+                                           **({"name": dc["name"], "id": str(dc["id"]),
+                                               "with_quorum": _xml_value(quorate)}
+                                              if dc else {})})
+    ET.SubElement(summ, "last_update", {"time": when(int(time.time())),
+                                        **({"origin": summary["node"]["name"]}
+                                           if summary else {})})
+    ET.SubElement(summ, "nodes_configured", {"number": str(len(report.ws.nodes))})
+    ET.SubElement(summ, "resources_configured",
+                  {"number": str(len(report.ws.all_primitives()))})
+    props = report.ws.config
+    ET.SubElement(summ, "cluster_options", {
+        "stonith-enabled": _xml_value(props.stonith_enabled),
+        "symmetric-cluster": _xml_value(props.symmetric),
+        "no-quorum-policy": props.no_quorum_policy,
+        "maintenance-mode": _xml_value(props.maintenance_mode),
+        "stop-all-resources": _xml_value(props.stop_all_resources)})
+    root.extend(report.xml_sections())
+    ET.SubElement(root, "status", {"code": "0", "message": "OK"})
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode")
