@@ -138,15 +138,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("rsc", metavar="RESOURCE")
     p.add_argument("state", nargs="?", default="on", metavar="on|off")
 
-    for name, help_, call in (
+    moves: tuple[tuple[str, str, Callable[..., Outcome]], ...] = (
         ("move", "move a resource to a node (constraint cli-prefer-RSC); without NODE, away "
                  "from where it runs", r.move),
         ("ban", "keep a resource off a node (constraint cli-ban-RSC-on-NODE); without NODE, "
                 "the node where it runs", r.ban),
-    ):
+    )
+    for name, help_, call in moves:
         p = action(sub, name, help_, f"defib resource {name} web node2 --lifetime PT30M --wait",
-                   True, lambda a, env, call=call: call(env, a.rsc, a.node_arg or a.node,
-                                                        a.lifetime, a.promoted))
+                   True, _placement(call))
         p.add_argument("rsc", metavar="RESOURCE")
         p.add_argument("node_arg", nargs="?", metavar="NODE")
         p.add_argument("--node", "-N", default=None, help="the node (same as NODE)")
@@ -190,6 +190,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                            "view)", parents=[common_options(False)],
                             epilog="example:\n  defib resource status", formatter_class=Formatter)
     status.set_defaults(func=_status)
+
+
+def _placement(call: Callable[..., Outcome]) -> Callable[[argparse.Namespace, CommandEnv],
+                                                          Outcome]:
+    def run(args: argparse.Namespace, env: CommandEnv) -> Outcome:
+        return call(env, args.rsc, args.node_arg or args.node, args.lifetime, args.promoted)
+
+    return run
 
 
 def _transient_attribute(args: argparse.Namespace, env: CommandEnv) -> Outcome:
@@ -252,7 +260,9 @@ class SuggestingSubParsers(argparse._SubParsersAction):  # type: ignore[type-arg
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: object, option_string: str | None = None) -> None:
-        name = values[0] if isinstance(values, list) and values else None
+        if not isinstance(values, list):
+            raise TypeError("sub-command values come as a list")
+        name = values[0] if values else None
         if isinstance(name, str) and name not in self._name_parser_map.keys():
             from defib.commands.cibtree import did_you_mean
 

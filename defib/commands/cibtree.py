@@ -83,9 +83,9 @@ def node_names(root: ET.Element) -> dict[str, str]:
     """uname -> node id, from the nodes section and the status section."""
     names: dict[str, str] = {}
     for el in root.iterfind("configuration/nodes/node"):
-        names[el.get("uname") or el.get("id", "")] = el.get("id", "")
+        names[el.get("uname") or el.get("id") or ""] = el.get("id", "")
     for el in root.iterfind("status/node_state"):
-        names.setdefault(el.get("uname") or el.get("id", ""), el.get("id", ""))
+        names.setdefault(el.get("uname") or el.get("id") or "", el.get("id", ""))
     return names
 
 

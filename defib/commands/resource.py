@@ -351,7 +351,7 @@ def fail_counts(root: ET.Element, prims: list[str],
     """node -> {"<rsc>#<op>_<interval>": count} of the given primitives."""
     out: dict[str, dict[str, str]] = {}
     for state in root.iterfind("status/node_state"):
-        uname = state.get("uname") or state.get("id", "")
+        uname = state.get("uname") or state.get("id") or ""
         if node is not None and uname != node:
             continue
         for nv in state.iterfind("transient_attributes/instance_attributes/nvpair"):

@@ -64,11 +64,13 @@ class Failure:
 
     @property
     def rc_text(self) -> str:
-        return RC_TEXT.get(self.rc, "unknown")  # type: ignore[call-overload]
+        return RC_TEXT.get(OcfRc(self.rc), "unknown") if self.rc in set(OcfRc) else "unknown"
 
     @property
     def status_text(self) -> str:
-        return STATUS_TEXT.get(self.status, "unknown")  # type: ignore[call-overload]
+        if self.status not in set(ExecStatus):
+            return "unknown"
+        return STATUS_TEXT.get(ExecStatus(self.status), "unknown")
 
     def line(self) -> str:
         reason = f", exitreason='{self.reason}'" if self.reason else ""
@@ -82,12 +84,12 @@ def failures(root: ET.Element) -> list[Failure]:
     """Each resource's latest failure per node (its ``*_last_failure_0`` history entry)."""
     out = []
     for state in root.iterfind("status/node_state"):
-        node = state.get("uname") or state.get("id", "")
+        node = state.get("uname") or state.get("id") or ""
         for op in state.iter("lrm_rsc_op"):
             if not op.get("id", "").endswith("_last_failure_0"):
                 continue
             out.append(Failure(
-                op.get("operation_key") or op.get("id", ""), node, _int(op.get("rc-code")),
+                op.get("operation_key") or op.get("id") or "", node, _int(op.get("rc-code")),
                 _int(op.get("op-status")), _int(op.get("call-id")), op.get("exit-reason", ""),
                 _int(op.get("last-rc-change")), _int(op.get("queue-time")),
                 _int(op.get("exec-time")), _int(op.get("interval")),
@@ -207,13 +209,13 @@ class ResourceStatus:
         for n in self.nodes():
             ET.SubElement(nodes, "node", {k: _xml_value(v) for k, v in n.items()})
         resources = ET.Element("resources")
-        for rsc in self.resources():
-            _rsc_xml(resources, rsc)
+        for entry in self.resources():
+            _rsc_xml(resources, entry)
         history = ET.Element("node_history")
         for node, per_rsc in self.fail_count_table().items():
             el = ET.SubElement(history, "node", {"name": node})
-            for rsc, info in per_rsc.items():
-                ET.SubElement(el, "resource_history", {"id": rsc, **info})
+            for rsc_id, info in per_rsc.items():
+                ET.SubElement(el, "resource_history", {"id": rsc_id, **info})
         failed = ET.Element("failures")
         for f in failures(self.root):
             ET.SubElement(failed, "failure", {
@@ -237,7 +239,7 @@ def _xml_value(value: Any) -> str:
 def _last_failures(root: ET.Element) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for state in root.iterfind("status/node_state"):
-        node = state.get("uname") or state.get("id", "")
+        node = state.get("uname") or state.get("id") or ""
         for nv in state.iterfind("transient_attributes/instance_attributes/nvpair"):
             name = nv.get("name", "")
             if name.startswith("last-failure-"):

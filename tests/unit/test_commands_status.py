@@ -1,0 +1,83 @@
+"""The crm_mon-style resource status report on an in-memory CIB."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from defib.attrd.store import record_failure
+from defib.commands.env import MemoryEnv
+from defib.commands.status import crm_mon_xml, resource_status
+from defib.executor.record import record_op
+from defib.executor.types import ExecStatus, Operation, OpResult, ResourceInfo
+from tests.unit.test_commands import settled_env
+
+
+def failed_monitor(env: MemoryEnv, node_id: str) -> None:
+    root = ET.fromstring(env.xml)
+    state = root.find(f"status/node_state[@id='{node_id}']")
+    assert state is not None
+    rsc = ResourceInfo("web", "ocf", "Dummy", "heartbeat")
+    op = Operation(rsc, "monitor", 10000, 20000, transition_key="5:3:0:fake")
+    record_op(state, rsc, OpResult(op, 7, ExecStatus.DONE, "state file gone", call_id=12,
+                                   started=env.clock, exec_ms=4))
+    record_failure(state, "web", "monitor", 10000, env.clock)
+    conf = root.find("configuration/constraints")
+    assert conf is not None
+    ET.SubElement(conf, "rsc_ticket", {"id": "web-t", "rsc": "web", "ticket": "ticketA"})
+    status = root.find("status")
+    assert status is not None
+    tickets = ET.SubElement(status, "tickets")
+    ET.SubElement(tickets, "ticket_state", {"id": "ticketA", "granted": "true",
+                                            "last-granted": str(int(env.clock))})
+    env.xml = ET.tostring(root, encoding="unicode")
+
+
+def test_text_has_crm_mon_sections() -> None:
+    env = settled_env()
+    report = resource_status(env)
+    text = "\n".join(report.lines())
+    assert "Full List of Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Started node1" in text
+    assert "  * Resource Group: grp:" in text and "  * Clone Set: cl [ping]:" in text
+    assert "Failed Resource Actions" not in text and "Migration Summary" not in text
+    failed_monitor(env, "1")
+    text = "\n".join(resource_status(env).lines())
+    assert "Migration Summary:\n  * Node: node1:\n    * web: migration-threshold=1000000 " \
+           "fail-count=1 last-failure=" in text
+    assert "Failed Resource Actions:\n  * web_monitor_10000 on node1 'not running' (7): " \
+           "call=12, status='complete', exitreason='state file gone', last-rc-change=" in text
+    assert "Tickets:\n  * ticketA:\tgranted last-granted=" in text
+
+
+def test_node_modes_and_data_forms() -> None:
+    env = settled_env()
+    root = ET.fromstring(env.xml)
+    node = root.find("configuration/nodes/node[@id='2']")
+    assert node is not None
+    attrs = ET.SubElement(node, "instance_attributes", {"id": "nodes-2"})
+    ET.SubElement(attrs, "nvpair", {"id": "nodes-2-standby", "name": "standby", "value": "on"})
+    env.xml = ET.tostring(root, encoding="unicode")
+    failed_monitor(env, "1")
+    report = resource_status(env)
+    assert report.node_mode_lines() == ["  * Node node2: standby (with active resources)"]
+    data = report.to_dict()
+    json.dumps(data)
+    web = next(r for r in data["resources"] if r["id"] == "web")
+    assert web["role"] == "Started" and web["nodes"] == [{"name": "node1", "id": "1"}]
+    grp = next(r for r in data["resources"] if r["id"] == "grp")
+    assert [c["id"] for c in grp["children"]] == ["ip", "fs"]
+    assert data["fail_counts"]["node1"]["web"]["fail-count"] == "1"
+    assert data["failures"][0]["op_key"] == "web_monitor_10000"
+    assert data["tickets"][0]["status"] == "granted"
+    xml = ET.fromstring(crm_mon_xml({"dc": {"name": "node1", "id": 1},
+                                     "quorum": {"quorate": True},
+                                     "node": {"name": "node1"}}, report))
+    assert xml.tag == "pacemaker-result"
+    assert xml.find("summary/current_dc").get("name") == "node1"  # type: ignore[union-attr]
+    assert xml.find("resources/resource[@id='web']/node").get("name") == "node1"  # type: ignore[union-attr]
+    assert xml.find("resources/group[@id='grp']/resource[@id='fs']") is not None
+    failure = xml.find("failures/failure")
+    assert failure is not None and failure.get("exitcode") == "7" \
+        and failure.get("exitstatus") == "not running"
+    assert xml.find("node_history/node/resource_history").get("fail-count") == "1"  # type: ignore[union-attr]
+    assert xml.find("tickets/ticket").get("id") == "ticketA"  # type: ignore[union-attr]
