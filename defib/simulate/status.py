@@ -83,8 +83,10 @@ class StatusView:
     def _node_kind(self, node: NodeInfo) -> str:
         if node.type != "remote":
             return "member"
+        if node.container_rsc:
+            return "guest"
         rsc = self.ws.rsc(node.remote_rsc) if node.remote_rsc else None
-        if isinstance(rsc, Prim) and rsc.meta.get("container"):
+        if isinstance(rsc, Prim) and rsc.container is not None:
             return "guest"
         return "remote"
 
@@ -143,6 +145,8 @@ class StatusView:
         for rsc in by_priority(self.ws.resources):
             if rsc.orphan and not _active(rsc):
                 continue
+            if isinstance(rsc, Prim) and rsc.container is not None:
+                continue  # a guest node's implicit connection: Pacemaker hides it
             body.extend(self.resource(rsc, 2))
         return lines + (body or [_item(2, "No resources")])
 
