@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from defib.scheduler.actions import Action, ActionTable, op_uuid
@@ -36,12 +37,17 @@ class Orderer:
         self.cons = cons
         self.table = table
         self.edges: list[Edge] = []
+        self._labels: dict[frozenset[str], str] = {}
 
     def edge(self, first: Action | None, then: Action | None, *flags: str) -> None:
         if first is None or then is None or first is then:
             return
-        self.edges.append(Edge(first, then, frozenset(flags)))
-        then.before.append((first, ",".join(sorted(flags))))
+        key = frozenset(flags)
+        self.edges.append(Edge(first, then, key))
+        label = self._labels.get(key)
+        if label is None:
+            label = self._labels[key] = ",".join(sorted(flags))
+        then.before.append((first, label))
 
     def actions_of(self, rsc: Rsc, task: str) -> list[Action]:
         return self.table.for_rsc(rsc, task)
@@ -280,57 +286,100 @@ def _unassign(inst: Prim | GroupRt, starts: list[Action]) -> None:
 
 
 def propagate(edges: list[Edge], ws: WorkingSet) -> None:
-    """Fixpoint of what orderings imply: unrunnable starts, required restarts."""
-    changed = True
-    rounds = 0
-    by_then: dict[int, list[Edge]] = {}
-    stops: dict[int, list[Action]] = {}
-    for edge in edges:
-        by_then.setdefault(id(edge.then), []).append(edge)
-        for action in (edge.first, edge.then):
-            if action.task == "stop" and isinstance(action.rsc, Prim):
-                known = stops.setdefault(id(action.rsc), [])
-                if action not in known:
-                    known.append(action)
+    """Fixpoint of what orderings imply: unrunnable starts, required restarts.
+
+    Rounds sweep the edges in order, as a plain fixpoint would, but only edges next to an
+    action that changed are looked at again: the rules only read their two ends (and, for
+    clones, the members of a pseudo action), so skipping the others changes nothing.
+    """
     children: dict[int, list[Action]] = {}
-    for edge in edges:
+    parents: dict[int, list[Action]] = {}
+    touching: dict[int, list[int]] = {}
+    aggregates: dict[int, list[Edge]] = {}
+    for index, edge in enumerate(edges):
         if CHILD_BEGIN in edge.flags:
             children.setdefault(id(edge.first), []).append(edge.then)
+            parents.setdefault(id(edge.then), []).append(edge.first)
         elif CHILD_END in edge.flags:
             children.setdefault(id(edge.then), []).append(edge.first)
-    while changed and rounds < 50:
-        changed = False
-        rounds += 1
-        for edge in edges:
-            if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
-                changed |= _collective_rule(edge)
+            parents.setdefault(id(edge.first), []).append(edge.then)
+        touching.setdefault(id(edge.first), []).append(index)
+        touching.setdefault(id(edge.then), []).append(index)
+        if MIN_INPUT in edge.flags or ONE_OR_MORE in edge.flags:
+            aggregates.setdefault(id(edge.then), []).append(edge)
+
+    def state(action: Action) -> tuple[bool, bool, str | None, bool]:
+        return (action.optional, action.runnable, action.reason, "forced" in action.extra)
+
+    pending = list(range(len(edges)))  # a heap of edge indexes to look at
+    heapq.heapify(pending)
+    queued = set(pending)
+    later: set[int] = set()
+    position = -1
+
+    def touched(action: Action) -> None:
+        seen: set[int] = set()
+        stack = [action]
+        while stack:  # the action, and the pseudo actions of collectives it belongs to
+            current = stack.pop()
+            if id(current) in seen:
                 continue
-            # Requirement first: when both apply, Pacemaker reports "required <first>".
-            changed |= _implies_then_rule(edge, children)
-            changed |= _asymmetric_rule(edge)
-            changed |= _runnable_left_rule(edge)
-            changed |= _restart_rules(edge)
-            changed |= _implies_first_rule(edge, children)
-        for edge_list in by_then.values():
-            inputs = [e for e in edge_list if MIN_INPUT in e.flags]
-            if inputs:
-                then = inputs[0].then
-                enough = sum(1 for e in inputs if e.first.runnable) >= int(
-                    then.extra.get("min", "1"))
-                if then.runnable and not enough:
-                    then.runnable = False
-                    changed = True
-            ones = [e for e in edge_list if ONE_OR_MORE in e.flags]
-            if ones:
-                then = ones[0].then
-                if (
-                    then.runnable
-                    and not any(e.first.runnable for e in ones)
-                    and then.task in ("running", "promoted")
-                ):
-                    then.runnable = False
-                    then.reason = then.reason or None
-                    changed = True
+            seen.add(id(current))
+            for index in touching.get(id(current), ()):
+                if index in queued:
+                    continue
+                if index > position:
+                    heapq.heappush(pending, index)
+                    queued.add(index)
+                else:
+                    later.add(index)
+            stack.extend(parents.get(id(current), ()))
+
+    for _round in range(50):
+        while pending:
+            position = heapq.heappop(pending)
+            queued.discard(position)
+            edge = edges[position]
+            before = (state(edge.first), state(edge.then))
+            if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
+                _collective_rule(edge)
+            else:
+                # Requirement first: when both apply, Pacemaker reports "required <first>".
+                _implies_then_rule(edge, children)
+                _asymmetric_rule(edge)
+                _runnable_left_rule(edge)
+                _restart_rules(edge)
+                _implies_first_rule(edge, children)
+            if state(edge.first) != before[0]:
+                touched(edge.first)
+            if state(edge.then) != before[1]:
+                touched(edge.then)
+        position = -1
+        for group in aggregates.values():
+            if _aggregate_rule(group):
+                touched(group[0].then)
+        if not later and not pending:
+            break
+        pending = sorted(set(pending) | later)
+        queued = set(pending)
+        later = set()
+
+
+def _aggregate_rule(group: list[Edge]) -> bool:
+    """"One or more" pseudo actions: runnable while enough of their inputs are."""
+    then = group[0].then
+    inputs = [e for e in group if MIN_INPUT in e.flags]
+    if inputs:
+        enough = sum(1 for e in inputs if e.first.runnable) >= int(then.extra.get("min", "1"))
+        if then.runnable and not enough:
+            then.runnable = False
+            return True
+    ones = [e for e in group if ONE_OR_MORE in e.flags]
+    if ones and then.runnable and then.task in ("running", "promoted") and not any(
+            e.first.runnable for e in ones):
+        then.runnable = False
+        return True
+    return False
 
 
 def _is_real_optional(action: Action) -> bool:

@@ -51,17 +51,18 @@ class WorkingSet:
     dc_node: NodeInfo | None = None
     clear_failcounts: list[tuple[Prim, NodeInfo]] = field(default_factory=list)
     processing_order: list[Rsc] = field(default_factory=list)  # set by the assignment phase
+    _node_index: dict[str, NodeInfo] = field(default_factory=dict, repr=False)
+    _indexed: int = -1
 
     def node(self, ident: str | None) -> NodeInfo | None:
         if ident is None:
             return None
-        for node in self.nodes:
-            if node.id == ident:
-                return node
-        for node in self.nodes:
-            if node.uname == ident:
-                return node
-        return None
+        if self._indexed != len(self.nodes):
+            # Ids first win over names, as the lookup always preferred an id match.
+            self._node_index = {n.uname: n for n in self.nodes}
+            self._node_index.update({n.id: n for n in self.nodes})
+            self._indexed = len(self.nodes)
+        return self._node_index.get(ident)
 
     def node_by_uname(self, uname: str) -> NodeInfo | None:
         for node in self.nodes:
