@@ -324,7 +324,15 @@ class StatusView:
                    if (op.on_fail or "").lower() == "ignore"}
         if not ignored:
             return False
-        for _node, op in self._history(prim):
+        history = self._history(prim)
+        # Pacemaker reads nothing older than a successful stop on the same node.
+        stopped: dict[str | None, int] = {}
+        for node, op in history:
+            if op.operation == "stop" and op.rc_code == 0 and op.op_status == 0:
+                stopped[node] = max(stopped.get(node, -1), op.call_id)
+        for node, op in history:
+            if op.call_id < stopped.get(node, -1):
+                continue
             if (op.operation, op.interval_ms) in ignored and _failed(op):
                 return True
         return False
