@@ -60,6 +60,8 @@ def included(action: Action) -> bool:
 
 
 def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGraph:
+    """The transition's graph. An action's id is its position in ``transition.actions``
+    (the live controller relies on that to map graph actions back to scheduler actions)."""
     ws = transition.working_set
     chosen = [a for a in transition.actions.actions if included(a)]
     ids = {id(a): n for n, a in enumerate(transition.actions.actions)}
