@@ -63,6 +63,10 @@ class CommandEnv(Protocol):
         """Ask the cluster to fence ``node``; a description of what was done."""
         ...
 
+    def in_flight(self) -> list[str]:
+        """What the cluster is executing right now (beyond what the CIB shows)."""
+        ...
+
     def now(self) -> dt.datetime: ...
 
     def monotonic(self) -> float: ...
@@ -156,6 +160,7 @@ class MemoryEnv:
     writes: list[str] = field(default_factory=list)
     cleanups: list[tuple[str, str | None]] = field(default_factory=list)
     fenced: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
 
     @property
     def live(self) -> bool:
@@ -196,6 +201,9 @@ class MemoryEnv:
     def fence(self, node: str) -> str:
         self.fenced.append(node)
         return f"fencing of {node} requested"
+
+    def in_flight(self) -> list[str]:
+        return list(self.busy)
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.clock)
@@ -252,6 +260,9 @@ class FileEnv:
 
     def fence(self, node: str) -> str:
         raise CommandError("fencing needs a running cluster, not a CIB file", node)
+
+    def in_flight(self) -> list[str]:
+        return []
 
     def now(self) -> dt.datetime:
         return dt.datetime.now()
@@ -348,6 +359,17 @@ class LiveEnv:
                                    "(control op crm_fence); nothing was done", node) from exc
             raise
         return str(answer.get("message") or f"fencing of {node} requested")
+
+    def in_flight(self) -> list[str]:
+        from defib.cluster.client import ControlClient
+
+        answer = self.request("crm_status")
+        dc = answer.get("dc")
+        if dc and dc != answer.get("node"):
+            answer = ControlClient.for_node(self.directory, str(dc), self.timeout).request(
+                "crm_status")
+        count = int(answer.get("in_flight", 0) or 0)
+        return [f"{count} operations in flight (DC {dc})"] if count else []
 
     def now(self) -> dt.datetime:
         return dt.datetime.now()

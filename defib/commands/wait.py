@@ -56,6 +56,9 @@ def wait_settled(env: CommandEnv, timeout: float,
     while True:
         try:
             state = pending(env)
+            busy = env.in_flight()
+            if busy:
+                state = Pending(max(state.actions, 0) + len(busy), state.summary + tuple(busy))
         except (NotConnectedError, ClusterError) as exc:
             state = Pending(-1, (f"cluster not answering: {exc}",))
         waited = env.monotonic() - start

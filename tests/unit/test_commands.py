@@ -427,3 +427,18 @@ def test_transient_standby_and_online_clears_it() -> None:
     assert where(env, "web") == ["node1"]
     with pytest.raises(CommandError, match="invalid lifetime"):
         nodes.standby(env, "node1", lifetime="week")
+
+
+def test_wait_also_waits_for_operations_in_flight() -> None:
+    env = settled_env()
+    env.busy = ["1 operations in flight (DC node1)"]
+
+    def finish(e: MemoryEnv) -> None:
+        if e.clock - start >= 1.0:
+            e.busy = []
+
+    start = env.clock
+    env.on_sleep = finish
+    lines: list[str] = []
+    waited = wait_settled(env, 10, lines.append)
+    assert waited >= 1.0 and "in flight" in lines[0]
