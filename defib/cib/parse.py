@@ -37,6 +37,7 @@ from defib.model.rules import (
 )
 from defib.model.scores import parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord, TicketState
+from defib.perf import cyclic_gc_paused
 
 _NVSET_TAGS = ("instance_attributes", "meta_attributes", "utilization", "cluster_property_set")
 
@@ -584,6 +585,11 @@ class _Parser:
 
 def parse_cib(text: str | bytes) -> Cib:
     """Read CIB XML text into the model; malformed XML raises CibParseError with its position."""
+    with cyclic_gc_paused():
+        return _parse_cib(text)
+
+
+def _parse_cib(text: str | bytes) -> Cib:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:

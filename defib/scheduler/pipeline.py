@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from defib.model.cib import Cib
+from defib.perf import cyclic_gc_paused
 from defib.scheduler.actions import ActionBuilder, ActionTable
 from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
@@ -49,22 +47,8 @@ def unpack(cib: Cib, now: dt.datetime | None) -> WorkingSet:
     return ws
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A run allocates hundreds of thousands of small objects and frees them all at the
-    end; Python's cyclic collector would scan them over and over meanwhile (two thirds of
-    the time on 32 nodes x 4,000 resources). Results do not depend on it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def schedule(cib: Cib, now: dt.datetime | None = None) -> Transition:
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _schedule(cib, now)
 
 
