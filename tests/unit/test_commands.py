@@ -442,3 +442,19 @@ def test_wait_also_waits_for_operations_in_flight() -> None:
     lines: list[str] = []
     waited = wait_settled(env, 10, lines.append)
     assert waited >= 1.0 and "in flight" in lines[0]
+
+
+def test_move_the_promoted_instance() -> None:
+    env = settled_env()
+    # What the Stateful agent's crm_master would set: promotion scores.
+    env.set_transient("node1", "master-db", "10")
+    env.set_transient("node2", "master-db", "5")
+    wait_settled(env, 10)
+    promoted = [d["node"] for d in r.locate(env, "ms").data["nodes"] if d["role"] == "Promoted"]
+    assert len(promoted) == 1
+    target = "node2" if promoted == ["node1"] else "node1"
+    r.move(env, "ms", target, promoted=True)
+    el = constraint(env, "cli-prefer-ms")
+    assert el is not None and el.get("role") == "Promoted" and el.get("node") == target
+    wait_settled(env, 10)
+    assert r.locate(env, "ms").lines.count(f"resource ms is running on: {target} Promoted") == 1
