@@ -131,3 +131,31 @@ def test_apply_results_records_and_fences() -> None:
     web_ip = ws.by_id["web-ip"]
     assert [n.uname for n in web_ip.running_on] == ["charlie"]  # type: ignore[attr-defined]
     assert not any(n.online for n in ws.nodes if n.uname == "bravo")
+
+
+@pytest.mark.skipif(shutil.which("crm_simulate") is None, reason="crm_simulate not installed")
+def test_status_view_matches_crm_simulate_on_generated_clusters(tmp_path: Path) -> None:
+    """The "Current cluster status" section equals crm_simulate's on random small clusters
+    (groups, clones, failures, lost nodes: defib.testing.gen_cib.small_spec)."""
+    from defib.simulate.conformance import squeezed
+    from defib.testing.gen_cib import generate_cib, small_spec
+
+    def current(text: str) -> list[str]:
+        return squeezed(text.split("Transition Summary:")[0])
+
+    seeds = range(20)
+    differ = []
+    for seed in seeds:
+        text = generate_cib(seed, small_spec(seed))
+        path = tmp_path / f"seed{seed}.xml"
+        path.write_text(text)
+        ref = subprocess.run(["crm_simulate", "-x", str(path)], capture_output=True, text=True,
+                             timeout=120)
+        assert ref.returncode == 0, ref.stderr
+        sim = simulate(parse_cib(text), execute=False)
+        ours = "\n".join(sim.preamble() + sim.status_lines())
+        if current(ref.stdout) != current(ours):
+            differ.append(seed)
+    print(f"status view equal to crm_simulate's on {len(seeds) - len(differ)}/{len(seeds)} seeds;"
+          f" different: {differ}")
+    assert len(differ) <= 1, f"status view differs from crm_simulate's on seeds {differ}"
