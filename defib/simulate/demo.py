@@ -15,7 +15,8 @@ from defib.errors import ConfigError
 from defib.model.cib import Cib
 from defib.scheduler.pipeline import unpack
 from defib.scheduler.working import GroupRt
-from defib.simulate.engine import Simulation, simulate, with_recorded_intervals
+from defib.simulate.engine import Simulation, simulate
+from defib.simulate.inject import with_recorded_intervals
 from defib.simulate.status import render_status
 
 SAMPLE = "demo-cluster.xml"

@@ -10,21 +10,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
 
 from defib.graph.build import build_graph
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport
 from defib.graph.model import GraphAction, TransitionGraph
 from defib.model.cib import Cib
-from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler import schedule
 from defib.scheduler.pipeline import Transition, unpack
 from defib.scheduler.unpack import WorkingSet
+from defib.simulate.inject import (
+    apply_results,
+    history_entry,
+    target_rc,
+    with_recorded_intervals,
+)
 from defib.simulate.scores import score_lines
 from defib.simulate.status import render_status
-
-# Operations whose results do not change what the status section says runs where.
-_NOT_RECORDED = frozenset({"delete", "meta-data", "cancel", "notify"})
 
 
 def action_line(action: GraphAction, known: frozenset[str] = frozenset(),
@@ -52,41 +53,6 @@ def action_line(action: GraphAction, known: frozenset[str] = frozenset(),
     return f"  * Resource action: {rsc:<15} {task} on {node}"
 
 
-def history_entry(state: NodeState | None, action: GraphAction) -> LrmResource | None:
-    """The history entry on the action's node that the action's result belongs to.
-
-    Anonymous clone instances may be recorded under the clone's configuration name or under
-    instance names (``rsc:2``) that need not match the instance the scheduler picked. A node
-    runs at most one instance of an anonymous clone: the entry that says it is active there
-    is the one Pacemaker matched to the running instance.
-    """
-    if state is None or not action.rsc_id:
-        return None
-    by_id = {lrm.id: lrm for lrm in state.lrm_resources}
-    if not action.rsc_long_id or action.rsc_long_id == action.rsc_id:
-        return by_id.get(action.rsc_id)
-    prefix = action.rsc_id + ":"
-    names = [action.rsc_long_id, action.rsc_id] + [
-        lrm.id for lrm in state.lrm_resources
-        if lrm.id.startswith(prefix) and lrm.id[len(prefix):].isdigit()]
-    entries = [by_id[n] for n in dict.fromkeys(names) if n in by_id]
-    active = [lrm for lrm in entries if _active_history(lrm)]
-    chosen = active or entries
-    return chosen[0] if chosen else None
-
-
-def _active_history(lrm: LrmResource) -> bool:
-    last = None
-    for op in sorted(lrm.ops, key=lambda o: o.call_id):
-        if op.interval_ms == 0 and op.operation not in _NOT_RECORDED:
-            last = op
-    if last is None:
-        return False
-    if last.operation == "monitor":
-        return last.rc_code in (0, 8)
-    return last.operation in ("start", "promote", "demote", "migrate_from") and last.rc_code == 0
-
-
 class SimulatedHandlers:
     """Every action succeeds immediately; the order they ran in is kept."""
 
@@ -95,12 +61,7 @@ class SimulatedHandlers:
 
     async def execute(self, action: GraphAction) -> ActionOutcome:
         self.executed.append(action)
-        return ActionOutcome.success(_target_rc(action))
-
-
-def _target_rc(action: GraphAction) -> int:
-    text = action.attrs.get("CRM_meta_op_target_rc")
-    return int(text) if text is not None and text.lstrip("-").isdigit() else 0
+        return ActionOutcome.success(target_rc(action))
 
 
 def run_graph(graph: TransitionGraph) -> tuple[GraphReport, list[GraphAction]]:
@@ -108,71 +69,6 @@ def run_graph(graph: TransitionGraph) -> tuple[GraphReport, list[GraphAction]]:
     report = asyncio.run(GraphExecutor(graph, handlers).run())
     return report, handlers.executed
 
-
-# -- writing the simulated results into the CIB -----------------------------------------------
-
-def apply_results(cib: Cib, executed: Iterable[GraphAction]) -> Cib:
-    """The CIB after ``executed`` actions all succeeded."""
-    states = {s.id: s for s in cib.node_states}
-    order = [s.id for s in cib.node_states]
-    call_id = max((op.call_id for s in cib.node_states for r in s.lrm_resources
-                   for op in r.ops), default=0)
-    ids_by_uname = {n.uname: n.id for n in cib.nodes}
-    for action in executed:
-        node_id = action.node_id or ids_by_uname.get(action.node_uname or "", None)
-        if node_id is None:
-            continue
-        if node_id not in states:
-            states[node_id] = NodeState(id=node_id, uname=action.node_uname)
-            order.append(node_id)
-        state = states[node_id]
-        if action.is_fencing:
-            states[node_id] = _fenced(state, action.attrs.get("CRM_meta_stonith_action"))
-        elif action.kind == "rsc_op" and action.rsc_id and action.operation not in _NOT_RECORDED:
-            call_id += 1
-            states[node_id] = _record(state, action, call_id)
-    return dataclasses.replace(cib, node_states=tuple(states[i] for i in order))
-
-
-def _fenced(state: NodeState, how: str | None) -> NodeState:
-    if how == "on":
-        return dataclasses.replace(state, in_ccm="true", crmd="online", join="member",
-                                   expected="member")
-    # The fenced node is down and the controller wipes its history and attributes.
-    return dataclasses.replace(state, in_ccm="false", crmd="offline", join="down",
-                               expected="down", lrm_resources=(), transient_attributes=())
-
-
-def _record(state: NodeState, action: GraphAction, call_id: int) -> NodeState:
-    rsc_id = action.rsc_id or ""
-    rc = _target_rc(action)
-    op_id = (f"{rsc_id}_last_0" if action.interval_ms == 0
-             else f"{rsc_id}_{action.operation}_{action.interval_ms}")
-    key = f"{action.id}:0:{rc}:00000000-0000-0000-0000-defib0000000"
-    record = OpRecord(
-        id=op_id, operation=action.operation, interval_ms=action.interval_ms, call_id=call_id,
-        rc_code=rc, op_status=0, operation_key=action.operation_key, transition_key=key,
-        transition_magic=f"0:{rc};{key}", on_node=action.node_uname,
-        migrate_source=action.attrs.get("CRM_meta_migrate_source"),
-        migrate_target=action.attrs.get("CRM_meta_migrate_target"),
-    )
-    resources = list(state.lrm_resources)
-    entry = history_entry(state, action)
-    if entry is not None:
-        if entry.id != rsc_id:  # Pacemaker names the record after the entry it joins
-            op_id = op_id.replace(rsc_id, entry.id, 1)
-            record = dataclasses.replace(record, id=op_id)
-        n = resources.index(entry)
-        ops = tuple(op for op in entry.ops if op.id != op_id) + (record,)
-        resources[n] = dataclasses.replace(entry, ops=ops)
-    else:
-        resources.append(LrmResource(id=rsc_id, rsc_class=action.rsc_class,
-                                     provider=action.rsc_provider, type=action.rsc_type,
-                                     ops=(record,)))
-    return dataclasses.replace(state, lrm_resources=tuple(resources), has_lrm=True)
-
-
-# -- the whole simulation -----------------------------------------------------------------------
 
 def execution_date(cib: Cib) -> dt.datetime | None:
     """The CIB's recorded execution date (UTC), which crm_simulate uses when not given -t."""
@@ -242,25 +138,6 @@ class Simulation:
 
     def text(self, scores: bool = False) -> str:
         return "\n".join(self.lines(scores)) + "\n"
-
-
-def with_recorded_intervals(cib: Cib) -> Cib:
-    """``lrm_rsc_op`` intervals are milliseconds, but ``defib.cib.parse`` (not ours) still reads
-    them as a time spec (a bare number = seconds), which makes every recorded recurring monitor
-    look unknown. Re-read the recorded attribute; a no-op once the parser is fixed."""
-
-    def fix(op: OpRecord) -> OpRecord:
-        raw = dict(op.attributes).get("interval", "").strip()
-        if raw.isdigit() and int(raw) != op.interval_ms:
-            return dataclasses.replace(op, interval_ms=int(raw))
-        return op
-
-    states = tuple(
-        dataclasses.replace(state, lrm_resources=tuple(
-            dataclasses.replace(lrm, ops=tuple(fix(op) for op in lrm.ops))
-            for lrm in state.lrm_resources))
-        for state in cib.node_states)
-    return dataclasses.replace(cib, node_states=states)
 
 
 def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True) -> Simulation:

@@ -17,7 +17,8 @@ from defib.cib.parse import parse_cib
 from defib.graph.model import GraphAction
 from defib.scheduler.pipeline import unpack
 from defib.simulate.demo import sample_text
-from defib.simulate.engine import action_line, apply_results, simulate, with_recorded_intervals
+from defib.simulate.engine import action_line, simulate
+from defib.simulate.inject import apply_results, with_recorded_intervals
 from defib.simulate.status import render_status
 
 EXPECTED_VARIANT = """\
