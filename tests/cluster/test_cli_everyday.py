@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +183,36 @@ def test_restart(cluster: Path) -> None:
     assert len(again) == 1
     after = (cluster / again[0] / "run" / "Dummy-web.state").stat().st_mtime_ns
     assert after != before
+
+
+def test_fence_a_node_last(cluster: Path) -> None:
+    """Runs last: node2 is powered off (fence_defib_local) and stays down."""
+    bad = defib(cluster, "node", "fence", "node9", check=False)
+    assert bad.returncode == 1 and "no node 'node9'" in bad.stderr
+    exported = cluster.parent / "cib.xml"
+    exported.write_text(defib(cluster, "cib", "export").stdout)
+    root = ET.parse(exported).getroot()
+    resources = root.find("configuration/resources")
+    status = root.find("status")
+    assert resources is not None and status is not None
+    resources.append(ET.fromstring(
+        '<primitive id="fence-local" class="stonith" type="fence_defib_local"><operations>'
+        '<op id="fence-local-monitor" name="monitor" interval="60s"/></operations></primitive>'))
+    root.remove(status)
+    exported.write_text(ET.tostring(root, encoding="unicode"))
+    defib(cluster, "cib", "import", str(exported))
+    defib(cluster, "resource", "cleanup", "--wait", "--timeout", "30")
+    proc = defib(cluster, "node", "fence", "node2")
+    assert "node2 fenced (reboot) by the DC node1" in proc.stdout
+    assert daemon_pid(cluster, "node2") is None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (
+            running_on(cluster, "web") == ["node1"] and running_on(cluster, "ip") == ["node1"]):
+        time.sleep(0.2)
+    assert running_on(cluster, "web") == ["node1"] and running_on(cluster, "ip") == ["node1"]
+    # Membership notices the silence after its dead time (2 s).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and \
+            "OFFLINE: [ node2 ]" not in defib(cluster, "status").stdout:
+        time.sleep(0.3)
+    assert "OFFLINE: [ node2 ]" in defib(cluster, "status").stdout
