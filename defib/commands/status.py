@@ -311,3 +311,38 @@ def crm_mon_xml(summary: dict[str, Any] | None, report: ResourceStatus) -> str:
     ET.SubElement(root, "status", {"code": "0", "message": "OK"})
     ET.indent(root)
     return ET.tostring(root, encoding="unicode")
+
+
+def instance_line(report: ResourceStatus) -> str:
+    """crm_mon's "N resource instances configured (M DISABLED)" summary line."""
+    prims = [p for p in report.ws.all_primitives() if not p.orphan]
+    disabled = sum(1 for p in prims if p.target_role == "Stopped"
+                   or any(a.meta.get("target-role", "").lower() == "stopped"
+                          for a in _ancestors(p)))
+    text = f"  * {len(prims)} resource instances configured"
+    return text + (f" ({disabled} DISABLED)" if disabled else "")
+
+
+def _ancestors(rsc: Rsc) -> list[Rsc]:
+    out = []
+    while rsc.parent is not None:
+        rsc = rsc.parent
+        out.append(rsc)
+    return out
+
+
+def full_text(header: str, report: ResourceStatus) -> str:
+    """The membership header (``defib status``'s, ending with its Node List) completed to
+    crm_mon -1's layout: resource count, node modes, resources, fail counts, failures,
+    tickets."""
+    lines = header.split("\n")
+    for i, line in enumerate(lines):
+        if line.endswith(" nodes configured"):
+            lines.insert(i + 1, instance_line(report))
+            break
+    return "\n".join([*lines, *report.node_mode_lines(), *report.lines()])
+
+
+def full_dict(status: dict[str, Any], report: ResourceStatus) -> dict[str, Any]:
+    """``defib status --json``: the node's status answer plus the resource report."""
+    return {**status, **report.to_dict()}

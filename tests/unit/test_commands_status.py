@@ -81,3 +81,20 @@ def test_node_modes_and_data_forms() -> None:
         and failure.get("exitstatus") == "not running"
     assert xml.find("node_history/node/resource_history").get("fail-count") == "1"  # type: ignore[union-attr]
     assert xml.find("tickets/ticket").get("id") == "ticketA"  # type: ignore[union-attr]
+
+
+def test_full_text_completes_the_membership_header() -> None:
+    from defib.commands import resource as r
+    from defib.commands.status import full_dict, full_text
+
+    env = settled_env()
+    r.stop(env, "grp")
+    header = ("Cluster Summary:\n  * Stack: defib heartbeat (cluster c)\n"
+              "  * 2 nodes configured\n\nNode List:\n  * Online: [ node1 node2 ]")
+    text = full_text(header, resource_status(env))
+    lines = text.split("\n")
+    assert lines[2:4] == ["  * 2 nodes configured",
+                          "  * 7 resource instances configured (2 DISABLED)"]
+    assert lines[6:9] == ["  * Online: [ node1 node2 ]", "", "Full List of Resources:"]
+    data = full_dict({"cluster": "c", "nodes": []}, resource_status(env))
+    assert data["cluster"] == "c" and "resources" in data and data["nodes"] == []
