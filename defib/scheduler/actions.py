@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
 @dataclass(eq=False)
@@ -183,6 +183,8 @@ class ActionBuilder:
         if isinstance(rsc, CloneRt):
             for inst in rsc.instances:
                 self.collective(inst)
+        if isinstance(rsc, BundleRt) and rsc.child_clone is not None:
+            self.collective(rsc.child_clone)
 
     # -- primitives -----------------------------------------------------------------------
 

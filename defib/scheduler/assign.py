@@ -7,7 +7,7 @@ from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.history import fail_count
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
 class Assigner:
@@ -105,6 +105,8 @@ class Assigner:
         return (-rsc.priority, -current, by_node, rsc.config_order)
 
     def assign(self, rsc: Rsc) -> NodeInfo | None:
+        if isinstance(rsc, BundleRt):
+            return self.assign_bundle(rsc)
         if isinstance(rsc, CloneRt):
             return self.assign_clone(rsc)
         if isinstance(rsc, GroupRt):
@@ -170,6 +172,14 @@ class Assigner:
                 prim.next_role = "Started"
         else:
             prim.next_role = "Stopped"
+        if prim.implicit and prim.type == "remote" and prim.provider == "pacemaker":
+            guest = self.ws.node(prim.id)
+            if guest is not None:
+                if node is not None:
+                    guest.online = True
+                    guest.shutdown = False
+                else:
+                    guest.shutdown = True
 
     def _has_capacity(self, prim: Prim, node: NodeInfo) -> bool:
         if self.ws.config.placement_strategy == "default" or not prim.utilization:
@@ -485,6 +495,43 @@ class Assigner:
         prim.assigned = None
         prim.assigned_done = False
         prim.next_role = None
+
+    def assign_bundle(self, bundle: BundleRt) -> NodeInfo | None:
+        """Containers go like clone instances; the rest of each replica follows its own."""
+        if bundle.assigned_done or bundle.assigning:
+            return None
+        guests = {n.id for n in self.ws.nodes if n.container_rsc is not None}
+        for container in bundle.instances:
+            for node_id in guests:  # containers run on cluster nodes only
+                if node_id in container.allowed:
+                    container.allowed[node_id] = -INFINITY
+        self.assign_clone(bundle)  # distributes the containers
+        bundle.assigning = True
+        for replica in bundle.replicas:
+            if replica.ip is not None:
+                self.assign_primitive(replica.ip)
+            host = replica.container.assigned
+            if replica.connection is not None:
+                conn = replica.connection
+                conn.allowed = {nid: (0 if host is not None and nid == host.id else -INFINITY)
+                                for nid in conn.allowed}
+                self.assign_primitive(conn)
+            if replica.child is not None and replica.connection is not None:
+                guest = self.ws.node(replica.connection.id)
+                child = replica.child
+                child.allowed = {nid: (INFINITY if guest is not None and nid == guest.id
+                                       and child.allowed.get(nid, 0) > -INFINITY
+                                       else -INFINITY) for nid in child.allowed}
+                if guest is not None and guest.id not in child.allowed:
+                    child.allowed[guest.id] = INFINITY
+                self.assign_primitive(child)
+        if bundle.child_clone is not None:
+            bundle.child_clone.assigned_done = True
+            if bundle.child_clone.promotable:
+                self.set_instance_roles(bundle.child_clone)
+        bundle.assigning = False
+        bundle.assigned_done = True
+        return None
 
     def set_instance_roles(self, clone: CloneRt) -> None:
         base = clone.child_id

@@ -9,7 +9,7 @@ from defib.model.constraints import Location, ResourceSet
 from defib.model.scores import INFINITY, add_scores, parse_score
 from defib.scheduler.rules import RuleContext, normalize_role, rule_matches
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
 @dataclass(eq=False)
@@ -79,6 +79,12 @@ def apply_location_score(rsc: Rsc, node: NodeInfo, score: int) -> None:
 
 
 def _children(rsc: Rsc) -> list[Rsc]:
+    if isinstance(rsc, BundleRt):
+        out: list[Rsc] = []
+        for replica in rsc.replicas:
+            out.extend(p for p in (replica.ip, replica.container, replica.connection,
+                                   replica.child) if p is not None)
+        return out
     if isinstance(rsc, GroupRt):
         return list(rsc.children)
     if isinstance(rsc, CloneRt):
@@ -282,6 +288,20 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                         cons.orderings.append(
                             OrderingRt(order.id + "-inv", t, inv_t, f, inv_f, kind, "inverse")
                         )
+    # A bundle replica's address runs with its container, and starts first.
+    for rsc in ws.resources:
+        if isinstance(rsc, BundleRt):
+            for replica in rsc.replicas:
+                if replica.ip is not None:
+                    cons.colocations.append(ColocationRt(f"{replica.ip.id}-with-container",
+                                                         replica.ip, replica.container,
+                                                         INFINITY))
+                    cons.orderings.append(OrderingRt(f"{replica.ip.id}-before-container",
+                                                     replica.ip, "start", replica.container,
+                                                     "start", "Mandatory"))
+                    cons.orderings.append(OrderingRt(f"{replica.ip.id}-before-container-inv",
+                                                     replica.container, "stop", replica.ip,
+                                                     "stop", "Mandatory", "inverse"))
     # A guest node's connection runs with, and after, the resource it lives in.
     for prim in ws.all_primitives():
         if prim.container is not None:

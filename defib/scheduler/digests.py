@@ -18,8 +18,8 @@ def op_params(prim: Prim, task: str, interval_ms: int) -> dict[str, str]:
 
 def definition_change(prim: Prim, record: OpRecord) -> str | None:
     """'restart', 'reload' or None for a non-recurring operation record."""
-    if prim.orphan:
-        return None
+    if prim.orphan or prim.implicit:
+        return None  # a bundle's generated resources: Pacemaker computes their parameters
     if record.op_digest is None:
         return "restart"  # an unknown digest counts as a changed definition
     params = op_params(prim, record.operation, record.interval_ms)

@@ -15,7 +15,7 @@ from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.remote import set_remote_online
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED, OCF_FAILED_PROMOTED = 0, 7, 8, 9
 OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
@@ -185,6 +185,9 @@ class HistoryReader:
 
     # Map a history entry to a resource instance, as Pacemaker's find_anonymous_clone does.
     def resolve(self, lrm: LrmResource, node: NodeInfo) -> Prim | None:
+        replica_child = self._bundle_child(lrm, node)
+        if replica_child is not None:
+            return replica_child
         prim = self.prims.get(lrm.id)
         if prim is not None and not _is_anonymous_instance(prim):
             return prim
@@ -205,6 +208,21 @@ class HistoryReader:
         if prim is not None:
             return prim
         return self._orphan(lrm)
+
+    def _bundle_child(self, lrm: LrmResource, node: NodeInfo) -> Prim | None:
+        """On a bundle's guest node, the child's history is that replica's child."""
+        if node.container_rsc is None:
+            return None
+        container = self.prims.get(node.container_rsc)
+        bundle = container.parent if container is not None else None
+        if not isinstance(bundle, BundleRt):
+            return None
+        base = _INSTANCE.sub(r"\1", lrm.id)
+        for replica in bundle.replicas:
+            if replica.container is container and replica.child is not None:
+                if replica.child.base_id() == base:
+                    return replica.child
+        return None
 
     def _anonymous_clone_of(self, base: str) -> CloneRt | None:
         if self.anonymous is None:

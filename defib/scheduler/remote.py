@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from defib.model.cib import Cib
 from defib.model.nvsets import unconditional
-from defib.model.resources import Primitive, walk
+from defib.model.resources import Bundle, Primitive, walk
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import NodeInfo, Prim
@@ -23,6 +23,21 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
     """Nodes to add for remote connections and guest resources in the configuration."""
     known = {n.uname: n for n in existing}
     added: list[NodeInfo] = []
+    for bundle in cib.resources:
+        if isinstance(bundle, Bundle) and bundle.child is not None:
+            promoted = bundle.container_attr("promoted-max") or bundle.container_attr("masters")
+            count = _int(bundle.container_attr("replicas"), max(_int(promoted, 0), 1))
+            for index in range(count):
+                name = f"{bundle.id}-{index}"
+                node = known.get(name)
+                if node is None:
+                    node = NodeInfo(id=name, uname=name, type="remote")
+                    known[name] = node
+                    added.append(node)
+                node.type = "remote"
+                node.remote_rsc = name
+                node.container_rsc = f"{bundle.id}-{bundle.container_type}-{index}"
+                node.attrs["#kind"] = "container"
     for rsc in walk(cib.resources):
         if not isinstance(rsc, Primitive):
             continue
@@ -101,7 +116,7 @@ def connections(ws: WorkingSet) -> list[Prim]:
     out: list[Prim] = []
     for node in ws.nodes:
         conn = ws.by_id.get(node.remote_rsc or "")
-        if isinstance(conn, Prim):
+        if isinstance(conn, Prim) and not conn.implicit:
             out.append(conn)
     return out
 
@@ -110,9 +125,23 @@ def connection_assigned(ws: WorkingSet) -> None:
     """Once connections are placed, their nodes can (or can no longer) host resources."""
     for node in ws.nodes:
         conn = ws.by_id.get(node.remote_rsc or "")
-        if not isinstance(conn, Prim):
-            continue
+        if not isinstance(conn, Prim) or conn.implicit:
+            continue  # a bundle's connections come up as their bundle is placed
         if conn.assigned is not None and conn.next_role not in (None, "Stopped"):
             node.online = True
         else:
             node.shutdown = True
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def node_of_connection(ws: WorkingSet, conn: Prim) -> NodeInfo | None:
+    for node in ws.nodes:
+        if node.remote_rsc == conn.id:
+            return node
+    return None

@@ -14,11 +14,13 @@ from defib.model.resources import Bundle, Clone, Group, Operation, Primitive, Te
 from defib.model.scores import INFINITY, parse_score
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.working import (
+    BundleRt,
     CloneRt,
     ClusterConfig,
     GroupRt,
     NodeInfo,
     Prim,
+    Replica,
     Rsc,
     role_of,
 )
@@ -274,11 +276,68 @@ class ResourceBuilder:
                     prim.target_role = "Promoted"
         return inst
 
-    def bundle_placeholder(self, config: Bundle) -> Prim | None:
-        # Bundles are not scheduled yet; their primitive stands alone so histories resolve.
-        if config.child is None:
-            return None
-        return self.primitive(config.child, None)
+    def bundle(self, config: Bundle) -> BundleRt:
+        """Expand a bundle into replicas, as Pacemaker names and wires them."""
+        bundle = BundleRt(id=config.id)
+        bundle.meta = self._meta(config.meta_attributes, None)
+        self._common(bundle)
+        ctype = config.container_type
+        bundle.container_type = ctype
+        promoted_max = _int(config.container_attr("promoted-max")
+                            or config.container_attr("masters"), 0)
+        replicas = _int(config.container_attr("replicas"), max(promoted_max, 1))
+        bundle.clone_max = replicas
+        bundle.clone_node_max = _int(config.container_attr("replicas-per-host"), 1)
+        bundle.globally_unique = True
+        ip_start = config.network_attr("ip-range-start")
+        child_clone: CloneRt | None = None
+        if config.child is not None:
+            suffix = "master" if promoted_max > 0 else "clone"
+            child_clone = CloneRt(id=f"{config.id}-{suffix}", parent=bundle)
+            child_clone.meta = dict(bundle.meta)
+            self._common(child_clone)
+            child_clone.promotable = promoted_max > 0
+            child_clone.promoted_max = promoted_max
+            child_clone.clone_max = replicas
+            child_clone.clone_node_max = 1
+            child_clone.child_id = config.child.id
+            bundle.child_clone = child_clone
+            self.by_id[config.child.id] = child_clone  # constraints name the child
+        for index in range(replicas):
+            container = self._implicit(f"{config.id}-{ctype}-{index}", "ocf", "heartbeat",
+                                       ctype, bundle)
+            replica = Replica(index=index, container=container)
+            if ip_start:
+                address = _add_to_ip(ip_start, index)
+                replica.ip = self._implicit(f"{config.id}-ip-{address}", "ocf", "heartbeat",
+                                            "IPaddr2", bundle)
+            if config.child is not None and child_clone is not None:
+                conn = self._implicit(f"{config.id}-{index}", "ocf", "pacemaker", "remote",
+                                      bundle)
+                conn.container = container
+                replica.connection = conn
+                child = self.primitive(config.child, child_clone, f":{index}")
+                child.instance_number = index
+                child.implicit = False
+                if child_clone.promotable and child.target_role == "Started":
+                    child.target_role = "Promoted"
+                child_clone.instances.append(child)
+                replica.child = child
+            bundle.instances.append(container)
+            bundle.replicas.append(replica)
+        return bundle
+
+    def _implicit(self, ident: str, rsc_class: str, provider: str, type_: str,
+                  parent: Rsc) -> Prim:
+        prim = Prim(id=ident, parent=parent, rsc_class=rsc_class, provider=provider,
+                    type=type_)
+        prim.meta = dict(parent.meta)
+        prim.implicit = True
+        self._common(prim)
+        target = role_of(prim.meta.get("target-role"))
+        if target is not None:
+            prim.target_role = "Started" if target == "Promoted" else target
+        return prim
 
     def build(self) -> list[Rsc]:
         out: list[Rsc] = []
@@ -290,9 +349,7 @@ class ResourceBuilder:
             elif isinstance(config, Clone):
                 out.append(self.clone(config))
             elif isinstance(config, Bundle):
-                placeholder = self.bundle_placeholder(config)
-                if placeholder is not None:
-                    out.append(placeholder)
+                out.append(self.bundle(config))
         out.extend(self.guest_connections(out))
         return out
 
@@ -317,3 +374,15 @@ def op_config(prim: Prim, name: str, interval_ms: int) -> Operation | None:
         if op.name == name and op.interval_ms == interval_ms:
             return op
     return None
+
+
+def _add_to_ip(start: str, offset: int) -> str:
+    """The offset-th address after start (IPv4 dotted quads; others get a suffix)."""
+    parts = start.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        value = 0
+        for part in parts:
+            value = value * 256 + int(part)
+        value += offset
+        return ".".join(str((value >> shift) & 255) for shift in (24, 16, 8, 0))
+    return f"{start}-{offset}"

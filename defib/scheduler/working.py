@@ -140,6 +140,7 @@ class Prim(Rsc):
     unrunnable_reason: str | None = None
     is_fence_device: bool = False
     container: Prim | None = None  # for a guest node's implicit connection: its VM/container
+    implicit: bool = False  # made by defib from a bundle, not configured as such
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
@@ -199,6 +200,42 @@ class CloneRt(Rsc):
         out: list[Prim] = []
         for instance in self.instances:
             out.extend(instance.primitives())
+        return out
+
+
+@dataclass(eq=False)
+class Replica:
+    """One copy of a bundle: its container, optional address, connection and child."""
+
+    index: int
+    container: Prim
+    ip: Prim | None = None
+    connection: Prim | None = None
+    child: Prim | None = None
+
+
+@dataclass(eq=False)
+class BundleRt(CloneRt):
+    """A bundle: containers placed like clone instances, each with what lives inside.
+
+    ``instances`` are the containers (so clone placement applies to them); ``child_clone``
+    holds the child's instances, one per replica, each bound to its replica's guest node.
+    """
+
+    replicas: list[Replica] = field(default_factory=list)
+    child_clone: CloneRt | None = None
+    container_type: str = "docker"
+
+    @property
+    def kind(self) -> str:
+        return "bundle"
+
+    def primitives(self) -> list[Prim]:
+        out: list[Prim] = []
+        for replica in self.replicas:
+            for prim in (replica.ip, replica.container, replica.connection, replica.child):
+                if prim is not None:
+                    out.append(prim)
         return out
 
 
