@@ -90,13 +90,16 @@ class Simulation:
     executed: list[GraphAction]
     revised_cib: Cib | None
     revised: WorkingSet | None
+    # The status as read, before the scheduler decided anything (it marks resources
+    # unmanaged, blocked ... as it goes, which crm_simulate's first status does not show).
+    current: WorkingSet | None = None
 
     def preamble(self) -> list[str]:
         lines: list[str] = []
         if self.original_date is not None:
             lines.append(f"Using the original execution date of: "
                          f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
-        ws = self.transition.working_set
+        ws = self.current or self.transition.working_set
         if ws.config.maintenance_mode:
             lines += ["", "              *** Resource management is DISABLED ***",
                       "  The cluster will not attempt to start, stop or recover services", ""]
@@ -110,7 +113,8 @@ class Simulation:
         return lines + ([""] if lines else [])
 
     def status_lines(self) -> list[str]:
-        return render_status(self.transition.working_set, "Current cluster status:")
+        return render_status(self.current or self.transition.working_set,
+                             "Current cluster status:")
 
     def score_lines(self) -> list[str]:
         return score_lines(self.transition.working_set)
@@ -147,12 +151,13 @@ def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True) -> 
     if now is None:
         original = execution_date(cib)
         now = original
+    current = unpack(cib, now)
     transition = schedule(cib, now)
     graph = build_graph(transition)
     if not execute:
-        return Simulation(cib, now, original, transition, graph, None, [], None, None)
+        return Simulation(cib, now, original, transition, graph, None, [], None, None, current)
     report, executed = run_graph(graph)
     revised_cib = apply_results(cib, executed)
     revised = unpack(revised_cib, now)
     return Simulation(cib, now, original, transition, graph, report, executed, revised_cib,
-                      revised)
+                      revised, current)
