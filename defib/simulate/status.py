@@ -356,6 +356,8 @@ class StatusView:
         return None
 
     def render(self, title: str) -> list[str]:
+        if not self.ws.nodes:  # Pacemaker prints no node list header for no nodes
+            return [title, *self.resource_lines()]
         return [title, *self.node_lines(), "", *self.resource_lines()]
 
 
