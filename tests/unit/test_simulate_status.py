@@ -160,3 +160,30 @@ def test_status_view_matches_crm_simulate_on_generated_clusters(tmp_path: Path) 
     print(f"status view equal to crm_simulate's on {len(seeds) - len(differ)}/{len(seeds)} seeds;"
           f" different: {differ}")
     assert len(differ) <= 1, f"status view differs from crm_simulate's on seeds {differ}"
+
+
+def test_results_join_the_active_instance_history() -> None:
+    """An anonymous clone instance's result goes to the history entry that says it runs
+    there, whatever instance number the scheduler chose; crm_simulate prints that name."""
+    from defib.model.status import LrmResource, NodeState, OpRecord
+    from defib.simulate.inject import history_entry
+
+    def lrm(name: str, operation: str, rc: int) -> LrmResource:
+        return LrmResource(id=name, ops=(OpRecord(id=f"{name}_last_0", operation=operation,
+                                                  call_id=3, rc_code=rc),))
+
+    state = NodeState(id="1", uname="n1", lrm_resources=(
+        lrm("ping:0", "monitor", 7), lrm("ping:1", "start", 0)))
+    stop = _op(1, "rsc_op", "stop", "ping:0_stop_0", rsc_id="ping", rsc_long_id="ping:0",
+               node_uname="n1", node_id="1")
+    entry = history_entry(state, stop)
+    assert entry is not None and entry.id == "ping:1"
+    assert action_line(stop, frozenset(), entry.id) == (
+        "  * Resource action: ping:1          stop on n1")
+    from defib.model.cib import Cib, Node
+
+    after = apply_results(Cib(nodes=(Node(id="1", uname="n1"),), node_states=(state,)), [stop])
+    entries = {r.id: r for r in after.node_states[0].lrm_resources}
+    assert set(entries) == {"ping:0", "ping:1"}
+    recorded = {op.id: op.operation for op in entries["ping:1"].ops}
+    assert recorded == {"ping:1_last_0": "stop"}  # replaced the start, as the controller does
