@@ -110,6 +110,15 @@ class ActionBuilder:
                     self.table.add(probe)
 
     def _probe_targets(self, rsc: Rsc, node: NodeInfo) -> list[Prim]:
+        if isinstance(rsc, BundleRt):
+            # Containers, addresses and connections are probed on cluster nodes, a child
+            # only inside its own replica.
+            if node.remote_rsc is not None:
+                return [r.child for r in rsc.replicas
+                        if r.child is not None and r.connection is not None
+                        and r.connection.id == node.id]
+            return [p for r in rsc.replicas for p in (r.ip, r.container, r.connection)
+                    if p is not None]
         if isinstance(rsc, Prim):
             return [rsc]
         if isinstance(rsc, GroupRt):

@@ -511,6 +511,10 @@ class Assigner:
             if replica.ip is not None:
                 self.assign_primitive(replica.ip)
             host = replica.container.assigned
+            if host is None and replica.connection is not None and replica.connection.running_on:
+                # Pacemaker leaves a running connection where it is; it then stops because
+                # its container cannot start ("due to unrunnable ... start").
+                host = replica.connection.running_on[0]
             if replica.connection is not None:
                 conn = replica.connection
                 conn.allowed = {nid: (0 if host is not None and nid == host.id else -INFINITY)

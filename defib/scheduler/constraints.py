@@ -32,7 +32,9 @@ class OrderingRt:
     then: Rsc
     then_action: str
     kind: str = "Mandatory"  # Mandatory Optional Serialize
-    symmetry: str = "symmetric"  # symmetric (forward half) | inverse | asymmetric
+    # symmetric (forward half) | inverse | asymmetric | runnable-only (a bundle's internal
+    # orders: the first must be able to run, nothing more)
+    symmetry: str = "symmetric"
     # "One or more" orders: the first side is satisfied once min_first of its parts can run
     # (require-all=false, clone-min). first_parts lists the set members when first is a set.
     min_first: int = 0
@@ -305,10 +307,12 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
     # A guest node's connection runs with, and after, the resource it lives in.
     for prim in ws.all_primitives():
         if prim.container is not None:
-            cons.colocations.append(ColocationRt(f"{prim.id}-with-container", prim,
-                                                 prim.container, INFINITY))
-            cons.orderings.append(OrderingRt(f"{prim.id}-after-container", prim.container,
-                                             "start", prim, "start", "Mandatory"))
+            if not prim.implicit:  # a bundle binds its connections to the container itself
+                cons.colocations.append(ColocationRt(f"{prim.id}-with-container", prim,
+                                                     prim.container, INFINITY))
+            cons.orderings.append(OrderingRt(
+                f"{prim.id}-after-container", prim.container, "start", prim, "start",
+                "Mandatory", "runnable-only" if prim.implicit else "symmetric"))
             cons.orderings.append(OrderingRt(f"{prim.id}-after-container-inv", prim, "stop",
                                              prim.container, "stop", "Mandatory", "inverse"))
     # Groups: each member after and with the previous one.

@@ -117,10 +117,14 @@ class Orderer:
             container = self.ws.by_id.get(node.container_rsc or "")
             if not isinstance(container, Prim):
                 continue
+            # Inside a bundle, only runnability passes on (Pacemaker's bundle orders).
+            implies = () if container.implicit else (IMPLIES_THEN,)
             for start in self.actions_of(prim, "start"):
                 if start.node is node:
-                    for c_start in self.actions_of(container, "start"):
-                        self.edge(c_start, start, RUNNABLE_LEFT, IMPLIES_THEN)
+                    starts = self.actions_of(container, "start") or [
+                        self.placeholder(container, "start")]
+                    for c_start in starts:
+                        self.edge(c_start, start, RUNNABLE_LEFT, *implies)
             for stop in self.actions_of(prim, "stop"):
                 if stop.node is node:
                     for c_stop in self.actions_of(container, "stop"):
@@ -218,6 +222,8 @@ class Orderer:
             if order.symmetry == "asymmetric":
                 flags = [ASYMMETRIC]
             else:
+                flags = [RUNNABLE_LEFT]
+            if order.symmetry == "runnable-only":
                 flags = [RUNNABLE_LEFT]
             if order.symmetry == "symmetric":
                 flags.append(IMPLIES_THEN)

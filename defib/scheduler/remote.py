@@ -12,7 +12,7 @@ from defib.model.nvsets import unconditional
 from defib.model.resources import Bundle, Primitive, walk
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import NodeInfo, Prim
+from defib.scheduler.working import BundleRt, NodeInfo, Prim
 
 
 def is_connection(prim: Prim) -> bool:
@@ -28,14 +28,14 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
             promoted = bundle.container_attr("promoted-max") or bundle.container_attr("masters")
             count = _int(bundle.container_attr("replicas"), max(_int(promoted, 0), 1))
             for index in range(count):
-                name = f"{bundle.id}-{index}"
-                node = known.get(name)
+                guest_name = f"{bundle.id}-{index}"
+                node = known.get(guest_name)
                 if node is None:
-                    node = NodeInfo(id=name, uname=name, type="remote")
-                    known[name] = node
+                    node = NodeInfo(id=guest_name, uname=guest_name, type="remote")
+                    known[guest_name] = node
                     added.append(node)
                 node.type = "remote"
-                node.remote_rsc = name
+                node.remote_rsc = guest_name
                 node.container_rsc = f"{bundle.id}-{bundle.container_type}-{index}"
                 node.attrs["#kind"] = "container"
     for rsc in walk(cib.resources):
@@ -102,14 +102,29 @@ def _reset(node: NodeInfo, reason: str) -> None:
 
 
 def keep_off_remote_nodes(ws: WorkingSet) -> None:
-    """Connections and fence devices never run on remote or guest nodes."""
+    """Connections and fence devices never run on remote or guest nodes; a bundle's
+    guest nodes run nothing but that replica's child."""
     remote = [n for n in ws.nodes if n.remote_rsc is not None]
     if not remote:
         return
+    bundle_guests = {n.id for n in remote if _is_bundle_guest(ws, n)}
     for prim in ws.all_primitives():
         if prim.is_fence_device or is_connection(prim) or prim.meta.get("remote-node"):
             for node in remote:
                 prim.allowed[node.id] = -INFINITY
+        elif bundle_guests and not _is_bundle_child(prim):
+            for node_id in bundle_guests:
+                prim.allowed[node_id] = -INFINITY
+
+
+def _is_bundle_guest(ws: WorkingSet, node: NodeInfo) -> bool:
+    container = ws.by_id.get(node.container_rsc or "")
+    return container is not None and isinstance(container.parent, BundleRt)
+
+
+def _is_bundle_child(prim: Prim) -> bool:
+    parent = prim.parent
+    return parent is not None and isinstance(parent.parent, BundleRt)
 
 
 def connections(ws: WorkingSet) -> list[Prim]:

@@ -62,11 +62,13 @@ def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
             reason = action.reason or "node is unclean"
             resource = action.extra.get("resource")
             target = action.node.uname if action.node else ""
+            kind = action.extra.get("action", "reboot")
             if resource:
                 target += f" (resource: {resource})"
-            lines.append(
-                f"  * Fence ({action.extra.get('action', 'reboot')}) {target} '{reason}'"
-            )
+                # Only a label: the guest is "rebooted" if its container starts again.
+                container = ws.by_id.get(resource)
+                kind = "reboot" if getattr(container, "assigned", None) is not None else "off"
+            lines.append(f"  * Fence ({kind}) {target} '{reason}'")
     for prim in _display_order(ws):
         line = _prim_line(prim, table)
         if line:
