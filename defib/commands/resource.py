@@ -157,13 +157,16 @@ def _cli_location(root: ET.Element, cid: str, rsc: str, node: str, score: str,
         attrs.update({"node": node, "score": score})
         return ET.Element("rsc_location", attrs)
     el = ET.Element("rsc_location", attrs)
-    stem = cid.replace(f"-{rsc}", "", 1) if cid.startswith("cli-prefer-") else "cli-ban"
-    rule = ET.SubElement(el, "rule", {"id": f"{stem}-rule-{rsc}", "score": score,
-                                      "boolean-op": "and"})
-    ET.SubElement(rule, "expression", {"id": f"{stem}-expr-{rsc}", "attribute": "#uname",
+    # The ids crm_resource gives them.
+    if cid.startswith("cli-prefer-"):
+        ids = (f"cli-prefer-rule-{rsc}", f"cli-prefer-expr-{rsc}",
+               f"cli-prefer-lifetime-end-{rsc}")
+    else:
+        ids = (f"{cid}-rule", f"{cid}-expr", f"{cid}-lifetime")
+    rule = ET.SubElement(el, "rule", {"id": ids[0], "score": score, "boolean-op": "and"})
+    ET.SubElement(rule, "expression", {"id": ids[1], "attribute": "#uname",
                                        "operation": "eq", "value": node, "type": "string"})
-    ET.SubElement(rule, "date_expression", {"id": f"{stem}-lifetime-end-{rsc}",
-                                            "operation": "lt", "end": end})
+    ET.SubElement(rule, "date_expression", {"id": ids[2], "operation": "lt", "end": end})
     return el
 
 

@@ -458,3 +458,17 @@ def test_move_the_promoted_instance() -> None:
     assert el is not None and el.get("role") == "Promoted" and el.get("node") == target
     wait_settled(env, 10)
     assert r.locate(env, "ms").lines.count(f"resource ms is running on: {target} Promoted") == 1
+
+
+def test_lifetime_ids_are_crm_resources() -> None:
+    env = settled_env()
+    r.ban(env, "web", "node1", lifetime="PT10M")
+    ids = [el.get("id") for el in root_of(env).iter()
+           if (el.get("id") or "").startswith("cli-")]
+    assert ids == ["cli-ban-web-on-node1", "cli-ban-web-on-node1-rule",
+                   "cli-ban-web-on-node1-expr", "cli-ban-web-on-node1-lifetime"]
+    r.move(env, "web", "node2", lifetime="PT10M")
+    ids = [el.get("id") for el in root_of(env).iter()
+           if (el.get("id") or "").startswith("cli-prefer")]
+    assert ids == ["cli-prefer-web", "cli-prefer-rule-web", "cli-prefer-expr-web",
+                   "cli-prefer-lifetime-end-web"]
