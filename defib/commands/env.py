@@ -363,7 +363,14 @@ class LiveEnv:
     def in_flight(self) -> list[str]:
         from defib.cluster.client import ControlClient
 
-        answer = self.request("crm_status")
+        try:
+            answer = self.request("crm_status")
+        except ClusterError as exc:
+            if "unknown op" not in str(exc):
+                raise
+            raise CommandError("no controller runs in this cluster (started with "
+                               "--no-controller?): nothing acts on the CIB, so --wait would "
+                               "never return") from exc
         dc = answer.get("dc")
         if dc and dc != answer.get("node"):
             answer = ControlClient.for_node(self.directory, str(dc), self.timeout).request(
