@@ -86,7 +86,7 @@ def failures(root: ET.Element) -> list[Failure]:
     for state in root.iterfind("status/node_state"):
         node = state.get("uname") or state.get("id") or ""
         for op in state.iter("lrm_rsc_op"):
-            if not op.get("id", "").endswith("_last_failure_0"):
+            if not op.get("id", "").endswith("_last_failure_0") or _found_running(op):
                 continue
             out.append(Failure(
                 op.get("operation_key") or op.get("id") or "", node, _int(op.get("rc-code")),
@@ -95,6 +95,14 @@ def failures(root: ET.Element) -> list[Failure]:
                 _int(op.get("exec-time")), _int(op.get("interval")),
                 op.get("operation", "")))
     return out
+
+
+def _found_running(op: ET.Element) -> bool:
+    """A probe that found the resource active is recorded as a failure (its rc is not the
+    expected "not running") but is not one: Pacemaker reads it as the resource's state."""
+    probe = op.get("operation") == "monitor" and _int(op.get("interval")) == 0
+    return probe and _int(op.get("op-status")) == ExecStatus.DONE and _int(
+        op.get("rc-code")) in (OcfRc.OK, OcfRc.RUNNING_PROMOTED)
 
 
 @dataclass

@@ -98,3 +98,16 @@ def test_full_text_completes_the_membership_header() -> None:
     assert lines[6:9] == ["  * Online: [ node1 node2 ]", "", "Full List of Resources:"]
     data = full_dict({"cluster": "c", "nodes": []}, resource_status(env))
     assert data["cluster"] == "c" and "resources" in data and data["nodes"] == []
+
+
+def test_a_probe_that_found_the_resource_running_is_no_failure() -> None:
+    env = settled_env()
+    root = ET.fromstring(env.xml)
+    state = root.find("status/node_state[@id='2']")
+    assert state is not None
+    rsc = ResourceInfo("web", "ocf", "Dummy", "heartbeat")
+    probe = Operation(rsc, "monitor", 0, 20000, transition_key="3:1:7:fake")
+    record_op(state, rsc, OpResult(probe, 0, ExecStatus.DONE, call_id=3, started=env.clock))
+    env.xml = ET.tostring(root, encoding="unicode")
+    assert "web_last_failure_0" in env.xml
+    assert "Failed Resource Actions" not in "\n".join(resource_status(env).lines())
