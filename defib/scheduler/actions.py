@@ -144,6 +144,7 @@ class ActionBuilder:
 
     def fencing(self) -> None:
         cfg = self.ws.config
+
         for node in self.ws.nodes:
             if not node.unclean or not cfg.stonith_enabled:
                 continue
@@ -157,7 +158,9 @@ class ActionBuilder:
                 reason=node.fence_reason,
             )
             action.extra["action"] = cfg.stonith_action
-            if node.container_rsc is not None:
+            if node.fence_reason == "cluster does not have quorum":
+                pass  # suicide needs no quorum
+            elif node.container_rsc is not None:
                 # A guest is "fenced" by recovering the resource it lives in.
                 action.extra["resource"] = node.container_rsc
                 action.pseudo = True
@@ -216,6 +219,9 @@ class ActionBuilder:
             dangling.extra["dangling"] = "1"
             self.table.add(dangling)
         multiple = len(current) > 1
+        policy = prim.meta.get("multiple-active", "stop_start")
+        if multiple and policy == "block":
+            return  # Pacemaker leaves a multiply active resource alone when asked to
         restart = (
             bool(current)
             and dest is not None
@@ -226,6 +232,7 @@ class ActionBuilder:
             prim_reason = "resource definition change"
         else:
             prim_reason = None
+
         for node in current:
             needed = (
                 dest is None
@@ -264,11 +271,14 @@ class ActionBuilder:
             if (
                 not self.quorum_ok
                 and cfg.no_quorum_policy != "ignore"
-                and (starting or cfg.no_quorum_policy == "stop")
+                and ((starting and cfg.no_quorum_policy != "freeze")
+                     or cfg.no_quorum_policy == "stop"
+                     or (cfg.no_quorum_policy == "freeze" and not current))
                 and (not prim.is_fence_device)
             ):
                 start.runnable = False
-                start.reason = "no quorum"
+                start.reason = ("quorum freeze" if cfg.no_quorum_policy == "freeze"
+                                else "no quorum")
             self.table.add(start)
             was_promoted = prim.role == "Promoted" and not starting
             if prim.next_role == "Promoted" and (not was_promoted):

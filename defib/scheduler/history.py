@@ -50,6 +50,15 @@ def unpack_node_states(ws: WorkingSet) -> None:
         shutdown = node.attrs.get("shutdown")
         if node.online and shutdown not in (None, "", "0"):
             node.shutdown = True
+    panic = dict(ws.cib.attributes).get("no-quorum-panic", "").lower() in ("1", "true", "yes")
+    if (config.stonith_enabled and not config.have_quorum
+            and config.no_quorum_policy == "suicide" and panic):
+        # Quorum was lost (not merely never had): every member here fences itself.
+        for node in ws.nodes:
+            if node.online and not node.unclean:
+                node.unclean = True
+                node.lost = True
+                node.fence_reason = "cluster does not have quorum"
     for node in ws.nodes:
         if _true(node.attrs.get("standby")) or node.attrs.get("standby") == "on":
             node.standby = True
