@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from defib.graph.build import by_priority, natural_key
+from defib.model.resources import Bundle
 from defib.model.scores import INFINITY, parse_score
 from defib.model.status import OpRecord
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc, role_of
 
 _PENDING_STATE = {
     "start": "Starting", "stop": "Stopping", "migrate_to": "Migrating",
@@ -155,9 +156,32 @@ class StatusView:
             return [_item(level, self.primitive(rsc))]
         if isinstance(rsc, GroupRt):
             return self.group(rsc, level)
+        if isinstance(rsc, BundleRt):
+            return self.bundle(rsc, level)
         if isinstance(rsc, CloneRt):
             return self.clone(rsc, level)
         return []
+
+    def bundle(self, bundle: BundleRt, level: int) -> list[str]:
+        """One line per replica: what lives in it (or its container), where the container is."""
+        config = next((r for r in self.ws.cib.resources
+                       if isinstance(r, Bundle) and r.id == bundle.id), None)
+        image = (config.container_attr("image") if config is not None else None) or ""
+        per_host = config.container_attr("replicas-per-host") if config is not None else None
+        unique = (per_host or "1").strip().isdigit() and int((per_host or "1").strip()) > 1
+        head = "Container bundle" + (" set" if len(bundle.replicas) > 1 else "")
+        head += f": {bundle.id} [{image}]" + (" (unique)" if unique else "")
+        if not bundle.managed:
+            head += " (unmanaged)"
+        lines = [_item(level, head + ":")]
+        for replica in bundle.replicas:
+            shown = replica.child or replica.container
+            name = (replica.connection or replica.container).id
+            if replica.ip is not None:
+                name += f" ({replica.ip.params.get('ip', '')})"
+            where = replica.container.running_on[0] if replica.container.running_on else None
+            lines.append(_item(level + 1, self.primitive(shown, name, where, at=True)))
+        return lines
 
     def group(self, grp: GroupRt, level: int) -> list[str]:
         flags: list[str] = []
@@ -253,8 +277,12 @@ class StatusView:
             out[node.uname] = f"Stopped ({_PROBE_RESULT[probe.rc_code]})" if probe else state
         return out
 
-    def primitive(self, prim: Prim) -> str:
-        name = prim.base_id() if _anonymous_instance(prim) else prim.id
+    def primitive(self, prim: Prim, name: str | None = None, where: NodeInfo | None = None,
+                  at: bool = False) -> str:
+        """A primitive's line; a bundle replica passes its own name and its container's node
+        (``at``), as Pacemaker shows what runs inside a container."""
+        if name is None:
+            name = prim.base_id() if _anonymous_instance(prim) else prim.id
         agent = prim.rsc_class or "unknown"
         if prim.provider:
             agent += f":{prim.provider}"
@@ -263,7 +291,9 @@ class StatusView:
         multiple = len(prim.running_on) > 1
         node = prim.running_on[0] if len(prim.running_on) == 1 else None
         pending, pending_node = self._pending(prim)
-        if node is None and not prim.running_on and pending not in (None, "probe"):
+        if at:
+            node = None if multiple else where
+        elif node is None and not prim.running_on and pending not in (None, "probe"):
             node = pending_node
         role = _display_role(prim)
         if prim.orphan:
