@@ -25,7 +25,7 @@ from defib.scheduler.actions import Action
 from defib.scheduler.pipeline import Transition
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 DEFAULT_TIMEOUT_MS = 20000
 CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_delete"})
@@ -304,7 +304,17 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
 
     def walk(rsc: Rsc) -> None:
         # A group's own pseudo actions come before its members'; a clone's after its
-        # instances' (Pacemaker expands a clone's children first).
+        # instances' (Pacemaker expands a clone's children first). A bundle: the clone of
+        # what runs inside, then each replica's address, container and connection.
+        if isinstance(rsc, BundleRt):
+            if rsc.child_clone is not None:
+                walk(rsc.child_clone)
+            for replica in rsc.replicas:
+                for part in (replica.ip, replica.container, replica.connection):
+                    if part is not None and id(part) not in ranks:
+                        ranks[id(part)] = len(ranks)
+            ranks[id(rsc)] = len(ranks)
+            return
         if isinstance(rsc, CloneRt):
             for inst in rsc.instances:
                 walk(inst)
