@@ -226,9 +226,11 @@ class ActionBuilder:
             bool(current)
             and dest is not None
             and current[0] is dest
-            and (prim.failed or dest.id in prim.restart_needed_on)
+            and (prim.failed or dest.id in prim.restart_needed_on
+                 or dest.id in prim.forced_restart_on)
         )
-        if restart and not prim.failed and dest is not None:
+        if (restart and not prim.failed and dest is not None
+                and dest.id in prim.restart_needed_on):
             prim_reason = "resource definition change"
         else:
             prim_reason = None

@@ -455,6 +455,10 @@ class HistoryReader:
             return "Unpromoted", True
         if on_fail == "stop":
             prim.target_role = "Stopped"
+        if prim.container is not None and prim.type != "remote" and on_fail in (
+                None, "restart-container"):
+            # A failed filler takes its container down and up again with it.
+            prim.container.forced_restart_on.add(node.id)
         if task == "monitor" and rc == OCF_NOT_RUNNING and role in ("Stopped", "Unknown"):
             return "Started", True
         if on_fail == "block":

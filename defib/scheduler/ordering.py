@@ -435,7 +435,7 @@ def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
     if not t.optional:
         # A restart already required by its own stop: still credit the ordering.
         if (t.reason is None and f.rsc is not None and f.rsc is not t.rsc
-                and t.task == "start" and isinstance(t.rsc, Prim)
+                and t.task == "start" and isinstance(t.rsc, Prim) and not t.rsc.failed
                 and t.node in t.rsc.running_on and f.task in ("start", "running")):
             t.reason = f"required {f.label()}"
             return True

@@ -351,7 +351,18 @@ class ResourceBuilder:
             elif isinstance(config, Bundle):
                 out.append(self.bundle(config))
         out.extend(self.guest_connections(out))
+        self.link_fillers(out)
         return out
+
+    def link_fillers(self, resources: list[Rsc]) -> None:
+        """meta container=X: the resource lives inside X (runs with and after it)."""
+        for rsc in resources:
+            for prim in rsc.primitives():
+                name = prim.meta.get("container")
+                container = self.by_id.get(name) if name else None
+                if (isinstance(container, Prim) and container is not prim
+                        and not container.meta.get("remote-node")):
+                    prim.container = container
 
     def guest_connections(self, resources: list[Rsc]) -> list[Prim]:
         """A resource with remote-node=NAME gets an implicit connection resource NAME."""

@@ -141,6 +141,7 @@ class Prim(Rsc):
     is_fence_device: bool = False
     container: Prim | None = None  # for a guest node's implicit connection: its VM/container
     implicit: bool = False  # made by defib from a bundle, not configured as such
+    forced_restart_on: set[str] = field(default_factory=set)  # e.g. a filler failed inside
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
