@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import Prim
+from defib.scheduler.working import GroupRt, Prim
 
 
 def _role_needed(prim: Prim) -> bool:
@@ -163,14 +163,38 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
         )
     change = "Recover" if prim.failed else "Move"
     if change == "Move" and _migratable(prim):
-        change = "Migrate"
+        blocker = _migration_blocker(prim, start)
+        if blocker is None:
+            change = "Migrate"
+        elif start.reason is None:
+            # What it must start after has to stop first, so it cannot move live.
+            start.reason = f"unrunnable {blocker.id} stop"
     return _line(change, prim, origin, dest_name, start, start)
+
+
+def _moving(prim: Prim) -> bool:
+    current = prim.running_on[0] if prim.running_on else None
+    return current is not None and prim.assigned is not None and prim.assigned is not current
+
+
+def _migration_blocker(prim: Prim, start: Action, seen: set[int] | None = None) -> Prim | None:
+    """A resource it is ordered after that moves without migrating, if any."""
+    seen = seen if seen is not None else set()
+    seen.add(id(prim))
+    for first, flags in start.before:
+        other = first.rsc
+        if (first.task != "start" or not isinstance(other, Prim) or other is prim
+                or "implies_then" not in flags or id(other) in seen):
+            continue
+        if _moving(other) and (not _migratable(other) or other.failed):
+            return other
+    return None
 
 
 def _migratable(prim: Prim) -> bool:
     default = "true" if (prim.type == "remote" and prim.provider == "pacemaker") else "false"
     allow = prim.meta.get("allow-migrate", default).lower() in ("true", "yes", "1", "on")
-    if not allow or prim.parent is not None:
-        return False
+    if not allow or (prim.parent is not None and not isinstance(prim.parent, GroupRt)):
+        return False  # clone instances never migrate
     current = prim.running_on[0] if prim.running_on else None
     return current is not None and current.online and not current.unclean
