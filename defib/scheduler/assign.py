@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.history import fail_count
@@ -208,7 +210,12 @@ class Assigner:
         if not nodes:
             return None
         current = prim.running_on[0] if prim.running_on else None
-        nodes.sort(key=lambda n: self._node_key(prim, n, current))
+        strategy = self.ws.config.placement_strategy
+        if strategy in ("minimal", "balanced"):
+            nodes.sort(key=functools.cmp_to_key(
+                lambda a, b: self._compare_nodes(prim, a, b, current, strategy)))
+        else:
+            nodes.sort(key=lambda n: self._node_key(prim, n, current))
         best = nodes[0]
         if prefer is not None and prefer.id in prim.allowed:
             mine = prim.allowed[prefer.id]
@@ -241,6 +248,35 @@ class Assigner:
         if score < 0 and not node.can_run():
             score = -INFINITY
         return (-score, node.num_assigned, 0 if node is preferred else 1, node.uname)
+
+    def _compare_nodes(self, prim: Prim, a: NodeInfo, b: NodeInfo,
+                       preferred: NodeInfo | None, strategy: str) -> int:
+        """compare_nodes for "minimal" (score, then name) and "balanced" (score, then the
+        node with more free capacity, then fewer resources, current node, name)."""
+        key_a, key_b = self._node_key(prim, a, preferred), self._node_key(prim, b, preferred)
+        if key_a[0] != key_b[0]:
+            return -1 if key_a[0] < key_b[0] else 1
+        if strategy == "balanced":
+            by_capacity = self._compare_capacity(a, b)
+            if by_capacity:
+                return by_capacity
+            if key_a[1:3] != key_b[1:3]:
+                return -1 if key_a[1:3] < key_b[1:3] else 1
+        return (a.uname > b.uname) - (a.uname < b.uname)
+
+    def _compare_capacity(self, a: NodeInfo, b: NodeInfo) -> int:
+        """Negative when a has more free capacity in more utilization attributes."""
+        result = 0
+        for name in {*a.utilization, *b.utilization}:
+            free_a = a.utilization.get(name, 0) - self.used.get((a.id, name), 0)
+            free_b = b.utilization.get(name, 0) - self.used.get((b.id, name), 0)
+            if name not in a.utilization:
+                free_a = 0
+            if free_a > free_b:
+                result -= 1
+            elif free_a < free_b:
+                result += 1
+        return result
 
     # -- colocations ----------------------------------------------------------------------
 
