@@ -178,7 +178,8 @@ class StatusView:
             shown = replica.child or replica.container
             name = (replica.connection or replica.container).id
             if replica.ip is not None:
-                name += f" ({replica.ip.params.get('ip', '')})"
+                address = replica.ip.params.get("ip") or replica.ip.id.rsplit("-ip-", 1)[-1]
+                name += f" ({address})"
             where = replica.container.running_on[0] if replica.container.running_on else None
             lines.append(_item(level + 1, self.primitive(shown, name, where, at=True)))
         return lines
@@ -264,7 +265,10 @@ class StatusView:
     def _stopped_nodes(self, clone: CloneRt) -> dict[str, str]:
         running = {n.id for p in clone.primitives() for n in p.running_on}
         if self.ws.config.symmetric:
-            candidates = list(self.ws.nodes)
+            # A bundle's guest nodes appear while the bundle is read: resources configured
+            # before it never list them.
+            later = self._later_guests(clone)
+            candidates = [n for n in self.ws.nodes if n.uname not in later]
         else:
             known = {nid for p in clone.primitives() for nid in p.known_on}
             candidates = [n for n in self.ws.nodes if n.id in known]
@@ -276,6 +280,17 @@ class StatusView:
             probe = self._failed_probe(clone.primitives(), node.uname)
             out[node.uname] = f"Stopped ({_PROBE_RESULT[probe.rc_code]})" if probe else state
         return out
+
+    def _later_guests(self, rsc: Rsc) -> set[str]:
+        top = rsc.top()
+        order = [r for r in self.ws.resources if not r.orphan]
+        if top not in order:
+            return set()
+        later: set[str] = set()
+        for other in order[order.index(top) + 1:]:
+            if isinstance(other, BundleRt):
+                later.update(r.connection.id for r in other.replicas if r.connection is not None)
+        return later
 
     def primitive(self, prim: Prim, name: str | None = None, where: NodeInfo | None = None,
                   at: bool = False) -> str:
