@@ -86,8 +86,14 @@ class ResourceCluster:
             # the survivors fence and recover what is being torn down.
             for name in self.names:
                 power_off(self.marker(name), 5.0)
+                self.forget_pid(name)
         finally:
             self.cluster.__exit__(exc_type, exc, tb)
+
+    def forget_pid(self, name: str) -> None:
+        # The daemon is dead: its recorded PID must not be signalled later (PIDs wrap
+        # quickly on a busy machine, and the number may be another cluster's daemon by then).
+        (self.dir / name / "daemon.pid").unlink(missing_ok=True)
 
     # -- helpers ----------------------------------------------------------------------------
     def marker(self, name: str) -> str:
@@ -171,6 +177,7 @@ class ResourceCluster:
         done, _ = power_off(self.marker(name), 5.0)
         if not done:
             raise ClusterError(f"could not crash {name}", name)
+        self.forget_pid(name)
         self.down.add(name)
         return t0
 

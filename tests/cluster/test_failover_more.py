@@ -39,6 +39,7 @@ def test_restarted_daemon_reattaches_to_running_resource(tmp_path: Path) -> None
         pid = daemon_pid(rc.dir, home)
         assert pid is not None
         os.kill(pid, signal.SIGKILL)  # the daemon only: the resource keeps running
+        rc.forget_pid(home)
         rc.down.add(home)
         rc.wait("the others see it gone",
                 lambda: not any(n["member"] for n in rc.client_request("status")["nodes"]
