@@ -164,7 +164,8 @@ class ActionBuilder:
                 # A guest is "fenced" by recovering the resource it lives in.
                 action.extra["resource"] = node.container_rsc
                 action.pseudo = True
-            elif not self.quorum_ok:
+            elif not self.quorum_ok and not node.online:
+                # Without quorum only members of our own partition may be fenced.
                 action.runnable = False
             self.table.add(action)
 
@@ -276,7 +277,7 @@ class ActionBuilder:
                 and ((starting and cfg.no_quorum_policy != "freeze")
                      or cfg.no_quorum_policy == "stop"
                      or (cfg.no_quorum_policy == "freeze" and not current))
-                and (not prim.is_fence_device)
+                and prim.meta.get("requires", "") != "nothing"  # everything else needs quorum
             ):
                 start.runnable = False
                 start.reason = ("quorum freeze" if cfg.no_quorum_policy == "freeze"
