@@ -265,10 +265,8 @@ class StatusView:
     def _stopped_nodes(self, clone: CloneRt) -> dict[str, str]:
         running = {n.id for p in clone.primitives() for n in p.running_on}
         if self.ws.config.symmetric:
-            # A bundle's guest nodes appear while the bundle is read: resources configured
-            # before it never list them.
-            later = self._later_guests(clone)
-            candidates = [n for n in self.ws.nodes if n.uname not in later]
+            hidden = self._bundle_guests_hidden_from(clone)
+            candidates = [n for n in self.ws.nodes if n.uname not in hidden]
         else:
             known = {nid for p in clone.primitives() for nid in p.known_on}
             candidates = [n for n in self.ws.nodes if n.id in known]
@@ -281,16 +279,25 @@ class StatusView:
             out[node.uname] = f"Stopped ({_PROBE_RESULT[probe.rc_code]})" if probe else state
         return out
 
-    def _later_guests(self, rsc: Rsc) -> set[str]:
-        top = rsc.top()
+    def _bundle_guests_hidden_from(self, rsc: Rsc) -> set[str]:
+        """Bundle guest nodes a resource does not list. Reading a bundle creates its guest
+        nodes (or claims configured ones) as never to be probed by anything else; only a
+        configured node claimed by a bundle read after ``rsc`` is still listed."""
         order = [r for r in self.ws.resources if not r.orphan]
-        if top not in order:
-            return set()
-        later: set[str] = set()
-        for other in order[order.index(top) + 1:]:
-            if isinstance(other, BundleRt):
-                later.update(r.connection.id for r in other.replicas if r.connection is not None)
-        return later
+        top = rsc.top()
+        position = order.index(top) if top in order else len(order)
+        configured = {n.uname for n in self.ws.cib.nodes}
+        hidden: set[str] = set()
+        for n, other in enumerate(order):
+            if not isinstance(other, BundleRt):
+                continue
+            for replica in other.replicas:
+                if replica.connection is None:
+                    continue
+                name = replica.connection.id
+                if not (n > position and name in configured):
+                    hidden.add(name)
+        return hidden
 
     def primitive(self, prim: Prim, name: str | None = None, where: NodeInfo | None = None,
                   at: bool = False) -> str:
