@@ -223,6 +223,18 @@ class Controller:
                                  "reason": why, "dc": self.name})
         self.kick(f"manual fencing of {target}")
 
+    async def clear_failcount(self, rsc: str, name: str) -> None:
+        """The scheduler's ``clear_failcount``: an expired failure or a changed definition."""
+        node_id = self._node_id(name)
+        async with self.write_lock:
+            current = st.find_node_state(self._cib_root(), node_id)
+            if current is None:
+                return
+            new = st._fresh(node_id, name, current)
+            if attrd.cleanup(new, rsc):
+                await self._patch(new)
+                self._log(logging.INFO, "fail count of %s on %s cleared", rsc, name)
+
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
         self.layer.send_ordered({"t": wire.CLEANUP, "rsc": rsc, "node": node})
@@ -633,6 +645,12 @@ class DcHandlers:
                     action.node_uname or "", action.attrs.get("CRM_meta_stonith_action",
                                                               "reboot"))
                 return ActionOutcome.success() if ok else ActionOutcome.failure(1, why)
+            if action.operation == "clear_failcount" and action.rsc_id and action.node_uname:
+                await self.ctl.clear_failcount(action.rsc_id, action.node_uname)
+            elif action.operation == "lrm_delete" and action.rsc_id and action.node_uname:
+                self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
+                                             "rsc": action.rsc_id})
+            # do_shutdown: the shutdown protocol (shutdown.py) lets the node go.
             return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
         t0 = time.monotonic()

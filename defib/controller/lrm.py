@@ -11,6 +11,7 @@ daemon finds (reattaches to) resources that kept running.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import time
@@ -133,6 +134,14 @@ class LrmService:
 
     async def _execute(self, spec: wire.OpSpec) -> None:
         op = spec.operation()
+        if op.action == "cancel":
+            # Controller-internal: stop a recurring operation; its history entry goes.
+            task = op.meta.get("operation", "monitor")
+            self.recurring.cancel(op.rsc.rsc_id, task, op.interval_ms)
+            cancelled = dataclasses.replace(op, action=task)
+            self._report(OpResult(cancelled, int(OcfRc.OK), ExecStatus.CANCELLED,
+                                  started=time.time()))
+            return
         if op.interval_ms > 0:
             # The first result of a recurring operation answers the DC (via the reporter).
             self.recurring.start(op)

@@ -144,3 +144,50 @@ def test_overlaps_use_stops_and_fencing() -> None:
     assert overlaps(log, {"node1": [11.0]}) == []
     assert overlaps(log, {"node1": [13.0]}) != []
     assert overlaps("start 1 node1 r\nstop 2 node1 r\nstart 3 node2 r\n", {}) == []
+
+
+def test_node_executor_runs_ops_and_cancels_recurring(tmp_path: Path) -> None:
+    """The node side over the in-memory layer, with the real Dummy agent."""
+    import asyncio
+
+    from defib.cluster.layer import Delivery, InMemoryHub
+    from defib.controller import wire
+    from defib.controller.lrm import LrmService
+
+    async def scenario() -> list[dict[str, object]]:
+        hub = InMemoryHub({1: 1})
+        layer = hub.layer(1)
+        results: list[dict[str, object]] = []
+
+        def collect(d: Delivery) -> None:
+            if d.payload.get("t") == wire.RESULT:
+                results.append(d.payload)
+
+        layer.on_deliver(collect)
+        lrm = LrmService(layer, 1, "node1", tmp_path / "run")
+        await lrm.start()
+        await layer.join()
+
+        async def send(action: str, interval: int, key: str, **meta: str) -> None:
+            spec = wire.OpSpec("node1", "d", "ocf", "Dummy", "heartbeat", action, interval,
+                               10000, {}, dict(meta), key)
+            layer.send_ordered(spec.to_wire())
+            for _ in range(200):
+                await asyncio.sleep(0.02)
+                if any(r["key"] == key for r in results):
+                    return
+
+        await send("start", 0, "1:1:0:x")
+        await send("monitor", 500, "2:1:0:x")
+        await send("cancel", 500, "3:1:0:x", operation="monitor")
+        assert lrm.recurring.active() == []
+        await lrm.stop()
+        return results
+
+    results = asyncio.run(scenario())
+    by_key = {r["key"]: r for r in results}
+    assert by_key["1:1:0:x"]["rc"] == 0 and not by_key["1:1:0:x"]["failed"]
+    assert by_key["2:1:0:x"]["rc"] == 0
+    cancel = by_key["3:1:0:x"]
+    assert not cancel["failed"] and "d_monitor_500" not in str(cancel["entry"])
+    assert "d_last_0" in str(cancel["entry"])
