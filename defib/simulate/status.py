@@ -143,10 +143,11 @@ class StatusView:
     def resource_lines(self) -> list[str]:
         lines = [_item(1, "Full List of Resources:")]
         body: list[str] = []
+        implicit = {n.remote_rsc for n in self.ws.nodes if n.remote_rsc}
         for rsc in by_priority(self.ws.resources):
             if rsc.orphan and not _active(rsc):
                 continue
-            if isinstance(rsc, Prim) and rsc.container is not None:
+            if isinstance(rsc, Prim) and rsc.container is not None and rsc.id in implicit:
                 continue  # a guest node's implicit connection: Pacemaker hides it
             body.extend(self.resource(rsc, 2))
         return lines + (body or [_item(2, "No resources")])
@@ -385,7 +386,10 @@ class StatusView:
         for node, op in history:
             if op.call_id < stopped.get(node, -1):
                 continue
-            if (op.operation, op.interval_ms) in ignored and _failed(op):
+            # An agent that cannot run at all (hard or fatal error, not installed) is a
+            # failure no on-fail setting can ignore.
+            if (op.operation, op.interval_ms) in ignored and _failed(op) and (
+                    op.op_status not in (5, 6, 7)):
                 return True
         return False
 
