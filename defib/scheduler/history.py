@@ -185,6 +185,20 @@ class HistoryReader:
         for node, state in remote:
             self.replay_node(node, state)
         resolve_migrations(self.histories, {n.uname: n for n in self.ws.nodes})
+        self.block_unfenceable_failures()
+
+    def block_unfenceable_failures(self) -> None:
+        """A resource that failed on a node nobody can fence is left alone (blocked)."""
+        cfg = self.ws.config
+        has_device = any(p.is_fence_device for p in self.ws.all_primitives())
+        quorate = cfg.have_quorum or cfg.no_quorum_policy == "ignore"
+        for prim in self.ws.all_primitives():
+            for node in prim.running_on:
+                can_fence = cfg.stonith_enabled and has_device and (quorate or node.online)
+                if node.unclean and not can_fence and node.id in (
+                        prim.fail_node_ids | prim.stop_failed_on):
+                    prim.blocked = True
+                    prim.managed = False
 
     def replay_node(self, node: NodeInfo, state: NodeState) -> None:
         for lrm_rsc in state.lrm_resources:
@@ -442,6 +456,10 @@ class HistoryReader:
             if (on_fail or ("fence" if self.ws.config.stonith_enabled else "block")) == "fence":
                 if node.online or node.unclean:
                     _fence(node, f"{prim.id} failed there")
+                    if _clone_instance(prim):
+                        # The instance stays where its stop failed until that node is
+                        # fenced; another instance takes its place meanwhile.
+                        prim.target_role = "Stopped"
             else:
                 self.block_candidate = True
             return "Started", True
@@ -473,6 +491,13 @@ class HistoryReader:
         if task == "start" and status in (EXEC_ERROR_HARD, EXEC_NOT_INSTALLED, EXEC_ERROR_FATAL):
             pass
         return role, True
+
+
+def _clone_instance(prim: Prim) -> bool:
+    parent = prim.parent
+    while parent is not None and not isinstance(parent, CloneRt):
+        parent = parent.parent
+    return parent is not None
 
 
 def _promotable(prim: Prim) -> bool:
