@@ -347,6 +347,9 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
                 rank = -2
             elif task == "monitor" and action.interval_ms > 0:
                 rank = -3
+        if task in ("stop", "demote") and action.node in rsc.running_on:
+            # Stops and demotes are created walking the nodes it runs on, in status order.
+            node = rsc.running_on.index(action.node)
     else:
         rank = _COLLECTIVE_RANK.get(action.task, 8)
     return (0, rsc_rank[id(rsc)], -rank, -node, -action.interval_ms)
