@@ -640,6 +640,9 @@ class Assigner:
         for prim in inst.primitives():
             name = prim.id if clone.globally_unique else prim.base_id()
             value = node.attrs.get(f"master-{name}")
+            if value is None and node.id in prim.history_names:
+                # Old clusters named the attribute after the instance in that node's history.
+                value = node.attrs.get(f"master-{prim.history_names[node.id]}")
             if value is None:
                 value = node.attrs.get(f"master-{prim.id}")
             if value is None:

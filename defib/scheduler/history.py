@@ -294,6 +294,7 @@ class HistoryReader:
 
     def replay(self, prim: Prim, node: NodeInfo, lrm: LrmResource) -> None:
         prim.known_on.add(node.id)
+        prim.history_names.setdefault(node.id, lrm.id)
         ops = sorted(
             (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
             key=lambda op: (op.call_id < 0, op.call_id),

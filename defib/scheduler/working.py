@@ -142,6 +142,7 @@ class Prim(Rsc):
     container: Prim | None = None  # for a guest node's implicit connection: its VM/container
     implicit: bool = False  # made by defib from a bundle, not configured as such
     forced_restart_on: set[str] = field(default_factory=set)  # e.g. a filler failed inside
+    history_names: dict[str, str] = field(default_factory=dict)  # node id -> name in history
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
