@@ -300,6 +300,7 @@ class HistoryReader:
             key=lambda op: (op.call_id < 0, op.call_id),
         )
         self.histories[(id(prim), node.id)] = NodeHistory(prim, node, ops)
+        unclean_before = node.unclean
         role = "Stopped"
         failed_here = False
         self.block_candidate = False
@@ -328,8 +329,10 @@ class HistoryReader:
         active = role not in ("Stopped", "Unknown")
         if active and self.block_candidate and not node.unclean:
             prim.blocked = True  # on-fail=block holds only while the resource is active
-        if node.lost:
-            failed_here = False  # the node will be fenced anyway: nothing there to recover
+        if unclean_before:
+            # The node was to be fenced before this resource was looked at: its failure
+            # there changes nothing (Pacemaker ignores on-fail on unclean nodes).
+            failed_here = False
         if active and (node.online or node.unclean):
             if node not in prim.running_on:
                 prim.running_on.append(node)
