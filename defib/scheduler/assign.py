@@ -657,7 +657,10 @@ class Assigner:
                 score = add_scores(score, parse_score(value))
                 found = True
         if not found:
-            score = -1 if not _is_promoted(inst) else 0
+            # No preference recorded: only an instance already promoted right there may stay.
+            promoted_here = any(p.role == "Promoted" and node in p.running_on
+                                for p in inst.primitives())
+            score = 0 if promoted_here else -1
         for pref in self.cons.promotion_prefs:
             if (pref.rsc is clone or pref.rsc is inst) and pref.node is node:
                 score = add_scores(score, pref.score)
