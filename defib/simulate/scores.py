@@ -30,9 +30,16 @@ class ScoreDump:
 
     def allocation(self, where: str, rsc: Rsc) -> None:
         nodes = sorted(rsc.allowed, key=lambda nid: natural_key(self.names.get(nid) or nid))
+        disabled = (rsc.meta.get("target-role") or "").strip().lower() == "stopped"
+        current = {n.id for n in rsc.running_on} if isinstance(rsc, Prim) else set()
         for node_id in nodes:
+            score = rsc.allowed[node_id]
+            if disabled:
+                score = -INFINITY  # Pacemaker bans a disabled resource everywhere first
+            elif isinstance(rsc, Prim) and not rsc.managed and node_id in current:
+                score = INFINITY  # ... and pins an unmanaged one where it is
             self.lines.append(f"{where}: {rsc.id} allocation score on "
-                              f"{self.names.get(node_id, node_id)}: {_score(rsc.allowed[node_id])}")
+                              f"{self.names.get(node_id, node_id)}: {_score(score)}")
 
     def resource(self, rsc: Rsc) -> None:
         if isinstance(rsc, Prim):
@@ -71,5 +78,6 @@ class ScoreDump:
 def score_lines(ws: WorkingSet) -> list[str]:
     dump = ScoreDump(ws)
     for rsc in by_priority(ws.resources):
-        dump.resource(rsc)
+        if not rsc.orphan:  # orphans are only stopped, never assigned
+            dump.resource(rsc)
     return dump.lines
