@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 
 from defib.graph.build import build_graph
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport
@@ -26,6 +27,38 @@ from defib.simulate.inject import (
 )
 from defib.simulate.scores import score_lines
 from defib.simulate.status import render_status
+
+_SUMMARY_LINE = re.compile(r"^  \* (\S+)\s+(\S+)\s+\( ?(.*?) ?\)((?:  .*)?)$")
+
+
+def align_summary(lines: list[str]) -> list[str]:
+    """Transition Summary lines in crm_simulate's columns.
+
+    Pacemaker pads the resource column to a width that grows to ``len + 2`` whenever an id
+    does not fit (starting at 5), and right-aligns the details to the longest seen; widths
+    are final before printing because the same lines were logged once already.
+    """
+    parsed: list[str | tuple[str, str, str, str]] = []
+    rsc_width = detail_width = 5
+    for line in lines:
+        match = _SUMMARY_LINE.match(line)
+        if match is None or line.startswith("  * Fence"):
+            parsed.append(line)
+            continue
+        change, rsc, details, reason = match.groups()
+        details = " ".join(details.split())
+        if len(rsc) > rsc_width:
+            rsc_width = len(rsc) + 2
+        detail_width = max(detail_width, len(details))
+        parsed.append((change, rsc, details, reason))
+    out = []
+    for item in parsed:
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        change, rsc, details, reason = item
+        out.append(f"  * {change:<8}   {rsc:<{rsc_width}}   ( {details:>{detail_width}} ){reason}")
+    return out
 
 
 def action_line(action: GraphAction, known: frozenset[str] = frozenset(),
@@ -123,7 +156,7 @@ class Simulation:
         out = self.preamble() + self.status_lines()
         if scores:
             out += ["", *self.score_lines()]
-        out += ["", "Transition Summary:", *self.transition.summary, ""]
+        out += ["", "Transition Summary:", *align_summary(self.transition.summary), ""]
         known = frozenset(r.id for s in self.cib.node_states for r in s.lrm_resources)
         states = {s.uname: s for s in self.cib.node_states}
 

@@ -187,3 +187,20 @@ def test_results_join_the_active_instance_history() -> None:
     assert set(entries) == {"ping:0", "ping:1"}
     recorded = {op.id: op.operation for op in entries["ping:1"].ops}
     assert recorded == {"ping:1_last_0": "stop"}  # replaced the start, as the controller does
+
+
+def test_summary_columns_like_crm_simulate() -> None:
+    from defib.simulate.engine import align_summary
+
+    lines = [
+        "  * Fence (reboot) node2 'rsc1 failed there'",
+        "  * Start stonith-1 ( node1 )",
+        "  * Recover rsc1 ( node2 -> node1 )",
+        "  * Stop rsc2 ( node2 )  due to node availability",
+    ]
+    assert align_summary(lines) == [
+        "  * Fence (reboot) node2 'rsc1 failed there'",
+        "  * Start      stonith-1     (          node1 )",
+        "  * Recover    rsc1          ( node2 -> node1 )",
+        "  * Stop       rsc2          (          node2 )  due to node availability",
+    ]
