@@ -448,7 +448,7 @@ def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
             return True
         return False
     t.optional = False
-    _force(t)
+    _force(t, forward=True)
     if t.reason is None and f.rsc is not None:
         t.reason = f"required {f.label()}"
     return True
@@ -475,19 +475,27 @@ def _collective_rule(edge: Edge) -> bool:
     if "forced" in parent.extra and child.optional:
         child.optional = False  # the whole group must act
         _force(child)
-        group = parent.rsc
-        if (child.reason is None and parent.reason and isinstance(group, GroupRt)
-                and group.children and child.rsc is group.children[0]):
-            child.reason = parent.reason  # the first member carries the group's cause
+        owner = parent.rsc
+        if child.reason is None and parent.reason and (
+                isinstance(owner, CloneRt)
+                or (isinstance(owner, GroupRt) and owner.children
+                    and child.rsc is owner.children[0])):
+            # Every instance, or a group's first member, carries the collective's cause.
+            child.reason = parent.reason
         changed = True
     return changed
 
 
-def _force(action: Action) -> None:
-    """A group's action required by an ordering: every member must take it."""
-    # Only a group passes an ordering on to its members; a clone's pseudo action is a
-    # synchronisation point whose members act on their own.
-    if action.pseudo and isinstance(action.rsc, GroupRt):
+def _force(action: Action, forward: bool = False) -> None:
+    """A collective's action required by an ordering: every member must take it.
+
+    A group always passes the requirement on. A clone does so only for what must follow
+    something else (a start required by a start before it); a clone's stop required by
+    what must stop after it is a synchronisation point whose instances act on their own.
+    """
+    if not action.pseudo:
+        return
+    if isinstance(action.rsc, GroupRt) or (forward and isinstance(action.rsc, CloneRt)):
         action.extra["forced"] = "1"
 
 
