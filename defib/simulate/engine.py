@@ -143,7 +143,11 @@ class Simulation:
         if disabled or blocked:
             lines.append(f"{disabled} of {len(prims)} resource instances DISABLED and "
                          f"{blocked} BLOCKED from further action due to failure")
-        return lines + ([""] if lines else [])
+        elif ws.config.maintenance_mode:
+            return lines
+        # The execution date is a plain note; the status follows the other messages after a
+        # blank line.
+        return lines + ([""] if disabled or blocked else [])
 
     def status_lines(self) -> list[str]:
         return render_status(self.current or self.transition.working_set,
