@@ -111,6 +111,7 @@ class CaseResult:
     name: str
     passed: dict[str, bool] = field(default_factory=dict)
     error: str | None = None
+    byte_exact: bool = False  # the whole output, white space included
 
 
 def run_case(case: Case) -> CaseResult:
@@ -131,6 +132,7 @@ def run_case(case: Case) -> CaseResult:
     expected = case.summary.read_text(encoding="utf-8")
     result.passed["decisions"] = summary_set(text) == summary_set(expected)
     result.passed["full_output"] = squeezed(text) == squeezed(expected)
+    result.byte_exact = text == expected
     stuck = graph.blocked_by_cycle()
     if stuck:
         result.error = ("ordering cycle in the graph: " + ", ".join(
@@ -169,6 +171,9 @@ class Report:
         for metric in METRICS:
             count = sum(r.passed[metric] for r in self.results)
             lines.append(f"{metric}: {count}/{total} = {self.rate(metric):.1f}%")
+            if metric == "full_output":
+                exact = sum(r.byte_exact for r in self.results)
+                lines.append(f"  (of which byte-identical, white space included: {exact})")
         for metric in METRICS:
             lines.append(f"failing ({metric}) by family:")
             for fam, names in self.failing_by_family(metric).items():
