@@ -433,6 +433,14 @@ def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
     if IMPLIES_THEN not in edge.flags or not _required_for(f, t.node, children):
         return False
     if not t.optional:
+        if (t.pseudo and "forced" not in t.extra and f.runnable and f.rsc is not None
+                and f.rsc is not t.rsc):
+            # Required already (a member acts anyway); the ordering still binds them all.
+            _force(t, forward=True)
+            if "forced" in t.extra:
+                if t.reason is None:
+                    t.reason = f"required {f.label()}"
+                return True
         # A restart already required by its own stop: still credit the ordering.
         if (t.reason is None and f.rsc is not None and f.rsc is not t.rsc
                 and t.task == "start" and isinstance(t.rsc, Prim) and not t.rsc.failed
