@@ -440,7 +440,8 @@ class Assigner:
         loop_max = max(1, most // len(usable)) if usable else 1
         count: dict[str, int] = {}
         allocated = 0
-        order = sorted(clone.instances, key=self._instance_order)
+        order = sorted(clone.instances, key=functools.cmp_to_key(
+            lambda a, b: self._compare_instances(clone, a, b)))
         for inst in order:  # pre-allocate running instances where they are
             if allocated >= most:
                 break
@@ -469,14 +470,37 @@ class Assigner:
         clone.assigned_done = True
         return None
 
-    def _instance_order(self, inst: Prim | GroupRt) -> tuple[int, int, int, int, int]:
-        """Pacemaker's sort_clone_instance: active, placeable, healthy instances first."""
-        running = {id(n): n for p in inst.primitives() for n in p.running_on}
-        active = bool(running)
-        node = _active_node(inst)
-        placeable = node is not None and node.can_run()
-        return (0 if active else 1, len(running) if active else 0, 0 if placeable else 1,
-                1 if _instance_failed(inst) else 0, -inst.priority)
+    def _compare_instances(self, clone: CloneRt, a: Prim | GroupRt, b: Prim | GroupRt) -> int:
+        """Pacemaker 2.1's sort_clone_instance, but for its colocation tie-break."""
+        nodes_a = {id(n) for p in a.primitives() for n in p.running_on}
+        nodes_b = {id(n) for p in b.primitives() for n in p.running_on}
+        if nodes_a and nodes_b and len(nodes_a) != len(nodes_b):
+            return -1 if len(nodes_a) < len(nodes_b) else 1  # fewer copies first
+        where_a, where_b = _active_node(a), _active_node(b)
+        can_a = can_b = True
+        lead_a, lead_b = _lead_prim(a), _lead_prim(b)
+        if where_a is not None and lead_a.allowed.get(where_a.id, -INFINITY) < 0:
+            where_a, can_a = None, False  # where it runs is no longer allowed
+        if where_b is not None and lead_b.allowed.get(where_b.id, -INFINITY) < 0:
+            where_b, can_b = None, False
+        if can_a != can_b:
+            return -1 if can_a else 1
+        if a.priority != b.priority:
+            return -1 if a.priority > b.priority else 1
+        if where_a is None or where_b is None:
+            if where_a is None and where_b is None:
+                return 0  # both inactive: keep their order
+            return 1 if where_a is None else -1
+        if where_a.can_run() != where_b.can_run():
+            return -1 if where_a.can_run() else 1
+        allowed_a = where_a.id in clone.allowed
+        allowed_b = where_b.id in clone.allowed
+        if allowed_a != allowed_b:
+            return -1 if allowed_a else 1
+        failed_a, failed_b = _instance_failed(a), _instance_failed(b)
+        if failed_a != failed_b:
+            return 1 if failed_a else -1  # failed instances go last
+        return (a.id > b.id) - (a.id < b.id)
 
     def _allocate_instance(self, clone: CloneRt, inst: Prim | GroupRt,
                            prefer: NodeInfo | None, all_coloc: bool,
