@@ -440,8 +440,10 @@ class Assigner:
         loop_max = max(1, most // len(usable)) if usable else 1
         count: dict[str, int] = {}
         allocated = 0
-        order = sorted(clone.instances, key=functools.cmp_to_key(
-            lambda a, b: self._compare_instances(clone, a, b)))
+        def compare(a: Prim | GroupRt, b: Prim | GroupRt) -> int:
+            return self._compare_instances(clone, a, b)
+
+        order = sorted(clone.instances, key=functools.cmp_to_key(compare))
         for inst in order:  # pre-allocate running instances where they are
             if allocated >= most:
                 break
