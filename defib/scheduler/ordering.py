@@ -101,7 +101,7 @@ class Orderer:
             for promote in self.actions_of(prim, "promote"):
                 self.edge(start, promote, RUNNABLE_LEFT)
             for mon in self.actions_of(prim, "monitor"):
-                if mon.node is start.node:
+                if mon.node is start.node and mon.interval_ms > 0:  # probes come before
                     self.edge(start, mon, RUNNABLE_LEFT)
         for stop in stops:
             if stop.node is not None and stop.node.unclean:
