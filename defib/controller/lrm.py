@@ -134,6 +134,9 @@ class LrmService:
 
     async def _execute(self, spec: wire.OpSpec) -> None:
         op = spec.operation()
+        key = (op.transition_key or "").split(":")
+        self.log.info("[%s t%s] %s (timeout %dms)", self.node_name,
+                      key[1] if len(key) > 1 else "?", op.key, op.timeout_ms)
         if op.action == "cancel":
             # Controller-internal: stop a recurring operation; its history entry goes.
             task = op.meta.get("operation", "monitor")

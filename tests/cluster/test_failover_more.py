@@ -85,8 +85,10 @@ def test_standby_moves_resource_cleanly(tmp_path: Path) -> None:
 def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path) -> None:
     log = tmp_path / "activations.log"
     prefer = '<rsc_location id="rec-prefers-node1" rsc="rec" node="node1" score="100"/>'
+    # A fencing delay gives the minority time to act on its own before it is powered off.
+    device = fence_device(params={"pcmk_delay_base": "1s"})
     with ResourceCluster(tmp_path / "c", 3, netns=True) as rc:
-        rc.load(cib_xml(fence_device() + recorder(log), prefer))
+        rc.load(cib_xml(device + recorder(log), prefer))
         rc.wait("rec on node1", lambda: rc.locations()["rec"] == ["node1"], timeout=20)
         rc.cluster.block(["node1"], ["node2", "node3"])
         rc.down.add("node1")
@@ -96,6 +98,12 @@ def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path) -> No
         assert "node1" in majority_dc["fenced"]
         fenced = {k: list(v) for k, v in majority_dc["fenced"].items()}
         rc.cluster.heal()
+    lines = [ln.split() for ln in log.read_text().splitlines()]
+    # The minority lost quorum and stopped rec itself (no-quorum-policy=stop) ...
+    stop = next(float(t) for a, t, n, _ in lines if a == "stop" and n == "node1")
+    start = next(float(t) for a, t, n, _ in lines if a == "start" and n == other)
+    # ... before the majority fenced node1 and started rec elsewhere.
+    assert stop < fenced["node1"][0] < start
     assert overlaps(log.read_text(), fenced) == []
     assert other in ("node2", "node3")
 
