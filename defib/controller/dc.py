@@ -39,6 +39,7 @@ from defib.controller.fencing import fence, local_power_off_cleanup
 from defib.controller.graphs import build_graph, graph_xml, lrm_id
 from defib.controller.lrm import LrmService
 from defib.errors import ClusterError, DefibError
+from defib.executor.metadata import parse_duration_ms
 from defib.executor.types import OcfRc
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
 from defib.graph.model import GraphAction
@@ -52,6 +53,7 @@ OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
 FENCE_RETRY_S = 2.0
 JOIN_SETTLE_S = 0.5
 FENCE_REQUEST_TIMEOUT_S = 120.0
+RECHECK_DEFAULT_S = 900.0
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Controller:
         self._fence_requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
         # Fenced while still in the view (a manual fence): dead, though not yet detected.
         self._fenced_in_view: set[str] = set()
+        self._recheck: asyncio.TimerHandle | None = None
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
             lambda: self.layer.node_id in self.layer.membership().members)
@@ -110,6 +113,8 @@ class Controller:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -127,11 +132,33 @@ class Controller:
     def _log(self, level: int, msg: str, *args: object) -> None:
         log.log(level, "[%s t%d] " + msg, self.name, self.transition_id, *args)
 
-    def kick(self, why: str) -> None:
+    def kick(self, why: str, abort: bool = True) -> None:
         self._why.append(why)
         self._wake.set()
-        if self._executor is not None and not self._executor.aborted:
+        if abort and self._executor is not None and not self._executor.aborted:
             self._executor.abort(why)
+
+    def _arm_recheck(self, ws: WorkingSet) -> None:
+        """Run the scheduler again when a failure expires (``failure-timeout``), and at
+        least every ``cluster-recheck-interval`` (15 min by default), as Pacemaker does."""
+        interval_ms = parse_duration_ms(ws.config.properties.get("cluster-recheck-interval"))
+        delays = [interval_ms / 1000 if interval_ms else RECHECK_DEFAULT_S]
+        timeouts = {lrm_id(p): p.failure_timeout_s for p in ws.all_primitives()
+                    if p.failure_timeout_s > 0}
+        now = time.time()
+        for state in ws.cib.node_states:
+            for nvset in state.transient_attributes:
+                for name, value in nvset.pairs:
+                    if not name.startswith("last-failure-") or not value.isdigit():
+                        continue
+                    timeout = timeouts.get(name[len("last-failure-"):].rpartition("#")[0])
+                    if timeout and int(value) + timeout + 1 > now:
+                        delays.append(int(value) + timeout + 1 - now)
+        if self._recheck is not None:
+            self._recheck.cancel()
+        self._recheck = asyncio.get_running_loop().call_later(
+            min(delays), lambda: self.kick("recheck (failure expiry or recheck interval)",
+                                           abort=False))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -457,6 +484,7 @@ class Controller:
         xml = st.scheduler_input(self.node.cib.copy.xml, self.layer.quorum().quorate, self.id)
         transition = schedule(parse_input(xml), _now())
         self.last_ws = transition.working_set
+        self._arm_recheck(transition.working_set)
         if await self._probe_missing(transition.working_set, members, membership.view_id):
             return True
         why = "; ".join(dict.fromkeys(self._why)) or "recheck"

@@ -147,3 +147,25 @@ def test_fencing_topology_falls_back_to_the_next_level(cluster: ResourceCluster,
     assert first in status["fenced"] and second != first
     assert f"reboot of {first} by fence-local (level 2) succeeded" in cluster.log(status["node"])
     assert overlaps(log.read_text(), fenced_times(cluster)) == []
+
+
+def test_failure_timeout_lets_the_resource_come_back(cluster: ResourceCluster,
+                                                     tmp_path: Path) -> None:
+    log = tmp_path / "activations.log"
+    meta = {"migration-threshold": "1", "failure-timeout": "3s"}
+    cluster.load(cib_xml(fence_device() + recorder(log, meta=meta),
+                         '<rsc_location id="rec-home" rsc="rec" node="node2" score="100"/>'))
+    cluster.wait("rec on node2", lambda: cluster.locations()["rec"] == ["node2"], timeout=20)
+    state = cluster.dir / "node2" / "run" / "Recorder-rec.state"
+    state.unlink()  # the resource dies behind the cluster's back
+    with log.open("a") as f:
+        f.write(f"stop {time.time():.9f} node2 rec\n")
+    other, _ = cluster.wait_running("rec", not_on={"node2"}, timeout=10)
+    failed_at = time.monotonic()
+    # Nothing else happens: only the expiry of the failure brings it home again.
+    cluster.wait("rec back on node2", lambda: cluster.locations()["rec"] == ["node2"],
+                 timeout=15)
+    assert time.monotonic() - failed_at > 1.5
+    assert overlaps(log.read_text(), {}) == []
+    starts = [ln.split()[2] for ln in log.read_text().splitlines() if ln.startswith("start")]
+    assert starts == ["node2", other, "node2"]
