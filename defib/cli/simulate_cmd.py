@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -39,7 +40,10 @@ def _run(args: argparse.Namespace) -> int:
         if now is None:
             raise ConfigError(f"cannot read date/time {args.set_datetime!r}")
     cib = parse_cib_file(args.xml_file)
-    sim = simulate(cib, now, execute=args.simulate)
+    # Like crm_simulate: with no -t and no recorded execution date, "now" is the clock's
+    # (failure-timeout and date rules depend on it).
+    clock_now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    sim = simulate(cib, now, execute=args.simulate, default_now=clock_now)
     if args.save_graph:
         try:
             Path(args.save_graph).write_text(graph_to_xml(sim.graph), encoding="utf-8")

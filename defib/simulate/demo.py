@@ -16,7 +16,6 @@ from defib.model.cib import Cib
 from defib.scheduler.pipeline import unpack
 from defib.scheduler.working import GroupRt
 from defib.simulate.engine import Simulation, simulate
-from defib.simulate.inject import with_recorded_intervals
 from defib.simulate.status import render_status
 
 SAMPLE = "demo-cluster.xml"
@@ -33,7 +32,7 @@ def load_sample() -> Cib:
 
 def node_running(cib: Cib, group_id: str = WEB_GROUP) -> str:
     """The node the group runs on (the node of its first active member)."""
-    ws = unpack(with_recorded_intervals(cib), None)
+    ws = unpack(cib, None)
     group = ws.rsc(group_id)
     if not isinstance(group, GroupRt):
         raise ConfigError(f"the sample has no group {group_id!r}", group_id)
@@ -84,6 +83,6 @@ class Demo:
 def run_demo(cib: Cib | None = None) -> Demo:
     cib = cib if cib is not None else load_sample()
     victim = node_running(cib)
-    before = render_status(unpack(with_recorded_intervals(cib), None), "Cluster status:")
+    before = render_status(unpack(cib, None), "Cluster status:")
     after = simulate(lose_node(cib, victim))
     return Demo(cib, victim, before, after)

@@ -23,7 +23,6 @@ from defib.simulate.inject import (
     apply_results,
     history_entry,
     target_rc,
-    with_recorded_intervals,
 )
 from defib.simulate.scores import score_lines
 from defib.simulate.status import render_status
@@ -181,13 +180,17 @@ class Simulation:
         return "\n".join(self.lines(scores)) + "\n"
 
 
-def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True) -> Simulation:
-    """Schedule ``cib`` at ``now``; with ``execute``, also run the graph and re-read status."""
-    cib = with_recorded_intervals(cib)
+def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True,
+             default_now: dt.datetime | None = None) -> Simulation:
+    """Schedule ``cib`` at ``now``; with ``execute``, also run the graph and re-read status.
+
+    Without ``now``, the CIB's recorded execution date is used, else ``default_now`` (the
+    caller's clock: crm_simulate uses the current time).
+    """
     original = None
     if now is None:
         original = execution_date(cib)
-        now = original
+        now = original if original is not None else default_now
     current = unpack(cib, now)
     transition = schedule(cib, now)
     graph = build_graph(transition)

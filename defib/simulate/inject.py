@@ -121,20 +121,3 @@ def _record(state: NodeState, action: GraphAction, call_id: int) -> NodeState:
 
 # -- the whole simulation -----------------------------------------------------------------------
 
-def with_recorded_intervals(cib: Cib) -> Cib:
-    """``lrm_rsc_op`` intervals are milliseconds, but ``defib.cib.parse`` (not ours) still reads
-    them as a time spec (a bare number = seconds), which makes every recorded recurring monitor
-    look unknown. Re-read the recorded attribute; a no-op once the parser is fixed."""
-
-    def fix(op: OpRecord) -> OpRecord:
-        raw = dict(op.attributes).get("interval", "").strip()
-        if raw.isdigit() and int(raw) != op.interval_ms:
-            return dataclasses.replace(op, interval_ms=int(raw))
-        return op
-
-    states = tuple(
-        dataclasses.replace(state, lrm_resources=tuple(
-            dataclasses.replace(lrm, ops=tuple(fix(op) for op in lrm.ops))
-            for lrm in state.lrm_resources))
-        for state in cib.node_states)
-    return dataclasses.replace(cib, node_states=states)

@@ -18,7 +18,7 @@ from defib.graph.model import GraphAction
 from defib.scheduler.pipeline import unpack
 from defib.simulate.demo import sample_text
 from defib.simulate.engine import action_line, simulate
-from defib.simulate.inject import apply_results, with_recorded_intervals
+from defib.simulate.inject import apply_results
 from defib.simulate.status import render_status
 
 EXPECTED_VARIANT = """\
@@ -67,7 +67,7 @@ def variant_text() -> str:
 
 
 def _status(text: str) -> str:
-    cib = with_recorded_intervals(parse_cib(text))
+    cib = parse_cib(text)
     return "\n".join(render_status(unpack(cib, None)))
 
 
@@ -118,7 +118,7 @@ def test_action_lines() -> None:
 
 
 def test_apply_results_records_and_fences() -> None:
-    cib = with_recorded_intervals(parse_cib(sample_text()))
+    cib = parse_cib(sample_text())
     stop = _op(7, "rsc_op", "stop", "web-ip_stop_0", rsc_id="web-ip", node_uname="alpha",
                node_id="1", rsc_class="ocf", rsc_provider="heartbeat", rsc_type="IPaddr2")
     start = _op(8, "rsc_op", "start", "web-ip_start_0", rsc_id="web-ip", node_uname="charlie",
