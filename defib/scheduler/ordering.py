@@ -155,9 +155,13 @@ class Orderer:
                     self.edge(begin, a, RUNNABLE_LEFT, CHILD_BEGIN)
                 for a in child_end:
                     self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT, CHILD_END)
+        # Whatever stops (say, with a fenced node) is gone before its replacement starts.
+        self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "start"))
         if isinstance(rsc, CloneRt) and rsc.promotable:
             self.edge(self.pseudo(rsc, "running"), self.pseudo(rsc, "promote"), RUNNABLE_LEFT)
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"), IMPLIES_FIRST)
+            # Never two promoted at once: demotions finish before any promotion.
+            self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "promote"))
 
     def _entry(self, rsc: Rsc, task: str) -> list[Action]:
         if isinstance(rsc, Prim):
