@@ -333,6 +333,11 @@ class HistoryReader:
             # The node was to be fenced before this resource was looked at: its failure
             # there changes nothing (Pacemaker ignores on-fail on unclean nodes).
             failed_here = False
+        if (active and not node.online and not node.unclean and not node.maintenance
+                and prim.managed and self.ws.config.stonith_enabled
+                and node.remote_rsc is None and node.type != "remote"):
+            # Active on a node that is down: it may not really be down. Make sure.
+            _fence(node, f"{prim.id} is thought to be active there")
         if active and (node.online or node.unclean):
             if node not in prim.running_on:
                 prim.running_on.append(node)
