@@ -386,6 +386,9 @@ class HistoryReader:
             if is_probe:
                 return role, None
             return role, None
+        if prim.rsc_class == "lsb" and task == "monitor" and rc in (1, 2, 3, 4):
+            # LSB status codes: 1-3 mean "not running", 4 "unknown".
+            rc = OCF_NOT_RUNNING if rc != 4 else 1
         if rc == OCF_DEGRADED:
             rc = OCF_OK
         elif rc == OCF_DEGRADED_PROMOTED:
