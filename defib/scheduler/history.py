@@ -329,6 +329,7 @@ class HistoryReader:
         active = role not in ("Stopped", "Unknown")
         if active and self.block_candidate and not node.unclean:
             prim.blocked = True  # on-fail=block holds only while the resource is active
+            prim.managed = False  # blocked: left where it is, as if unmanaged
         if unclean_before:
             # The node was to be fenced before this resource was looked at: its failure
             # there changes nothing (Pacemaker ignores on-fail on unclean nodes).
