@@ -70,9 +70,30 @@ def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
                 kind = "reboot" if getattr(container, "assigned", None) is not None else "off"
             lines.append(f"  * Fence ({kind}) {target} '{reason}'")
     for prim in _display_order(ws):
+        if prim.assigned is None and len(prim.running_on) > 1 and prim.managed and not prim.blocked:
+            lines.extend(_stop_everywhere(prim, table))
+            continue
         line = _prim_line(prim, table)
         if line:
             lines.append(line)
+    return lines
+
+
+def _stop_everywhere(prim: Prim, table: ActionTable) -> list[str]:
+    """A multiply active resource that is to stop: one line per node it runs on."""
+    lines = []
+    saved = prim.next_role
+    prim.next_role = "Stopped"
+    try:
+        for node in prim.running_on:
+            stop = next((a for a in table.for_rsc(prim, "stop") if a.node is node), None)
+            if stop is None or stop.optional:
+                continue
+            if not stop.reason:
+                stop.reason = "node availability"
+            lines.append(_line("Stop", prim, node.uname, None, stop, stop))
+    finally:
+        prim.next_role = saved
     return lines
 
 
