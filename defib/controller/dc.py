@@ -73,7 +73,8 @@ class Controller:
         self.options = options or ControllerOptions()
         self.name = node.node.name
         self.id = str(node.node.id)
-        self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run")
+        self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run",
+                              node.state_dir / SOCKET_NAME)
         self.series = PeSeries(node.state_dir / "pengine", self.options.keep_pe)
         self.uuid = str(uuid.uuid4())
         # Every node keeps every node's announced history: whoever becomes DC has it.
@@ -217,7 +218,7 @@ class Controller:
             if attrd.set_attr(new, attr, value):
                 await self._patch(new)
                 self._log(logging.INFO, "attribute %s of %s = %s", attr, name, value)
-        self.kick(f"attribute {attr} of {name}")
+                self.kick(f"attribute {attr} of {name}")
 
     async def request_fencing(self, target: str, action: str = "reboot") -> dict[str, Any]:
         """Ask the DC to fence ``target`` (``stonith_admin --fence``); wait for the outcome."""
@@ -642,9 +643,24 @@ class Controller:
             await self._patch(st.fenced_state(current, node_id, target))
         return True, ""
 
+    def _role_target_rc(self, action: GraphAction) -> int:
+        """rc 8 for a recurring monitor of the Promoted role (when the graph says nothing)."""
+        ws = self.last_ws
+        if ws is None or action.operation != "monitor" or action.interval_ms <= 0:
+            return 0
+        for prim in ws.all_primitives():
+            if prim.id not in (action.rsc_long_id, action.rsc_id):
+                continue
+            for op in prim.operations:
+                if op.name == "monitor" and op.interval_ms == action.interval_ms and (
+                        op.role in ("Promoted", "Master")):
+                    return int(OcfRc.RUNNING_PROMOTED)
+        return 0
+
     def op_spec(self, action: GraphAction, transition_id: int) -> wire.OpSpec:
         attrs = action.attrs
-        target_rc = int(attrs.get("CRM_meta_op_target_rc", "0") or 0)
+        given = attrs.get("CRM_meta_op_target_rc")
+        target_rc = int(given) if given else self._role_target_rc(action)
         params = {k: v for k, v in attrs.items() if not k.startswith("CRM_meta_")}
         skip = {"timeout", "interval", "name", "op_target_rc"}
         meta = {k[len("CRM_meta_"):]: v for k, v in attrs.items()

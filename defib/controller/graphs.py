@@ -53,10 +53,21 @@ def with_transitive_inputs(graph: TransitionGraph, transition: Transition) -> Tr
         memo[key] = frozenset(found)
         return memo[key]
 
+    # A recurring monitor runs after its resource's start/promote/demote on that node (the
+    # role it checks exists only then), whether or not the scheduler said so.
+    changes: dict[tuple[str | None, str | None], set[int]] = {}
+    for synapse in graph:
+        a = synapse.action
+        if a.kind == "rsc_op" and a.operation in ("start", "promote", "demote"):
+            changes.setdefault((a.rsc_long_id or a.rsc_id, a.node_uname), set()).add(a.id)
+
     synapses = []
     for synapse in graph:
         action = actions[synapse.action.id]
         extra = reach(action, frozenset({id(action)})) - {synapse.action.id}
+        a = synapse.action
+        if a.kind == "rsc_op" and a.operation == "monitor" and a.interval_ms > 0:
+            extra |= changes.get((a.rsc_long_id or a.rsc_id, a.node_uname), set())
         inputs = tuple(sorted(set(synapse.inputs) | extra))
         synapses.append(dataclasses.replace(synapse, inputs=inputs))
     return dataclasses.replace(graph, synapses=tuple(synapses))

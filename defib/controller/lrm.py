@@ -14,6 +14,8 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import os
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -31,6 +33,22 @@ from defib.fencing.agent import FenceAgentRunner
 
 log = logging.getLogger("defib.lrm")
 STONITH_CALLS_FROM = 1_000_000  # stonith "operations" get their own call-id range
+
+
+SBIN = Path(__file__).resolve().parent / "sbin"
+
+
+def agent_env(node_name: str, run_dir: Path, control_socket: Path | None) -> dict[str, str]:
+    """What agents of this node see besides the OCF variables: Pacemaker's attribute tools
+    (``HA_SBIN_DIR``, first on ``PATH``) answered by this daemon, and, in a local cluster,
+    the node's own ``HA_VARRUN`` (agents keep state there that must not be shared)."""
+    env = {"HA_SBIN_DIR": str(SBIN), "PATH": f"{SBIN}:{os.environ.get('PATH', '')}",
+           "DEFIB_PYTHON": sys.executable, "DEFIB_NODE_NAME": node_name}
+    if control_socket is not None:
+        env["DEFIB_CONTROL_SOCKET"] = str(control_socket)
+    if os.environ.get("DEFIB_LOCAL_NODE"):
+        env["HA_VARRUN"] = f"{run_dir}/"
+    return env
 
 
 class NodeExecutor:
@@ -75,12 +93,14 @@ class NodeExecutor:
 
 
 class LrmService:
-    def __init__(self, layer: ClusterLayer, node_id: int, node_name: str, run_dir: Path) -> None:
+    def __init__(self, layer: ClusterLayer, node_id: int, node_name: str, run_dir: Path,
+                 control_socket: Path | None = None) -> None:
         self.layer = layer
         self.node_name = node_name
         self.log = logging.LoggerAdapter(log, {"node": node_name})
         ensure_run_dir(run_dir)
-        self.executor = NodeExecutor(ExecutorConfig(node_name, run_dir))
+        self.executor = NodeExecutor(ExecutorConfig(
+            node_name, run_dir, extra_env=agent_env(node_name, run_dir, control_socket)))
         self.recurring = RecurringScheduler(self.executor, self._recurring_result,
                                             node_name=node_name)
         self.state = ET.Element("node_state", {"id": str(node_id), "uname": node_name})
@@ -151,6 +171,14 @@ class LrmService:
             return
         if op.action == "stop":
             self.recurring.cancel_resource(op.rsc.rsc_id)
+        elif op.action in ("promote", "demote"):
+            # The role changes: monitors of the old role go (and their history entries, so
+            # the scheduler schedules the monitor of the new role).
+            for active in self.recurring.active():
+                if active.rsc.rsc_id == op.rsc.rsc_id:
+                    self.recurring.cancel(*RecurringScheduler.key_of(active))
+                    self._report(OpResult(active, int(OcfRc.OK), ExecStatus.CANCELLED,
+                                          started=time.time()))
         result = await self.executor.run(op)
         self._report(result)
 

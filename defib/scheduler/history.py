@@ -343,6 +343,9 @@ class HistoryReader:
             if node not in prim.running_on:
                 prim.running_on.append(node)
                 node.running.append(prim)
+                if (len(prim.running_on) > 1
+                        and prim.meta.get("multiple-active") == "stop_only"):
+                    prim.banned_everywhere = True  # stop it everywhere; it must not come back
             if _role_rank(role) > _role_rank(prim.role) or prim.role == "Stopped":
                 prim.role = role  # type: ignore[assignment]
             if failed_here:
