@@ -14,7 +14,9 @@ import pytest
 
 from defib.cluster.local import daemon_pid
 from defib.cluster.testing import netns_available
+from defib.controller.cibinput import parse_input
 from defib.controller.harness import ResourceCluster, cib_xml, fence_device, overlaps, primitive
+from defib.scheduler.pipeline import unpack
 
 
 def recorder(log: Path) -> str:
@@ -166,3 +168,33 @@ def test_manual_fencing_request(tmp_path: Path) -> None:
         assert len(fenced[home]) == 1, fenced  # once: not again when it leaves the view
     assert overlaps(log.read_text(), fenced) == []
     assert other != home
+
+
+def promoted_on(rc: ResourceCluster) -> list[str]:
+    ws = unpack(parse_input(rc.cib()), None)
+    return sorted(n.uname for p in ws.all_primitives() if p.role == "Promoted"
+                  for n in p.running_on)
+
+
+def test_promotable_clone_promotes_elsewhere_after_a_crash(tmp_path: Path) -> None:
+    """ocf:pacemaker:Stateful sets its promotion score with crm_attribute, which the
+    executor's Pacemaker-tool shims send to the DC's attribute writer."""
+    stateful = ('<primitive id="st" class="ocf" provider="pacemaker" type="Stateful">'
+                '<operations><op id="st-m1" name="monitor" interval="2s" role="Promoted"'
+                ' timeout="20s"/><op id="st-m2" name="monitor" interval="3s"'
+                ' role="Unpromoted" timeout="20s"/></operations></primitive>')
+    clone = ('<clone id="st-clone"><meta_attributes id="stc-meta"><nvpair id="stc-p"'
+             ' name="promotable" value="true"/></meta_attributes>' + stateful + "</clone>")
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + clone))
+        rc.wait("one promoted", lambda: len(promoted_on(rc)) == 1, timeout=20)
+        first = promoted_on(rc)[0]
+        assert rc.attributes()[first].get("master-st") == "10"
+        rc.crash(first)
+        rc.wait("promoted elsewhere", lambda: promoted_on(rc) not in ([], [first]),
+                timeout=15)
+        assert len(promoted_on(rc)) == 1
+        assert first in rc.dc_status()["fenced"]
+        time.sleep(2.5)  # the new Promoted monitor runs and reports: no failures
+        attrs = rc.attributes()
+        assert not any(k.startswith("fail-count-") for a in attrs.values() for k in a), attrs
