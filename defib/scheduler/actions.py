@@ -236,7 +236,12 @@ class ActionBuilder:
         else:
             prim_reason = None
 
+        # multiple-active=stop_unexpected: leave it where it belongs, stop the extras.
+        keep_on = (dest if multiple and policy == "stop_unexpected" and dest in current
+                   and prim.next_role not in (None, "Stopped") else None)
         for node in current:
+            if node is keep_on:
+                continue
             needed = (
                 dest is None
                 or node is not dest
@@ -252,6 +257,8 @@ class ActionBuilder:
                     stop.runnable = False
             if dest is None:
                 stop.reason = "node availability"
+            elif keep_on is not None:
+                stop.reason = "being multiply active"
             stop = self.table.add(stop)
 
             if prim.role == "Promoted" and needed:
@@ -269,6 +276,10 @@ class ActionBuilder:
                 optional=not starting,
                 reason=prim_reason,
             )
+            if keep_on is not None:
+                # Already running there: the "start" only anchors what follows it.
+                start.pseudo = True
+                start.reason = "being multiply active"
             # Without quorum nothing new starts; with no-quorum-policy=stop, what runs must
             # not stay either (its start is unrunnable, so it stops "due to no quorum").
             if (

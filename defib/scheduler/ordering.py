@@ -102,7 +102,7 @@ class Orderer:
                 self.edge(start, promote, RUNNABLE_LEFT)
             for mon in self.actions_of(prim, "monitor"):
                 if mon.node is start.node and mon.interval_ms > 0:  # probes come before
-                    self.edge(start, mon, RUNNABLE_LEFT)
+                    self.edge(start, mon, IMPLIES_THEN, RUNNABLE_LEFT)
         for stop in stops:
             if stop.node is not None and stop.node.unclean:
                 fence = next(
