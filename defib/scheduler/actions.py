@@ -279,7 +279,8 @@ class ActionBuilder:
             if keep_on is not None:
                 # Already running there: the "start" only anchors what follows it.
                 start.pseudo = True
-                start.reason = "being multiply active"
+                if prim.failed:  # Pacemaker names the reason only when recovering
+                    start.reason = "being multiply active"
             # Without quorum nothing new starts; with no-quorum-policy=stop, what runs must
             # not stay either (its start is unrunnable, so it stops "due to no quorum").
             if (
