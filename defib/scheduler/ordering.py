@@ -66,6 +66,11 @@ class Orderer:
             for p in rsc.primitives()
         )
         runnable = active if task in ("start", "running", "promote", "promoted") else True
+        if isinstance(rsc, Prim) and rsc.blocked and task in ("start", "promote"):
+            # Blocked where it failed: it gets no start, and a start nowhere can't run.
+            action = Action(uuid, task, rsc, None, optional=True, runnable=False, pseudo=True)
+            action.extra["placeholder"] = "1"
+            return self.table.add(action)
         # A resource that runs now but must stop "needs" a start it can't have: what
         # depends on it must stop too (Pacemaker reports "required <rsc> start").
         running = any(p.running_on for p in rsc.primitives())
