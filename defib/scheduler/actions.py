@@ -93,7 +93,7 @@ class ActionBuilder:
                 "false", "no", "0", "off"):
             return
         nodes = [n for n in self.ws.nodes
-                 if n.online and not n.unclean and not n.pending and not n.maintenance]
+                 if n.online and not n.unclean and not n.maintenance]
         for rsc in self.ws.resources:
             for node in nodes:
                 for prim in self._probe_targets(rsc, node):
@@ -107,6 +107,8 @@ class ActionBuilder:
                     probe = Action(op_uuid(prim.id, "monitor"), "monitor", prim, node,
                                    optional=False, target_rc=7)
                     probe.extra["probe"] = "1"
+                    if node.pending:
+                        probe.runnable = False  # a node still joining runs nothing yet
                     self.table.add(probe)
 
     def _probe_targets(self, rsc: Rsc, node: NodeInfo) -> list[Prim]:

@@ -121,6 +121,7 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
         if in_cluster or is_peer:
             node.pending = True
             node.standby = True
+            node.online = in_cluster  # a member still joining: online, yet runs nothing
     elif do_terminate and join == "down" and not in_cluster and not is_peer:
         return
     elif not in_cluster and not is_peer and join == "down" and node.attrs.get(
@@ -137,6 +138,7 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
     elif join in ("pending", "down"):
         node.pending = True
         node.standby = True
+        node.online = True  # a member still joining: online, yet runs nothing
     else:
         _fence(node, "peer was in an unknown state")
 

@@ -95,7 +95,12 @@ class Orderer:
         for probe in self.actions_of(prim, "monitor"):
             if probe.interval_ms == 0:
                 for start in starts:
-                    self.edge(probe, start)  # start only once every node has been asked
+                    # Start only once every node has been asked. A probe that can't run
+                    # (a node still joining) blocks a start, yet never stops what runs.
+                    if not probe.runnable and not prim.running_on:
+                        self.edge(probe, start, RUNNABLE_LEFT)
+                    else:
+                        self.edge(probe, start)
         for stop in stops:
             for start in starts:
                 self.edge(stop, start, IMPLIES_THEN, RESTART)
