@@ -31,7 +31,8 @@ def build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
 def with_transitive_inputs(graph: TransitionGraph, transition: Transition) -> TransitionGraph:
     actions = transition.actions.actions
     in_graph = {s.action.id for s in graph}
-    if any(i >= len(actions) or actions[i].uuid != graph.action(i).operation_key
+    if any(i >= len(actions) or actions[i].uuid != (graph.action(i).internal_operation_key
+                                                    or graph.action(i).operation_key)
            for i in in_graph):
         return graph  # not numbered as we expect: leave it as built
     index = {id(a): n for n, a in enumerate(actions)}

@@ -155,16 +155,23 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
                 attrs[key] = value
     long_id = None
     rsc_id = rsc.id if rsc is not None else None
+    operation_key, internal_key = action.uuid, None
     if prim is not None and prim.instance_number is not None:
         long_id = prim.id
         top = prim.top()
         if isinstance(top, CloneRt) and not top.globally_unique:
             rsc_id = prim.base_id()
+        # Agents and the history know the instance by the name it was found under.
+        names = list(prim.history_names.values())
+        if names and names[-1] != prim.id and kind == "rsc_op":
+            operation_key = names[-1] + action.uuid[len(prim.id):]
+            internal_key = action.uuid
     return GraphAction(
         id=action_id,
         kind=kind,
         operation=action.task,
-        operation_key=action.uuid,
+        operation_key=operation_key,
+        internal_operation_key=internal_key,
         rsc_id=rsc_id if prim is not None else None,
         rsc_long_id=long_id,
         rsc_class=prim.rsc_class if prim is not None else None,

@@ -34,6 +34,9 @@ class GraphAction:
     node_uname: str | None = None
     node_id: str | None = None
     interval_ms: int = 0
+    # The scheduler's own key where the history knows the resource by another name (an
+    # anonymous clone instance, "rsc:1_start_0" when operation_key is "rsc_start_0").
+    internal_operation_key: str | None = None
     # CRM_meta_* and instance attributes, sorted by name, as Pacemaker writes them.
     attributes: tuple[tuple[str, str], ...] = ()
 

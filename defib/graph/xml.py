@@ -22,6 +22,8 @@ def _attr(name: str, value: str) -> str:
 def _head(action: GraphAction) -> str:
     parts = [_attr("id", str(action.id)), _attr("operation", action.operation),
              _attr("operation_key", action.operation_key)]
+    if action.internal_operation_key is not None:
+        parts.append(_attr("internal_operation_key", action.internal_operation_key))
     if action.node_uname is not None:
         parts.append(_attr("on_node", action.node_uname))
         parts.append(_attr("on_node_uuid", action.node_id or action.node_uname))
@@ -94,6 +96,7 @@ def _read_action(element: ET.Element) -> GraphAction:
         kind=_KIND_OF[kind],
         operation=element.get("operation", ""),
         operation_key=element.get("operation_key", ""),
+        internal_operation_key=element.get("internal_operation_key"),
         rsc_id=prim.get("id") if prim is not None else None,
         rsc_long_id=prim.get("long-id") if prim is not None else None,
         rsc_class=prim.get("class") if prim is not None else None,

@@ -165,6 +165,13 @@ class Orderer:
                     self.edge(begin, a, RUNNABLE_LEFT, CHILD_BEGIN)
                 for a in child_end:
                     self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT, CHILD_END)
+        for task, done in (("start", "running"), ("stop", "stopped"),
+                           ("promote", "promoted"), ("demote", "demoted")):
+            if task == "promote" and isinstance(rsc, CloneRt):
+                continue  # Pacemaker 2.1.5 has no such order for a promotable clone
+            begin, end = self.pseudo(rsc, task), self.pseudo(rsc, done)
+            if begin is not None and end is not None:
+                self.edge(begin, end, RUNNABLE_LEFT)  # done only once begun
         # Whatever stops (say, with a fenced node) is gone before its replacement starts.
         self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "start"))
         if isinstance(rsc, CloneRt) and rsc.promotable:
