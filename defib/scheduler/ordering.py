@@ -92,12 +92,17 @@ class Orderer:
 
     def primitive_internal(self, prim: Prim) -> None:
         stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
+        top = prim.top()
+        # A clone instance's probe comes before the clone's own start, so that no instance
+        # starts before every node has been asked.
+        probe_targets = (starts if not isinstance(top, CloneRt)
+                         else [a for a in [self.pseudo(top, "start")] if a is not None])
         for probe in self.actions_of(prim, "monitor"):
             if probe.interval_ms == 0:
-                for start in starts:
+                for start in probe_targets:
                     # Start only once every node has been asked. A probe that can't run
                     # (a node still joining) blocks a start, yet never stops what runs.
-                    if not probe.runnable and not prim.running_on:
+                    if not probe.runnable and not any(p.running_on for p in top.primitives()):
                         self.edge(probe, start, RUNNABLE_LEFT)
                     else:
                         self.edge(probe, start)
