@@ -88,7 +88,26 @@ class Orderer:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
             self.constraint(order)
+        self.probes_before_stop_followers()
         return self.edges
+
+    def probes_before_stop_followers(self) -> None:
+        """What must wait for a resource's stop also waits for its probes: until every
+        node has answered, the stop may not be the last one (Pacemaker's
+        order_first_probes_imply_stops)."""
+        for edge in list(self.edges):
+            first, then = edge.first, edge.then
+            rsc = first.rsc
+            if first.task != "stop" or not isinstance(rsc, Prim) or then.rsc is rsc:
+                continue
+            probes = [a for a in self.actions_of(rsc, "monitor") if a.extra.get("probe")]
+            for probe in probes:
+                if then.task == "stonith" and then.extra.get("action") == "on":
+                    if probe.node is then.node:
+                        continue  # a node is probed after it is unfenced
+                if then.task == "do_shutdown" and probe.node is not then.node:
+                    continue
+                self.edge(probe, then)
 
     def primitive_internal(self, prim: Prim) -> None:
         stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
