@@ -89,7 +89,32 @@ class Orderer:
         for order in self.cons.orderings:
             self.constraint(order)
         self.probes_before_stop_followers()
+        if self.ws.config.placement_strategy != "default":
+            for prim in self.ws.all_primitives():
+                self.load_orderings(prim)
         return self.edges
+
+    def load_orderings(self, prim: Prim) -> None:
+        """With utilization-based placement, what stops on a node frees its capacity
+        before anything starts there (Pacemaker's load_stopped_<node> pseudo actions)."""
+        if not prim.utilization or not prim.managed:
+            return
+        by_id = {n.id: n for n in self.ws.nodes}
+        for node_id in prim.allowed:
+            node = by_id.get(node_id)
+            if node is None:
+                continue
+            uuid = f"load_stopped_{node.uname}"
+            load = self.table.get(uuid, node)
+            if load is None:
+                load = self.table.add(Action(uuid, uuid, None, node, optional=False,
+                                             pseudo=True))
+            for stop in self.actions_of(prim, "stop"):
+                if stop.node is node:
+                    self.edge(stop, load)
+            for start in self.actions_of(prim, "start"):
+                if start.node is node:
+                    self.edge(load, start)
 
     def probes_before_stop_followers(self) -> None:
         """What must wait for a resource's stop also waits for its probes: until every
