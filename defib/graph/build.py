@@ -126,6 +126,8 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
             attrs["CRM_meta_on_node_uuid"] = node.id
     if action.task == "stonith":
         attrs["CRM_meta_stonith_action"] = action.extra.get("action", stonith_action)
+    elif action.task == "do_shutdown":
+        attrs["CRM_meta_op_no_wait"] = "true"
     elif kind != "crm_event":
         for key, value in (op_defaults or {}).items():
             if key != "timeout":  # op_defaults meta reach every action, pseudo ones too

@@ -88,11 +88,41 @@ class Orderer:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
             self.constraint(order)
+        self.shutdowns()
         self.probes_before_stop_followers()
         if self.ws.config.placement_strategy != "default":
             for prim in self.ws.all_primitives():
                 self.load_orderings(prim)
         return self.edges
+
+    def shutdowns(self) -> None:
+        """A cluster node asked to shut down is let go once what it runs has stopped; the
+        DC goes last, so that the others need no new election on the way."""
+        downs: list[Action] = []
+        dc_down: Action | None = None
+        for node in self.ws.nodes:
+            if (not node.online or not node.shutdown or node.unclean
+                    or node.type == "remote" or node.remote_rsc is not None):
+                continue
+            down = self.table.add(Action(f"do_shutdown-{node.uname}", "do_shutdown", None,
+                                         node, optional=False))
+            down.extra["no_wait"] = "1"
+            if node.attrs.get("#is_dc") == "true":
+                dc_down = down
+            else:
+                downs.append(down)
+            if node.maintenance:
+                continue
+            for prim in node.running:
+                if not (prim.managed or prim.blocked) or prim.meta.get(
+                        "maintenance", "false").lower() in ("true", "yes", "1", "on"):
+                    continue
+                for stop in self.actions_of(prim, "stop"):
+                    if stop.node is node:
+                        self.edge(stop, down, RUNNABLE_LEFT)
+        if dc_down is not None:
+            for down in downs:
+                self.edge(down, dc_down)
 
     def load_orderings(self, prim: Prim) -> None:
         """With utilization-based placement, what stops on a node frees its capacity
