@@ -164,9 +164,8 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
         if isinstance(top, CloneRt) and not top.globally_unique:
             rsc_id = prim.base_id()
         # Agents and the history know the instance by the name it was found under.
-        names = list(prim.history_names.values())
-        if names and names[-1] != prim.id and kind == "rsc_op":
-            operation_key = names[-1] + action.uuid[len(prim.id):]
+        if prim.clone_name is not None and kind == "rsc_op":
+            operation_key = prim.clone_name + action.uuid[len(prim.id):]
             internal_key = action.uuid
     return GraphAction(
         id=action_id,

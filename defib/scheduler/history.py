@@ -297,6 +297,8 @@ class HistoryReader:
     def replay(self, prim: Prim, node: NodeInfo, lrm: LrmResource) -> None:
         prim.known_on.add(node.id)
         prim.history_names.setdefault(node.id, lrm.id)
+        if lrm.id != prim.id:
+            prim.clone_name = lrm.id  # the last name the history used (Pacemaker's clone_name)
         ops = sorted(
             (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
             key=lambda op: (op.call_id < 0, op.call_id),

@@ -143,6 +143,7 @@ class Prim(Rsc):
     implicit: bool = False  # made by defib from a bundle, not configured as such
     forced_restart_on: set[str] = field(default_factory=set)  # e.g. a filler failed inside
     history_names: dict[str, str] = field(default_factory=dict)  # node id -> name in history
+    clone_name: str | None = None  # the name the history last knew it by, if another
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
