@@ -145,7 +145,11 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
                     value = str(parse_ms(value, 0) or 0)
                 attrs["CRM_meta_" + key.replace("-", "_")] = value
     if prim is not None and kind == "rsc_op":
-        if action.interval_ms:
+        if action.task == "cancel":
+            attrs["CRM_meta_call_id"] = action.extra.get("call_id", "")
+            attrs["CRM_meta_operation"] = action.extra.get("cancel_task", "monitor")
+            attrs["CRM_meta_interval"] = str(action.interval_ms)
+        elif action.interval_ms:
             attrs["CRM_meta_interval"] = str(action.interval_ms)
             attrs["CRM_meta_name"] = action.task
         if _is_probe(action):

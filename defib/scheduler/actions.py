@@ -82,8 +82,20 @@ class ActionBuilder:
             self.collective(rsc)
         for prim in self.ws.all_primitives():
             self.primitive(prim)
+            self.cancel_orphan_recurring(prim)
         self.probes()
         return self.table
+
+    def cancel_orphan_recurring(self, prim: Prim) -> None:
+        """A recurring operation that is no longer configured stops running."""
+        for node, op in prim.orphan_recurring:
+            if not node.online or node.unclean:
+                continue
+            cancel = Action(op_uuid(prim.id, op.operation, op.interval_ms), "cancel", prim,
+                            node, interval_ms=op.interval_ms, optional=False)
+            cancel.extra["cancel_task"] = op.operation
+            cancel.extra["call_id"] = str(op.call_id)
+            self.table.add(cancel)
 
     # -- probes ----------------------------------------------------------------------------
 

@@ -309,7 +309,12 @@ class HistoryReader:
         failed_here = False
         self.block_candidate = False
         last_start: OpRecord | None = None
+        recurring: dict[tuple[str, int], OpRecord] = {}  # what runs since the last start
         for op in ops:
+            if op.interval_ms == 0 and op.operation in ("start", "stop", "migrate_from"):
+                recurring = {}
+            elif op.interval_ms > 0:
+                recurring[(op.operation, op.interval_ms)] = op
             role, failed = self._apply(prim, node, op, role)
             if failed is not None:
                 failed_here = failed
@@ -322,6 +327,11 @@ class HistoryReader:
                 last_start = None
             if op.interval_ms > 0 and op.operation == "monitor" and op.rc_code in (0, 8):
                 prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
+        if role not in ("Stopped", "Unknown") and prim.managed:
+            configured = {(o.name, o.interval_ms) for o in prim.operations}
+            for key, op in recurring.items():
+                if key not in configured:
+                    prim.orphan_recurring.append((node, op))  # no longer configured: cancel
         if last_start is not None and role not in ("Stopped", "Unknown"):
             change = definition_change(prim, last_start)
             if change == "restart":

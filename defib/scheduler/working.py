@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from defib.model.resources import Operation
+from defib.model.status import OpRecord
 
 Role = Literal["Unknown", "Stopped", "Started", "Unpromoted", "Promoted"]
 ROLE_ORDER: dict[str, int] = {
@@ -144,6 +145,8 @@ class Prim(Rsc):
     forced_restart_on: set[str] = field(default_factory=set)  # e.g. a filler failed inside
     history_names: dict[str, str] = field(default_factory=dict)  # node id -> name in history
     clone_name: str | None = None  # the name the history last knew it by, if another
+    # Recurring operations running where it is active that are no longer configured.
+    orphan_recurring: list[tuple[NodeInfo, OpRecord]] = field(default_factory=list)
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
 
     @property
