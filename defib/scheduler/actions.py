@@ -327,15 +327,22 @@ class ActionBuilder:
             if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
                 continue
             op_role = {"Master": "Promoted", "Slave": "Unpromoted"}.get(op.role or "", op.role)
+            known = (node.id, "monitor", op.interval_ms) in prim.recurring_seen
             if (
                 op_role is not None
                 and op_role != role
                 and not (op_role == "Started" and role in ("Started", "Unpromoted"))
             ):
+                if known and not starting and prim.role != role and node in prim.running_on:
+                    # The monitor for the role it leaves stops before the role changes.
+                    cancel = Action(op_uuid(prim.id, "monitor", op.interval_ms), "cancel",
+                                    prim, node, interval_ms=op.interval_ms, optional=False)
+                    cancel.extra["cancel_task"] = "monitor"
+                    cancel.extra["role_change"] = "1"
+                    self.table.add(cancel)
                 continue
             if op_role is None and role == "Promoted" and _has_role_monitor(prim, "Promoted"):
                 continue
-            known = (node.id, "monitor", op.interval_ms) in prim.recurring_seen
             needed = starting or not known or prim.role != role
             action = Action(
                 op_uuid(prim.id, "monitor", op.interval_ms),
@@ -344,6 +351,7 @@ class ActionBuilder:
                 node,
                 interval_ms=op.interval_ms,
                 optional=not needed,
+                target_rc=8 if op_role == "Promoted" else None,
             )
             self.table.add(action)
 

@@ -192,6 +192,17 @@ class Orderer:
             for mon in self.actions_of(prim, "monitor"):
                 if mon.node is start.node and mon.interval_ms > 0:  # probes come before
                     self.edge(start, mon, IMPLIES_THEN, RUNNABLE_LEFT)
+        # A role's monitor begins once the role is reached; the old role's one ends first.
+        role_change = ("promote" if prim.next_role == "Promoted"
+                       else "demote" if prim.role == "Promoted" else None)
+        if role_change is not None:
+            for change in self.actions_of(prim, role_change):
+                for mon in self.actions_of(prim, "monitor"):
+                    if mon.node is change.node and mon.interval_ms > 0:
+                        self.edge(change, mon, RUNNABLE_LEFT)
+                for cancel in self.actions_of(prim, "cancel"):
+                    if cancel.node is change.node and cancel.extra.get("role_change"):
+                        self.edge(cancel, change, RUNNABLE_LEFT)
         for stop in stops:
             if stop.node is not None and stop.node.unclean:
                 fence = next(
