@@ -298,14 +298,20 @@ class Controller:
     async def _finish_shutdowns(self, ws: WorkingSet) -> bool:
         done = sd.nodes_done(ws, self._exiting)
         for name in done:
-            node_id = self._node_id(name)
-            async with self.write_lock:
-                current = st.find_node_state(self._cib_root(), node_id)
-                await self._patch(sd.expected_down(current, node_id, name))
-            self._exiting.add(name)
-            self._log(logging.INFO, "%s has nothing active: it may leave", name)
-            self.layer.send_ordered({"t": sd.EXIT, "node": name})
+            await self.let_go(name)
         return bool(done)
+
+    async def let_go(self, name: str) -> None:
+        """A node that asked to shut down has nothing active: it leaves, unfenced."""
+        if name in self._exiting:
+            return
+        node_id = self._node_id(name)
+        async with self.write_lock:
+            current = st.find_node_state(self._cib_root(), node_id)
+            await self._patch(sd.expected_down(current, node_id, name))
+        self._exiting.add(name)
+        self._log(logging.INFO, "%s has nothing active: it may leave", name)
+        self.layer.send_ordered({"t": sd.EXIT, "node": name})
 
     def _name(self, node_id: int) -> str:
         return self.node.name_of(node_id) or str(node_id)
@@ -565,7 +571,9 @@ class Controller:
         graph = build_graph(transition, number)
         self.series.save("input", number, xml)
         self.series.save("graph", number, graph_xml(graph))
-        if not len(graph):
+        if all(syn.action.operation == "do_shutdown" and syn.action.node_uname in self._exiting
+               for syn in graph):
+            # Nothing to do but wait for nodes already told to leave.
             self._log(logging.INFO, "idle (nothing to do; cause: %s) pe-input-%d", why, number)
             self._write_state(None)
             return False
@@ -694,7 +702,8 @@ class DcHandlers:
             elif action.operation == "lrm_delete" and action.rsc_id and action.node_uname:
                 self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
                                              "rsc": action.rsc_id})
-            # do_shutdown: the shutdown protocol (shutdown.py) lets the node go.
+            elif action.operation == "do_shutdown" and action.node_uname:
+                await self.ctl.let_go(action.node_uname)  # what it ran has stopped
             return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
         t0 = time.monotonic()

@@ -112,6 +112,10 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
     join = state.join
     terminate = node.attrs.get("terminate")
     do_terminate = terminate is not None and terminate not in ("0", "false", "")
+    if node.attrs.get("shutdown") not in (None, "", "0") and state.in_ccm is not None:
+        # It asked to leave: it is as online as its controller, and nothing to fence.
+        node.online = is_peer
+        return
     if state.in_ccm is None and node.type == "member":
         _fence(node, "peer has not been seen by the cluster")
         return
