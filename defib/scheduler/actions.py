@@ -323,9 +323,12 @@ class ActionBuilder:
 
     def recurring(self, prim: Prim, node: NodeInfo, starting: bool) -> None:
         role = prim.next_role
+        seen = [(o.name, o.interval_ms) for o in prim.operations]
         for op in prim.operations:
             if op.name != "monitor" or op.interval_ms <= 0 or not op.enabled:
                 continue
+            if seen.count((op.name, op.interval_ms)) > 1:
+                continue  # Pacemaker runs none of two ops with one name and interval
             op_role = {"Master": "Promoted", "Slave": "Unpromoted"}.get(op.role or "", op.role)
             known = (node.id, "monitor", op.interval_ms) in prim.recurring_seen
             if (
