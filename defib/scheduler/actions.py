@@ -83,8 +83,41 @@ class ActionBuilder:
         for prim in self.ws.all_primitives():
             self.primitive(prim)
             self.cancel_orphan_recurring(prim)
+            self.stopped_monitors(prim)
         self.probes()
         return self.table
+
+    def stopped_monitors(self, prim: Prim) -> None:
+        """Monitors with role="Stopped" watch every node where the resource must not run;
+        where it is to run, such a monitor stops first."""
+        if not prim.managed:
+            return
+        ops = [(o.name, o.interval_ms) for o in prim.operations]
+        dest = prim.assigned if prim.next_role not in (None, "Stopped") else None
+        for op in prim.operations:
+            if (op.name != "monitor" or op.interval_ms <= 0 or not op.enabled
+                    or op.role != "Stopped" or ops.count((op.name, op.interval_ms)) > 1):
+                continue
+            uuid = op_uuid(prim.id, "monitor", op.interval_ms)
+            for node in self.ws.nodes:
+                known = (node.id, op.interval_ms) in prim.stopped_monitors_seen
+                if node is dest:
+                    if known:
+                        cancel = Action(uuid, "cancel", prim, node,
+                                        interval_ms=op.interval_ms, optional=False)
+                        cancel.extra["cancel_task"] = "monitor"
+                        cancel.extra["before_start"] = "1"
+                        self.table.add(cancel)
+                    continue
+                stops = [a for a in self.table.for_rsc(prim, "stop") if a.node is node]
+                optional = known and all(a.optional for a in stops)
+                mon = Action(uuid, "monitor", prim, node, interval_ms=op.interval_ms,
+                             optional=optional, target_rc=7)
+                mon.extra["stopped_monitor"] = "1"
+                if (not node.online or node.unclean
+                        or any(not a.runnable for a in stops)):
+                    mon.runnable = False
+                self.table.add(mon)
 
     def cancel_orphan_recurring(self, prim: Prim) -> None:
         """A recurring operation that is no longer configured stops running."""

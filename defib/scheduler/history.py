@@ -331,6 +331,8 @@ class HistoryReader:
                 last_start = None
             if op.interval_ms > 0 and op.operation == "monitor" and op.rc_code in (0, 8):
                 prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
+            elif op.interval_ms > 0 and op.operation == "monitor" and op.rc_code == 7:
+                prim.stopped_monitors_seen.add((node.id, op.interval_ms))
         if role not in ("Stopped", "Unknown") and prim.managed:
             configured = {(o.name, o.interval_ms) for o in prim.operations}
             for key, op in recurring.items():

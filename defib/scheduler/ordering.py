@@ -192,6 +192,15 @@ class Orderer:
             for mon in self.actions_of(prim, "monitor"):
                 if mon.node is start.node and mon.interval_ms > 0:  # probes come before
                     self.edge(start, mon, IMPLIES_THEN, RUNNABLE_LEFT)
+        for mon in self.actions_of(prim, "monitor"):
+            if mon.extra.get("stopped_monitor"):
+                for stop in stops:
+                    if stop.node is mon.node:
+                        self.edge(stop, mon, IMPLIES_THEN, RUNNABLE_LEFT)
+        for cancel in self.actions_of(prim, "cancel"):
+            if cancel.extra.get("before_start"):
+                for start in starts:
+                    self.edge(cancel, start, RUNNABLE_LEFT)
         # A role's monitor begins once the role is reached; the old role's one ends first.
         role_change = ("promote" if prim.next_role == "Promoted"
                        else "demote" if prim.role == "Promoted" else None)

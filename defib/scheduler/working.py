@@ -126,6 +126,7 @@ class Prim(Rsc):
     known_on: set[str] = field(default_factory=set)  # node ids with any history
     fail_node_ids: set[str] = field(default_factory=set)
     recurring_seen: set[tuple[str, str, int]] = field(default_factory=set)  # (node, task, interval)
+    stopped_monitors_seen: set[tuple[str, int]] = field(default_factory=set)  # (node, interval)
     dangling_migration_on: list[NodeInfo] = field(default_factory=list)
     partial_migration_target: NodeInfo | None = None
     partial_migration_source: NodeInfo | None = None
