@@ -197,6 +197,9 @@ class Orderer:
                 for stop in stops:
                     if stop.node is mon.node:
                         self.edge(stop, mon, IMPLIES_THEN, RUNNABLE_LEFT)
+                for probe in self.actions_of(prim, "monitor"):
+                    if probe.interval_ms == 0 and probe.node is mon.node:
+                        self.edge(probe, mon, RUNNABLE_LEFT)
         for cancel in self.actions_of(prim, "cancel"):
             if cancel.extra.get("before_start"):
                 for start in starts:
