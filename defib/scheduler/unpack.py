@@ -239,6 +239,10 @@ class ResourceBuilder:
         meta = clone.meta
         clone.promotable = config.promotable
         clone.globally_unique = _true(meta.get("globally-unique"), False)
+        members = config.child.members if isinstance(config.child, Group) else [config.child]
+        if any(m.rsc_class in ("lsb", "systemd", "service", "upstart", "nagios") for m in members):
+            # These agent classes can't tell unique instances apart: anonymous it is.
+            clone.globally_unique = False
         clone.clone_max = _int(meta.get("clone-max"), self.node_count)
         clone.clone_node_max = _int(meta.get("clone-node-max"), 1)
         clone.promoted_max = _int(meta.get("promoted-max", meta.get("master-max")), 1)
