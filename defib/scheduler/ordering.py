@@ -89,11 +89,48 @@ class Orderer:
         for order in self.cons.orderings:
             self.constraint(order)
         self.shutdowns()
+        self.fencing_orders()
         self.probes_before_stop_followers()
         if self.ws.config.placement_strategy != "default":
             for prim in self.ws.all_primitives():
                 self.load_orderings(prim)
         return self.edges
+
+    def fencing_orders(self) -> None:
+        """One fencing at a time unless concurrent-fencing is on, the DC's last; and what
+        requires fencing starts only after every fencing of this transition."""
+        by_node = {id(a.node): a for a in self.table.actions
+                   if a.task == "stonith" and a.node is not None
+                   and a.extra.get("action", "reboot") != "on"}
+        fences = [by_node[id(n)] for n in sorted(self.ws.nodes, key=lambda n: n.uname)
+                  if id(n) in by_node]
+        dc_fence = next((f for f in fences
+                         if f.node is not None and f.node.attrs.get("#is_dc") == "true"), None)
+        others = [f for f in fences if f is not dc_fence]
+        if not self.ws.config.concurrent_fencing:
+            for first, then in zip(others, others[1:]):
+                self.edge(first, then)
+            if dc_fence is not None and others:
+                self.edge(others[-1], dc_fence)
+        elif dc_fence is not None:
+            for fence in others:
+                self.edge(fence, dc_fence)
+        if not fences:
+            return
+        for prim in self.ws.all_primitives():
+            needs = _start_requirement(prim, self.ws.config.stonith_enabled)
+            if needs == "nothing":
+                continue
+            actions = [*self.actions_of(prim, "start"), *self.actions_of(prim, "promote")]
+            for fence in fences:
+                target = fence.node
+                for action in actions:
+                    if needs == "fencing":
+                        self.edge(fence, action)
+                    elif (action.task == "start" and target is not None
+                          and target.id in prim.allowed and target.id not in prim.known_on):
+                        # It may be active on the node being fenced: start once it's not.
+                        self.edge(fence, action, RUNNABLE_LEFT)
 
     def shutdowns(self) -> None:
         """A cluster node asked to shut down is let go once what it runs has stopped; the
@@ -646,3 +683,13 @@ def _required_on(action: Action, node: NodeInfo, children: dict[int, list[Action
     if action.node is not None:
         return action.node is node
     return any(_required_on(child, node, children) for child in children.get(id(action), []))
+
+
+def _start_requirement(prim: Prim, stonith_enabled: bool) -> str:
+    """What a start needs first: "fencing" of nodes it may run on, "quorum" or "nothing"."""
+    value = prim.meta.get("requires", "").lower()
+    if value == "nothing":
+        return "nothing"
+    if value in ("fencing", "unfencing") or (not value and prim.rsc_class != "stonith"):
+        return "fencing" if stonith_enabled else "quorum"
+    return "quorum"

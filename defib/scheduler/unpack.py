@@ -88,6 +88,7 @@ def unpack_config(cib: Cib, now: dt.datetime | None) -> ClusterConfig:
     rsc_defaults = evaluate_nvsets(cib.rsc_defaults, defaults_ctx)
     config = ClusterConfig(properties=props)
     config.stonith_enabled = _true(props.get("stonith-enabled", props.get("fencing-enabled")), True)
+    config.concurrent_fencing = _true(props.get("concurrent-fencing"), False)
     config.symmetric = _true(props.get("symmetric-cluster"), True)
     config.no_quorum_policy = props.get("no-quorum-policy", "stop")
     config.have_quorum = cib.have_quorum
