@@ -108,7 +108,7 @@ class Orderer:
                          if f.node is not None and f.node.attrs.get("#is_dc") == "true"), None)
         others = [f for f in fences if f is not dc_fence]
         if not self.ws.config.concurrent_fencing:
-            for first, then in zip(others, others[1:]):
+            for first, then in zip(others, others[1:], strict=False):
                 self.edge(first, then)
             if dc_fence is not None and others:
                 self.edge(others[-1], dc_fence)
