@@ -126,7 +126,10 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
             attrs["CRM_meta_on_node_uuid"] = node.id
     if action.task == "stonith":
         attrs["CRM_meta_stonith_action"] = action.extra.get("action", stonith_action)
-    elif action.task == "do_shutdown":
+    elif action.task in ("migrate_to", "migrate_from"):
+        attrs["CRM_meta_migrate_source"] = action.extra.get("migrate_source", "")
+        attrs["CRM_meta_migrate_target"] = action.extra.get("migrate_target", "")
+    if action.task == "do_shutdown":
         attrs["CRM_meta_op_no_wait"] = "true"
     elif kind != "crm_event":
         for key, value in (op_defaults or {}).items():

@@ -11,6 +11,7 @@ from defib.scheduler.actions import ActionBuilder, ActionTable
 from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
+from defib.scheduler.live_migration import plan_migrations
 from defib.scheduler.ordering import Edge, Orderer, propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
@@ -61,4 +62,5 @@ def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
     edges = orderer.build()
     propagate(edges, ws)
     lines = summarize(ws, table)
+    plan_migrations(ws, table, edges)
     return Transition(ws, cons, table, edges, lines)

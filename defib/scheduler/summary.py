@@ -183,8 +183,8 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
             "Demote" if not prim.failed else "Recover", prim, origin, dest_name, start, start
         )
     change = "Recover" if prim.failed else "Move"
-    if change == "Move" and _migratable(prim):
-        blocker = _migration_blocker(prim, start)
+    if change == "Move" and migratable(prim):
+        blocker = migration_blocker(prim, start)
         if blocker is None:
             change = "Migrate"
         elif start.reason is None:
@@ -198,7 +198,7 @@ def _moving(prim: Prim) -> bool:
     return current is not None and prim.assigned is not None and prim.assigned is not current
 
 
-def _migration_blocker(prim: Prim, start: Action, seen: set[int] | None = None) -> Prim | None:
+def migration_blocker(prim: Prim, start: Action, seen: set[int] | None = None) -> Prim | None:
     """A resource it is ordered after that moves without migrating, if any."""
     seen = seen if seen is not None else set()
     seen.add(id(prim))
@@ -207,12 +207,12 @@ def _migration_blocker(prim: Prim, start: Action, seen: set[int] | None = None) 
         if (first.task != "start" or not isinstance(other, Prim) or other is prim
                 or "implies_then" not in flags or id(other) in seen):
             continue
-        if _moving(other) and (not _migratable(other) or other.failed):
+        if _moving(other) and (not migratable(other) or other.failed):
             return other
     return None
 
 
-def _migratable(prim: Prim) -> bool:
+def migratable(prim: Prim) -> bool:
     default = "true" if (prim.type == "remote" and prim.provider == "pacemaker") else "false"
     allow = prim.meta.get("allow-migrate", default).lower() in ("true", "yes", "1", "on")
     if not allow or (prim.parent is not None and not isinstance(prim.parent, GroupRt)):
