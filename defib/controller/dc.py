@@ -705,6 +705,11 @@ class DcHandlers:
             elif action.operation == "do_shutdown" and action.node_uname:
                 await self.ctl.let_go(action.node_uname)  # what it ran has stopped
             return ActionOutcome.success()
+        if action.operation == "delete" and action.rsc_id and action.node_uname:
+            # Not an agent action: the node forgets the (orphaned) resource's history.
+            self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
+                                         "rsc": action.rsc_id})
+            return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
         t0 = time.monotonic()
         result = await self.ctl.remote_op(spec)

@@ -84,8 +84,19 @@ class ActionBuilder:
             self.primitive(prim)
             self.cancel_orphan_recurring(prim)
             self.stopped_monitors(prim)
+            if prim.orphan and prim.managed:
+                self.forget_orphan(prim)
         self.probes()
         return self.table
+
+    def forget_orphan(self, prim: Prim) -> None:
+        """A resource no longer configured: once stopped, its history goes too."""
+        for stop in self.table.for_rsc(prim, "stop"):
+            node = stop.node
+            if stop.optional or node is None or not node.online or node.unclean:
+                continue
+            delete = Action(op_uuid(prim.id, "delete"), "delete", prim, node, optional=False)
+            self.table.add(delete)
 
     def stopped_monitors(self, prim: Prim) -> None:
         """Monitors with role="Stopped" watch every node where the resource must not run;
@@ -121,6 +132,8 @@ class ActionBuilder:
 
     def cancel_orphan_recurring(self, prim: Prim) -> None:
         """A recurring operation that is no longer configured stops running."""
+        if prim.orphan:
+            return  # its stop ends whatever it ran
         for node, op in prim.orphan_recurring:
             if not node.online or node.unclean:
                 continue

@@ -237,6 +237,10 @@ class Orderer:
                 for probe in self.actions_of(prim, "monitor"):
                     if probe.interval_ms == 0 and probe.node is mon.node:
                         self.edge(probe, mon, RUNNABLE_LEFT)
+        for delete in self.actions_of(prim, "delete"):
+            for stop in stops:
+                if stop.node is delete.node:
+                    self.edge(stop, delete, IMPLIES_THEN)
         for cancel in self.actions_of(prim, "cancel"):
             if cancel.extra.get("before_start"):
                 for start in starts:
