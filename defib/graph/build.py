@@ -126,6 +126,10 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
             attrs["CRM_meta_on_node_uuid"] = node.id
     if action.task == "stonith":
         attrs["CRM_meta_stonith_action"] = action.extra.get("action", stonith_action)
+    elif action.task == "notify" and kind == "rsc_op":
+        for key, value in action.extra.items():
+            if key.startswith("notify_"):
+                attrs["CRM_meta_" + key] = value
     elif action.task in ("migrate_to", "migrate_from"):
         attrs["CRM_meta_migrate_source"] = action.extra.get("migrate_source", "")
         attrs["CRM_meta_migrate_target"] = action.extra.get("migrate_target", "")

@@ -187,6 +187,14 @@ class Orderer:
         """What must wait for a resource's stop also waits for its probes: until every
         node has answered, the stop may not be the last one (Pacemaker's
         order_first_probes_imply_stops)."""
+        for prim in self.ws.all_primitives():
+            # The implicit "member stops, then its collective has stopped" order holds
+            # even where the member has no stop to do.
+            stopped = self.pseudo(prim.parent, "stopped") if prim.parent is not None else None
+            if stopped is not None and not self.actions_of(prim, "stop"):
+                for probe in self.actions_of(prim, "monitor"):
+                    if probe.extra.get("probe"):
+                        self.edge(probe, stopped)
         for edge in list(self.edges):
             first, then = edge.first, edge.then
             rsc = first.rsc

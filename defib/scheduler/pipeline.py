@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 from defib.model.cib import Cib
 from defib.perf import cyclic_gc_paused
-from defib.scheduler.actions import ActionBuilder, ActionTable
+from defib.scheduler.actions import Action, ActionBuilder, ActionTable
 from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
 from defib.scheduler.live_migration import plan_migrations
+from defib.scheduler.notifications import add_notifications
 from defib.scheduler.ordering import Edge, Orderer, propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
@@ -63,4 +64,10 @@ def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
     propagate(edges, ws)
     lines = summarize(ws, table)
     plan_migrations(ws, table, edges)
+
+    def add_edge(first: Action, then: Action) -> None:
+        edges.append(Edge(first, then, frozenset()))
+        then.before.append((first, ""))
+
+    add_notifications(ws, table, add_edge)
     return Transition(ws, cons, table, edges, lines)
