@@ -28,6 +28,10 @@ def test_allow_migrate_moves_live(tmp_path: Path) -> None:
         there, took = rc.wait_running("vm", not_on={home}, timeout=15)
         assert there == away
         assert rc.dc_status()["fenced"] == {}
+        # The stop on the old node completes the migration, after migrate_from.
+        rc.wait("the stop on the old node",
+                lambda: any(f"vm_stop_0 on {home}: rc=0" in rc.log(n) for n in rc.names),
+                timeout=10)
         logs = "\n".join(rc.log(n) for n in rc.names)
     # The agents ran migrate_to on the old node and migrate_from on the new one; the
     # "start" there was only the migration's completion.
