@@ -198,3 +198,30 @@ def test_promotable_clone_promotes_elsewhere_after_a_crash(tmp_path: Path) -> No
         time.sleep(2.5)  # the new Promoted monitor runs and reports: no failures
         attrs = rc.attributes()
         assert not any(k.startswith("fail-count-") for a in attrs.values() for k in a), attrs
+
+
+def test_promotable_clone_with_notify_tells_every_instance(tmp_path: Path) -> None:
+    """notify=true: a promotion is preceded by pre-notify operations on every active
+    instance, which the agents (ocf:pacemaker:Stateful) run and answer. (Post-notify
+    operations run too unless an attribute change aborts the transition first.)"""
+    stateful = ('<primitive id="sn" class="ocf" provider="pacemaker" type="Stateful">'
+                '<operations><op id="sn-m1" name="monitor" interval="2s" role="Promoted"'
+                ' timeout="20s"/><op id="sn-m2" name="monitor" interval="3s"'
+                ' role="Unpromoted" timeout="20s"/></operations></primitive>')
+    clone = ('<clone id="sn-clone"><meta_attributes id="snc-meta">'
+             '<nvpair id="snc-p" name="promotable" value="true"/>'
+             '<nvpair id="snc-n" name="notify" value="true"/></meta_attributes>'
+             + stateful + "</clone>")
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        rc.load(cib_xml(fence_device() + clone))
+        rc.wait("one promoted", lambda: len(promoted_on(rc)) == 1, timeout=20)
+        time.sleep(1)  # the promoted monitor reports
+        logs = "\n".join(rc.log(n) for n in rc.names)
+        attrs = rc.attributes()
+    told = {ln.split(" on ")[1].split(":")[0] for ln in logs.splitlines()
+            if "sn_pre_notify_promote_0 on node" in ln and ": rc=0" in ln}
+    assert told == {"node1", "node2", "node3"}, logs[-3000:]
+    failed = [ln for ln in logs.splitlines()
+              if "_notify_" in ln and ": rc=" in ln and ": rc=0" not in ln]
+    assert failed == []
+    assert not any(k.startswith("fail-count-") for a in attrs.values() for k in a), attrs
