@@ -32,8 +32,6 @@ def parse_datetime(text: str) -> dt.datetime | None:
         zone = re.search(r"(Z|[+-]\d{2}:?\d{2}|[+-]\d{2})$", time_part)
         if zone:
             z = zone.group(1)
-            if time_part[: zone.start()].endswith(" "):
-                return None  # crm_time rejects a space before the offset
             time_part = time_part[: zone.start()].strip()
             if z != "Z":
                 sign = 1 if z[0] == "+" else -1
