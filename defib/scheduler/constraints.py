@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from defib.model.constraints import Location, ResourceSet
 from defib.model.scores import INFINITY, add_scores, parse_score
-from defib.scheduler.rules import RuleContext, normalize_role, rule_matches
+from defib.scheduler.rules import RuleContext, evaluate_nvsets, normalize_role, rule_matches
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
@@ -143,16 +144,19 @@ def apply_locations(ws: WorkingSet, cons: Constraints) -> None:
     for loc in ws.cib.locations:
         targets: list[tuple[Rsc, tuple[str, ...]]] = []
         if loc.rsc_pattern:
+            # A POSIX regular expression searched anywhere in the id; "!" inverts it.
+            invert = loc.rsc_pattern.startswith("!")
             try:
-                pattern = re.compile(loc.rsc_pattern)
+                pattern = re.compile(loc.rsc_pattern[1:] if invert else loc.rsc_pattern)
             except re.error:
                 continue
             for rsc in ws.resources:
-                match = pattern.match(rsc.id)
-                if match and not rsc.orphan:
-                    targets.append(
-                        (rsc, (match.group(0),) + tuple(g or "" for g in match.groups()))
-                    )
+                match = pattern.search(rsc.id)
+                if rsc.orphan or bool(match) == invert:
+                    continue
+                groups = ((match.group(0),) + tuple(g or "" for g in match.groups())
+                          if match else ())
+                targets.append((rsc, groups))
         elif loc.sets:
             for rs in loc.sets:
                 for ident in rs.resources:
@@ -181,10 +185,18 @@ def _apply_location(
         score = parse_score(loc.score)
         _place(ws, cons, rsc, node, score, role, discovery)
         return
+    # value-source="param"/"meta" compare with the resource's own parameters (as they
+    # are on each node) and meta attributes.
+    params: Mapping[str, str] = rsc.params if isinstance(rsc, Prim) else {}
     for rule in loc.rules:
         rule_role = normalize_role(rule.role) if rule.role else role
         for node in ws.nodes:
-            ctx = RuleContext(now=ws.now, node_attrs=node.attrs, submatches=submatches)
+            if isinstance(rsc, Prim) and rsc.node_dependent_params:
+                params = evaluate_nvsets(rsc.node_dependent_params, RuleContext(
+                    now=ws.now, node_attrs=node.attrs, rsc_class=rsc.rsc_class,
+                    rsc_provider=rsc.provider, rsc_type=rsc.type))
+            ctx = RuleContext(now=ws.now, node_attrs=node.attrs, submatches=submatches,
+                              params=params, meta=rsc.meta)
             plain = type(rule)(
                 id=rule.id,
                 boolean_op=rule.boolean_op,

@@ -208,6 +208,8 @@ class ResourceBuilder:
             rsc_type=config.type,
         )
         prim.params = evaluate_nvsets(config.instance_attributes, ctx)
+        if any(nvset.rule is not None for nvset in config.instance_attributes):
+            prim.node_dependent_params = config.instance_attributes
         prim.utilization = {
             k: _int(v, 0) for k, v in evaluate_nvsets(config.utilization, ctx).items()
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from defib.model.nvsets import NvSet
 from defib.model.resources import Operation
 from defib.model.status import OpRecord
 
@@ -112,6 +113,8 @@ class Prim(Rsc):
     type: str | None = None
     template: str | None = None
     params: dict[str, str] = field(default_factory=dict)
+    # The parameter sets as configured, when rules make them differ from node to node.
+    node_dependent_params: tuple[NvSet, ...] = ()
     operations: tuple[Operation, ...] = ()
     utilization: dict[str, int] = field(default_factory=dict)
     role: Role = "Stopped"
