@@ -165,6 +165,7 @@ class HistoryReader:
         self.prims = {p.id: p for p in ws.all_primitives()}
         self.orphans: dict[str, Prim] = {}
         self.block_candidate = False
+        self.reprobe = False  # the last probe failure there has expired
         self.anonymous: dict[str, CloneRt] | None = None
         self.histories: dict[tuple[int, str], NodeHistory] = {}
 
@@ -314,9 +315,11 @@ class HistoryReader:
         self.block_candidate = False
         last_start: OpRecord | None = None
         recurring: dict[tuple[str, int], OpRecord] = {}  # what runs since the last start
+        self.reprobe = False
         for op in ops:
             if op.interval_ms == 0 and op.operation in ("start", "stop", "migrate_from"):
                 recurring = {}
+                self.reprobe = False
             elif op.interval_ms > 0:
                 recurring[(op.operation, op.interval_ms)] = op
             role, failed = self._apply(prim, node, op, role)
@@ -333,6 +336,8 @@ class HistoryReader:
                 prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
             elif op.interval_ms > 0 and op.operation == "monitor" and op.rc_code == 7:
                 prim.stopped_monitors_seen.add((node.id, op.interval_ms))
+        if self.reprobe and role in ("Stopped", "Unknown"):
+            prim.known_on.discard(node.id)
         if role not in ("Stopped", "Unknown") and prim.managed:
             configured = {(o.name, o.interval_ms) for o in prim.operations}
             for key, op in recurring.items():
@@ -466,6 +471,11 @@ class HistoryReader:
         if not (node.online or node.unclean):
             # History on a cleanly stopped node no longer describes a live resource.
             return ("Stopped" if task == "stop" else role), None
+        if (is_probe and op.op_status == EXEC_DONE and self._expired(prim, op)
+                and status in (EXEC_NOT_INSTALLED, EXEC_ERROR_HARD, EXEC_ERROR)):
+            # An expired probe failure counts for nothing: the node is asked again.
+            self.reprobe = True
+            return "Stopped", None
         if op.interval_ms > 0:
             prim.failed_recurring = True
         if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
