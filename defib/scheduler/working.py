@@ -25,14 +25,14 @@ ROLE_ORDER: dict[str, int] = {
 
 def role_of(text: str | None) -> Role | None:
     mapping: dict[str, Role] = {
-        "Stopped": "Stopped",
-        "Started": "Started",
-        "Slave": "Unpromoted",
-        "Unpromoted": "Unpromoted",
-        "Master": "Promoted",
-        "Promoted": "Promoted",
+        "stopped": "Stopped",
+        "started": "Started",
+        "slave": "Unpromoted",
+        "unpromoted": "Unpromoted",
+        "master": "Promoted",
+        "promoted": "Promoted",
     }
-    return mapping.get(text or "")
+    return mapping.get((text or "").lower())  # Pacemaker reads roles case-insensitively
 
 
 @dataclass(eq=False)
