@@ -345,8 +345,12 @@ class HistoryReader:
                     prim.orphan_recurring.append((node, op))  # no longer configured: cancel
         if last_start is not None and role not in ("Stopped", "Unknown"):
             change = definition_change(prim, last_start)
+            pending_start = last_start.op_status == EXEC_PENDING or last_start.call_id < 0
             if change == "restart":
                 prim.restart_needed_on.add(node.id)
+            elif change == "reload" and pending_start:
+                # A start still in progress can't be reloaded: it is restarted.
+                prim.forced_restart_on.add(node.id)
             elif change == "reload":
                 prim.reload_needed_on.add(node.id)
         if role == "Started" and _promotable(prim):
