@@ -16,7 +16,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
     parser.add_argument("--node", help="ask this node (default: the first that answers)")
-    parser.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the status (membership and resources) as JSON")
+    parser.add_argument("--xml", action="store_true",
+                        help="print the status as crm_mon --output-as=xml does")
+    parser.add_argument("--watch", nargs="?", const=2.0, type=float, default=None,
+                        metavar="SECONDS", help="refresh every SECONDS (default 2) until Ctrl-C")
+    parser.add_argument("--brief", action="store_true",
+                        help="membership only: nodes, quorum and DC, no resources")
+    parser.epilog = ("examples:\n  defib status\n  defib status --watch\n"
+                     "  defib status --json | jq .resources")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.set_defaults(func=_run)
 
 
@@ -72,9 +82,37 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _report(directory: Path, args: argparse.Namespace) -> str:
+    """One status report: the membership header, completed with the resources (crm_mon -1
+    layout) unless --brief."""
+    status = query(directory, args.node)
+    if args.brief:
+        return json.dumps(status, indent=2) if args.json else render(status)
+    from defib.commands.env import LiveEnv
+    from defib.commands.status import crm_mon_xml, full_dict, full_text, resource_status
+
+    report = resource_status(LiveEnv(directory))
+    if args.json:
+        return json.dumps(full_dict(status, report), indent=2)
+    if args.xml:
+        return crm_mon_xml(status, report)
+    return full_text(render(status), report)
+
+
 def _run(args: argparse.Namespace) -> int:
     from defib.cli.cluster_cmd import default_dir
 
-    status = query((args.dir or default_dir()).resolve(), args.node)
-    print(json.dumps(status, indent=2) if args.json else render(status))
-    return 0
+    directory = (args.dir or default_dir()).resolve()
+    if args.watch is None:
+        print(_report(directory, args))
+        return 0
+    try:
+        while True:
+            try:
+                text = _report(directory, args)
+            except NotConnectedError as exc:
+                text = f"(no answer: {exc})"
+            print("\033[H\033[2J" + text, flush=True)
+            time.sleep(max(0.2, args.watch))
+    except KeyboardInterrupt:
+        return 0

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from defib.executor.env import PACKAGE_AGENTS
+
 
 @dataclass(frozen=True)
 class AgentAction:
@@ -45,15 +47,32 @@ class LocalAgents:
     ocf_root: Path = Path("/usr/lib/ocf")
     fence_dir: Path = Path("/usr/sbin")
     lsb_dir: Path = Path("/etc/init.d")
+    # defib's own agents (ocf:defib:*, stonith:fence_defib_local), which the executor and
+    # the fencer find there too; None to look only at what the system has installed.
+    own_agents: Path | None = PACKAGE_AGENTS
     timeout: float = 10.0
     _cache: dict[str, AgentInfo | None] = field(default_factory=dict)
 
+    def _ocf_bases(self) -> list[Path]:
+        bases = [self.ocf_root / "resource.d"]
+        if self.own_agents is not None:
+            bases.append(self.own_agents / "ocf")
+        return bases
+
+    def _fence_dirs(self) -> list[Path]:
+        return [self.fence_dir] + ([self.own_agents] if self.own_agents is not None else [])
+
     def _path(self, cls: str, provider: str | None, typ: str) -> Path | None:
+        if "/" in typ or (provider is not None and "/" in provider):
+            return None
         if cls == "ocf" and provider:
-            return self.ocf_root / "resource.d" / provider / typ
+            found = [b / provider / typ for b in self._ocf_bases()
+                     if (b / provider / typ).is_file()]
+            return found[0] if found else self.ocf_root / "resource.d" / provider / typ
         if cls == "stonith":
-            return self.fence_dir / typ
-        if cls in ("lsb", "service") and "/" not in typ:
+            found = [d / typ for d in self._fence_dirs() if (d / typ).is_file()]
+            return found[0] if found else self.fence_dir / typ
+        if cls in ("lsb", "service"):
             return self.lsb_dir / typ
         return None
 
@@ -65,20 +84,23 @@ class LocalAgents:
 
     def candidates(self, cls: str, provider: str | None) -> list[str]:
         if cls == "ocf":
-            base = self.ocf_root / "resource.d"
-            if provider:
-                base = base / provider
-                return sorted(p.name for p in base.glob("*")) if base.is_dir() else []
-            return sorted(p.name for p in base.glob("*/*"))
+            names: set[str] = set()
+            for base in self._ocf_bases():
+                if provider:
+                    if (base / provider).is_dir():
+                        names.update(p.name for p in (base / provider).glob("*"))
+                elif base.is_dir():
+                    names.update(p.name for p in base.glob("*/*"))
+            return sorted(names)
         if cls == "stonith":
-            return sorted(p.name for p in self.fence_dir.glob("fence_*"))
+            return sorted({p.name for d in self._fence_dirs() for p in d.glob("fence_*")})
         if cls == "lsb":
             return sorted(p.name for p in self.lsb_dir.glob("*"))
         return []
 
     def providers(self) -> list[str]:
-        base = self.ocf_root / "resource.d"
-        return sorted(p.name for p in base.iterdir()) if base.is_dir() else []
+        return sorted({p.name for base in self._ocf_bases() if base.is_dir()
+                       for p in base.iterdir()})
 
     def info(self, cls: str, provider: str | None, typ: str) -> AgentInfo | None:
         spec = ":".join(x for x in (cls, provider, typ) if x)

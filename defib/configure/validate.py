@@ -15,6 +15,8 @@ from defib.configure.syntax import suggest
 _IMPLICIT_PARAMS = {"OCF_CHECK_LEVEL", "pcmk_host_list", "pcmk_host_map", "pcmk_host_check",
                     "pcmk_delay_max", "pcmk_delay_base", "pcmk_reboot_action",
                     "pcmk_monitor_timeout", "pcmk_off_action", "priority"}
+# Fence agent parameters that the fencer sets for each request, never the administrator.
+_FENCER_SETS = {"action", "port", "plug", "nodename"}
 
 
 def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
@@ -47,6 +49,8 @@ def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
     if not el.findall("instance_attributes[@id-ref]") and \
             not any(ia.find("rule") is not None for ia in el.findall("instance_attributes")):
         for name in info.required:
+            if cls == "stonith" and name in _FENCER_SETS:
+                continue  # the fencer passes these to the agent itself
             if name not in given:
                 problems.append(Problem("missing-parameter",
                                         f"{info.spec} requires parameter {name!r}",

@@ -185,6 +185,24 @@ def test_restart(cluster: Path) -> None:
     assert after != before
 
 
+def test_status_lists_resources_in_crm_mon_layout(cluster: Path) -> None:
+    where = locate(cluster, "web").rsplit(" ", 1)[-1]
+    text = defib(cluster, "status").stdout
+    assert "Node List:" in text and "Full List of Resources:" in text
+    assert "resource instances configured" in text
+    assert any(line.strip().startswith("* web\t(ocf:heartbeat:Dummy):") and where in line
+               for line in text.splitlines()), text
+    assert "Resource Group: site:" in text
+    xml = ET.fromstring(defib(cluster, "status", "--xml").stdout)
+    assert xml.find("summary/current_dc") is not None
+    assert any(r.get("id") == "web" for r in xml.iter("resource"))
+    import json
+    data = json.loads(defib(cluster, "status", "--json").stdout)
+    assert data["quorum"]["quorate"] is True and data["resources"]
+    brief = defib(cluster, "status", "--brief").stdout
+    assert "Full List of Resources:" not in brief and "Node List:" in brief
+
+
 def test_fence_a_node_last(cluster: Path) -> None:
     """Runs last: node2 is powered off (fence_defib_local) and stays down."""
     bad = defib(cluster, "node", "fence", "node9", check=False)
