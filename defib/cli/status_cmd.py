@@ -12,7 +12,7 @@ from defib.errors import NotConnectedError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("status", help="show nodes, membership, quorum and DC")
+    parser = subparsers.add_parser("status", help="nodes, quorum, DC and resources (crm_mon -1)")
     parser.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
     parser.add_argument("--node", help="ask this node (default: the first that answers)")
