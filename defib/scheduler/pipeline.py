@@ -13,7 +13,8 @@ from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
 from defib.scheduler.live_migration import plan_migrations
 from defib.scheduler.notifications import add_notifications
-from defib.scheduler.ordering import Edge, Orderer, propagate
+from defib.scheduler.ordering import Edge, Orderer
+from defib.scheduler.propagation import propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
 from defib.scheduler.unpack import (
