@@ -4,6 +4,7 @@ subprocess against a running local cluster (real daemons, controller and
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -135,6 +136,11 @@ def test_failure_failcount_and_cleanup(cluster: Path) -> None:
             break
         time.sleep(0.3)
     assert f"node={home}  name=fail-count-web  value=1" in out
+    shown = defib(cluster, "status").stdout
+    assert f"Migration Summary:\n  * Node: {home}:\n    * web: migration-threshold=1000000 " \
+           "fail-count=1 last-failure=" in shown
+    assert f"Failed Resource Actions:\n  * web_monitor_1000 on {home} 'not running' (7): " \
+        in shown
     defib(cluster, "resource", "cleanup", "--wait")  # settle the recovery first
     proc = defib(cluster, "resource", "cleanup", "web", "--wait", "--timeout", "30")
     assert "cleaned up web" in proc.stdout
@@ -201,6 +207,32 @@ def test_status_lists_resources_in_crm_mon_layout(cluster: Path) -> None:
     assert data["quorum"]["quorate"] is True and data["resources"]
     brief = defib(cluster, "status", "--brief").stdout
     assert "Full List of Resources:" not in brief and "Node List:" in brief
+
+
+def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
+    out = defib(cluster, "status").stdout
+    assert "  * 2 resource instances configured" in out
+    assert "\nFull List of Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Started node" in out
+    assert "  * Resource Group: site:\n    * ip\t(ocf:heartbeat:Dummy):\t Started node" in out
+    xml = ET.fromstring(defib(cluster, "status", "--xml").stdout)
+    web = xml.find("resources/resource[@id='web']")
+    assert web is not None and web.get("active") == "true"
+    assert web.find("node") is not None
+    assert xml.find("resources/group[@id='site']/resource[@id='ip']") is not None
+    data = json.loads(defib(cluster, "status", "--json").stdout)
+    assert [r["id"] for r in data["resources"]] == ["web", "site"]
+    # --watch refreshes until Ctrl-C (SIGINT), then exits 0.
+    watch = subprocess.Popen([*DEFIB, "status", "--watch", "0.3", "--dir", str(cluster)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)
+        watch.send_signal(signal.SIGINT)
+        out, _ = watch.communicate(timeout=10)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 0
+    assert out.count("Cluster Summary:") >= 2 and out.count("Full List of Resources:") >= 2
 
 
 def test_fence_a_node_last(cluster: Path) -> None:
