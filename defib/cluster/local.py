@@ -122,6 +122,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
     cfg = load_config(directory / CONFIG_NAME)
     chosen = [cfg.node_by_name(n) for n in names] if names else list(cfg.nodes)
     started: list[StartedNode] = []
+    spawned: dict[str, subprocess.Popen[bytes]] = {}
     for node in chosen:
         state = directory / node.name
         state.mkdir(exist_ok=True)
@@ -141,6 +142,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
                 start_new_session=True,
             )
         (state / "daemon.pid").write_text(f"{proc.pid}\n")
+        spawned[node.name] = proc
         started.append(StartedNode(node.name, proc.pid, False))
     deadline = time.monotonic() + wait
     for one in started:
@@ -150,7 +152,12 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
                 client.status()
                 break
             except NotConnectedError as exc:
-                if daemon_pid(directory, one.name) is None:
+                # A daemon spawned here is judged by its own process: right after the
+                # fork, /proc/PID/cmdline may still show the launcher's command line.
+                child = spawned.get(one.name)
+                gone = (child.poll() is not None if child is not None
+                        else daemon_pid(directory, one.name) is None)
+                if gone:
                     log_tail = (directory / one.name / "daemon.log").read_text()[-2000:]
                     raise ClusterError(f"{one.name} exited at start:\n{log_tail}",
                                        one.name) from exc
