@@ -9,7 +9,6 @@ the match rate dropping below the floor kept in ``differential_floor.txt`` does.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from defib.simulate.conformance import summary_set
 from defib.testing.gen_cib import generate_cib, small_spec
 
 SEEDS = range(40)
@@ -33,23 +33,6 @@ def read_floor() -> float:
         if line and not line.startswith("#"):
             return float(line)
     raise AssertionError(f"{FLOOR_FILE} holds no floor")
-
-
-def transition_summary(output: str) -> frozenset[str]:
-    """The lines under ``Transition Summary:``, white space collapsed."""
-    lines: list[str] = []
-    inside = False
-    for line in output.splitlines():
-        if line.startswith("Transition Summary:"):
-            inside = True
-            continue
-        if inside:
-            if not line.strip():
-                continue
-            if not line.startswith(" "):
-                break
-            lines.append(re.sub(r"\s+", " ", line.strip()))
-    return frozenset(lines)
 
 
 def _defib_simulate_missing() -> str | None:
@@ -79,7 +62,7 @@ def _compare(seed: int, workdir: Path) -> tuple[int, str | None]:
     rc, out, err = _run([*DEFIB, "simulate", "-x", str(path), "-S"])
     if rc != 0:
         return seed, f"defib simulate exited {rc}: {err.strip()[-300:]}"
-    want, got = transition_summary(out_ref), transition_summary(out)
+    want, got = summary_set(out_ref), summary_set(out)
     if want == got:
         return seed, None
     lines = [f"  missing: {ln}" for ln in sorted(want - got)]
@@ -113,7 +96,7 @@ def test_summary_parser_reads_a_reference_output() -> None:
         "  * Stop       rsc2     ( n1 )  due to node availability\n\n"
         "Executing Cluster Transition:\n  * Resource action: rsc1 start on n1\n"
     )
-    assert transition_summary(out) == {
+    assert summary_set(out) == {
         "* Start rsc1 ( n1 )",
         "* Stop rsc2 ( n1 ) due to node availability",
     }
