@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import (
+    BundleRt,
+    CloneRt,
+    GroupRt,
+    NodeInfo,
+    Prim,
+    Rsc,
+    start_requirement,
+)
 
 
 @dataclass(eq=False)
@@ -349,7 +357,7 @@ class ActionBuilder:
                 and ((starting and cfg.no_quorum_policy != "freeze")
                      or cfg.no_quorum_policy == "stop"
                      or (cfg.no_quorum_policy == "freeze" and not current))
-                and prim.meta.get("requires", "") != "nothing"  # everything else needs quorum
+                and start_requirement(prim, cfg.stonith_enabled) != "nothing"
             ):
                 start.runnable = False
                 start.reason = ("quorum freeze" if cfg.no_quorum_policy == "freeze"

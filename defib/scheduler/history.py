@@ -492,12 +492,8 @@ class HistoryReader:
             prim.banned_everywhere = True
         op_conf = op_config(prim, task, op.interval_ms)
         on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
-        if on_fail != "block" and self._expired(prim, op):
-            # An expired failure (failure-timeout) no longer counts, as if it had succeeded.
-            if task == "stop":
-                return "Stopped", None
-            return ("Started" if role in ("Stopped", "Unknown") else role), None
-        if on_fail == "ignore":
+        if on_fail == "ignore" or (on_fail != "block" and self._expired(prim, op)):
+            # An ignored or expired (failure-timeout) failure counts as if it had succeeded.
             if task == "stop":
                 return "Stopped", None
             return ("Started" if role in ("Stopped", "Unknown") else role), None

@@ -11,7 +11,7 @@ start or stop of another resource carry over to the migration actions
 from __future__ import annotations
 
 from defib.scheduler.actions import Action, ActionTable, op_uuid
-from defib.scheduler.ordering import RUNNABLE_LEFT, Edge
+from defib.scheduler.ordering import RUNNABLE_LEFT, Edge, add_edge
 from defib.scheduler.summary import migratable, migration_blocker
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import Prim, Rsc
@@ -35,9 +35,7 @@ def plan_migrations(ws: WorkingSet, table: ActionTable, edges: list[Edge]) -> No
             migrations[id(prim)] = found
 
     def edge(first: Action, then: Action, *flags: str) -> None:
-        key = frozenset(flags)
-        edges.append(Edge(first, then, key))
-        then.before.append((first, ",".join(sorted(flags))))
+        add_edge(edges, first, then, *flags)
 
     for m in migrations.values():
         migrating = m.start.rsc

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, start_requirement
 
 IMPLIES_THEN = "implies_then"
 IMPLIES_FIRST = "implies_first"
@@ -25,6 +25,12 @@ class Edge:
     first: Action
     then: Action
     flags: frozenset[str]
+
+
+def add_edge(edges: list[Edge], first: Action, then: Action, *flags: str) -> None:
+    """Order ``then`` after ``first``, for phases after the Orderer (migration, notify)."""
+    edges.append(Edge(first, then, frozenset(flags)))
+    then.before.append((first, ",".join(sorted(flags))))
 
 
 _COMPLETION = {"start": "running", "stop": "stopped", "promote": "promoted", "demote": "demoted"}
@@ -117,7 +123,7 @@ class Orderer:
         if not fences:
             return
         for prim in self.ws.all_primitives():
-            needs = _start_requirement(prim, self.ws.config.stonith_enabled)
+            needs = start_requirement(prim, self.ws.config.stonith_enabled)
             if needs == "nothing":
                 continue
             actions = [*self.actions_of(prim, "start"), *self.actions_of(prim, "promote")]
@@ -460,13 +466,3 @@ def _unassign(inst: Prim | GroupRt, starts: list[Action]) -> None:
         if action.node is None or not (isinstance(action.rsc, Prim) and action.rsc.running_on):
             action.runnable = False
             action.optional = True
-
-
-def _start_requirement(prim: Prim, stonith_enabled: bool) -> str:
-    """What a start needs first: "fencing" of nodes it may run on, "quorum" or "nothing"."""
-    value = prim.meta.get("requires", "").lower()
-    if value == "nothing":
-        return "nothing"
-    if value in ("fencing", "unfencing") or (not value and prim.rsc_class != "stonith"):
-        return "fencing" if stonith_enabled else "quorum"
-    return "quorum"

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from defib.model.cib import Cib
 from defib.perf import cyclic_gc_paused
-from defib.scheduler.actions import Action, ActionBuilder, ActionTable
+from defib.scheduler.actions import ActionBuilder, ActionTable
 from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
 from defib.scheduler.live_migration import plan_migrations
 from defib.scheduler.notifications import add_notifications
-from defib.scheduler.ordering import Edge, Orderer
+from defib.scheduler.ordering import Edge, Orderer, add_edge
 from defib.scheduler.propagation import propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
@@ -65,10 +65,5 @@ def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
     propagate(edges, ws)
     lines = summarize(ws, table)
     plan_migrations(ws, table, edges)
-
-    def add_edge(first: Action, then: Action) -> None:
-        edges.append(Edge(first, then, frozenset()))
-        then.before.append((first, ""))
-
-    add_notifications(ws, table, add_edge)
+    add_notifications(ws, table, lambda first, then: add_edge(edges, first, then))
     return Transition(ws, cons, table, edges, lines)

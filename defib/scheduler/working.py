@@ -269,3 +269,13 @@ class ClusterConfig:
     default_stickiness: int = 0
     priority_fencing_delay: int = 0
     properties: dict[str, str] = field(default_factory=dict)
+
+
+def start_requirement(prim: Prim, stonith_enabled: bool) -> str:
+    """What a start needs first: "fencing" of nodes it may run on, "quorum" or "nothing"."""
+    value = prim.meta.get("requires", "").lower()
+    if value == "nothing":
+        return "nothing"
+    if value in ("fencing", "unfencing") or (not value and prim.rsc_class != "stonith"):
+        return "fencing" if stonith_enabled else "quorum"
+    return "quorum"
