@@ -163,6 +163,9 @@ class Report:
                 out.setdefault(family(r.name), []).append(r.name)
         return dict(sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
+    def passing(self, metric: str) -> list[str]:
+        return sorted(r.name for r in self.results if r.passed[metric])
+
     def errors(self) -> list[CaseResult]:
         return [r for r in self.results if r.error]
 
@@ -184,6 +187,54 @@ class Report:
             lines.append(f"cases that raised or gave a cyclic graph ({len(errors)}):")
             lines.extend(f"  {r.name}: {r.error}" for r in errors)
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ListDiff:
+    """How a run compares with the per-case lists of passing cases kept in the repository."""
+
+    lost: dict[str, list[str]]    # metric -> cases listed as passing that now fail
+    gained: dict[str, list[str]]  # metric -> cases passing now that the list lacks
+
+    def text(self) -> str:
+        lines = []
+        for title, table in (("no longer passing", self.lost), ("newly passing", self.gained)):
+            for metric, names in table.items():
+                if names:
+                    lines.append(f"{title} ({metric}, {len(names)}): {' '.join(names)}")
+        return "\n".join(lines)
+
+
+def compare_with_lists(report: Report, lists: dict[str, list[str]]) -> ListDiff:
+    """Cases lost and gained per metric against ``lists`` (metric -> names that passed).
+
+    Only cases of this run count: a listed case absent from the reference directory is
+    neither lost nor gained."""
+    ran = {r.name for r in report.results}
+    lost: dict[str, list[str]] = {}
+    gained: dict[str, list[str]] = {}
+    for metric in METRICS:
+        now = set(report.passing(metric))
+        before = set(lists.get(metric, ())) & ran
+        lost[metric] = sorted(before - now)
+        gained[metric] = sorted(now - before)
+    return ListDiff(lost, gained)
+
+
+def passing_lists(report: Report) -> dict[str, list[str]]:
+    """The per-case lists to store: metric -> sorted names of the cases that pass."""
+    return {metric: report.passing(metric) for metric in METRICS}
+
+
+def raised_floors(report: Report, floors: dict[str, object]) -> dict[str, object]:
+    """``floors`` with each rate floor raised to this run's whole percent (never lowered)."""
+    out = dict(floors)
+    for metric in METRICS:
+        old = floors.get(metric, 0)
+        current = int(report.rate(metric))
+        if isinstance(old, (int, float)) and current > old:
+            out[metric] = current
+    return out
 
 
 def run_all(cases: Iterable[Case]) -> Report:
