@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from defib.scheduler.probes import probe_refused
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import (
     BundleRt,
@@ -165,6 +166,8 @@ class ActionBuilder:
                 for prim in self._probe_targets(rsc, node):
                     if node.id in prim.known_on or prim.orphan:
                         continue
+                    if probe_refused(self.ws, prim, node) is not None:
+                        continue
                     if (prim.id, node.id) in self.discovery_never:
                         continue
                     exclusive = self.discovery_exclusive.get(prim.id)
@@ -185,8 +188,10 @@ class ActionBuilder:
                 return [r.child for r in rsc.replicas
                         if r.child is not None and r.connection is not None
                         and r.connection.id == node.id]
+            # A connection is probed only once its container can start (or already runs).
             return [p for r in rsc.replicas for p in (r.ip, r.container, r.connection)
-                    if p is not None]
+                    if p is not None and (p is not r.connection or r.container.running_on
+                                          or r.container.assigned is not None)]
         if isinstance(rsc, Prim):
             return [rsc]
         if isinstance(rsc, GroupRt):
