@@ -130,7 +130,8 @@ def _asymmetric_rule(edge: Edge) -> bool:
     if (ASYMMETRIC in edge.flags and not f.runnable and t.runnable and not t.optional
             and not _is_real_optional(f)):
         t.runnable = False
-        t.reason = t.reason or f"unrunnable {f.label()}"
+        if f.rsc is not t.rsc:
+            t.reason = t.reason or f"unrunnable {f.label()}"
         return True
     return False
 
@@ -140,7 +141,9 @@ def _runnable_left_rule(edge: Edge) -> bool:
     if RUNNABLE_LEFT not in edge.flags or f.runnable or not t.runnable or _is_real_optional(f):
         return False
     t.runnable = False
-    if t.reason is None:
+    # Pacemaker names the cause only when it is another resource's action (a start blocked
+    # by its own probe on a pending node is just "blocked").
+    if t.reason is None and f.rsc is not t.rsc:
         inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
         t.reason = f.reason if inherited else f"unrunnable {f.label()}"
     return True
