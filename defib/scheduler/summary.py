@@ -57,8 +57,9 @@ def _line(
 
 def summarize(ws: WorkingSet, table: ActionTable) -> list[str]:
     lines: list[str] = []
-    for action in table.actions:
-        if action.task == "stonith" and action.runnable:
+    # Node actions come first, newest first: Pacemaker lists its actions most recent first.
+    for action in reversed(table.actions):
+        if action.task == "stonith" and action.runnable and not action.optional:
             reason = action.reason or "node is unclean"
             resource = action.extra.get("resource")
             target = action.node.uname if action.node else ""
