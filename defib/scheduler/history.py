@@ -309,6 +309,10 @@ class HistoryReader:
             key=lambda op: (op.call_id < 0, op.call_id),
         )
         self.histories[(id(prim), node.id)] = NodeHistory(prim, node, ops)
+        if not prim.orphan and not prim.implicit and (
+                (lrm.rsc_class, lrm.provider, lrm.type)
+                != (prim.rsc_class, prim.provider, prim.type)):
+            prim.agent_changed_on.append(node.id)  # a fence device unfences the node again
         unclean_before = node.unclean
         role = "Stopped"
         failed_here = False
@@ -356,6 +360,8 @@ class HistoryReader:
         if role == "Started" and _promotable(prim):
             role = "Unpromoted"
         active = role not in ("Stopped", "Unknown")
+        if active and node.id in prim.agent_changed_on:
+            prim.forced_restart_on.add(node.id)  # another agent runs there: restart it
         if active and self.block_candidate and not node.unclean:
             prim.blocked = True  # on-fail=block holds only while the resource is active
             prim.managed = False  # blocked: left where it is, as if unmanaged
@@ -450,6 +456,9 @@ class HistoryReader:
             else:
                 status = EXEC_ERROR
         if status == EXEC_DONE:
+            if rc == OCF_NOT_RUNNING:
+                # "Not running" when that was the expected result (any task): stopped.
+                return "Stopped", False
             if task == "start":
                 return "Started", False
             if task == "stop":

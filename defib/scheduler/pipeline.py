@@ -13,10 +13,11 @@ from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader, unpack_node_states
 from defib.scheduler.live_migration import plan_migrations
 from defib.scheduler.notifications import add_notifications
-from defib.scheduler.ordering import Edge, Orderer, add_edge
+from defib.scheduler.ordering import IMPLIES_THEN, Edge, Orderer, add_edge
 from defib.scheduler.propagation import propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
+from defib.scheduler.unfencing import Unfencer
 from defib.scheduler.unpack import (
     ResourceBuilder,
     WorkingSet,
@@ -62,6 +63,8 @@ def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
     table = ActionBuilder(ws, cons.discovery_never, cons.discovery_exclusive).build()
     orderer = Orderer(ws, cons, table)
     edges = orderer.build()
+    Unfencer(ws, table, lambda first, then, *flags: add_edge(edges, first, then, *flags),
+             IMPLIES_THEN).run()
     propagate(edges, ws)
     lines = summarize(ws, table)
     plan_migrations(ws, table, edges)

@@ -193,6 +193,8 @@ def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
     _force(t, forward=True)
     if t.reason is None and f.rsc is not None:
         t.reason = f"required {f.label()}"
+    elif t.reason is None and f.task == "stonith":
+        t.reason = "required stonith"  # Pacemaker names a node action by its task alone
     return True
 
 

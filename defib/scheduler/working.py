@@ -136,6 +136,7 @@ class Prim(Rsc):
     migration_threshold: int = 1_000_000
     failure_timeout_s: int = 0
     restart_needed_on: set[str] = field(default_factory=set)  # definition changed
+    agent_changed_on: list[str] = field(default_factory=list)  # history under another agent
     reload_needed_on: set[str] = field(default_factory=set)
     stop_failed_on: set[str] = field(default_factory=set)
     banned_on: set[str] = field(default_factory=set)  # hard errors
