@@ -49,7 +49,8 @@ def included(action: Action) -> bool:
     if not action.runnable or action.optional:
         return False
     rsc = action.rsc
-    if isinstance(rsc, Prim) and not rsc.managed and not _is_probe(action):
+    if (isinstance(rsc, Prim) and not rsc.managed and not _is_probe(action)
+            and not (rsc.maintenance and action.task == "cancel")):
         return False
     if action.pseudo or action.task in CLUSTER_TASKS:
         return True

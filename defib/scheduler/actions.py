@@ -99,10 +99,13 @@ class ActionBuilder:
         return self.table
 
     def forget_orphan(self, prim: Prim) -> None:
-        """A resource no longer configured: once stopped, its history goes too."""
-        for stop in self.table.for_rsc(prim, "stop"):
-            node = stop.node
-            if stop.optional or node is None or not node.online or node.unclean:
+        """A resource no longer configured: once stopped, its history goes too, on every
+        node that has one."""
+        stops = self.table.for_rsc(prim, "stop")
+        if not any(not stop.optional for stop in stops):
+            return
+        for node in self.ws.nodes:
+            if node.id not in prim.known_on or not node.online or node.unclean:
                 continue
             delete = Action(op_uuid(prim.id, "delete"), "delete", prim, node, optional=False)
             self.table.add(delete)
@@ -138,6 +141,19 @@ class ActionBuilder:
                         or any(not a.runnable for a in stops)):
                     mon.runnable = False
                 self.table.add(mon)
+
+    def cancel_monitors(self, prim: Prim) -> None:
+        """In maintenance nothing watches a resource: its running monitors are cancelled."""
+        for node in prim.running_on:
+            if not node.online or node.unclean:
+                continue
+            for op in prim.operations:
+                if (op.name == "monitor" and op.interval_ms > 0
+                        and (node.id, "monitor", op.interval_ms) in prim.recurring_seen):
+                    cancel = Action(op_uuid(prim.id, "monitor", op.interval_ms), "cancel", prim,
+                                    node, interval_ms=op.interval_ms, optional=False)
+                    cancel.extra["cancel_task"] = "monitor"
+                    self.table.add(cancel)
 
     def cancel_orphan_recurring(self, prim: Prim) -> None:
         """A recurring operation that is no longer configured stops running."""
@@ -217,9 +233,14 @@ class ActionBuilder:
 
     def fencing(self) -> None:
         cfg = self.ws.config
-
+        # Pacemaker schedules no fencing without a fence device (a deleted one still
+        # counts), except of guests (their container is recovered) and a quorum suicide.
+        has_device = any(p.is_fence_device for p in self.ws.all_primitives())
         for node in self.ws.nodes:
             if not node.unclean or not cfg.stonith_enabled:
+                continue
+            if (not has_device and node.container_rsc is None
+                    and node.fence_reason != "cluster does not have quorum"):
                 continue
             if node.unseen and not node.running and not self.quorum_ok:
                 continue
@@ -286,6 +307,8 @@ class ActionBuilder:
                 )
                 blocked.extra["placeholder"] = "1"
                 self.table.add(blocked)
+            if prim.maintenance:
+                self.cancel_monitors(prim)
             return
         for node in prim.dangling_migration_on:
             # A completed migration whose source was never stopped: stop it there, quietly.

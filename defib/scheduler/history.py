@@ -290,7 +290,13 @@ class HistoryReader:
         if prim is None:
             prim = Prim(id=key, rsc_class=lrm.rsc_class, provider=lrm.provider, type=lrm.type)
             prim.orphan = True
+            # A deleted fence device still counts as one (Pacemaker flags it from its class):
+            # with it, the cluster has "a fence device" and manages resources, the orphan
+            # device's own stop included.
+            prim.is_fence_device = (lrm.rsc_class or "").lower() == "stonith"
             prim.managed = self.ws.config.stop_orphan_resources
+            if self.ws.config.maintenance_mode:
+                prim.managed, prim.maintenance = False, True
             prim.target_role = "Stopped"
             prim.config_order = 1_000_000 + len(self.orphans)
             self.orphans[key] = prim
@@ -375,6 +381,9 @@ class HistoryReader:
             # Active on a node that is down: it may not really be down. Make sure.
             _fence(node, f"{prim.id} is thought to be active there")
         if active and (node.online or node.unclean):
+            if node.maintenance:
+                # Pacemaker: whatever runs on a node in maintenance is left as it is there.
+                prim.managed, prim.maintenance = False, True
             if node not in prim.running_on:
                 prim.running_on.append(node)
                 node.running.append(prim)

@@ -395,17 +395,13 @@ class Orderer:
             thens = [then_pseudo] if then_pseudo is not None else []
         if order.kind == "Mandatory":
             # Pacemaker 2.1.5: a mandatory order always needs its first action runnable; the
-            # forward half of a symmetrical order passes requirement on, the inverse half back.
-            if order.symmetry == "asymmetric":
-                flags = [ASYMMETRIC]
-            else:
-                flags = [RUNNABLE_LEFT]
-            if order.symmetry == "runnable-only":
-                flags = [RUNNABLE_LEFT]
+            # forward half of a symmetrical order passes requirement on. The inverse half
+            # ("then" stops before "first" stops) passes none back: Pacemaker makes a first
+            # required there only when its own members already are, so a clone instance
+            # stopping on another node never stops (restarts) what was ordered after the clone.
+            flags = [ASYMMETRIC] if order.symmetry == "asymmetric" else [RUNNABLE_LEFT]
             if order.symmetry == "symmetric":
                 flags.append(IMPLIES_THEN)
-            elif order.symmetry == "inverse":
-                flags.append(IMPLIES_FIRST)
         else:
             flags = []
         if (isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)

@@ -164,7 +164,7 @@ def _restart_rules(edge: Edge) -> bool:
 
 def _implies_then_rule(edge: Edge, children: dict[int, list[Action]]) -> bool:
     f, t = edge.first, edge.then
-    if IMPLIES_THEN not in edge.flags or not _required_for(f, t.node, children):
+    if IMPLIES_THEN not in edge.flags or not _required_for(f, _ordering_node(t), children):
         return False
     if not t.optional:
         if (t.pseudo and "forced" not in t.extra and f.runnable and f.rsc is not None
@@ -241,6 +241,16 @@ def _force(action: Action, forward: bool = False) -> None:
         return
     if isinstance(action.rsc, GroupRt) or (forward and isinstance(action.rsc, CloneRt)):
         action.extra["forced"] = "1"
+
+
+def _ordering_node(action: Action) -> NodeInfo | None:
+    """The node an action stands for in an ordering: its own, or for a group's start the
+    one node all its members are assigned to (Pacemaker asks a clone "first" about that
+    node only, so an instance starting elsewhere restarts nothing in the group)."""
+    if action.node is not None or action.task != "start" or not isinstance(action.rsc, GroupRt):
+        return action.node
+    nodes = {id(p.assigned): p.assigned for p in action.rsc.children if p.assigned is not None}
+    return next(iter(nodes.values())) if len(nodes) == 1 else None
 
 
 def _required_for(action: Action, node: NodeInfo | None,

@@ -184,7 +184,8 @@ class ResourceBuilder:
         stick = meta.get("resource-stickiness")
         rsc.stickiness = parse_score(stick) if stick is not None else self.config.default_stickiness
         rsc.managed = _true(meta.get("is-managed"), True) and not self.config.maintenance_mode
-        if _true(meta.get("maintenance"), False):
+        rsc.maintenance = self.config.maintenance_mode or _true(meta.get("maintenance"), False)
+        if rsc.maintenance:
             rsc.managed = False
         rsc.config_order = self.order
         self.order += 1

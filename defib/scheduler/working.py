@@ -84,6 +84,9 @@ class Rsc:
     priority: int = 0
     stickiness: int = 0
     managed: bool = True
+    # In maintenance (its own meta, cluster maintenance-mode, or active on a node in
+    # maintenance): left exactly as it is, unmanaged, its recurring monitors cancelled.
+    maintenance: bool = False
     orphan: bool = False
     config_order: int = 0
     assigned_done: bool = False
