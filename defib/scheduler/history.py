@@ -290,6 +290,9 @@ class HistoryReader:
         if prim is None:
             prim = Prim(id=key, rsc_class=lrm.rsc_class, provider=lrm.provider, type=lrm.type)
             prim.orphan = True
+            # Still a fence device (Pacemaker unpacks it as one): fencing counts as
+            # configured while it is active, so it can be stopped.
+            prim.is_fence_device = lrm.rsc_class == "stonith"
             prim.managed = self.ws.config.stop_orphan_resources
             prim.target_role = "Stopped"
             prim.config_order = 1_000_000 + len(self.orphans)
