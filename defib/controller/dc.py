@@ -43,13 +43,14 @@ from defib.controller.fencing import (
     local_power_off_cleanup,
     max_attempts,
 )
-from defib.controller.graphs import build_graph, graph_xml, lrm_id
 from defib.controller.lrm import LrmService
 from defib.errors import ClusterError, DefibError
 from defib.executor.metadata import parse_duration_ms
 from defib.executor.types import OcfRc
+from defib.graph.build import build_graph, lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
 from defib.graph.model import GraphAction, TransitionGraph
+from defib.graph.xml import graph_to_xml
 from defib.history.series import PeSeries
 from defib.scheduler import Transition, schedule
 from defib.scheduler.unpack import WorkingSet
@@ -663,13 +664,13 @@ class Controller:
         last = self._last_saved
         if last is not None and last[0] == key:
             graph = build_graph(transition, last[2])
-            if graph_xml(graph) == last[1]:
+            if graph_to_xml(graph) == last[1]:
                 self.transition_id = last[2]
                 return graph
         number = self.series.next_number()
         self.transition_id = number
         graph = build_graph(transition, number)
-        text = graph_xml(graph)
+        text = graph_to_xml(graph)
         self.series.save("input", number, xml)
         self.series.save("graph", number, text)
         self._last_saved = (key, text, number)
