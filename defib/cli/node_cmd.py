@@ -59,8 +59,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                lambda a, env: n.utilization(env, a.node, a.name, a.value, a.delete))
     _nv_arguments(p)
     p = action(sub, "fence", "ask the cluster to fence (reboot) a node",
-               "defib node fence node3", False, lambda a, env: n.fence(env, a.node))
+               "defib node fence node3  (--confirm: it is down, treat it as fenced)", False,
+               lambda a, env: n.fence(env, a.node, a.confirm))
     p.add_argument("node", metavar="NODE")
+    p.add_argument("--confirm", action="store_true",
+                   help="the node is known to be down (powered off by hand): record it as "
+                        "fenced without running any device (stonith_admin --confirm)")
 
 
 def _lifetime(p: argparse.ArgumentParser) -> None:

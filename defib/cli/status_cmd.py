@@ -82,6 +82,28 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def fencing_state(directory: Path, node: str) -> dict[str, dict[str, Any]]:
+    """The DC's failed fencing attempts per node, as ``node`` knows them (the DC broadcasts
+    them); empty when the controller does not answer."""
+    from defib.cluster.client import ControlClient
+    from defib.errors import ClusterError
+
+    try:
+        answer = ControlClient.for_node(directory, node, timeout=5.0).request("crm_status")
+    except (NotConnectedError, ClusterError):
+        return {}
+    return {str(k): dict(v) for k, v in dict(answer.get("fencing") or {}).items()}
+
+
+def fencing_lines(fencing: dict[str, dict[str, Any]], now: float) -> list[str]:
+    from defib.controller.fencing import describe_target
+
+    if not fencing:
+        return []
+    return ["", "Fencing:", *(f"  * {describe_target(t, info, now)}"
+                              for t, info in sorted(fencing.items()))]
+
+
 def _report(directory: Path, args: argparse.Namespace) -> str:
     """One status report: the membership header, completed with the resources (crm_mon -1
     layout) unless --brief."""
@@ -92,11 +114,12 @@ def _report(directory: Path, args: argparse.Namespace) -> str:
     from defib.commands.status import crm_mon_xml, full_dict, full_text, resource_status
 
     report = resource_status(LiveEnv(directory))
+    fencing = fencing_state(directory, str(status["node"]["name"]))
     if args.json:
-        return json.dumps(full_dict(status, report), indent=2)
+        return json.dumps({**full_dict(status, report), "fencing": fencing}, indent=2)
     if args.xml:
         return crm_mon_xml(status, report)
-    return full_text(render(status), report)
+    return "\n".join([full_text(render(status), report), *fencing_lines(fencing, time.time())])
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -59,8 +59,9 @@ class CommandEnv(Protocol):
         """The CIB as the DC would give it to the scheduler (quorum, DC)."""
         ...
 
-    def fence(self, node: str) -> str:
-        """Ask the cluster to fence ``node``; a description of what was done."""
+    def fence(self, node: str, confirm: bool = False) -> str:
+        """Ask the cluster to fence ``node`` (``confirm``: record it as fenced without any
+        device, as ``stonith_admin --confirm``); a description of what was done."""
         ...
 
     def in_flight(self) -> list[str]:
@@ -198,7 +199,7 @@ class MemoryEnv:
     def scheduler_input(self, xml: str) -> str:
         return xml
 
-    def fence(self, node: str) -> str:
+    def fence(self, node: str, confirm: bool = False) -> str:
         self.fenced.append(node)
         return f"fencing of {node} requested"
 
@@ -258,7 +259,7 @@ class FileEnv:
     def scheduler_input(self, xml: str) -> str:
         return xml
 
-    def fence(self, node: str) -> str:
+    def fence(self, node: str, confirm: bool = False) -> str:
         raise CommandError("fencing needs a running cluster, not a CIB file", node)
 
     def in_flight(self) -> list[str]:
@@ -350,9 +351,10 @@ class LiveEnv:
             raise ClusterError("no DC elected yet")
         return scheduler_input(xml, bool(status["quorum"]["quorate"]), str(dc["id"]))
 
-    def fence(self, node: str) -> str:
+    def fence(self, node: str, confirm: bool = False) -> str:
         try:
-            answer = self.request("crm_fence", node=node)
+            answer = self.request("crm_fence", node=node,
+                                  action="confirm" if confirm else "reboot")
         except ClusterError as exc:
             if "unknown op" in str(exc):
                 raise CommandError("this cluster's controller offers no fencing request yet "

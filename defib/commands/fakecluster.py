@@ -26,7 +26,7 @@ def _node_state(root: ET.Element, uname: str, node_id: str | None) -> ET.Element
 def step(env: MemoryEnv) -> int:
     """Run one transition; the number of resource operations recorded."""
     from defib.controller.cibinput import parse_input
-    from defib.controller.graphs import build_graph
+    from defib.graph.build import build_graph
     from defib.scheduler import schedule
 
     graph = build_graph(schedule(parse_input(env.xml), env.now()), 1)

@@ -132,7 +132,7 @@ def utilization(env: CommandEnv, node: str, name: str | None = None,
     return _nv_command(env, node, "utilization", "utilization", name, value, delete)
 
 
-def fence(env: CommandEnv, node: str) -> Outcome:
+def fence(env: CommandEnv, node: str, confirm: bool = False) -> Outcome:
     root = ET.fromstring(env.read())
     cibtree.check_node(root, node)
-    return Outcome((env.fence(node),), True, {"node": node})
+    return Outcome((env.fence(node, confirm),), True, {"node": node})

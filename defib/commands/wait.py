@@ -28,7 +28,7 @@ class Pending:
 def pending(env: CommandEnv, scheduler_xml: str | None = None) -> Pending:
     """What is left to do; ``scheduler_xml`` is ``env.scheduler_input(...)`` when known."""
     from defib.controller.cibinput import parse_input
-    from defib.controller.graphs import build_graph
+    from defib.graph.build import build_graph
     from defib.scheduler import schedule
 
     if scheduler_xml is None:

@@ -24,7 +24,12 @@ from defib.configure.parser import Parsed, parse_statement
 from defib.configure.render import render
 from defib.configure.report import Problem, errors
 from defib.configure.syntax import ParseFailure
-from defib.configure.validate import check_agent, check_references, verify_doc
+from defib.configure.validate import (
+    check_agent,
+    check_references,
+    fencing_problems,
+    verify_doc,
+)
 
 
 class CibStore(Protocol):
@@ -138,7 +143,7 @@ def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
 
 def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     doc = _load(store)
-    problems = verify_doc(doc)
+    problems = verify_doc(doc) + fencing_problems(doc)
     if agents is not None:
         text = render(doc.conf)
         parsed, parse_problems = editing.parse_into(doc, text, IdAllocator())

@@ -141,5 +141,22 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
     return problems
 
 
+def fencing_problems(doc: CibDoc) -> list[Problem]:
+    """stonith-enabled (the default) without any fence device: nothing starts, and a lost
+    node can never be fenced (Pacemaker's crm_verify reports it too)."""
+    enabled = "true"
+    for nv in doc.section("crm_config", False).iter("nvpair"):
+        if nv.get("name") in ("stonith-enabled", "fencing-enabled"):
+            enabled = (nv.get("value") or "").strip().lower()
+    if enabled not in ("true", "yes", "on", "y", "1"):
+        return []
+    if any(el.tag == "primitive" and el.get("class") == "stonith" for el in doc.resources()):
+        return []
+    return [Problem("no-fence-device", "stonith-enabled is true but no fence device is"
+                    " configured: resources will not start and a lost node can never be"
+                    " fenced; configure a device (primitive ... stonith:fence_...) or set"
+                    " stonith-enabled=false", severity="warning")]
+
+
 def element_text(el: ET.Element) -> str:
     return ET.tostring(el, encoding="unicode")

@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -35,22 +36,31 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.cibinput import parse_input
-from defib.controller.fencing import fence, local_power_off_cleanup
-from defib.controller.graphs import build_graph, graph_xml, lrm_id
+from defib.controller.fencing import (
+    FencingPolicy,
+    fence,
+    fencing_signature,
+    local_power_off_cleanup,
+    max_attempts,
+)
 from defib.controller.lrm import LrmService
 from defib.errors import ClusterError, DefibError
 from defib.executor.metadata import parse_duration_ms
 from defib.executor.types import OcfRc
+from defib.graph.build import build_graph, lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
-from defib.graph.model import GraphAction
+from defib.graph.model import GraphAction, TransitionGraph
+from defib.graph.xml import graph_to_xml
 from defib.history.series import PeSeries
 from defib.scheduler import Transition, schedule
 from defib.scheduler.unpack import WorkingSet
+from defib.simulate.engine import execution_date
 
 log = logging.getLogger("defib.controller")
 REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
 OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
-FENCE_RETRY_S = 2.0
+RETRY_FIRST_S = 1.0  # a failed transition whose input did not change waits this long ...
+RETRY_MAX_S = 10.0  # ... doubling up to this, before it is run again
 JOIN_SETTLE_S = 0.5
 FENCE_REQUEST_TIMEOUT_S = 120.0
 RECHECK_DEFAULT_S = 900.0
@@ -63,7 +73,12 @@ class ControllerOptions:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now()
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _undated(xml: str) -> str:
+    """The scheduler input without its execution date: equal texts, same decisions."""
+    return re.sub(r' execution-date="[0-9]*"', "", xml, count=1)
 
 
 class Controller:
@@ -81,8 +96,21 @@ class Controller:
         self.reports: dict[str, tuple[str, ET.Element]] = {}
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
-        self.fence_failures: dict[str, str] = {}
         self.fenced: dict[str, list[float]] = {}
+        self.fencing = FencingPolicy()
+        # The DC's fencing failures as it last broadcast them: every node can show them.
+        self.fencing_view: dict[str, dict[str, Any]] = {}
+        self._fencing_sig: str | None = None
+        self._aborting = asyncio.Event()  # set when the running transition is aborted
+        self.scheduler_runs = 0
+        # The last transition's input (execution date aside) and whether it failed: an
+        # unchanged input after a failure is not run again before ``_retry_at``.
+        self._last_input: str | None = None
+        self._last_saved: tuple[str, str, int] | None = None  # input, graph, number
+        self._last_failed = False
+        self._retry_s = RETRY_FIRST_S
+        self._retry_at = 0.0
+        self._retry: asyncio.TimerHandle | None = None
         self.transition_id = -1
         self.last_ws: WorkingSet | None = None
         self._wake = asyncio.Event()
@@ -138,6 +166,11 @@ class Controller:
         self._wake.set()
         if abort and self._executor is not None and not self._executor.aborted:
             self._executor.abort(why)
+            self._aborting.set()
+
+    @property
+    def fence_failures(self) -> dict[str, str]:
+        return {t: str(info.get("reason", "")) for t, info in self.fencing_view.items()}
 
     def _arm_recheck(self, ws: WorkingSet) -> None:
         """Run the scheduler again when a failure expires (``failure-timeout``), and at
@@ -179,6 +212,12 @@ class Controller:
                 self._settle_until = time.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
+            if self.is_dc and self.fencing.targets.keys() & names:
+                for name in sorted(self.fencing.targets.keys() & names):
+                    self._log(logging.INFO, "%s is back: its fencing failures are forgotten",
+                              name)
+                    self.fencing.reset(name)
+                self._publish_fencing()
             for key, (node, future) in list(self.waiting.items()):
                 if node not in names and not future.done():
                     future.set_result({"lost": True, "key": key})
@@ -199,7 +238,8 @@ class Controller:
         return {"node": self.name, "is_dc": self.is_dc, "dc": self._name(self.node.cib.dc)
                 if self.node.cib.dc is not None else None,
                 "transition": self.transition_id, "in_flight": len(self.waiting),
-                "fence_failures": dict(self.fence_failures), "fenced": dict(self.fenced),
+                "fence_failures": self.fence_failures, "fenced": dict(self.fenced),
+                "fencing": dict(self.fencing_view), "scheduler_runs": self.scheduler_runs,
                 "recurring": [op.key for op in self.lrm.recurring.active()]}
 
     def request_attribute(self, node: str, name: str, value: str | None) -> None:
@@ -236,6 +276,9 @@ class Controller:
             self._fence_requests.pop(req, None)
         if not answer.get("ok"):
             raise ClusterError(f"fencing of {target} failed: {answer.get('reason')}", target)
+        if action == "confirm":
+            return {"message": f"{target} confirmed down: the DC {answer.get('dc')} treats"
+                               " it as fenced"}
         return {"message": f"{target} fenced ({action}) by the DC {answer.get('dc')}"}
 
     async def _manual_fence(self, payload: dict[str, Any]) -> None:
@@ -245,7 +288,7 @@ class Controller:
         else:
             if self.last_ws is None:
                 xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
-                self.last_ws = schedule(parse_input(xml), _now()).working_set
+                self.last_ws = self._schedule(xml).working_set
             ok, why = await self.fence_node(target, action)
         self.layer.send_ordered({"t": wire.FENCED, "r": payload.get("r"), "ok": ok,
                                  "reason": why, "dc": self.name})
@@ -333,6 +376,9 @@ class Controller:
         elif kind == wire.FENCE:
             if self.is_dc:
                 self._spawn(self._manual_fence(dict(d.payload)))
+        elif kind == wire.FENCING:
+            self.fencing_view = {str(k): dict(v) for k, v in
+                                 dict(d.payload.get("state") or {}).items()}
         elif kind == wire.FENCED:
             request = self._fence_requests.get(str(d.payload.get("r")))
             if request is not None and not request.done():
@@ -489,14 +535,18 @@ class Controller:
         if await self._sync_status(membership.view_id, members):
             return True
         xml = st.scheduler_input(self.node.cib.copy.xml, self.layer.quorum().quorate, self.id)
-        transition = schedule(parse_input(xml), _now())
+        key = _undated(xml)
+        if self._held_back(key):
+            return False
+        transition = self._schedule(xml)
         self.last_ws = transition.working_set
+        self._check_fencing_config(transition.working_set)
         self._arm_recheck(transition.working_set)
         if await self._probe_missing(transition.working_set, members, membership.view_id):
             return True
         why = "; ".join(dict.fromkeys(self._why)) or "recheck"
         self._why.clear()
-        again = await self._execute(transition, xml, why)
+        again = await self._execute(transition, xml, key, why)
         if not again and await self._finish_shutdowns(transition.working_set):
             return True
         return again
@@ -565,26 +615,87 @@ class Controller:
             self._probing.difference_update(wanted)
         return True
 
-    async def _execute(self, transition: Transition, xml: str, why: str) -> bool:
+    def _schedule(self, xml: str) -> Transition:
+        """The scheduler at the input's own execution date, as a replay of it runs."""
+        cib = parse_input(xml)
+        self.scheduler_runs += 1
+        return schedule(cib, execution_date(cib) or _now())
+
+    def _held_back(self, key: str) -> bool:
+        """True when the last transition failed on this same input and its retry is not
+        due: running it again now would only fail the same way, in a loop."""
+        if key != self._last_input or not self._last_failed:
+            return False
+        remaining = self._retry_at - time.monotonic()
+        if remaining <= 0:
+            return False
+        self._why.clear()
+        if self._retry is None and remaining != float("inf"):
+            self._log(logging.INFO, "input unchanged since the failed transition: run again"
+                      " in %.1fs (or on the next change)", remaining)
+            self._retry = asyncio.get_running_loop().call_later(remaining, self._retry_due)
+        return True
+
+    def _retry_due(self) -> None:
+        self._retry = None
+        self.kick("retry of the failed transition", abort=False)
+
+    def _after(self, key: str, report: GraphReport | None) -> None:
+        """Remember how the transition of input ``key`` ended, for ``_held_back``."""
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self._last_input = key
+        failed = [] if report is None else list(report.failed)
+        self._last_failed = bool(failed)
+        if not failed:
+            self._retry_s = RETRY_FIRST_S
+            return
+        if all(r.action.operation == "stonith"
+               and self.fencing.gave_up(r.action.node_uname or "") for r in failed):
+            self._retry_at = float("inf")  # only a change (or an event) runs it again
+            return
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+
+    def _numbered(self, transition: Transition, xml: str, key: str) -> TransitionGraph:
+        """The graph, numbered and saved in the pe series; an input and graph identical to
+        the last saved ones (execution date aside) keep its number and are not rewritten."""
+        last = self._last_saved
+        if last is not None and last[0] == key:
+            graph = build_graph(transition, last[2])
+            if graph_to_xml(graph) == last[1]:
+                self.transition_id = last[2]
+                return graph
         number = self.series.next_number()
         self.transition_id = number
         graph = build_graph(transition, number)
+        text = graph_to_xml(graph)
         self.series.save("input", number, xml)
-        self.series.save("graph", number, graph_xml(graph))
+        self.series.save("graph", number, text)
+        self._last_saved = (key, text, number)
+        return graph
+
+    async def _execute(self, transition: Transition, xml: str, key: str, why: str) -> bool:
+        graph = self._numbered(transition, xml, key)
+        number = self.transition_id
         if all(syn.action.operation == "do_shutdown" and syn.action.node_uname in self._exiting
                for syn in graph):
             # Nothing to do but wait for nodes already told to leave.
             self._log(logging.INFO, "idle (nothing to do; cause: %s) pe-input-%d", why, number)
             self._write_state(None)
+            self._after(key, None)
             return False
         self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
                   number, len(graph), why, number, "\n".join(transition.summary))
         started = time.monotonic()
+        self._aborting.clear()
         self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition")
         try:
             report = await self._executor.run()
         finally:
             self._executor = None
+        self._after(key, report)
         self._log(logging.INFO, "transition %d %s in %.3fs: %d run, %d failed, %d not run%s",
                   number, "complete" if report.complete else "aborted",
                   time.monotonic() - started, len(report.runs), len(report.failed),
@@ -598,6 +709,7 @@ class Controller:
         state = {
             "dc": self.name, "transition": self.transition_id, "time": time.time(),
             "fence_failures": self.fence_failures, "fenced": self.fenced,
+            "fencing": self.fencing_view,
             "last": None if report is None else {
                 "complete": report.complete, "abort_reason": report.abort_reason,
                 "failed": [r.action.describe() + ": " + r.outcome.message
@@ -625,24 +737,83 @@ class Controller:
         finally:
             self.waiting.pop(key, None)
 
+    def _publish_fencing(self) -> None:
+        self.fencing_view = self.fencing.describe()
+        self.layer.send_ordered({"t": wire.FENCING, "dc": self.name,
+                                 "state": self.fencing_view})
+
+    def _fencing_done(self, target: str) -> None:
+        if target in self.fencing.targets:
+            self.fencing.succeeded(target)
+            self._publish_fencing()
+
+    def _check_fencing_config(self, ws: WorkingSet) -> None:
+        """New devices or levels: every target given up on gets a new chance."""
+        signature = fencing_signature(ws)
+        if self._fencing_sig is not None and signature != self._fencing_sig:
+            forgotten = self.fencing.reset()
+            if forgotten:
+                self._log(logging.WARNING, "fence devices changed: fencing of %s is tried"
+                          " again", ", ".join(forgotten))
+                self._publish_fencing()
+        self._fencing_sig = signature
+
+    async def _wait_unless_aborted(self, seconds: float) -> bool:
+        """Sleep ``seconds``; False as soon as the running transition is aborted."""
+        try:
+            await asyncio.wait_for(self._aborting.wait(), seconds)
+        except TimeoutError:
+            return True
+        return False
+
+    async def fence_in_transition(self, target: str, action: str) -> ActionOutcome:
+        """A transition's fencing: retried in place with back-off until it succeeds, the
+        transition is aborted, or ``stonith-max-attempts`` failures in a row (give-up)."""
+        while True:
+            given_up = self.fencing.gave_up(target)
+            if given_up is not None:
+                return ActionOutcome.failure(1, f"gave up fencing {target} after"
+                                             f" {given_up.attempts} attempts: {given_up.reason}")
+            wait = self.fencing.wait_s(target)
+            if wait > 0 and not await self._wait_unless_aborted(wait):
+                return ActionOutcome(OutcomeStatus.CANCELLED, 1,
+                                     "transition aborted while fencing waited to be retried")
+            ok, why = await self.fence_node(target, action)
+            if ok:
+                return ActionOutcome.success()
+            limit = max_attempts(self.last_ws)
+            state = self.fencing.failed(target, why, limit)
+            self._publish_fencing()
+            if state.gave_up:
+                self._log(logging.ERROR, "FENCING OF %s FAILED %d times in a row: %s. GIVING UP"
+                          " (stonith-max-attempts=%d): %s stays UNCLEAN and its resources stay"
+                          " where they are until a fence device changes, someone confirms it"
+                          " is down (defib node fence %s --confirm) or it comes back", target,
+                          state.attempts, why, limit, target, target)
+                return ActionOutcome.failure(1, why)
+            self._log(logging.ERROR, "FENCING OF %s FAILED (attempt %d of %d): %s; its"
+                      " resources stay where they are until fencing succeeds (retry in %.0fs)",
+                      target, state.attempts, limit, why, self.fencing.wait_s(target))
+
     async def fence_node(self, target: str, action: str) -> tuple[bool, str]:
         ws = self.last_ws
         if ws is None:
             return False, "no configuration known"
-        self._log(logging.WARNING, "fencing %s (%s)", target, action)
-        result = await fence(ws, target, action, self.name)
-        if not result.ok:
-            self.fence_failures[target] = result.reason
-            self._log(logging.ERROR, "FENCING OF %s FAILED: %s; its resources stay where they"
-                      " are until fencing succeeds (retry in %.0fs)", target, result.reason,
-                      FENCE_RETRY_S)
-            asyncio.get_running_loop().call_later(FENCE_RETRY_S, self.kick,
-                                                  f"retry fencing {target}")
-            return False, result.reason
-        self.fence_failures.pop(target, None)
+        if action == "confirm":
+            # stonith_admin --confirm: an administrator says the node is down; no device.
+            if target in {self._name(m) for m in self.layer.membership().members}:
+                return False, f"{target} is a member of the cluster: it is not down"
+            how = "confirmed down by an administrator (no device was run)"
+        else:
+            self._log(logging.WARNING, "fencing %s (%s)", target, action)
+            result = await fence(ws, target, action, self.name)
+            if not result.ok:
+                return False, result.reason
+            how = result.describe()
+        self._fencing_done(target)
         self.fenced.setdefault(target, []).append(time.time())
         self._fenced_in_view.add(target)
-        self._log(logging.WARNING, "fenced %s: %s", target, result.describe())
+        self._log(logging.WARNING, "fenced %s: %s", target, how)
         local_power_off_cleanup(self.node.cfg.node_state_dir(target) / "run")
         node_id = self._node_id(target)
         self.reports.pop(target, None)
@@ -693,10 +864,9 @@ class DcHandlers:
             return ActionOutcome.success()
         if action.kind == "crm_event":
             if action.operation == "stonith":
-                ok, why = await self.ctl.fence_node(
+                return await self.ctl.fence_in_transition(
                     action.node_uname or "", action.attrs.get("CRM_meta_stonith_action",
                                                               "reboot"))
-                return ActionOutcome.success() if ok else ActionOutcome.failure(1, why)
             if action.operation == "clear_failcount" and action.rsc_id and action.node_uname:
                 await self.ctl.clear_failcount(action.rsc_id, action.node_uname)
             elif action.operation == "lrm_delete" and action.rsc_id and action.node_uname:

@@ -7,6 +7,7 @@
 ``crmd-cleanup`` anyone -> DC: clear fail counts of a resource (or all) and re-probe it.
 ``crmd-attr``  anyone -> DC: set or delete a transient node attribute.
 ``crmd-fence`` anyone -> DC: fence a node now; the DC answers ``crmd-fenced`` with the outcome.
+``crmd-fencing`` DC -> all: the failed fencing attempts per node (any node shows them).
 Every message names its node; all members see all messages (the layer broadcasts).
 """
 
@@ -25,6 +26,7 @@ CLEANUP = "crmd-cleanup"
 ATTR = "crmd-attr"
 FENCE = "crmd-fence"
 FENCED = "crmd-fenced"
+FENCING = "crmd-fencing"
 
 
 @dataclass(frozen=True)

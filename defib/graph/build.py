@@ -102,6 +102,16 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
                            batch_limit=_int(ws.config.properties.get("batch-limit"), 0))
 
 
+def lrm_id(prim: Prim) -> str:
+    """The id a node's operation history knows ``prim`` by: an anonymous clone's instances
+    share their base id (the graph's ``rsc_id``)."""
+    if prim.instance_number is not None:
+        top = prim.top()
+        if isinstance(top, CloneRt) and not top.globally_unique:
+            return prim.base_id()
+    return prim.id
+
+
 def kind_of(action: Action) -> ActionKind:
     if action.pseudo:
         return "pseudo_event"
@@ -172,9 +182,7 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
     operation_key, internal_key = action.uuid, None
     if prim is not None and prim.instance_number is not None:
         long_id = prim.id
-        top = prim.top()
-        if isinstance(top, CloneRt) and not top.globally_unique:
-            rsc_id = prim.base_id()
+        rsc_id = lrm_id(prim)
         # Agents and the history know the instance by the name it was found under.
         if prim.clone_name is not None and kind == "rsc_op":
             operation_key = prim.clone_name + action.uuid[len(prim.id):]

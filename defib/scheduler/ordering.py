@@ -335,6 +335,9 @@ class Orderer:
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"), IMPLIES_FIRST)
             # Never two promoted at once: demotions finish before any promotion.
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "promote"))
+            # Promotion also waits for every stop (Pacemaker's promotable restart order).
+            self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "promote"))
+            self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "start"))
 
     def _entry(self, rsc: Rsc, task: str) -> list[Action]:
         if isinstance(rsc, Prim):
