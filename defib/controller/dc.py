@@ -622,7 +622,8 @@ class Controller:
         self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
                   number, len(graph), why, number, "\n".join(transition.summary))
         started = time.monotonic()
-        self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition")
+        self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition",
+                                       node_limit=node_action_limit(transition.working_set))
         try:
             report = await self._executor.run()
         finally:
@@ -721,6 +722,17 @@ class Controller:
             action.rsc_type or "", action.rsc_provider, action.operation, action.interval_ms,
             timeout, params, meta, f"{action.id}:{transition_id}:{target_rc}:{self.uuid}",
         )
+
+
+def node_action_limit(ws: WorkingSet) -> int:
+    """``node-action-limit``: resource actions in flight per node; by default, as in
+    Pacemaker, twice the number of cores (every node is assumed to have the DC's)."""
+    value = ws.config.properties.get("node-action-limit")
+    try:
+        limit = int(value) if value else 0
+    except ValueError:
+        limit = 0
+    return limit if limit > 0 else 2 * (os.cpu_count() or 1)
 
 
 def _real_failure(payload: dict[str, Any]) -> bool:
