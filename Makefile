@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.scheduler
+
+# 300 resources on a local 3-node cluster: configure -> all running, power-cut failover.
+bench-scale: $(STAMP)
+	$(VENV)/bin/python -m bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,6 +7,7 @@
     │   └── ConfigSyntaxError       configure-language text that does not parse (line, column)
     ├── ClusterError                the cluster layer: membership, quorum, CIB replication
     │   ├── AuthError               a key file is missing, unsafe, or a packet failed its check
+    │   ├── CibConflictError        a CIB change based on a configuration that changed since
     │   └── NotConnectedError       no daemon answers at the given address
     ├── AgentError                  a resource or fence agent could not be run at all
     └── CommandError                a command of the command library was refused
@@ -65,6 +66,11 @@ class ClusterError(DefibError):
 
 class AuthError(ClusterError):
     """Key file missing or unsafe, or a packet failed authentication."""
+
+
+class CibConflictError(ClusterError):
+    """A CIB change was based on an older configuration (epoch) than the DC's: refused, so
+    that two writers never silently overwrite each other; read again and retry."""
 
 
 class NotConnectedError(ClusterError):

@@ -12,12 +12,13 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from defib.configure import commands
 from defib.configure.agents import AgentCatalog
 from defib.configure.commands import CibStore, FileCib, Result
-from defib.errors import NotConnectedError
+from defib.errors import CibConflictError, NotConnectedError
 
 EXAMPLES = """examples:
   defib configure --file cib.xml primitive ip1 ocf:heartbeat:IPaddr2 params ip=198.18.0.10
@@ -98,16 +99,35 @@ def run(args: argparse.Namespace) -> int:
     words: list[str] = list(args.words)
     if words[:1] == ["--"]:
         words = words[1:]
-    if args.script:
-        return report(commands.apply_script(store, _read(args.script), agents,
-                                            not args.no_defaults, args.dry_run))
-    if not words:
-        if sys.stdin.isatty():
+    if args.script or not words:
+        if not args.script and sys.stdin.isatty():
             print("defib configure: give a command, a statement, -f SCRIPT or a script on "
                   "standard input", file=sys.stderr)
             return 2
-        return report(commands.apply_script(store, sys.stdin.read(), agents,
-                                            not args.no_defaults, args.dry_run))
+        text = _read(args.script) if args.script else sys.stdin.read()
+        return _retrying(lambda: report(commands.apply_script(
+            store, text, agents, not args.no_defaults, args.dry_run)))
+    if words[0] == "edit":
+        return _edit(store, agents)
+    loaded = _read(words[2]) if words[0] == "load" and len(words) == 3 else None
+    return _retrying(lambda: _command(store, agents, args, words, loaded))
+
+
+def _retrying(command: Callable[[], int]) -> int:
+    """Run a read-modify-write command again from a fresh read while the DC refuses its
+    write as based on a configuration another writer changed meanwhile."""
+    from defib.configure.live import CONFLICT_RETRIES, retry_on_conflict
+
+    try:
+        return retry_on_conflict(command)
+    except CibConflictError as exc:
+        print(f"defib: {exc} (gave up after {CONFLICT_RETRIES} attempts)", file=sys.stderr)
+        print("defib: configuration not changed", file=sys.stderr)
+        return 1
+
+
+def _command(store: CibStore, agents: AgentCatalog, args: argparse.Namespace,
+             words: list[str], loaded: str | None) -> int:
     head, rest = words[0], words[1:]
     if head == "show":
         if rest[:1] == ["xml"]:
@@ -119,13 +139,11 @@ def run(args: argparse.Namespace) -> int:
         if len(rest) != 2:
             print("usage: defib configure load replace|update FILE|-", file=sys.stderr)
             return 2
-        return report(commands.load(store, rest[0], _read(rest[1]), agents))
+        return report(commands.load(store, rest[0], loaded or "", agents))
     if head in ("delete", "rm") and rest:
         return report(commands.delete(store, rest))
     if head == "rename" and len(rest) == 2:
         return report(commands.rename(store, rest[0], rest[1]))
-    if head == "edit":
-        return _edit(store, agents)
     statement = shlex.join(words)
     return report(commands.apply_script(store, statement, agents, not args.no_defaults,
                                         args.dry_run))
@@ -144,7 +162,13 @@ def _edit(store: CibStore, agents: AgentCatalog) -> int:
         os.unlink(name)
         print("INFO: no changes", file=sys.stderr)
         return 0
-    result = commands.apply_edit(store, edited, agents)
+    try:
+        result = commands.apply_edit(store, edited, agents)
+    except CibConflictError as exc:
+        print(f"defib: {exc}", file=sys.stderr)
+        print(f"defib: configuration not changed; your edited text is kept in {name}",
+              file=sys.stderr)
+        return 1
     code = report(result)
     if result.ok:
         os.unlink(name)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from defib.errors import ClusterError, NotConnectedError
+from defib.errors import CibConflictError, ClusterError, NotConnectedError
 
 SOCKET_NAME = "control.sock"
 
@@ -46,7 +46,9 @@ class ControlClient:
             raise NotConnectedError(f"{self.path}: connection closed", str(self.path))
         answer = json.loads(line)
         if not answer.get("ok"):
-            raise ClusterError(f"{op}: {answer.get('error')}", str(self.path))
+            error = (CibConflictError if answer.get("kind") == CibConflictError.__name__
+                     else ClusterError)
+            raise error(f"{op}: {answer.get('error')}", str(self.path))
         return dict(answer)
 
     def status(self) -> dict[str, Any]:
@@ -58,14 +60,21 @@ class ControlClient:
     def get_cib(self) -> dict[str, Any]:
         return self.request("get_cib")
 
-    def change(self, change: dict[str, Any]) -> dict[str, Any]:
+    def change(self, change: dict[str, Any], base: tuple[int, int] | None = None
+               ) -> dict[str, Any]:
+        """Commit ``change``; with ``base`` (admin_epoch, epoch of the CIB the change was
+        made from) the DC refuses it with ``CibConflictError`` if the configuration changed
+        since, instead of overwriting what another writer did."""
+        if base is not None:
+            change = {**change, "base": list(base)}
         return self.request("cib_change", change=change)
 
-    def replace_cib(self, xml: str) -> dict[str, Any]:
-        return self.change({"op": "replace", "xml": xml})
+    def replace_cib(self, xml: str, base: tuple[int, int] | None = None) -> dict[str, Any]:
+        return self.change({"op": "replace", "xml": xml}, base)
 
-    def replace_section(self, section: str, xml: str) -> dict[str, Any]:
-        return self.change({"op": "replace_section", "section": section, "xml": xml})
+    def replace_section(self, section: str, xml: str, base: tuple[int, int] | None = None
+                        ) -> dict[str, Any]:
+        return self.change({"op": "replace_section", "section": section, "xml": xml}, base)
 
     def patch_status(self, xml: str) -> dict[str, Any]:
         return self.change({"op": "patch_status", "xml": xml})

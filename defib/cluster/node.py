@@ -46,6 +46,7 @@ class ClusterNode:
 
     async def stop(self) -> None:
         await self.layer.leave()
+        self.cib.flush()
 
     # -- API for the controller --------------------------------------------------------------
     def get_cib(self) -> dict[str, Any]:

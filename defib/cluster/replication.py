@@ -7,9 +7,18 @@ reaches the same decisions without extra rounds:
 * On each new view every member announces its CIB version (``cib-ver``). Once all members
   have spoken, the holder of the newest copy (the DC on a tie) sends it (``cib-full``) if
   anyone differs; everyone adopts it. Until then the DC holds back changes.
-* A change (``cib-req``) is applied by the DC alone, written durably there, then sent to all
-  (``cib-commit``); members store it durably and answer ``cib-ack``. The caller is answered
-  once every member acked (or, after ``ack_timeout``, with the list of those who did).
+* A change (``cib-req``) is applied by the DC alone, then sent to all as a versioned diff
+  (``cib-commit``: the change itself, the version it applies to and the version it makes),
+  never as a whole copy. Members replay it on their copy, which is that same base version
+  (the stream is totally ordered), and answer ``cib-ack``. A member whose copy is not the
+  base (it missed something) does not guess: it asks for a full copy (``cib-resync``) and
+  the DC sends one. The caller is answered once every member acked (or, after
+  ``ack_timeout``, with the list of those who did).
+* A change may name the configuration it was based on (``base``: admin_epoch, epoch); the
+  DC refuses it when the configuration changed since (``CibConflictError`` for the caller).
+* Copies are written durably: at once when the configuration changed, within
+  ``STATUS_SAVE_DELAY`` when only the status did (the status is rebuilt from the nodes'
+  own histories anyway; a burst of operation results is then one write, not hundreds).
 """
 
 from __future__ import annotations
@@ -25,9 +34,10 @@ from typing import Any
 from defib.cluster.cibstore import CibStore
 from defib.cluster.cibxml import EMPTY_CIB, CibCopy, apply_change
 from defib.cluster.layer import ClusterLayer, Delivery, Membership
-from defib.errors import ClusterError, DefibError
+from defib.errors import CibConflictError, ClusterError, DefibError
 
 CibListener = Callable[[dict[str, Any]], None]
+STATUS_SAVE_DELAY = 0.5
 
 
 @dataclass
@@ -64,6 +74,9 @@ class CibReplicator:
         self._done: dict[str, tuple[int, int, int]] = {}
         self._ids = itertools.count(1)
         self._listeners: list[CibListener] = []
+        self._resyncing = False
+        self._saved: tuple[int, int, int] | None = None
+        self._save_timer: asyncio.TimerHandle | None = None
         layer.on_membership(self._on_membership)
         layer.on_deliver(self._on_deliver)
 
@@ -74,8 +87,18 @@ class CibReplicator:
         report = self.store.load()
         if report.copy is not None:
             self.copy = report.copy
+            self._saved = report.copy.version
             self.loaded_from = str(report.source)
         self.log.info("CIB version %s loaded from %s", _v(self.copy.version), self.loaded_from)
+
+    def flush(self) -> None:
+        """Write the newest copy now if its last save is pending (on shutdown)."""
+        if self._save_timer is not None:
+            self._save_timer.cancel()
+            self._save_timer = None
+        if self.store is not None and self._saved != self.copy.version:
+            self.store.save(self.copy)
+            self._saved = self.copy.version
 
     @property
     def dc(self) -> int | None:
@@ -112,6 +135,7 @@ class CibReplicator:
         self._awaiting_full = False
         self._versions = {}
         self._deferred = []
+        self._resyncing = False
         self.layer.send_ordered(
             {"t": "cib-ver", "v": list(self.copy.version), "d": self.copy.digest}
         )
@@ -133,6 +157,7 @@ class CibReplicator:
             self._on_version(d)
         elif kind == "cib-full":
             self._adopt(d.payload, f"sync from node {d.origin}")
+            self._resyncing = False
             if self._awaiting_full:
                 self._sync_done()
         elif kind == "cib-req":
@@ -141,17 +166,14 @@ class CibReplicator:
                     self._commit(d)
                 else:
                     self._deferred.append(d)
+        elif kind == "cib-resync":
+            if self.layer.node_id == self.dc and self.synced:
+                self.log.info("sending CIB %s to node %s (it has %s)", _v(self.copy.version),
+                              d.origin, _v(_version(d.payload["v"])))
+                self.layer.send_ordered({"t": "cib-full", "x": self.copy.xml,
+                                         "v": list(self.copy.version), "d": self.copy.digest})
         elif kind == "cib-commit":
-            self._adopt(d.payload, f"commit {d.payload['r']} by DC {d.origin}")
-            # Every node remembers what was committed: a request re-sent after a DC change
-            # is then answered, not applied twice, by whoever is DC next.
-            self._remember(str(d.payload["r"]), _version(d.payload["v"]))
-            self.layer.send_ordered({"t": "cib-ack", "r": d.payload["r"],
-                                     "v": d.payload["v"]})
-            pending = self._pending.get(str(d.payload["r"]))
-            if pending is not None:
-                pending.committed = _version(d.payload["v"])
-                self._check_done(str(d.payload["r"]))
+            self._on_commit(d)
         elif kind == "cib-ack":
             pending = self._pending.get(str(d.payload["r"]))
             if pending is not None:
@@ -160,9 +182,10 @@ class CibReplicator:
         elif kind == "cib-nack":
             pending = self._pending.get(str(d.payload["r"]))
             if pending is not None and not pending.future.done():
+                error = (CibConflictError if d.payload.get("k") == CibConflictError.__name__
+                         else ClusterError)
                 pending.future.set_exception(
-                    ClusterError(f"DC refused the change: {d.payload['e']}", str(d.payload["r"]))
-                )
+                    error(f"DC refused the change: {d.payload['e']}", str(d.payload["r"])))
 
     # -- internals --------------------------------------------------------------------------
     def _on_version(self, d: Delivery) -> None:
@@ -196,18 +219,55 @@ class CibReplicator:
     def _commit(self, d: Delivery) -> None:
         req = str(d.payload["r"])
         if req in self._done:
-            self.layer.send_ordered({"t": "cib-commit", "r": req, "x": self.copy.xml,
-                                     "v": list(self.copy.version), "d": self.copy.digest})
+            # Re-sent after a DC change: answered, not applied twice.
+            self.layer.send_ordered({"t": "cib-commit", "r": req,
+                                     "v": list(self._done[req])})
             return
+        base = self.copy
         try:
-            new = apply_change(self.copy, dict(d.payload["c"]))
+            new = apply_change(base, dict(d.payload["c"]))
         except DefibError as exc:
-            self.layer.send_ordered({"t": "cib-nack", "r": req, "e": str(exc)})
+            self.layer.send_ordered({"t": "cib-nack", "r": req, "e": str(exc),
+                                     "k": type(exc).__name__})
             return
         self._store(new, f"change {req} from node {d.origin}")
         self._remember(req, new.version)
-        self.layer.send_ordered({"t": "cib-commit", "r": req, "x": new.xml,
-                                 "v": list(new.version), "d": new.digest})
+        self.layer.send_ordered({"t": "cib-commit", "r": req, "b": list(base.version),
+                                 "v": list(new.version), "c": d.payload["c"]})
+
+    def _on_commit(self, d: Delivery) -> None:
+        req, version = str(d.payload["r"]), _version(d.payload["v"])
+        if "c" in d.payload and version > self.copy.version:
+            if not self._replay(d, version):
+                return  # not acked: this copy waits for a full one
+        # Every node remembers what was committed: a request re-sent after a DC change
+        # is then answered, not applied twice, by whoever is DC next.
+        self._remember(req, version)
+        self.layer.send_ordered({"t": "cib-ack", "r": req, "v": list(version)})
+        pending = self._pending.get(req)
+        if pending is not None:
+            pending.committed = version
+            self._check_done(req)
+
+    def _replay(self, d: Delivery, version: tuple[int, int, int]) -> bool:
+        """Apply the DC's diff to this copy; False (and a resync asked) if it cannot."""
+        base = _version(d.payload["b"])
+        why = f"commit {d.payload['r']} by DC {d.origin}"
+        if base == self.copy.version:
+            try:
+                new = apply_change(self.copy, dict(d.payload["c"]))
+            except DefibError as exc:
+                new = None
+                self.log.error("%s does not apply to CIB %s: %s", why, _v(base), exc)
+            if new is not None and new.version == version:
+                self._store(new, why)
+                return True
+        if not self._resyncing:
+            self._resyncing = True
+            self.log.warning("%s applies to CIB %s, this copy is %s: asking for a full copy",
+                             why, _v(base), _v(self.copy.version))
+            self.layer.send_ordered({"t": "cib-resync", "v": list(self.copy.version)})
+        return False
 
     def _remember(self, req: str, version: tuple[int, int, int]) -> None:
         self._done[req] = version
@@ -225,12 +285,19 @@ class CibReplicator:
         return True
 
     def _store(self, copy: CibCopy, why: str) -> None:
-        if self.store is not None:
-            self.store.save(copy)
         self.copy = copy
+        self._persist(copy)
         self.log.info("CIB now %s (%s)", _v(copy.version), why)
-        self._emit({"event": "cib", "version": list(copy.version), "digest": copy.digest,
-                    "why": why})
+        self._emit({"event": "cib", "version": list(copy.version), "why": why})
+
+    def _persist(self, copy: CibCopy) -> None:
+        if self.store is None:
+            return
+        if self._saved is None or copy.version[:2] != self._saved[:2]:
+            self.flush()  # a configuration change: durable before anyone hears of it
+        elif self._save_timer is None:
+            self._save_timer = asyncio.get_running_loop().call_later(
+                STATUS_SAVE_DELAY, self.flush)
 
     def _check_done(self, req: str) -> None:
         pending = self._pending.get(req)

@@ -3,13 +3,17 @@ memory (unit tests). Commands only see the ``CommandEnv`` protocol.
 
 Writes go section by section (``crm_config``, ``nodes``, ``resources``, ``constraints`` ...)
 so that a command never overwrites the status section the DC keeps moving, and only the
-sections a command really changed are sent.
+sections a command really changed are sent. Every write names the configuration version it was
+made from (``base``): a write over a configuration that changed meanwhile is refused
+(``CibConflictError``, atomically by the DC on a live cluster) and ``edit`` reads again and
+re-applies the command.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import tempfile
 import time
 import xml.etree.ElementTree as ET
@@ -19,10 +23,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from defib.attrd import store as attrd
-from defib.errors import ClusterError, CommandError, NotConnectedError
+from defib.errors import CibConflictError, ClusterError, CommandError, NotConnectedError
 
 T = TypeVar("T")
-EDIT_RETRIES = 3
+EDIT_RETRIES = 30
+EDIT_BACKOFF_S = 0.01
 APPLY_WAIT_S = 5.0
 EMPTY_CIB = (
     '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
@@ -43,8 +48,11 @@ class CommandEnv(Protocol):
         """The whole CIB as XML text."""
         ...
 
-    def write_section(self, section: str, xml: str) -> None:
-        """Replace one ``<configuration>`` child (``section`` is its tag)."""
+    def write_section(self, section: str, xml: str, base: tuple[int, int] | None = None
+                      ) -> None:
+        """Replace one ``<configuration>`` child (``section`` is its tag), or the whole
+        ``configuration``. With ``base`` (admin_epoch, epoch of the CIB the new text was
+        made from), raise ``CibConflictError`` instead if the configuration changed since."""
         ...
 
     def cleanup(self, lrm_id: str, node: str | None) -> None:
@@ -88,12 +96,14 @@ def _sections(root: ET.Element) -> dict[str, str]:
 
 
 def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
-    """Read the CIB, let ``change`` modify it in place, write back the changed sections.
+    """Read the CIB, let ``change`` modify it in place, write back what changed.
 
-    Refuses to write over a configuration that changed meanwhile (epoch compare) and then
-    retries from a fresh read, so two administrators never silently overwrite each other.
+    The write is conditional on the configuration read (its epoch): when another writer
+    committed in between, it is refused, and the command is applied again to a fresh read
+    (after a short, growing, randomised pause), so that two administrators never silently
+    overwrite each other. Several changed sections go as one write of the configuration.
     """
-    for _attempt in range(EDIT_RETRIES):
+    for attempt in range(EDIT_RETRIES):
         xml = env.read()
         root = ET.fromstring(xml)
         before = _sections(root)
@@ -102,12 +112,20 @@ def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
         changed = [tag for tag, text in after.items() if before.get(tag) != text]
         if not changed:
             return result
-        if epoch_of(env.read()) != epoch_of(xml):
+        if len(changed) == 1:
+            section, text = changed[0], after[changed[0]]
+        else:
+            conf = root.find("configuration")
+            assert conf is not None  # sections changed under it
+            section, text = "configuration", ET.tostring(conf, encoding="unicode")
+        try:
+            env.write_section(section, text, base=epoch_of(xml))
+        except CibConflictError:
+            env.sleep(EDIT_BACKOFF_S * (attempt + 1) * (0.5 + random.random()))
             continue
-        for tag in changed:
-            env.write_section(tag, after[tag])
         return result
-    raise CommandError("the configuration keeps changing under this command; try again")
+    raise CommandError(f"the configuration keeps changing under this command (refused"
+                       f" {EDIT_RETRIES} times as based on an older version); try again")
 
 
 def set_transient_status(root: ET.Element, node: str, name: str, value: str | None) -> bool:
@@ -170,17 +188,22 @@ class MemoryEnv:
     def read(self) -> str:
         return self.xml
 
-    def write_section(self, section: str, xml: str) -> None:
+    def write_section(self, section: str, xml: str, base: tuple[int, int] | None = None
+                      ) -> None:
+        if base is not None and epoch_of(self.xml) != base:
+            raise CibConflictError(f"conflict: the configuration changed since it was read"
+                                   f" ({base} -> {epoch_of(self.xml)})")
         root = ET.fromstring(self.xml)
         conf = root.find("configuration")
         assert conf is not None
-        old = conf.find(section)
+        parent = root if section == "configuration" else conf
+        old = parent.find(section)
         new = ET.fromstring(xml)
         if old is None:
-            conf.append(new)
+            parent.append(new)
         else:
-            conf.insert(list(conf).index(old), new)
-            conf.remove(old)
+            parent.insert(list(parent).index(old), new)
+            parent.remove(old)
         root.set("epoch", str(int(root.get("epoch", "0")) + 1))
         self.xml = ET.tostring(root, encoding="unicode")
         self.writes.append(section)
@@ -239,9 +262,10 @@ class FileEnv:
             fh.write(ET.tostring(root, encoding="unicode"))
         os.replace(tmp, self.path)
 
-    def write_section(self, section: str, xml: str) -> None:
+    def write_section(self, section: str, xml: str, base: tuple[int, int] | None = None
+                      ) -> None:
         mem = MemoryEnv(self.read())
-        mem.write_section(section, xml)
+        mem.write_section(section, xml, base)
         self._write(ET.fromstring(mem.xml))
 
     def cleanup(self, lrm_id: str, node: str | None) -> None:
@@ -315,9 +339,12 @@ class LiveEnv:
     def read(self) -> str:
         return str(self.request("get_cib")["xml"])
 
-    def write_section(self, section: str, xml: str) -> None:
-        self.request("cib_change", change={"op": "replace_section", "section": section,
-                                           "xml": xml})
+    def write_section(self, section: str, xml: str, base: tuple[int, int] | None = None
+                      ) -> None:
+        change: dict[str, Any] = {"op": "replace_section", "section": section, "xml": xml}
+        if base is not None:
+            change["base"] = list(base)
+        self.request("cib_change", change=change)
 
     def _until(self, done: Callable[[ET.Element], bool]) -> None:
         """The DC applies cleanups and attributes asynchronously: wait (bounded) until the

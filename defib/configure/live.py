@@ -1,21 +1,44 @@
 """The running cluster as a ``CibStore``: read the CIB from a node's control socket and
 replace only its ``<configuration>`` (the status section keeps moving underneath).
 
-A write is refused when the configuration changed since it was read (epoch compare), so two
-administrators cannot silently overwrite each other.
+The write names the configuration it was made from (admin_epoch, epoch of the first read);
+the DC refuses it (``CibConflictError``) when the configuration changed since, atomically in
+its ordered stream, so two administrators cannot silently overwrite each other. The caller
+reads again and re-applies (``defib configure`` does so for non-interactive commands).
 """
 
 from __future__ import annotations
 
+import random
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from defib.errors import CommandError, NotConnectedError
+from defib.errors import CibConflictError, CommandError, NotConnectedError
 
 if TYPE_CHECKING:
     from defib.cluster.client import ControlClient
+
+T = TypeVar("T")
+CONFLICT_RETRIES = 20
+
+
+def retry_on_conflict(command: Callable[[], T], attempts: int = CONFLICT_RETRIES) -> T:
+    """Run a read-modify-write ``command`` again, from a fresh read, while the DC refuses
+    its write as based on a configuration that another writer changed meanwhile; after
+    ``attempts`` the last ``CibConflictError`` is raised (the caller reports the conflict)."""
+    for attempt in range(attempts):
+        try:
+            return command()
+        except CibConflictError:
+            if attempt == attempts - 1:
+                raise
+            # Randomised and growing, so that two writers do not collide again in step.
+            time.sleep(0.02 * (attempt + 1) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -56,14 +79,9 @@ class LiveCib:
         return xml
 
     def replace(self, xml: str) -> None:
-        client = self._client()
-        if self._read_epoch is not None:
-            now = self._epoch(str(client.get_cib()["xml"]))
-            if now != self._read_epoch:
-                raise CommandError("the configuration changed since it was read "
-                                   f"(epoch {self._read_epoch} -> {now}); try again")
         conf = ET.fromstring(xml).find("configuration")
         if conf is None:
             raise CommandError("no <configuration> to write")
-        client.replace_section("configuration", ET.tostring(conf, encoding="unicode"))
-        self._read_epoch = None
+        base, self._read_epoch = self._read_epoch, None  # the next command reads afresh
+        self._client().replace_section("configuration", ET.tostring(conf, encoding="unicode"),
+                                       base=base)

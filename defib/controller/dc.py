@@ -16,6 +16,7 @@ loop, which then:
 from __future__ import annotations
 
 import asyncio
+import copy
 import datetime as dt
 import itertools
 import json
@@ -130,6 +131,8 @@ class Controller:
         # Fenced while still in the view (a manual fence): dead, though not yet detected.
         self._fenced_in_view: set[str] = set()
         self._recheck: asyncio.TimerHandle | None = None
+        self._results: list[dict[str, Any]] = []  # operation results not yet recorded
+        self._recording = False
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
             lambda: self.layer.node_id in self.layer.membership().members)
@@ -249,7 +252,7 @@ class Controller:
     async def _set_attribute(self, name: str, attr: str, value: str | None) -> None:
         node_id = self._node_id(name)
         async with self.write_lock:
-            current = st.find_node_state(self._cib_root(), node_id)
+            current = self._node_state(node_id)
             if current is None:
                 self._log(logging.WARNING, "attribute %s for unknown node %s ignored", attr,
                           name)
@@ -298,7 +301,7 @@ class Controller:
         """The scheduler's ``clear_failcount``: an expired failure or a changed definition."""
         node_id = self._node_id(name)
         async with self.write_lock:
-            current = st.find_node_state(self._cib_root(), node_id)
+            current = self._node_state(node_id)
             if current is None:
                 return
             new = st._fresh(node_id, name, current)
@@ -313,11 +316,10 @@ class Controller:
     async def _cleanup(self, rsc: str | None, target: str | None) -> None:
         members = {self._name(m) for m in self.layer.membership().members}
         async with self.write_lock:
-            root = self._cib_root()
             for cfg_node in self.node.cfg.nodes:
                 if target is not None and cfg_node.name != target:
                     continue
-                current = st.find_node_state(root, str(cfg_node.id))
+                current = self._node_state(str(cfg_node.id))
                 if current is None:
                     continue
                 new = st._fresh(str(cfg_node.id), cfg_node.name, current)
@@ -334,7 +336,7 @@ class Controller:
     async def _shutdown_requested(self, name: str, when: float) -> None:
         node_id = self._node_id(name)
         async with self.write_lock:
-            current = st.find_node_state(self._cib_root(), node_id)
+            current = self._node_state(node_id)
             await self._patch(sd.with_shutdown_attr(current, node_id, name, when))
         self.kick(f"{name} is shutting down")
 
@@ -350,7 +352,7 @@ class Controller:
             return
         node_id = self._node_id(name)
         async with self.write_lock:
-            current = st.find_node_state(self._cib_root(), node_id)
+            current = self._node_state(node_id)
             await self._patch(sd.expected_down(current, node_id, name))
         self._exiting.add(name)
         self._log(logging.INFO, "%s has nothing active: it may leave", name)
@@ -399,7 +401,7 @@ class Controller:
             if node in self.reports:
                 st.replace_lrm_resource(self.reports[node][1], entry)
             if self.is_dc:
-                self._spawn(self._record(d.payload))
+                self._queue_result(d.payload)
             else:
                 # No longer DC: the new DC records it; our transition only needs to finish.
                 waiter = self.waiting.get(str(d.payload.get("key")))
@@ -408,7 +410,13 @@ class Controller:
 
     # -- recording --------------------------------------------------------------------------
     def _cib_root(self) -> ET.Element:
-        return ET.fromstring(self.node.cib.copy.xml)
+        """The current CIB tree, shared with the replicator: read it, never modify it."""
+        return self.node.cib.copy.root
+
+    def _node_state(self, node_id: str) -> ET.Element | None:
+        """A private copy of one node's status entry, to build a change from."""
+        current = st.find_node_state(self._cib_root(), node_id)
+        return copy.deepcopy(current) if current is not None else None
 
     async def _patch(self, node_state: ET.Element) -> None:
         await self._change({"op": "patch_status",
@@ -440,41 +448,74 @@ class Controller:
         if not task.cancelled() and task.exception() is not None:
             self._log(logging.WARNING, "CIB change not confirmed: %s", task.exception())
 
-    async def _record(self, payload: dict[str, Any]) -> None:
-        node = str(payload["node"])
-        key = payload.get("key")
-        failed = bool(payload.get("failed"))
-        probe = payload.get("action") == "monitor" and int(payload.get("interval", 0)) == 0
-        benign = probe and int(payload.get("rc", 1)) in (OcfRc.OK, OcfRc.NOT_RUNNING,
-                                                         OcfRc.RUNNING_PROMOTED)
+    def _queue_result(self, payload: dict[str, Any]) -> None:
+        self._results.append(payload)
+        if not self._recording:
+            self._recording = True
+            self._spawn(self._record_results())
+
+    async def _record_results(self) -> None:
+        """Record operation results in as few CIB changes as possible: whatever arrived
+        while one change was being committed goes into the next, as one diff."""
+        try:
+            while self._results:
+                batch, self._results = self._results, []
+                await self._record(batch)
+        finally:
+            self._recording = False
+
+    async def _record(self, batch: list[dict[str, Any]]) -> None:
+        """One CIB change for ``batch``: each result's history entry (as its node sent it)
+        replaces the resource's entry in place, and a failure updates the node's fail
+        counts; then whoever waits for these results is answered."""
         try:
             async with self.write_lock:
-                root = self._cib_root()
-                node_id = self._node_id(node)
-                current = st.find_node_state(root, node_id)
-                new = st._fresh(node_id, node, current)
-                report = self.reports.get(node)
-                if report is not None:
-                    st.replace_lrm(new, report[1])
-                if failed and not benign:
-                    fatal = payload.get("action") == "start" and self._start_failure_fatal()
-                    count = attrd.record_failure(new, str(payload["rsc"]),
-                                                 str(payload.get("action")),
-                                                 int(payload.get("interval", 0)), time.time(),
-                                                 fatal)
-                    self._log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s"
-                              " (fail count %d)", payload.get("op_key"), node, payload.get("rc"),
-                              payload.get("status"), payload.get("reason") or "", count)
-                if not st.same(current, new):
-                    await self._patch(new)
+                updates: list[dict[str, Any]] = []
+                failed: dict[str, ET.Element] = {}
+                for payload in batch:
+                    node = str(payload["node"])
+                    node_id = self._node_id(node)
+                    updates.append({"id": node_id, "uname": node,
+                                    "lrm_resource": str(payload["entry"])})
+                    if _real_failure(payload):
+                        if node_id not in failed:
+                            failed[node_id] = self._attributes_of(node_id)
+                        self._count_failure(failed[node_id], payload)
+                for node_id, state in failed.items():
+                    attrs = state.find("transient_attributes")
+                    if attrs is not None:
+                        updates.append({"id": node_id, "uname": state.get("uname"),
+                                        "child": ET.tostring(attrs, encoding="unicode")})
+                await self._change({"op": "update_status", "updates": updates})
         except DefibError as exc:
-            self._log(logging.ERROR, "could not record %s on %s: %s", payload.get("op_key"),
-                      node, exc)
-        waiter = self.waiting.get(str(key)) if key else None
-        if waiter is not None and not waiter[1].done():
-            waiter[1].set_result(payload)
-        elif failed and not benign:
-            self.kick(f"{payload.get('op_key')} failed on {node}")
+            self._log(logging.ERROR, "could not record %d results (%s...): %s", len(batch),
+                      batch[0].get("op_key"), exc)
+        for payload in batch:
+            key = payload.get("key")
+            waiter = self.waiting.get(str(key)) if key else None
+            if waiter is not None and not waiter[1].done():
+                waiter[1].set_result(payload)
+            elif _real_failure(payload):
+                self.kick(f"{payload.get('op_key')} failed on {payload['node']}")
+
+    def _attributes_of(self, node_id: str) -> ET.Element:
+        """A private ``node_state`` holding a copy of the node's transient attributes."""
+        current = st.find_node_state(self._cib_root(), node_id)
+        state = ET.Element("node_state", {"id": node_id,
+                                          "uname": current.get("uname", node_id)
+                                          if current is not None else node_id})
+        attrs = current.find("transient_attributes") if current is not None else None
+        if attrs is not None:
+            state.append(copy.deepcopy(attrs))
+        return state
+
+    def _count_failure(self, state: ET.Element, payload: dict[str, Any]) -> None:
+        fatal = payload.get("action") == "start" and self._start_failure_fatal()
+        count = attrd.record_failure(state, str(payload["rsc"]), str(payload.get("action")),
+                                     int(payload.get("interval", 0)), time.time(), fatal)
+        self._log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
+                  payload.get("op_key"), payload["node"], payload.get("rc"),
+                  payload.get("status"), payload.get("reason") or "", count)
 
     def _start_failure_fatal(self) -> bool:
         ws = self.last_ws
@@ -534,7 +575,7 @@ class Controller:
             return True
         if await self._sync_status(membership.view_id, members):
             return True
-        xml = st.scheduler_input(self.node.cib.copy.xml, self.layer.quorum().quorate, self.id)
+        xml = st.scheduler_input(self.node.cib.copy.root, self.layer.quorum().quorate, self.id)
         key = _undated(xml)
         if self._held_back(key):
             return False
@@ -555,17 +596,18 @@ class Controller:
         """Write membership and announced histories; True when the CIB was changed."""
         changed = False
         async with self.write_lock:
-            root = self._cib_root()
-            nodes_section = st.ensure_nodes(root, [(str(n.id), n.name)
-                                                   for n in self.node.cfg.nodes])
+            nodes_section = st.ensure_nodes(self._cib_root(), [(str(n.id), n.name)
+                                                               for n in self.node.cfg.nodes])
             if nodes_section is not None:
+                # Based on the configuration it was read from: never over a node attribute
+                # written meanwhile (a refused change is retried by the next cycle).
                 await self._change({"op": "replace_section", "section": "nodes",
-                                    "xml": ET.tostring(nodes_section, encoding="unicode")})
-                root = self._cib_root()
+                                    "xml": ET.tostring(nodes_section, encoding="unicode"),
+                                    "base": list(self.node.cib.copy.version[:2])})
                 changed = True
             for cfg_node in self.node.cfg.nodes:
                 node_id, name = str(cfg_node.id), cfg_node.name
-                current = st.find_node_state(root, node_id)
+                current = self._node_state(node_id)
                 if name in members and name in self._fenced_in_view:
                     continue
                 if name in members:
@@ -690,7 +732,8 @@ class Controller:
                   number, len(graph), why, number, "\n".join(transition.summary))
         started = time.monotonic()
         self._aborting.clear()
-        self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition")
+        self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition",
+                                       node_limit=node_action_limit(transition.working_set))
         try:
             report = await self._executor.run()
         finally:
@@ -818,7 +861,7 @@ class Controller:
         node_id = self._node_id(target)
         self.reports.pop(target, None)
         async with self.write_lock:
-            current = st.find_node_state(self._cib_root(), node_id)
+            current = self._node_state(node_id)
             await self._patch(st.fenced_state(current, node_id, target))
         return True, ""
 
@@ -850,6 +893,27 @@ class Controller:
             action.rsc_type or "", action.rsc_provider, action.operation, action.interval_ms,
             timeout, params, meta, f"{action.id}:{transition_id}:{target_rc}:{self.uuid}",
         )
+
+
+def node_action_limit(ws: WorkingSet) -> int:
+    """``node-action-limit``: resource actions in flight per node; by default, as in
+    Pacemaker, twice the number of cores (every node is assumed to have the DC's)."""
+    value = ws.config.properties.get("node-action-limit")
+    try:
+        limit = int(value) if value else 0
+    except ValueError:
+        limit = 0
+    return limit if limit > 0 else 2 * (os.cpu_count() or 1)
+
+
+def _real_failure(payload: dict[str, Any]) -> bool:
+    """A failed operation that counts (a probe finding a resource stopped or running is
+    information, not a failure)."""
+    if not payload.get("failed"):
+        return False
+    probe = payload.get("action") == "monitor" and int(payload.get("interval", 0)) == 0
+    return not (probe and int(payload.get("rc", 1)) in (OcfRc.OK, OcfRc.NOT_RUNNING,
+                                                         OcfRc.RUNNING_PROMOTED))
 
 
 class DcHandlers:

@@ -111,9 +111,14 @@ def same(a: ET.Element | None, b: ET.Element | None) -> bool:
     return ET.tostring(a) == ET.tostring(b)
 
 
-def scheduler_input(cib_xml: str, quorate: bool, dc_id: str | None) -> str:
-    """The CIB as the scheduler must see it: quorum and DC as the DC knows them now."""
-    root = ET.fromstring(cib_xml)
+def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> str:
+    """The CIB (text, or a tree that is not modified) as the scheduler must see it: quorum
+    and DC as the DC knows them now."""
+    if isinstance(cib, str):
+        root = ET.fromstring(cib)
+    else:
+        root = ET.Element(cib.tag, dict(cib.attrib))
+        root.extend(cib)  # the children are only read
     root.set("have-quorum", "1" if quorate else "0")
     if dc_id is not None:
         root.set("dc-uuid", dc_id)

@@ -1,7 +1,11 @@
 """The one transition-graph executor, shared by the live controller and the simulator.
 
 Who runs an action is injected (`ActionHandlers`); this module only decides *when*: an action
-starts once every action it waits for has completed, at most ``limit`` at a time. The graph is
+starts once every action it waits for has completed, within two limits counted as Pacemaker's
+controller counts them: ``limit`` (``batch-limit``) actions in flight at once, pseudo actions
+not counted (they complete as they fire), and ``node_limit`` (``node-action-limit``) resource
+actions in flight per node, a migration counting on both its nodes. An action held back by its
+node's limit does not hold back the ready actions of other nodes. The graph is
 scanned in synapse-id order and a completion is applied the moment it is seen, so handlers that
 finish at once (the simulator's) give the same order as Pacemaker's graph consumer, which fires
 every ready synapse in id order, pass after pass.
@@ -86,11 +90,12 @@ class GraphExecutor:
     """Executes one transition graph; ``abort()`` stops it from starting anything new."""
 
     def __init__(self, graph: TransitionGraph, handlers: ActionHandlers, limit: int = 0,
-                 name: str = "transition") -> None:
+                 name: str = "transition", node_limit: int = 0) -> None:
         self.graph = graph
         self.handlers = handlers
         # 0 means no limit, as the graph's batch-limit does in Pacemaker.
         self.limit = limit if limit > 0 else graph.batch_limit
+        self.node_limit = node_limit
         self.name = name
         self._abort_reason: str | None = None
         self._wake = asyncio.Event()
@@ -124,9 +129,15 @@ class GraphExecutor:
         started: list[GraphAction] = []
         runs: list[ActionRun] = []
         in_flight: dict[asyncio.Task[ActionOutcome], GraphAction] = {}
+        pending = 0  # in flight and counted against batch-limit
+        jobs: dict[str, int] = {}  # resource actions in flight per node
 
         def finish(task: asyncio.Task[ActionOutcome]) -> None:
+            nonlocal pending
             action = in_flight.pop(task)
+            pending -= action.kind != "pseudo_event"
+            for node in _job_nodes(action):
+                jobs[node] -= 1
             outcome = _outcome_of(task)
             runs.append(ActionRun(action, outcome))
             if not outcome.ok:
@@ -142,16 +153,28 @@ class GraphExecutor:
                 finish(task)
 
         def full() -> bool:
-            return bool(self.limit) and len(in_flight) >= self.limit
+            return bool(self.limit) and pending >= self.limit
+
+        def node_full(action: GraphAction) -> bool:
+            return bool(self.node_limit) and any(jobs.get(node, 0) >= self.node_limit
+                                                 for node in _job_nodes(action))
 
         try:
             while True:
                 progressed = False
+                held: list[int] = []
                 while ready and not self.aborted and not full():
-                    cursor = heapq.heappop(ready)
+                    n = heapq.heappop(ready)
+                    action = synapses[n].action
+                    if node_full(action):
+                        held.append(n)
+                        continue
+                    cursor = n
                     unstarted.discard(cursor)
-                    action = synapses[cursor].action
                     started.append(action)
+                    pending += action.kind != "pseudo_event"
+                    for node in _job_nodes(action):
+                        jobs[node] = jobs.get(node, 0) + 1
                     task = asyncio.ensure_future(self._execute(action))
                     task.add_done_callback(lambda _t: self._wake.set())
                     in_flight[task] = action
@@ -169,7 +192,7 @@ class GraphExecutor:
                         await self._wake.wait()
                     harvest()
                 # A new pass starts from the first synapse.
-                for n in deferred:
+                for n in held + deferred:
                     heapq.heappush(ready, n)
                 deferred.clear()
                 cursor = -1
@@ -194,6 +217,18 @@ class GraphExecutor:
             log.exception("%s %d: handler for %s raised", self.name, self.graph.transition_id,
                           action.describe())
             return ActionOutcome(OutcomeStatus.FAILED, 1, f"handler raised: {exc}")
+
+
+def _job_nodes(action: GraphAction) -> tuple[str, ...]:
+    """The nodes a resource action counts against (``node-action-limit``): its own, and
+    for a migration both ends. Pseudo actions and cluster events count nowhere."""
+    if action.kind != "rsc_op" or not action.node_uname:
+        return ()
+    if action.operation in ("migrate_to", "migrate_from"):
+        attrs = action.attrs
+        ends = {attrs.get("CRM_meta_migrate_source"), attrs.get("CRM_meta_migrate_target")}
+        return tuple(sorted(n for n in ends if n)) or (action.node_uname,)
+    return (action.node_uname,)
 
 
 def _outcome_of(task: asyncio.Task[ActionOutcome]) -> ActionOutcome:

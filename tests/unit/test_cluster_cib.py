@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import logging
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from defib.cluster.cibstore import KEEP_BACKUPS, CibStore, render, verify
 from defib.cluster.cibxml import EMPTY_CIB, CibCopy, apply_change
-from defib.errors import CibParseError
+from defib.errors import CibConflictError, CibParseError
 
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {"node": "t"})
 RES = '<resources><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/></resources>'
@@ -80,3 +81,45 @@ def test_store_with_nothing_valid_reports_no_copy(tmp_path: Path) -> None:
     (tmp_path / "cib.xml").write_text("<cib/>")
     report = CibStore(tmp_path, LOG).load()
     assert report.copy is None and report.problems
+
+
+def test_status_update_replaces_one_entry_in_place_and_leaves_the_old_copy_alone() -> None:
+    base = apply_change(CibCopy.of(EMPTY_CIB), {"op": "patch_status", "xml": (
+        '<node_state id="1" uname="n1" in_ccm="true"><lrm id="1"><lrm_resources>'
+        '<lrm_resource id="a"><lrm_rsc_op id="a_start_0" rc-code="0"/></lrm_resource>'
+        '<lrm_resource id="b"/></lrm_resources></lrm></node_state>')})
+    before = base.xml
+    new = apply_change(base, {"op": "update_status", "updates": [
+        {"id": "1", "uname": "n1", "lrm_resource": '<lrm_resource id="a"><lrm_rsc_op'
+         ' id="a_stop_0" rc-code="0"/></lrm_resource>'},
+        {"id": "2", "uname": "n2", "lrm_resource": '<lrm_resource id="c"/>'},
+        {"id": "1", "uname": "n1", "child": '<transient_attributes id="1"/>'},
+    ]})
+    assert new.version == (0, 0, 2) and base.xml == before  # copy-on-write
+    root = ET.fromstring(new.xml)
+    n1 = root.find("status/node_state[@id='1']")
+    assert n1 is not None and n1.get("in_ccm") == "true"
+    assert [c.tag for c in n1] == ["transient_attributes", "lrm"]
+    assert [e.get("id") for e in n1.iter("lrm_resource")] == ["a", "b"]
+    assert [o.get("id") for o in n1.iter("lrm_rsc_op")] == ["a_stop_0"]
+    n2 = root.find("status/node_state[@id='2']")
+    assert n2 is not None and n2.get("uname") == "n2"
+    assert [e.get("id") for e in n2.iter("lrm_resource")] == ["c"]
+    # Replayed from the same base by another member, the same change gives the same text.
+    again = apply_change(CibCopy.of(base.xml), {"op": "update_status", "updates": [
+        {"id": "1", "uname": "n1", "lrm_resource": '<lrm_resource id="a"><lrm_rsc_op'
+         ' id="a_stop_0" rc-code="0"/></lrm_resource>'},
+        {"id": "2", "uname": "n2", "lrm_resource": '<lrm_resource id="c"/>'},
+        {"id": "1", "uname": "n1", "child": '<transient_attributes id="1"/>'},
+    ]})
+    assert again.xml == new.xml and again.digest == new.digest
+
+
+def test_change_with_a_stale_base_is_a_conflict() -> None:
+    cib = apply_change(CibCopy.of(EMPTY_CIB), {"op": "replace_section", "section": "resources",
+                                               "xml": RES, "base": [0, 0]})
+    with pytest.raises(CibConflictError, match=r"read at 0\.0, now 0\.1"):
+        apply_change(cib, {"op": "replace_section", "section": "resources", "xml": RES,
+                           "base": [0, 0]})
+    with pytest.raises(CibParseError, match="bad base"):
+        apply_change(cib, {"op": "replace", "xml": EMPTY_CIB, "base": "x"})

@@ -12,7 +12,7 @@ import pytest
 from defib.cluster.cibstore import CibStore
 from defib.cluster.layer import InMemoryHub
 from defib.cluster.replication import CibReplicator
-from defib.errors import ClusterError
+from defib.errors import CibConflictError, ClusterError
 
 RES = '<resources><primitive id="{}" class="ocf" provider="heartbeat" type="Dummy"/></resources>'
 
@@ -150,5 +150,75 @@ def test_a_change_racing_the_sync_is_applied_on_top_of_the_synced_copy(tmp_path:
         for rep in reps.values():
             assert rep.copy.version == (0, 2, 0)
             assert 'id="late"' in rep.copy.xml and 'id="p1"' in rep.copy.xml
+
+    asyncio.run(scenario())
+
+
+def test_commits_are_versioned_diffs_and_a_member_off_the_base_is_resynced(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        seen: list[dict[str, object]] = []
+        reps[2].layer.on_deliver(lambda d: seen.append(d.payload))
+        await reps[1].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("a")})
+        stale = reps[3].copy
+        update = {"op": "update_status", "updates": [
+            {"id": "1", "uname": "n1", "lrm_resource": '<lrm_resource id="a"/>'}]}
+        await reps[2].change(update)
+        commits = [p for p in seen if p["t"] == "cib-commit"]
+        # The change itself travels, with the version it applies to; never the whole CIB.
+        assert commits[-1]["b"] == [0, 1, 0] and commits[-1]["v"] == [0, 1, 1]
+        assert "x" not in commits[-1] and commits[-1]["c"] == update
+        assert {r.copy.digest for r in reps.values()} == {reps[1].copy.digest}
+        # Node 3 "missed" the last commit: the next diff does not apply to its copy, so it
+        # asks for (and adopts) a full copy instead of guessing.
+        reps[3].copy = stale
+        await reps[1].change({"op": "patch_status", "xml": '<node_state id="2" x="1"/>'})
+        await settle()
+        assert any(p["t"] == "cib-resync" for p in seen)
+        assert any(p["t"] == "cib-full" for p in seen)
+        assert reps[3].copy.version == (0, 1, 2)
+        assert {r.copy.xml for r in reps.values()} == {reps[1].copy.xml}
+
+    asyncio.run(scenario())
+
+
+def test_change_based_on_an_older_configuration_is_refused_as_a_conflict(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 2)
+        await join_all(hub)
+        read = reps[2].copy.version[:2]
+        await reps[1].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("first"), "base": list(read)})
+        with pytest.raises(CibConflictError, match="changed since it was read"):
+            await reps[2].change({"op": "replace_section", "section": "resources",
+                                  "xml": RES.format("second"), "base": list(read)})
+        assert 'id="first"' in reps[2].copy.xml and 'id="second"' not in reps[2].copy.xml
+        # Status changes do not move the configuration's epoch: no conflict from them.
+        await reps[1].change({"op": "patch_status", "xml": '<node_state id="1"/>'})
+        await reps[2].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("second"),
+                              "base": list(reps[2].copy.version[:2])})
+        assert 'id="second"' in reps[1].copy.xml
+
+    asyncio.run(scenario())
+
+
+def test_status_changes_are_saved_together_configuration_at_once(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 2)
+        await join_all(hub)
+        await reps[1].change({"op": "replace_section", "section": "resources",
+                              "xml": RES.format("a")})
+        store = CibStore(tmp_path / "n2", reps[2].log)
+        assert store.load().copy == reps[2].copy
+        for i in range(5):
+            await reps[1].change({"op": "patch_status", "xml": f'<node_state id="1" n="{i}"/>'})
+        assert store.load().copy.version == (0, 1, 0)  # not yet: written within the delay
+        reps[2].flush()
+        assert store.load().copy == reps[2].copy
 
     asyncio.run(scenario())

@@ -178,3 +178,46 @@ def test_cycle_is_reported_not_hung_on() -> None:
     assert report.aborted and {a.operation_key for a in report.not_run} == {
         "a_start_0", "a_monitor_0"}
     assert _graph([(1, "a_start_0", ()), (2, "a_stop_0", (1,))]).blocked_by_cycle() == []
+
+
+class PerNode:
+    """Takes ``delay`` seconds per action; records the peak of actions running per node."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.running: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.total_peak = 0
+
+    async def execute(self, action: GraphAction) -> ActionOutcome:
+        node = action.node_uname or "-"
+        self.running[node] = self.running.get(node, 0) + 1
+        self.peak[node] = max(self.peak.get(node, 0), self.running[node])
+        self.total_peak = max(self.total_peak, sum(self.running.values()))
+        try:
+            if action.kind != "pseudo_event":
+                await asyncio.sleep(self.delay)
+        finally:
+            self.running[node] -= 1
+        return ActionOutcome.success()
+
+
+def test_node_action_limit_per_node_and_batch_limit_without_pseudo_actions() -> None:
+    # Node a has 6 starts listed first; b and c have 2 each: a being full must not hold b and
+    # c back. A pseudo action after every start of a waits for them and counts nowhere.
+    actions = [GraphAction(id=i, kind="rsc_op", operation="start", operation_key=f"r{i}_start_0",
+                           rsc_id=f"r{i}", node_uname=node)
+               for i, node in enumerate("aaaaaabbcc")]
+    done = GraphAction(id=99, kind="pseudo_event", operation="running",
+                       operation_key="grp_running_0")
+    graph = TransitionGraph(tuple(Synapse(n, a) for n, a in enumerate(actions))
+                            + (Synapse(10, done, tuple(range(6))),))
+    handlers = PerNode(0.03)
+    report = asyncio.run(GraphExecutor(graph, handlers, node_limit=2).run())
+    assert report.complete and len(report.runs) == 11
+    assert handlers.peak == {"a": 2, "b": 2, "c": 2, "-": 1}
+    # b's and c's starts went out with a's first two, not after a's six.
+    assert [a.node_uname for a in report.started[:6]] == ["a", "a", "b", "b", "c", "c"]
+    limited = PerNode(0.03)
+    report = asyncio.run(GraphExecutor(graph, limited, limit=3).run())
+    assert report.complete and limited.total_peak == 3
