@@ -55,6 +55,8 @@ class Timing:
     loop_grace: float = 10.0
     # How long a caller waits for the DC to commit a CIB change and members to ack it.
     cib_timeout: float = 5.0
+    # Packets stamped further than this from our clock are refused (and the log says why).
+    max_clock_offset: float = 30.0
     # Niceness the daemon asks for (lower = more CPU priority); ignored when not permitted.
     nice: int = -10
 

@@ -102,6 +102,9 @@ class ClusterNode:
                     "links": [True] * len(n.addresses) if n.id == self.node.id
                     else desc["peers"][str(n.id)]["links"],
                     "votes": n.votes,
+                    # How far the node's clock is ahead of ours, measured from its heartbeats.
+                    "clock_offset_ms": 0.0 if n.id == self.node.id
+                    else desc["peers"][str(n.id)]["clock_offset_ms"],
                 }
                 for n in self.cfg.nodes
             ],
