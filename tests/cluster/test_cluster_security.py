@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,35 @@ def test_clock_offsets_are_measured_and_a_node_too_far_off_is_refused_and_logged
         assert [n["name"] for n in st["nodes"] if n["member"]] == ["node1", "node2"]
         far = _offset_of(cluster, "node1", "node3")
         assert far is not None and 59900 < far <= 60000
+
+
+def test_a_running_node_keeps_its_state_private(tmp_path: Path) -> None:
+    old = os.umask(0o002)  # a careless administrator's shell
+    try:
+        with LocalCluster(tmp_path / "priv", 1) as cluster:
+            cluster.start()
+            cluster.wait_formed(timeout=10)
+            state = cluster.dir / "node1"
+            pengine = state / "pengine"
+            cluster.wait_for("a saved scheduler input",
+                             lambda: any(pengine.glob("pe-input-*.xml")), timeout=20)
+            cluster.client("node1").replace_section(
+                "resources", '<resources><primitive id="d" class="ocf" provider="heartbeat"'
+                ' type="Dummy"><instance_attributes id="d-ia"><nvpair id="d-pw"'
+                ' name="password" value="s3cret"/></instance_attributes></primitive></resources>')
+            cluster.wait_for("an input holding the password", lambda: any(
+                "s3cret" in p.read_text() for p in pengine.glob("pe-input-*.xml")), timeout=20)
+            # run/ is the agents' HA_RSCTMP, 0755 as /run/resource-agents: not the node's state.
+            every = [p for p in [state, *state.rglob("*")]
+                     if p.relative_to(state).parts[:1] != ("run",)]
+            names = {p.relative_to(state.parent).as_posix() for p in every}
+            assert {"node1/cib.xml", "node1/daemon.log", "node1/cib-backups",
+                    "node1/control.sock"} <= names
+            assert {str(p): _mode(p) for p in every} == {
+                str(p): 0o700 if p.is_dir() else 0o600 for p in every}
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
