@@ -54,7 +54,8 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     await node.start()
     if attach is not None:
         await attach(node)
-    control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set)
+    control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set,
+                            admin_group=cfg.admin_group)
     await control.start()
     log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,
              control.path)
