@@ -2,22 +2,35 @@
 
 Wire format (big endian)::
 
-    magic "DFB1" | flags u8 | sender u32 | seq u64 | timestamp f64 | body ... | hmac[32]
+    magic "DFB2" | flags u8 | sender u32 | receiver u32 | link u8 | seq u64 | timestamp f64
+    | body ... | hmac[32]
 
-``seq`` starts at the sender's boot time in microseconds and only grows, so a restarted
-daemon is not mistaken for a replay. The HMAC covers everything before it. With encryption
-the body is ``nonce[12] | AES-GCM(body)`` with the header as associated data.
+The header binds the packet to one sender, one receiver and one link: a packet captured on its
+way to one node is refused by every other node (``rx_misdirected``), and one captured on one
+link cannot be injected on another (which would make a dead link look alive). ``seq`` counts
+per (sender, receiver) pair, so each receiver sees one dense sequence space from each sender;
+it starts at the sender's boot time in microseconds and only grows, so a restarted daemon is
+not mistaken for a replay. The HMAC covers everything before it. With encryption the body is
+``nonce[12] | AES-GCM(body)`` with the header as associated data.
+
+The timestamp doubles as a clock probe: every authenticated packet tells how far the sender's
+wall clock is from ours (minus the one-way delay, which is why the largest recent sample is
+kept). Packets whose timestamp is more than ``max_offset`` away are refused (``rx_stale``):
+that bounds how long a captured packet can be replayed to a receiver that restarted, and a
+node whose clock is that far off is told so in the log by the layer above.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import stat
 import struct
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +39,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from defib.errors import AuthError
 
-MAGIC = b"DFB1"
-HEADER = struct.Struct("!4sBIQd")
+MAGIC = b"DFB2"
+HEADER = struct.Struct("!4sBIIBQd")
 MAC_LEN = 32
 FLAG_ENCRYPTED = 1
 KEY_BYTES = 64
 REPLAY_WINDOW_S = 30.0
 SEQ_WINDOW = 1024
+# Clock samples kept per sender (a few seconds of heartbeats on every link).
+OFFSET_SAMPLES = 32
 
 
 def keygen(path: Path, overwrite: bool = False) -> Path:
@@ -83,7 +98,10 @@ class Opened:
 
 
 class PacketCodec:
-    """Seals outgoing packets and opens incoming ones, counting what it drops."""
+    """Seals outgoing packets and opens incoming ones, counting what it drops.
+
+    ``clock`` is the wall clock stamped into packets and compared with theirs.
+    """
 
     def __init__(
         self,
@@ -91,26 +109,30 @@ class PacketCodec:
         local_id: int,
         known: set[int],
         encrypt: bool = False,
-        clock: object = time.time,
+        clock: Callable[[], float] = time.time,
+        max_offset: float = REPLAY_WINDOW_S,
     ) -> None:
         self._mac_key = _derive(key, b"mac")
         self._aead = AESGCM(_derive(key, b"enc")) if encrypt else None
         self._local = local_id
         self._known = known
         self._clock = clock
-        self._seq = int(time.time() * 1_000_000)
-        # Per sender: highest seq seen and the recent seqs (packets on several links reorder).
+        self.max_offset = max_offset
+        self._boot_seq = int(time.time() * 1_000_000)
+        # Sending: the last seq per receiver. Receiving: per sender (the receiver being us, so
+        # per pair) the highest seq seen and the recent seqs (several links reorder packets).
+        self._seq: dict[int, int] = {}
         self._high: dict[int, int] = {}
         self._recent: dict[int, set[int]] = {}
+        self._offsets: dict[int, deque[float]] = {}
+        self.stale_from: Counter[int] = Counter()
         self.stats: Counter[str] = Counter()
 
-    def _now(self) -> float:
-        return float(self._clock())  # type: ignore[operator]
-
-    def seal(self, body: bytes) -> bytes:
-        self._seq += 1
+    def seal(self, body: bytes, receiver: int, link: int) -> bytes:
+        seq = self._seq.get(receiver, self._boot_seq) + 1
+        self._seq[receiver] = seq
         flags = FLAG_ENCRYPTED if self._aead else 0
-        header = HEADER.pack(MAGIC, flags, self._local, self._seq, self._now())
+        header = HEADER.pack(MAGIC, flags, self._local, receiver, link, seq, self._clock())
         if self._aead is not None:
             nonce = os.urandom(12)
             body = nonce + self._aead.encrypt(nonce, body, header)
@@ -118,50 +140,82 @@ class PacketCodec:
         self.stats["tx_packets"] += 1
         return packet + hmac.new(self._mac_key, packet, hashlib.sha256).digest()
 
-    def open(self, packet: bytes) -> Opened | None:
-        """Return the checked packet, or None (and count why) when it must be dropped."""
+    def open(self, packet: bytes, link: int) -> Opened | None:
+        """Return the checked packet that arrived on ``link``, or None (and count why) when it
+        must be dropped."""
         if len(packet) < HEADER.size + MAC_LEN or packet[:4] != MAGIC:
             self.stats["rx_malformed"] += 1
             return None
         data, mac = packet[:-MAC_LEN], packet[-MAC_LEN:]
-        magic, flags, sender, seq, ts = HEADER.unpack_from(data)
+        _magic, flags, sender, receiver, on_link, seq, ts = HEADER.unpack_from(data)
         if not hmac.compare_digest(mac, hmac.new(self._mac_key, data, hashlib.sha256).digest()):
             self.stats["rx_bad_auth"] += 1
             return None
         if sender not in self._known or sender == self._local:
             self.stats["rx_unknown_sender"] += 1
             return None
-        if abs(self._now() - ts) > REPLAY_WINDOW_S:
-            self.stats["rx_stale"] += 1
+        if receiver != self._local or on_link != link:
+            self.stats["rx_misdirected"] += 1
             return None
+        # A replay is refused before its timestamp is read as a clock sample.
         if not self._fresh(sender, seq):
             self.stats["rx_replayed"] += 1
             return None
+        if not self._clock_ok(sender, ts):
+            return None
+        self._remember(sender, seq)
+        body = self._body(flags, data)
+        if body is None:
+            return None
+        self.stats["rx_packets"] += 1
+        return Opened(sender, seq, ts, body)
+
+    def _body(self, flags: int, data: bytes) -> bytes | None:
         body = data[HEADER.size:]
         if flags & FLAG_ENCRYPTED:
             if self._aead is None:
                 self.stats["rx_unexpected_encryption"] += 1
                 return None
             try:
-                body = self._aead.decrypt(body[:12], body[12:], data[: HEADER.size])
+                return self._aead.decrypt(body[:12], body[12:], data[: HEADER.size])
             except InvalidTag:
                 self.stats["rx_bad_auth"] += 1
                 return None
-        elif self._aead is not None:
+        if self._aead is not None:
             self.stats["rx_unencrypted"] += 1
             return None
-        self.stats["rx_packets"] += 1
-        return Opened(sender, seq, ts, body)
+        return body
+
+    def _clock_ok(self, sender: int, ts: float) -> bool:
+        if not math.isfinite(ts):
+            self.stats["rx_malformed"] += 1
+            return False
+        offset = ts - self._clock()
+        samples = self._offsets.setdefault(sender, deque(maxlen=OFFSET_SAMPLES))
+        samples.append(offset)
+        if abs(offset) > self.max_offset:
+            self.stats["rx_stale"] += 1
+            self.stale_from[sender] += 1
+            return False
+        return True
+
+    def offset(self, sender: int) -> float | None:
+        """How far (seconds) the sender's clock is ahead of ours, from its recent packets.
+
+        Each sample is the true offset minus the packet's delay, so the largest is the best."""
+        samples = self._offsets.get(sender)
+        return max(samples) if samples else None
 
     def _fresh(self, sender: int, seq: int) -> bool:
         high = self._high.get(sender, 0)
+        return not (seq <= high - SEQ_WINDOW or seq in self._recent.get(sender, ()))
+
+    def _remember(self, sender: int, seq: int) -> None:
+        high = self._high.get(sender, 0)
         recent = self._recent.setdefault(sender, set())
-        if seq <= high - SEQ_WINDOW or seq in recent:
-            return False
         recent.add(seq)
         if seq > high:
             self._high[sender] = seq
             if len(recent) > 2 * SEQ_WINDOW:
                 floor = seq - SEQ_WINDOW
                 self._recent[sender] = {s for s in recent if s > floor}
-        return True

@@ -29,10 +29,11 @@ TOML, for example::
 
 from __future__ import annotations
 
-import tomllib
+import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from defib.cluster.schema import read_cluster_file
 from defib.errors import ConfigError
 
 
@@ -55,6 +56,8 @@ class Timing:
     loop_grace: float = 10.0
     # How long a caller waits for the DC to commit a CIB change and members to ack it.
     cib_timeout: float = 5.0
+    # Packets stamped further than this from our clock are refused (and the log says why).
+    max_clock_offset: float = 30.0
     # Niceness the daemon asks for (lower = more CPU priority); ignored when not permitted.
     nice: int = -10
 
@@ -79,6 +82,8 @@ class ClusterConfig:
     key_file: Path
     state_dir: Path
     encrypt: bool = False
+    # Members of this group may use the control socket as root can (Pacemaker's haclient).
+    admin_group: str = "haclient"
     timing: Timing = field(default_factory=Timing)
     quorum: QuorumOptions = field(default_factory=QuorumOptions)
     source: Path | None = None
@@ -103,91 +108,23 @@ class ClusterConfig:
         return self.state_dir / name
 
 
-def _address(text: object, node: str) -> tuple[str, int]:
-    if not isinstance(text, str) or ":" not in text:
-        raise ConfigError(f"node {node}: address {text!r} is not HOST:PORT", node)
-    host, _, port = text.rpartition(":")
-    try:
-        number = int(port)
-    except ValueError as exc:
-        raise ConfigError(f"node {node}: bad port in {text!r}", node) from exc
-    if not 0 < number < 65536:
-        raise ConfigError(f"node {node}: port out of range in {text!r}", node)
-    return host, number
-
-
-def _node(raw: dict[str, object]) -> NodeConfig:
-    name = raw.get("name")
-    node_id = raw.get("id")
-    if not isinstance(name, str) or not name:
-        raise ConfigError("a [[node]] has no name")
-    if not isinstance(node_id, int) or node_id <= 0:
-        raise ConfigError(f"node {name}: id must be a positive integer", name)
-    addresses = raw.get("addresses")
-    if not isinstance(addresses, list) or not addresses:
-        raise ConfigError(f"node {name}: needs addresses = [\"HOST:PORT\", ...]", name)
-    votes = raw.get("votes", 1)
-    if not isinstance(votes, int) or votes < 0:
-        raise ConfigError(f"node {name}: votes must be a non-negative integer", name)
-    return NodeConfig(node_id, name, tuple(_address(a, name) for a in addresses), votes)
-
-
-def _section(data: dict[str, object], name: str) -> dict[str, object]:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}] must be a table", name)
-    return value
-
-
-def _pick(cls: type, raw: dict[str, object], section: str) -> dict[str, object]:
-    known = {f.name for f in fields(cls)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"[{section}]: unknown option(s) {sorted(unknown)}", section)
-    return dict(raw)
-
-
 def parse_config(text: str, base: Path, source: Path | None = None) -> ClusterConfig:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"cluster file: {exc}") from exc
-    cluster = _section(data, "cluster")
-    name = cluster.get("name", "defib")
-    if not isinstance(name, str):
-        raise ConfigError("[cluster] name must be a string")
-    raw_nodes = data.get("node", [])
-    if not isinstance(raw_nodes, list) or not raw_nodes:
-        raise ConfigError("the cluster file defines no [[node]]")
-    nodes = tuple(_node(n) for n in raw_nodes)
-    ids = [n.id for n in nodes]
-    names = [n.name for n in nodes]
-    if len(set(ids)) != len(ids):
-        raise ConfigError("node ids are not unique")
-    if len(set(names)) != len(names):
-        raise ConfigError("node names are not unique")
-    links = {len(n.addresses) for n in nodes}
-    if len(links) != 1:
-        raise ConfigError("every node must have the same number of link addresses")
-    try:
-        timing = Timing(**_pick(Timing, _section(data, "timing"), "timing"))  # type: ignore[arg-type]
-        quorum = QuorumOptions(
-            **_pick(QuorumOptions, _section(data, "quorum"), "quorum")  # type: ignore[arg-type]
-        )
-    except TypeError as exc:
-        raise ConfigError(f"cluster file: {exc}") from exc
-    if timing.suspect_time < timing.heartbeat_interval or timing.dead_time < timing.suspect_time:
-        raise ConfigError("timing: need heartbeat_interval <= suspect_time <= dead_time", "timing")
-    key_file = base / str(cluster.get("key_file", "authkey"))
-    state_dir = base / str(cluster.get("state_dir", "."))
+    """Check every field of the cluster file for type and range; a ConfigError names the
+    field and its line (``defib.cluster.schema``)."""
+    defaults = {f.name: float(f.default) for f in fields(Timing)}  # type: ignore[arg-type]
+    raw = read_cluster_file(text, source, defaults)
+    nodes = tuple(NodeConfig(n["id"], n["name"], n["addresses"], n.get("votes", 1))
+                  for n in raw.nodes)
+    cluster = raw.cluster
     return ClusterConfig(
-        name=name,
+        name=cluster.get("name", "defib"),
         nodes=tuple(sorted(nodes, key=lambda n: n.id)),
-        key_file=key_file,
-        state_dir=state_dir,
-        encrypt=bool(cluster.get("encrypt", False)),
-        timing=timing,
-        quorum=quorum,
+        key_file=base / cluster.get("key_file", "authkey"),
+        state_dir=base / cluster.get("state_dir", "."),
+        encrypt=cluster.get("encrypt", False),
+        admin_group=cluster.get("admin_group", "haclient"),
+        timing=Timing(**raw.timing),
+        quorum=QuorumOptions(**raw.quorum),
         source=source,
     )
 
@@ -212,28 +149,32 @@ def render_config(cfg: ClusterConfig) -> str:
                 pass
         return str(p)
 
-    q = cfg.quorum
+    def q(text: str) -> str:  # a TOML basic string (JSON's escapes are TOML's)
+        return json.dumps(text)
+
+    quorum = cfg.quorum
     lines = [
         "[cluster]",
-        f'name = "{cfg.name}"',
-        f'key_file = "{rel(cfg.key_file)}"',
-        f'state_dir = "{rel(cfg.state_dir)}"',
+        f"name = {q(cfg.name)}",
+        f"key_file = {q(rel(cfg.key_file))}",
+        f"state_dir = {q(rel(cfg.state_dir))}",
         f"encrypt = {'true' if cfg.encrypt else 'false'}",
+        f"admin_group = {q(cfg.admin_group)}",
         "",
         "[timing]",
     ]
     for key in Timing.__dataclass_fields__:
         lines.append(f"{key} = {getattr(cfg.timing, key)!r}")
-    lines += ["", "[quorum]", f"two_node = {str(q.two_node).lower()}"]
-    if q.wait_for_all is not None:
-        lines.append(f"wait_for_all = {str(q.wait_for_all).lower()}")
+    lines += ["", "[quorum]", f"two_node = {str(quorum.two_node).lower()}"]
+    if quorum.wait_for_all is not None:
+        lines.append(f"wait_for_all = {str(quorum.wait_for_all).lower()}")
     lines += [
-        f"expected_votes = {q.expected_votes}",
-        f"last_man_standing = {str(q.last_man_standing).lower()}",
-        f"last_man_standing_window = {q.last_man_standing_window!r}",
+        f"expected_votes = {quorum.expected_votes}",
+        f"last_man_standing = {str(quorum.last_man_standing).lower()}",
+        f"last_man_standing_window = {quorum.last_man_standing_window!r}",
     ]
     for node in cfg.nodes:
         addrs = ", ".join(f'"{h}:{p}"' for h, p in node.addresses)
-        lines += ["", "[[node]]", f"id = {node.id}", f'name = "{node.name}"',
+        lines += ["", "[[node]]", f"id = {node.id}", f"name = {q(node.name)}",
                   f"votes = {node.votes}", f"addresses = [{addrs}]"]
     return "\n".join(lines) + "\n"

@@ -2,19 +2,27 @@
 
 Requests ``{"op": ...}``; answers ``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``.
 ``subscribe`` keeps the connection and streams one event per line.
+
+The socket is 0600 from its creation (bound under umask 0177) inside the 0700 state
+directory, and every connection is checked with the kernel's peer credentials: root, the
+daemon's own user and members of the admin group (``haclient``) are served; anybody else is
+refused, and the refusal is logged with the user's name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from defib.acl.identity import ADMIN_GROUP, Identity, peer_identity
 from defib.cluster.node import ClusterNode
+from defib.cluster.private import FILE_MODE, bind_unix
 from defib.errors import ClusterError, DefibError
 
 MAX_LINE = 64 << 20
@@ -22,10 +30,15 @@ MAX_SOCKET_PATH = 107
 
 
 class ControlServer:
-    def __init__(self, node: ClusterNode, path: Path, on_shutdown: Callable[[], None]) -> None:
+    def __init__(self, node: ClusterNode, path: Path, on_shutdown: Callable[[], None],
+                 *, mode: int = FILE_MODE, admin_group: str = ADMIN_GROUP) -> None:
         self.node = node
         self.path = path
         self.on_shutdown = on_shutdown
+        self.mode = mode
+        self.admin_group = admin_group
+        self.log = logging.LoggerAdapter(logging.getLogger("defib.control"),
+                                         {"node": node.node.name})
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -33,10 +46,8 @@ class ControlServer:
             raise ClusterError(f"control socket path {self.path} is longer than"
                                f" {MAX_SOCKET_PATH} bytes (AF_UNIX limit); use a shorter state_dir",
                                str(self.path))
-        self.path.unlink(missing_ok=True)
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path),
-                                                       limit=MAX_LINE)
-        self.path.chmod(0o600)
+        sock = bind_unix(self.path, self.mode)
+        self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_LINE)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -46,6 +57,12 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            caller = peer_identity(writer.get_extra_info("socket"))
+        except OSError as exc:
+            self.log.warning("control connection without peer credentials refused: %s", exc)
+            writer.close()
+            return
+        try:
             while line := await reader.readline():
                 try:
                     request = json.loads(line)
@@ -53,6 +70,10 @@ class ControlServer:
                         raise ValueError("request is not an object")
                 except ValueError as exc:
                     await _send(writer, {"ok": False, "error": f"bad request: {exc}"})
+                    continue
+                refusal = self._refusal(caller, request)
+                if refusal is not None:
+                    await _send(writer, refusal)
                     continue
                 if request.get("op") == "subscribe":
                     await self._stream(writer)
@@ -62,6 +83,16 @@ class ControlServer:
             pass
         finally:
             writer.close()
+
+    def _refusal(self, caller: Identity, request: dict[str, Any]) -> dict[str, Any] | None:
+        if caller.is_admin(self.admin_group):
+            return None
+        op = request.get("op")
+        self.log.warning("refused %r for %s: not root, not the daemon's user, not in group %s",
+                         op, caller.describe(), self.admin_group)
+        return {"ok": False, "kind": "PermissionDenied",
+                "error": f"permission denied: {caller.user} may not use this node's control"
+                         f" socket (root and members of group {self.admin_group} may)"}
 
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")

@@ -15,6 +15,7 @@ from defib.cluster.client import SOCKET_NAME
 from defib.cluster.config import load_config
 from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
+from defib.cluster.private import DAEMON_UMASK
 
 
 def _setup_logging(name: str, node_id: int, level: int) -> None:
@@ -53,7 +54,8 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     await node.start()
     if attach is not None:
         await attach(node)
-    control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set)
+    control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set,
+                            admin_group=cfg.admin_group)
     await control.start()
     log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,
              control.path)
@@ -66,6 +68,9 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
 
 def run_daemon(config: Path, node_name: str, level: int = logging.INFO,
                attach: Attach | None = None) -> int:
+    # Whatever the daemon writes (CIB, scheduler inputs, controller state) is private from
+    # its creation; agents get the usual umask back (defib.executor.process).
+    os.umask(DAEMON_UMASK)
     cfg = load_config(config)
     node_cfg = cfg.node_by_name(node_name)
     _setup_logging(node_cfg.name, node_cfg.id, level)

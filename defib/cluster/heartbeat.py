@@ -40,6 +40,22 @@ from defib.errors import ClusterError
 FRAGMENT = 40000
 MAX_MESSAGE = 64 << 20
 RESEND_AFTER = 0.2
+CLOCK_LOG_EVERY = 5.0
+
+
+def _wall_clock() -> Callable[[], float]:
+    """The wall clock stamped into packets. DEFIB_DEBUG_CLOCK_OFFSET (honoured only with
+    DEFIB_DEBUG_OPS=1, for tests) shifts it, as a node with a wrong clock would."""
+    shift = 0.0
+    if os.environ.get("DEFIB_DEBUG_OPS") == "1":
+        shift = float(os.environ.get("DEFIB_DEBUG_CLOCK_OFFSET", "0") or 0)
+    if not shift:
+        return time.time
+    return lambda: time.time() + shift
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -79,8 +95,11 @@ class HeartbeatLayer:
             logging.getLogger("defib.cluster"), {"node": node.name}
         )
         self.peers = [n for n in cfg.nodes if n.id != node.id]
-        self.codec = PacketCodec(key, node.id, {n.id for n in cfg.nodes}, cfg.encrypt)
         t = cfg.timing
+        self.codec = PacketCodec(key, node.id, {n.id for n in cfg.nodes}, cfg.encrypt,
+                                 clock=_wall_clock(), max_offset=t.max_clock_offset)
+        # Per peer: packets refused for their clock, as of the last warning, and when.
+        self._skew_logged: dict[int, tuple[int, float]] = {}
         self.detector = FailureDetector([p.id for p in self.peers], cfg.link_count,
                                         t.suspect_time, t.dead_time)
         self.views = ViewAgreement(node.id, self.incarnation)
@@ -233,7 +252,7 @@ class HeartbeatLayer:
         body["i"] = self.incarnation
         try:
             with self._send_lock:
-                sock.send(self.codec.seal(encode(body)))
+                sock.send(self.codec.seal(encode(body), peer, link))
         except ConnectionRefusedError:
             self.counters["refused"] += 1
             self.detector.refused(peer, link, self.clock())
@@ -266,7 +285,7 @@ class HeartbeatLayer:
                 return
             except OSError:
                 return
-            opened = self.codec.open(data)
+            opened = self.codec.open(data, link)
             if opened is None:
                 continue
             body = decode(opened.body)
@@ -423,6 +442,7 @@ class HeartbeatLayer:
             if new is not None:
                 self._install(new)
         self._update_quorum(now)
+        self._check_clocks(now)
         self._resend_pending(now)
         self._request_gaps(now)
 
@@ -498,6 +518,29 @@ class HeartbeatLayer:
                 except Exception:
                     self.log.exception("quorum callback failed")
 
+    def _check_clocks(self, now: float) -> None:
+        """Say in the log, at most every CLOCK_LOG_EVERY seconds per peer, that a peer's
+        packets are being refused because its clock is too far from ours: without this line
+        a skewed node just stays out of the membership with no explanation."""
+        for peer in self.peers:
+            refused = self.codec.stale_from.get(peer.id, 0)
+            logged, at = self._skew_logged.get(peer.id, (0, -CLOCK_LOG_EVERY))
+            if refused == logged or now - at < CLOCK_LOG_EVERY:
+                continue
+            self._skew_logged[peer.id] = (refused, now)
+            offset = self.codec.offset(peer.id)
+            if offset is None or abs(offset) <= self.codec.max_offset:
+                continue
+            self.log.error(
+                "refusing packets from node %d (%s): its clock is %.1f s %s ours, more than"
+                " max_clock_offset = %.1f s; synchronise the clocks (NTP)",
+                peer.id, peer.name, abs(offset), "ahead of" if offset > 0 else "behind",
+                self.codec.max_offset)
+
+    def clock_offsets(self) -> dict[int, float | None]:
+        """Per peer, how far (seconds) its clock is ahead of ours, measured from its packets."""
+        return {p.id: self.codec.offset(p.id) for p in self.peers}
+
     def _resend_pending(self, now: float) -> None:
         for uid, (payload, sent) in list(self._outbox.items()):
             if now - sent >= RESEND_AFTER:
@@ -530,7 +573,9 @@ class HeartbeatLayer:
             "agreed": self.views.agreed(reports),
             "reachable": sorted(self.reachable),
             "peers": {
-                str(p.id): {"links": self.detector.links_up(p.id, now)} for p in self.peers
+                str(p.id): {"links": self.detector.links_up(p.id, now),
+                            "clock_offset_ms": _ms(self.codec.offset(p.id))}
+                for p in self.peers
             },
             "quorum": self.tracker.state.to_dict(),
         }

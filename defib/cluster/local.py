@@ -28,6 +28,7 @@ from defib.cluster.config import (
     load_config,
     render_config,
 )
+from defib.cluster.private import private_dir, write_private
 from defib.errors import ClusterError, NotConnectedError
 
 CONFIG_NAME = "cluster.toml"
@@ -124,8 +125,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
     started: list[StartedNode] = []
     spawned: dict[str, subprocess.Popen[bytes]] = {}
     for node in chosen:
-        state = directory / node.name
-        state.mkdir(exist_ok=True)
+        state = private_dir(directory / node.name)
         pid = daemon_pid(directory, node.name)
         if pid is not None:
             started.append(StartedNode(node.name, pid, True))
@@ -135,13 +135,14 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
                "--config", str(directory / CONFIG_NAME), "--node", node.name]
         if not controller:
             cmd.append("--no-controller")
-        with open(state / "daemon.log", "ab") as log:
+        log_fd = os.open(state / "daemon.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with open(log_fd, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state, env=env,
                 start_new_session=True,
             )
-        (state / "daemon.pid").write_text(f"{proc.pid}\n")
+        write_private(state / "daemon.pid", f"{proc.pid}\n")
         spawned[node.name] = proc
         started.append(StartedNode(node.name, proc.pid, False))
     deadline = time.monotonic() + wait

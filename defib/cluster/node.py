@@ -15,6 +15,7 @@ from defib.cluster.cibstore import CibStore
 from defib.cluster.config import ClusterConfig, NodeConfig
 from defib.cluster.heartbeat import HeartbeatLayer
 from defib.cluster.layer import Membership
+from defib.cluster.private import private_dir
 from defib.cluster.quorum import QuorumState
 from defib.cluster.replication import CibReplicator
 
@@ -40,7 +41,7 @@ class ClusterNode:
         self.cib.subscribe(self._emit)
 
     async def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)
         self.cib.load()
         await self.layer.join()
 
@@ -103,6 +104,9 @@ class ClusterNode:
                     "links": [True] * len(n.addresses) if n.id == self.node.id
                     else desc["peers"][str(n.id)]["links"],
                     "votes": n.votes,
+                    # How far the node's clock is ahead of ours, measured from its heartbeats.
+                    "clock_offset_ms": 0.0 if n.id == self.node.id
+                    else desc["peers"][str(n.id)]["clock_offset_ms"],
                 }
                 for n in self.cfg.nodes
             ],

@@ -71,6 +71,8 @@ async def run_process(
                 env=dict(env),
                 cwd=str(cwd) if cwd else None,
                 start_new_session=True,
+                # The daemon's own umask (077) keeps its files private; agents get the usual.
+                umask=0o022,
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in argv or env
             error = exc if isinstance(exc, OSError) else OSError(str(exc))

@@ -8,9 +8,10 @@ across daemon restarts (the highest number on disk is the start); only the newes
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
+
+from defib.cluster.private import private_dir, write_private
 
 _NAME = re.compile(r"pe-(input|graph)-(\d+)\.xml\Z")
 DEFAULT_KEEP = 500
@@ -20,7 +21,8 @@ class PeSeries:
     def __init__(self, directory: Path, keep: int = DEFAULT_KEEP) -> None:
         self.dir = directory
         self.keep = keep
-        self.dir.mkdir(parents=True, exist_ok=True)
+        # The inputs hold the whole CIB, passwords in resource parameters included.
+        private_dir(self.dir)
         self._next = max((n for _, n in self._files()), default=-1) + 1
 
     def _files(self) -> list[tuple[Path, int]]:
@@ -41,9 +43,7 @@ class PeSeries:
 
     def save(self, kind: str, number: int, text: str) -> Path:
         path = self.path(kind, number)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_private(path, text)
         self._prune(kind, number)
         return path
 

@@ -120,14 +120,14 @@ def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
         known = {1, 2, 3, 99}
         # Bodies without an incarnation: even the genuine one is only counted, never acted on.
         body = encode({"t": "noop"})
-        _send(PacketCodec(os.urandom(64), 2, known, encrypt=True).seal(body), port)
-        good = PacketCodec(key, 2, known, encrypt=True).seal(body)
+        _send(PacketCodec(os.urandom(64), 2, known, encrypt=True).seal(body, 1, 0), port)
+        good = PacketCodec(key, 2, known, encrypt=True).seal(body, 1, 0)
         forged = bytearray(good)
         forged[30] ^= 1
         _send(bytes(forged), port)
-        _send(PacketCodec(key, 99, known, encrypt=True).seal(body), port)
+        _send(PacketCodec(key, 99, known, encrypt=True).seal(body, 1, 0), port)
         stale = PacketCodec(key, 2, known, encrypt=True, clock=lambda: time.time() - 3600)
-        _send(stale.seal(body), port)
+        _send(stale.seal(body, 1, 0), port)
         # A captured heartbeat replayed: the daemon already accepted it, the copy is refused.
         _send(good, port)
         _send(good, port)

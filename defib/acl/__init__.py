@@ -1,0 +1,1 @@
+"""Who is calling, and what they may do: peer credentials and Pacemaker's ACL roles."""
