@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from defib.cluster.hostinit import bridge_name, node_address
+from defib.cluster.hostinit import bridge_name, host_veth, node_address
 from defib.errors import ClusterError
 from defib.fencing.local_agent import HOSTS_FILE
 
@@ -137,3 +137,62 @@ def spawn(directory: Path, node: str, index: int, daemon_cmd: list[str],
            *daemon_cmd]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             cwd=directory / node, env=env, start_new_session=True)
+
+
+def host_record(directory: Path, node: str) -> dict[str, object] | None:
+    """What the node's supply recorded (machine PIDs, PID namespace); None when it is off."""
+    try:
+        data = json.loads((directory / node / "host.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def set_cable(directory: Path, index: int, up: bool) -> None:
+    """Pull (or plug back) every network cable of node ``index``: its side stays up, as a
+    host whose switch port died."""
+    lay = layout(directory)
+    if lay is None:
+        raise ClusterError(f"{directory} is not a cluster of hosts")
+    for link in range(lay.links):
+        _ip("link", "set", host_veth(lay.tag, index, link), "up" if up else "down")
+
+
+class ClientNamespace:
+    """A client machine on the cluster's link ``link``: a network namespace with one address
+    (198.18.<link>.<host>), for reaching services and virtual IPs from outside the nodes.
+    A context manager: the namespace and its veth go even when the body fails."""
+
+    def __init__(self, directory: Path, link: int = 0, host: int = 250) -> None:
+        lay = layout(directory)
+        if lay is None:
+            raise ClusterError(f"{directory} is not a cluster of hosts")
+        self.layout = lay
+        self.link = link
+        self.address = f"198.18.{link}.{host}"
+        self.name = f"defib-{lay.tag}-c{host}"
+        self.veth = f"dfb{lay.tag}c{host}"
+
+    def __enter__(self) -> ClientNamespace:
+        try:
+            ensure_bridges(self.layout)
+            _ip("netns", "add", self.name)
+            _ip("link", "add", self.veth, "type", "veth", "peer", "name", "eth0", "netns",
+                self.name)
+            _ip("link", "set", self.veth, "master", bridge_name(self.layout.tag, self.link))
+            _ip("link", "set", self.veth, "up")
+            self.run("ip", "link", "set", "lo", "up")
+            self.run("ip", "addr", "add", f"{self.address}/24", "dev", "eth0")
+            self.run("ip", "link", "set", "eth0", "up")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _ip("link", "del", self.veth, check=False)
+        _ip("netns", "del", self.name, check=False)
+
+    def run(self, *cmd: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.name, *cmd], capture_output=True,
+                              text=True, timeout=timeout)
