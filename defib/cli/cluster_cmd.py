@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--no-wait", action="store_true", help="do not wait for membership")
     start.add_argument("--no-controller", action="store_true",
                        help="run the cluster layer only (no resource management)")
-    start.add_argument("--hosts", action="store_true",
+    start.add_argument("--hosts", action=argparse.BooleanOptionalAction, default=None,
                        help="run each node as a host: own PID/mount/UTS/network namespaces,"
                             " 198.18.<link>.(10+i) on a bridge (root; at creation)")
     start.set_defaults(func=_start)
@@ -69,8 +69,9 @@ def _start(args: argparse.Namespace) -> int:
                                last_man_standing=args.last_man_standing)
         if args.hosts and (why := hosts.unavailable_reason()):
             raise ClusterError(f"--hosts: {why}")
+        as_hosts = hosts.by_default() if args.hosts is None else args.hosts
         local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
-                     hosts=args.hosts)
+                     hosts=as_hosts)
         print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
     elif args.nodes and args.nodes != len(local.load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"

@@ -171,13 +171,15 @@ class Supply:
         with self.lock:
             count = len(members(self.namespace)) if self.namespace else 0
             self.off = True
+            # Off the wire first, as a power cut: no port-unreachable answer from a dying
+            # stack tells the peers (a real host that loses power goes silent).
+            self.unplug()
             try:
                 os.kill(self.init_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             while self.namespace and members(self.namespace):
                 time.sleep(0.005)
-            self.unplug()  # off the wire at once, not when the kernel frees the netns
             return count
 
     def serve(self) -> None:

@@ -59,6 +59,19 @@ def unavailable_reason() -> str | None:
     return None
 
 
+# Nodes are processes unless asked (see docs/cluster-layer.md, "Nodes as hosts", for why
+# this is not yet the default as root).
+DEFAULT_AS_HOSTS = False
+
+
+def by_default() -> bool:
+    """Whether a new local cluster runs its nodes as hosts when not told: DEFIB_LOCAL_HOSTS=1
+    asks for it, =0 refuses it, otherwise ``DEFAULT_AS_HOSTS``; never where unavailable."""
+    wanted = os.environ.get("DEFIB_LOCAL_HOSTS", "")
+    on = wanted == "1" or (wanted != "0" and DEFAULT_AS_HOSTS)
+    return on and unavailable_reason() is None
+
+
 def tag_of(directory: Path) -> str:
     """A short name for the cluster's links (interface names are at most 15 characters)."""
     return hashlib.sha1(str(directory.resolve()).encode()).hexdigest()[:6]

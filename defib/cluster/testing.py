@@ -36,13 +36,6 @@ def netns_available() -> bool:
     return ok
 
 
-def default_hosts() -> bool:
-    """Whether test clusters run their nodes as hosts when not told: DEFIB_LOCAL_HOSTS=1
-    asks for it (=0 refuses it); it needs root and namespaces."""
-    wanted = os.environ.get("DEFIB_LOCAL_HOSTS", "0") == "1"
-    return wanted and hostmode.unavailable_reason() is None
-
-
 class LocalCluster:
     def __init__(
         self,
@@ -64,7 +57,7 @@ class LocalCluster:
         self.netns = f"defib-t{os.getpid()}-{id(self) % 100000}" if netns else None
         # Nodes as hosts (own namespaces, 198.18 bridge): asked for, or the default here.
         # The netns mode partitions loopback addresses, which hosts do not use.
-        self.hosts = (default_hosts() if hosts is None else hosts) and not netns
+        self.hosts = (hostmode.by_default() if hosts is None else hosts) and not netns
         self._rules: set[tuple[str, str]] = set()
         # Clusters of parallel tests must not race for the same ports: start the search at a
         # random place below the ephemeral range (our sending sockets use that one).
