@@ -1,12 +1,15 @@
 """Failover benchmark: crash the node running a resource, again and again, on real daemons.
 
-    python -m bench.failover [--nodes 3] [--crashes 7] [--moves 5] [--json]
+    python -m bench.failover [--nodes 3] [--crashes 7] [--moves 5] [--hosts] [--json]
 
 1. Crash: a power cut of the node that runs ``ocf:heartbeat:Dummy`` (SIGKILL of every process
    of that local node), then poll the CIB (10 ms) until the resource is recorded started on
    another node. That time includes failure detection, the DC's scheduler run, fencing with
    ``fence_defib_local`` (the device must succeed before recovery), and the start. The
    crashed node is restarted and rejoins before the next round.
+   With ``--hosts`` (root) each node is a host (``defib cluster start --hosts``) and the
+   crash is a power cut of the whole host through its power switch (its PID namespace
+   killed, its cables gone).
 2. Move: a ``cli-prefer`` location constraint to another node (as ``crm_resource --move``),
    timed from the constraint's commit until the start is recorded on the target.
 
@@ -67,16 +70,19 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--crashes", type=int, default=7)
     parser.add_argument("--moves", type=int, default=5)
+    parser.add_argument("--hosts", action="store_true",
+                        help="nodes as hosts (own namespaces, root): the crash kills a host")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="defib-bench-failover-") as tmp:
-        with ResourceCluster(Path(tmp) / "c", args.nodes) as rc:
+        with ResourceCluster(Path(tmp) / "c", args.nodes, hosts=args.hosts) as rc:
             rc.load(cib_xml(_resources()))
             rc.wait_running(RSC, timeout=30)
             crash = crash_rounds(rc, args.crashes)
             move = move_rounds(rc, args.moves)
     result = {
         "nodes": args.nodes,
+        "nodes_as": "hosts" if args.hosts else "processes",
         "crash_to_running_elsewhere_s": {
             "median": round(statistics.median(crash), 3), "min": round(min(crash), 3),
             "max": round(max(crash), 3), "runs": [round(t, 3) for t in crash]},
@@ -90,6 +96,7 @@ def main() -> int:
         print(json.dumps(result, indent=1))
     else:
         c, m = result["crash_to_running_elsewhere_s"], result["clean_move_s"]
+        print(f"nodes as {result['nodes_as']}")
         print(f"crash -> running elsewhere (fencing included), {len(crash)} runs:"
               f" median {c['median']:.3f}s (min {c['min']:.3f}, max {c['max']:.3f})")
         print(f"clean move, {len(move)} runs: median {m['median']:.3f}s"

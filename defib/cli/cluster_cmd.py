@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--no-wait", action="store_true", help="do not wait for membership")
     start.add_argument("--no-controller", action="store_true",
                        help="run the cluster layer only (no resource management)")
+    start.add_argument("--hosts", action=argparse.BooleanOptionalAction, default=None,
+                       help="run each node as a host: own PID/mount/UTS/network namespaces,"
+                            " 198.18.<link>.(10+i) on a bridge (root; at creation)")
     start.set_defaults(func=_start)
 
     stop = sub.add_parser("stop", help="stop the local cluster's daemons (recorded PIDs)")
@@ -53,7 +56,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from defib.cluster import local
+    from defib.cluster import hosts, local
     from defib.cluster.config import QuorumOptions
 
     directory = (args.dir or default_dir()).resolve()
@@ -64,11 +67,19 @@ def _start(args: argparse.Namespace) -> int:
         two_node = bool(args.two_node) if args.two_node is not None else args.nodes == 2
         quorum = QuorumOptions(two_node=two_node, wait_for_all=args.wait_for_all,
                                last_man_standing=args.last_man_standing)
-        local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt)
+        if args.hosts and (why := hosts.unavailable_reason()):
+            raise ClusterError(f"--hosts: {why}")
+        as_hosts = hosts.by_default() if args.hosts is None else args.hosts
+        local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
+                     hosts=as_hosts)
         print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
     elif args.nodes and args.nodes != len(local.load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"
                            " stop it and remove the directory to recreate")
+    elif args.hosts and hosts.layout(directory) is None:
+        raise ClusterError(f"{directory} was created without --hosts; remove it to recreate")
+    if hosts.layout(directory) is None:
+        print(f"note: {hosts.LIMITS}")
     started = local.start(directory, args.node, controller=not args.no_controller)
     for node in started:
         state = "already running" if node.already_running else "started"

@@ -1,9 +1,12 @@
-"""A cluster of N daemons on this machine: node i listens on 127.0.0.(10+i) and 127.0.1.(10+i).
+"""A cluster of N daemons on this machine: node i listens on 127.0.0.(10+i) and 127.0.1.(10+i),
+or, run as hosts (``hosts=True``, root; see ``defib.cluster.hosts``), each node in its own
+namespaces at 198.18.<link>.(10+i).
 
 Layout of the cluster directory::
 
-    DIR/cluster.toml  DIR/authkey
+    DIR/cluster.toml  DIR/authkey  [DIR/hosts.json]
     DIR/<node>/daemon.pid  DIR/<node>/daemon.log  DIR/<node>/control.sock  DIR/<node>/cib.xml
+    DIR/<node>/run (the node's HA_RSCTMP; a host's /run)  [DIR/<node>/power.sock, host.json]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from defib.cluster import hosts as hostmode
 from defib.cluster.auth import keygen
 from defib.cluster.client import ControlClient
 from defib.cluster.config import (
@@ -66,17 +70,23 @@ def pick_port(count: int, links: int, start: int = 5405) -> int:
 
 def create(directory: Path, count: int, port: int = 0, links: int = 2,
            quorum: QuorumOptions | None = None, encrypt: bool = False,
-           timing: Timing | None = None, search_from: int = 5405) -> ClusterConfig:
+           timing: Timing | None = None, search_from: int = 5405,
+           hosts: bool = False) -> ClusterConfig:
     """Write DIR/cluster.toml and DIR/authkey for a new local cluster. Without ``port`` the
-    first free port (pair) from ``search_from`` is used."""
+    first free port (pair) from ``search_from`` is used. ``hosts``: the nodes run as hosts
+    (their own network stacks, so the addresses are 198.18.x and the port is fixed)."""
     if count < 1 or count > 200:
         raise ClusterError(f"node count {count} out of range 1..200")
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    base = port or pick_port(count, links, search_from)
-    nodes = tuple(
-        NodeConfig(i, f"node{i}", node_addresses(i, base, links)) for i in range(1, count + 1)
-    )
+    if hosts:
+        hostmode.enable(directory, links)
+        nodes = tuple(NodeConfig(i, f"node{i}", hostmode.addresses(i, links))
+                      for i in range(1, count + 1))
+    else:
+        base = port or pick_port(count, links, search_from)
+        nodes = tuple(NodeConfig(i, f"node{i}", node_addresses(i, base, links))
+                      for i in range(1, count + 1))
     cfg = ClusterConfig(
         name=directory.name or "local",
         nodes=nodes,
@@ -122,6 +132,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
     directory = directory.resolve()
     cfg = load_config(directory / CONFIG_NAME)
     chosen = [cfg.node_by_name(n) for n in names] if names else list(cfg.nodes)
+    as_hosts = hostmode.layout(directory) is not None
     started: list[StartedNode] = []
     spawned: dict[str, subprocess.Popen[bytes]] = {}
     for node in chosen:
@@ -137,11 +148,14 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
             cmd.append("--no-controller")
         log_fd = os.open(state / "daemon.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with open(log_fd, "ab") as log:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state, env=env,
-                start_new_session=True,
-            )
+            if as_hosts:  # the recorded PID is the host's power supply
+                proc = hostmode.spawn(directory, node.name, node.id, cmd, env, log)
+            else:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state, env=env,
+                    start_new_session=True,
+                )
         write_private(state / "daemon.pid", f"{proc.pid}\n")
         spawned[node.name] = proc
         started.append(StartedNode(node.name, proc.pid, False))
@@ -189,6 +203,8 @@ def stop(directory: Path, names: list[str] | None = None, timeout: float = 5.0) 
             os.kill(pid, signal.SIGKILL)
     for name in chosen:
         (directory / name / "daemon.pid").unlink(missing_ok=True)
+    if not any(daemon_pid(directory, n.name) for n in cfg.nodes):
+        hostmode.teardown(directory)  # the last host is down: its bridges go too
     return chosen
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from defib.cluster import hosts as hostmode
 from defib.cluster import local
 from defib.cluster.client import ControlClient
 from defib.cluster.config import QuorumOptions, Timing
@@ -47,17 +48,22 @@ class LocalCluster:
         encrypt: bool = False,
         netns: bool = False,
         controller: bool = True,
+        hosts: bool | None = None,
     ) -> None:
         self.dir = directory.resolve()
         self.count = count
         self.names = [f"node{i}" for i in range(1, count + 1)]
         self.controller = controller
         self.netns = f"defib-t{os.getpid()}-{id(self) % 100000}" if netns else None
+        # Nodes as hosts (own namespaces, 198.18 bridge): asked for, or the default here.
+        # The netns mode partitions loopback addresses, which hosts do not use.
+        self.hosts = (hostmode.by_default() if hosts is None else hosts) and not netns
         self._rules: set[tuple[str, str]] = set()
         # Clusters of parallel tests must not race for the same ports: start the search at a
         # random place below the ephemeral range (our sending sockets use that one).
         start = random.randrange(10000, 30000, 2)
-        self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start)
+        self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start,
+                                hosts=self.hosts)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:
@@ -74,6 +80,7 @@ class LocalCluster:
         try:
             local.stop(self.dir, timeout=3.0)
         finally:
+            hostmode.teardown(self.dir)
             if self.netns:
                 subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
 

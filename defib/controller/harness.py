@@ -17,7 +17,7 @@ from defib.cluster.config import Timing
 from defib.cluster.testing import LocalCluster
 from defib.controller.observe import node_attributes, resource_locations
 from defib.errors import ClusterError, NotConnectedError
-from defib.fencing.local_agent import power_off, processes_of
+from defib.fencing.local_agent import node_is_on, power_off_node
 
 
 def primitive(rsc_id: str, standard: str, agent: str, provider: str | None = None,
@@ -63,8 +63,8 @@ def cib_xml(resources: str, constraints: str = "", properties: dict[str, str] | 
 
 class ResourceCluster:
     def __init__(self, directory: Path, count: int = 3, *, timing: Timing | None = None,
-                 netns: bool = False) -> None:
-        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns)
+                 netns: bool = False, hosts: bool | None = None) -> None:
+        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns, hosts=hosts)
         self.dir = self.cluster.dir
         self.names = self.cluster.names
         self.down: set[str] = set()
@@ -85,7 +85,7 @@ class ResourceCluster:
             # Power everything off at once: a clean stop one node at a time would only make
             # the survivors fence and recover what is being torn down.
             for name in self.names:
-                power_off(self.marker(name), 5.0)
+                power_off_node(str(self.dir), name, 5.0)
                 self.forget_pid(name)
         finally:
             self.cluster.__exit__(exc_type, exc, tb)
@@ -171,10 +171,10 @@ class ResourceCluster:
 
     def crash(self, name: str) -> float:
         """Power cut: SIGKILL every process of the node; returns the monotonic time."""
-        if not processes_of(self.marker(name)):
+        if not node_is_on(str(self.dir), name):
             raise ClusterError(f"{name} has no processes to crash", name)
         t0 = time.monotonic()
-        done, _ = power_off(self.marker(name), 5.0)
+        done, _ = power_off_node(str(self.dir), name, 5.0)
         if not done:
             raise ClusterError(f"could not crash {name}", name)
         self.forget_pid(name)

@@ -1,9 +1,13 @@
 """fence_defib_local: a fence agent that powers off a node of a local defib cluster.
 
-A local cluster runs several "nodes" on one machine; its launcher sets
+A local cluster runs several "nodes" on one machine. Run as hosts (``defib cluster start
+--hosts``, root), each node is a PID/mount/UTS/network namespace whose supply process
+serves a power switch on ``<cluster dir>/<node>/power.sock``: ``off`` there kills the
+node's PID namespace, and nothing of the node survives. Otherwise the launcher sets
 ``DEFIB_LOCAL_NODE=<cluster dir>:<node>`` in each node daemon's environment, and every
-agent and child process a node starts inherits it. Powering the node off means killing
-(SIGKILL, no chance to clean up, as a power cut) every process that carries the marker.
+agent and child process a node starts inherits it: powering the node off means killing
+(SIGKILL, no chance to clean up, as a power cut) every process that carries the marker,
+which misses whatever dropped its environment (``su -``, ``env -i`` daemons).
 
 It speaks the fence-agents stdin protocol (``name=value`` lines; ``action``, ``plug`` or
 ``port`` or ``nodename``, and ``cluster_dir``) and the usual command-line options
@@ -18,18 +22,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
 from typing import TextIO
 
 MARKER = "DEFIB_LOCAL_NODE"
+POWER_SOCKET = "power.sock"  # a host node's power switch, served by its supply process
+HOSTS_FILE = "hosts.json"  # present when the cluster's nodes run as hosts
 EXIT_OK, EXIT_FAIL, EXIT_OFF = 0, 1, 2
 
 METADATA = """<?xml version="1.0" ?>
 <resource-agent name="fence_defib_local" shortdesc="Fence agent for local defib clusters">
-<longdesc>Powers off a node of a local (single machine) defib cluster by killing, with
-SIGKILL, every process whose environment carries DEFIB_LOCAL_NODE=CLUSTER_DIR:NODE.</longdesc>
+<longdesc>Powers off a node of a local (single machine) defib cluster: a node run as a host
+through its power switch (CLUSTER_DIR/NODE/power.sock), which kills the node's PID namespace;
+otherwise by killing, with SIGKILL, every process whose environment carries
+DEFIB_LOCAL_NODE=CLUSTER_DIR:NODE.</longdesc>
 <vendor-url>https://github.com/defib</vendor-url>
 <parameters>
 	<parameter name="action" unique="0" required="1">
@@ -134,6 +143,55 @@ def power_off(value: str, timeout_s: float = 10.0) -> tuple[bool, int]:
         time.sleep(0.01)
 
 
+def host_request(cluster_dir: str, node: str, request: str, timeout_s: float) -> str | None:
+    """Ask a host node's power switch; None when nothing answers (the host is off)."""
+    path = os.path.join(cluster_dir, node, POWER_SOCKET)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout_s)
+            conn.connect(path)
+            conn.sendall(request.encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = conn.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    return answer.decode(errors="replace").strip()
+
+
+def is_hosts_cluster(cluster_dir: str) -> bool:
+    return os.path.exists(os.path.join(cluster_dir, HOSTS_FILE))
+
+
+def node_is_on(cluster_dir: str, node: str) -> bool:
+    if is_hosts_cluster(cluster_dir):
+        answer = host_request(cluster_dir, node, "status", 5.0) or ""
+        return answer.startswith("on")
+    return bool(processes_of(f"{cluster_dir}:{node}"))
+
+
+def power_off_node(cluster_dir: str, node: str, timeout_s: float = 10.0) -> tuple[bool, int]:
+    """Power a node off by its switch (hosts) and/or by its marker; (done, processes killed).
+    A host whose switch does not answer is off already (its supply dies with it)."""
+    killed = 0
+    if is_hosts_cluster(cluster_dir):
+        try:
+            answer = host_request(cluster_dir, node, "off", timeout_s)
+        except OSError as exc:
+            print(f"power switch of {node}: {exc}", file=sys.stderr)
+            return False, 0
+        if answer is not None:
+            word, _, count = answer.partition(" ")
+            if word != "off":
+                return False, 0
+            killed = int(count) if count.isdigit() else 0
+    done, more = power_off(f"{cluster_dir}:{node}", timeout_s)
+    return done, killed + more
+
+
 def read_stdin_options(stream: TextIO) -> dict[str, str]:
     options: dict[str, str] = {}
     for raw in stream.read().splitlines():
@@ -177,15 +235,18 @@ def main(argv: list[str] | None = None) -> int:
     if action in ("monitor", "validate-all"):
         return EXIT_OK if os.path.isdir("/proc/self") else EXIT_FAIL
     if action in ("list", "list-status"):
-        for name in sorted(nodes_of(cluster_dir)):
+        names = nodes_of(cluster_dir)
+        if is_hosts_cluster(cluster_dir):
+            names |= {n for n in os.listdir(cluster_dir)
+                      if os.path.exists(os.path.join(cluster_dir, n, POWER_SOCKET))}
+        for name in sorted(names):
             print(f"{name},{name}" + (",on" if action == "list-status" else ""))
         return EXIT_OK
     if not node:
         print(f"Failed: action {action} needs a node (plug=NAME)", file=sys.stderr)
         return EXIT_FAIL
-    value = f"{cluster_dir}:{node}"
     if action == "status":
-        on = bool(processes_of(value))
+        on = node_is_on(cluster_dir, node)
         print(f"Status: {'ON' if on else 'OFF'}")
         return EXIT_OK if on else EXIT_OFF
     if action == "on":
@@ -193,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Success: Powered ON (the local-cluster launcher restarts nodes)")
         return EXIT_OK
     if action in ("off", "reboot"):
-        done, killed = power_off(value, timeout)
+        done, killed = power_off_node(cluster_dir, node, timeout)
         if not done:
             print(f"Failed: processes of {node} remain after killing {killed}", file=sys.stderr)
             return EXIT_FAIL
