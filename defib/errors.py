@@ -50,7 +50,9 @@ class ConfigSyntaxError(ConfigError):
         column: int | None = None,
         suggestion: str | None = None,
     ) -> None:
-        where = f"line {line}" + (f", column {column}" if column is not None else "") if line else ""
+        where = ""
+        if line:
+            where = f"line {line}" + (f", column {column}" if column is not None else "")
         text = f"{where}: {message}" if where else message
         if suggestion:
             text += f" (did you mean {suggestion!r}?)"
