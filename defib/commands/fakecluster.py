@@ -4,6 +4,7 @@ succeeded, with the recorder the real nodes use (crm_simulate -S, one transition
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 
 from defib.commands.env import MemoryEnv
@@ -40,8 +41,14 @@ def step(env: MemoryEnv) -> int:
                            action.rsc_provider)
         key = f"{action.id}:1:{action.attrs.get('CRM_meta_op_target_rc', '0')}:fake"
         op = Operation.from_attributes(rsc, action.operation, action.attrs, key)
-        result = OpResult(op, op.target_rc, ExecStatus.DONE, call_id=call_id,
-                          started=env.clock)
+        status = ExecStatus.DONE
+        if action.operation == "cancel":
+            # As a node's executor reports a cancel: the recurring operation, cancelled
+            # (its history entry goes).
+            op = dataclasses.replace(op, action=action.attrs.get("CRM_meta_operation",
+                                                                 "monitor"))
+            status = ExecStatus.CANCELLED
+        result = OpResult(op, op.target_rc, status, call_id=call_id, started=env.clock)
         record_op(_node_state(root, action.node_uname, action.node_id), rsc, result)
         done += 1
     root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
