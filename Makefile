@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale bench-events conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # 300 resources on a local 3-node cluster: configure -> all running, power-cut failover.
 bench-scale: $(STAMP)
 	$(VENV)/bin/python -m bench.scale $(SCALE_ARGS)
+
+# The event-sequence differential against crm_simulate, 200 sequences.
+bench-events: $(STAMP)
+	$(VENV)/bin/python -m bench.event_sequences --seeds 200
 
 clean:
 	rm -rf $(VENV) build *.egg-info
