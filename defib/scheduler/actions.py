@@ -13,6 +13,7 @@ from defib.scheduler.working import (
     NodeInfo,
     Prim,
     Rsc,
+    has_fence_device,
     start_requirement,
 )
 
@@ -238,10 +239,10 @@ class ActionBuilder:
         cfg = self.ws.config
         # Pacemaker schedules no fencing without a fence device (a deleted one still
         # counts), except of guests (their container is recovered) and a quorum suicide.
-        has_device = any(p.is_fence_device for p in self.ws.all_primitives())
+        has_device = has_fence_device(self.ws.all_primitives())
         for node in self.ws.nodes:
-            if not node.unclean or not cfg.stonith_enabled:
-                continue
+            if not node.unclean or not cfg.stonith_enabled or cfg.maintenance_mode:
+                continue  # in maintenance mode Pacemaker leaves even a lost node alone
             if (not has_device and node.container_rsc is None
                     and node.fence_reason != "cluster does not have quorum"):
                 continue

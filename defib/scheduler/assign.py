@@ -9,7 +9,15 @@ from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.history import fail_count
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import (
+    BundleRt,
+    CloneRt,
+    GroupRt,
+    NodeInfo,
+    Prim,
+    Rsc,
+    has_fence_device,
+)
 
 
 class Assigner:
@@ -73,8 +81,7 @@ class Assigner:
 
     def assign_all(self) -> None:
         self.apply_node_criteria()
-        if self.ws.config.stonith_enabled and not any(
-                p.is_fence_device for p in self.ws.all_primitives()):
+        if self.ws.config.stonith_enabled and not has_fence_device(self.ws.all_primitives()):
             # Fencing is on but nothing can fence: Pacemaker refuses to manage resources.
             for prim in self.ws.all_primitives():
                 prim.managed = False

@@ -15,7 +15,15 @@ from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.remote import set_remote_online
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
-from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import (
+    BundleRt,
+    CloneRt,
+    GroupRt,
+    NodeInfo,
+    Prim,
+    Rsc,
+    has_fence_device,
+)
 
 OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED, OCF_FAILED_PROMOTED = 0, 7, 8, 9
 OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
@@ -197,7 +205,7 @@ class HistoryReader:
     def block_unfenceable_failures(self) -> None:
         """A resource that failed on a node nobody can fence is left alone (blocked)."""
         cfg = self.ws.config
-        has_device = any(p.is_fence_device for p in self.ws.all_primitives())
+        has_device = has_fence_device(self.ws.all_primitives())
         quorate = cfg.have_quorum or cfg.no_quorum_policy == "ignore"
         for prim in self.ws.all_primitives():
             for node in prim.running_on:

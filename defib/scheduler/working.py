@@ -275,6 +275,12 @@ class ClusterConfig:
     properties: dict[str, str] = field(default_factory=dict)
 
 
+def has_fence_device(prims: list[Prim]) -> bool:
+    """Whether the cluster has a fence device: a configured one, or a deleted one whose
+    history is still there (Pacemaker counts that one as well, and stops it)."""
+    return any(p.is_fence_device for p in prims)
+
+
 def start_requirement(prim: Prim, stonith_enabled: bool) -> str:
     """What a start needs first: "fencing" of nodes it may run on, "quorum" or "nothing"."""
     value = prim.meta.get("requires", "").lower()

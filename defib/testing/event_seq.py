@@ -422,6 +422,8 @@ def _cleanup(root: ET.Element, event: Event, now: int) -> None:
 
 def _move(root: ET.Element, event: Event, now: int) -> None:
     _clear(root, event, now)
+    if _find_rsc(root, event.target) is None:
+        return  # deleted by an earlier event: the CLI would refuse
     constraints = _section(root, "configuration/constraints")
     ET.SubElement(constraints, "rsc_location", id=f"cli-prefer-{event.target}",
                   rsc=event.target, node=event.arg, score="INFINITY")

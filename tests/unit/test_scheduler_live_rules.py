@@ -140,3 +140,17 @@ def test_no_fence_device_means_no_fencing_of_a_lost_node() -> None:
     states += state(2, running("c")) + state(3, running("c"), online=False)
     xml = cluster(states, stonith=True)
     assert not any(line.startswith("* Fence") for line in decisions(xml))
+
+
+def test_deleted_fence_device_still_fences_but_maintenance_mode_fences_nobody() -> None:
+    # The device was deleted and stopped; its history keeps it a fence device.
+    stopped = OP.format(r="fence", id="last_0", task="stop", ms=0, call=4, rc=0,
+                        digest=DIGESTS[0])
+    history = f'<lrm_resource id="fence" class="stonith" type="fence_xvm">{stopped}</lrm_resource>'
+    states = state(1, running("c") + running("a") + running("b") + history)
+    states += state(2, running("c")) + state(3, running("c"), online=False)
+    assert decisions(cluster(states, stonith=True)) == {
+        "* Fence (reboot) node3 'peer is no longer part of the cluster'",
+        "* Stop c:2 ( node3 ) due to node availability"}
+    maintenance = '<nvpair id="o2" name="maintenance-mode" value="true"/>'
+    assert decisions(cluster(states, stonith=True, props=maintenance)) == set()
