@@ -27,7 +27,7 @@ FLOOR_PERCENT = 97.0
 @pytest.mark.skipif(shutil.which("crm_simulate") is None,
                     reason="reference crm_simulate not installed (pacemaker-cli-utils)")
 def test_event_sequences_agree_with_reference() -> None:
-    count = int(os.environ.get("DEFIB_EVENT_SEQUENCES", "10"))
+    count = int(os.environ.get("DEFIB_EVENT_SEQUENCES", "16"))
     report = run_sequences(range(count), length=6, workers=2)
     print()
     print(report.text(details=20))
