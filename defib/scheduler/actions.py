@@ -103,10 +103,7 @@ class ActionBuilder:
         """A resource no longer configured: once stopped, its history goes too, on every
         node that has one."""
         stops = self.table.for_rsc(prim, "stop")
-        # A deleted resource that runs nowhere is forgotten too (not a clone's surplus
-        # instance: its history is the clone's own).
-        idle = not prim.running_on and ":" not in prim.id
-        if not idle and not any(not stop.optional for stop in stops):
+        if not any(not stop.optional for stop in stops):
             return
         for node in self.ws.nodes:
             if node.id not in prim.known_on or not node.online or node.unclean:
