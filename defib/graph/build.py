@@ -46,7 +46,7 @@ _COLLECTIVE_RANK = {
 
 def included(action: Action) -> bool:
     """Whether Pacemaker would put ``action`` in the transition graph."""
-    if not action.runnable or action.optional:
+    if not action.runnable or (action.optional and "print_always" not in action.extra):
         return False
     rsc = action.rsc
     if (isinstance(rsc, Prim) and not rsc.managed and not _is_probe(action)

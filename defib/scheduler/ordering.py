@@ -357,7 +357,8 @@ class Orderer:
         existing = self.table.get(name, None)
         if existing is not None:
             return [existing]
-        pseudo = self.table.add(Action(name, "one-or-more", None, None, pseudo=True))
+        # Pacemaker names both the action and its task after the ordering.
+        pseudo = self.table.add(Action(name, name, None, None, pseudo=True))
         pseudo.extra["min"] = str(order.min_first)
         parts: list[Rsc]
         if order.first_parts:

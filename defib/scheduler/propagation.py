@@ -100,6 +100,12 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
         pending = sorted(set(pending) | later)
         queued = set(pending)
         later = set()
+    for group in aggregates.values():
+        # A "one or more" pseudo action stays optional, but goes into the graph as soon as
+        # one of its inputs is required (Pacemaker's implies_then_printed).
+        if any(MIN_INPUT in e.flags and not e.first.optional
+               and "placeholder" not in e.first.extra for e in group):
+            group[0].then.extra["print_always"] = "1"
 
 
 def _aggregate_rule(group: list[Edge]) -> bool:
