@@ -93,22 +93,24 @@ class ActionBuilder:
             self.primitive(prim)
             self.cancel_orphan_recurring(prim)
             self.stopped_monitors(prim)
-            if prim.orphan and prim.managed:
-                self.forget_orphan(prim)
+            self.forget_history(prim)
         self.probes()
         return self.table
 
-    def forget_orphan(self, prim: Prim) -> None:
-        """A resource no longer configured: once stopped, its history goes too, on every
-        node that has one."""
-        stops = self.table.for_rsc(prim, "stop")
-        if not any(not stop.optional for stop in stops):
+    def forget_history(self, prim: Prim) -> None:
+        """The history of a resource no longer configured, or kept under another agent, is
+        deleted on every node that can run resources (and on nodes in maintenance). An
+        anonymous clone's surplus instance keeps its history, and so does a failed one."""
+        if prim.failed or prim.spare_instance:
+            return
+        nodes = prim.known_on if prim.orphan else set(prim.agent_changed_on)
+        if not nodes:
             return
         for node in self.ws.nodes:
-            if node.id not in prim.known_on or not node.online or node.unclean:
-                continue
-            delete = Action(op_uuid(prim.id, "delete"), "delete", prim, node, optional=False)
-            self.table.add(delete)
+            if (node.id in nodes and node.online and not node.unclean and not node.shutdown
+                    and not node.standby):
+                self.table.add(Action(op_uuid(prim.id, "delete"), "delete", prim, node,
+                                      optional=False))
 
     def stopped_monitors(self, prim: Prim) -> None:
         """Monitors with role="Stopped" watch every node where the resource must not run;

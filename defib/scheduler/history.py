@@ -234,6 +234,7 @@ class HistoryReader:
                 1 for o in self.orphans.values() if o.base_id() == base)
             orphan = self._orphan(lrm, f"{base}:{number}")
             orphan.managed = clone.managed  # surplus instances always go
+            orphan.spare_instance = True
             return orphan
         if prim is not None:
             return prim

@@ -252,8 +252,9 @@ class Orderer:
                         self.edge(probe, mon, RUNNABLE_LEFT)
         for delete in self.actions_of(prim, "delete"):
             for stop in stops:
-                if stop.node is delete.node:
-                    self.edge(stop, delete, IMPLIES_THEN)
+                self.edge(stop, delete)
+            for start in starts:
+                self.edge(delete, start)
         for cancel in self.actions_of(prim, "cancel"):
             if cancel.extra.get("before_start"):
                 for start in starts:
