@@ -87,6 +87,12 @@ class ActionBuilder:
 
     def build(self) -> ActionTable:
         self.fencing()
+        for prim, node in self.ws.clear_failcounts:
+            # The controller clears it at once: nothing waits for it.
+            clear = Action(op_uuid(prim.id, "clear_failcount"), "clear_failcount", prim, node,
+                           optional=False)
+            clear.extra["op_no_wait"] = "true"
+            self.table.add(clear)
         for rsc in self.ws.resources:
             self.collective(rsc)
         for prim in self.ws.all_primitives():

@@ -347,6 +347,7 @@ class HistoryReader:
                 prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
             elif op.interval_ms > 0 and op.operation == "monitor" and op.rc_code == 7:
                 prim.stopped_monitors_seen.add((node.id, op.interval_ms))
+        self.clear_expired_failures(prim, node, ops)
         if self.reprobe and role in ("Stopped", "Unknown"):
             prim.known_on.discard(node.id)
         if role not in ("Stopped", "Unknown") and prim.managed:
@@ -398,6 +399,30 @@ class HistoryReader:
                 prim.fail_node_ids.add(node.id)
         if prim.is_fence_device is False and active and not prim.managed:
             pass
+
+    def clear_expired_failures(self, prim: Prim, node: NodeInfo, ops: list[OpRecord]) -> None:
+        """A fail count whose failures all expired (failure-timeout) is cleared, once an
+        operation on the node is older than the timeout."""
+        if not (node.online or node.unclean):
+            return
+        now = self.ws.now
+        if prim.failure_timeout_s <= 0 or now is None:
+            return
+        if not any(op.last_rc_change and now.timestamp() > op.last_rc_change
+                   + prim.failure_timeout_s for op in ops):
+            return
+        blocking = {(o.name, o.interval_ms) for o in prim.operations if o.on_fail == "block"}
+        if any((op.operation, op.interval_ms) in blocking
+               and op.rc_code != (self._expected_rc(op) or 0) for op in ops):
+            return  # failures of an on-fail=block operation never expire
+        table = _failure_table(node)
+        raw = sum(table.get(name, (0, 0))[0] for name in {prim.id, prim.base_id()})
+        if raw > 0 and fail_count(self.ws, prim, node)[0] == 0:
+            self._clear(prim, node)
+
+    def _clear(self, prim: Prim, node: NodeInfo) -> None:
+        if (prim, node) not in self.ws.clear_failcounts:
+            self.ws.clear_failcounts.append((prim, node))
 
     def _expired(self, prim: Prim, op: OpRecord) -> bool:
         now = self.ws.now
