@@ -9,6 +9,7 @@ from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.history import fail_count
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.utilization import Capacity
 from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
@@ -16,7 +17,7 @@ class Assigner:
     def __init__(self, ws: WorkingSet, cons: Constraints) -> None:
         self.ws = ws
         self.cons = cons
-        self.used: dict[tuple[str, str], int] = {}  # (node id, utilization name) -> assigned
+        self.capacity = Capacity(ws.config.placement_strategy)
         self.this_with: dict[int, list[ColocationRt]] = {}
         self.with_this: dict[int, list[ColocationRt]] = {}
         self.merging: set[int] = set()
@@ -102,9 +103,17 @@ class Assigner:
         running = next((p.running_on[0] for p in rsc.primitives() if p.running_on), None)
         if running is not None:
             current = rsc.allowed.get(running.id, -INFINITY)
-        nodes = sorted(self.ws.nodes, key=lambda n: n.uname)
+        nodes = self._nodes_by_capacity()
         by_node = tuple(-rsc.allowed.get(n.id, -INFINITY) for n in nodes)
         return (-rsc.priority, -current, by_node, rsc.config_order)
+
+    def _nodes_by_capacity(self) -> list[NodeInfo]:
+        """The nodes as Pacemaker sorts them before placing anything: by name, except that
+        "balanced" puts the nodes with more capacity first."""
+        nodes = sorted(self.ws.nodes, key=lambda n: n.uname)
+        if self.ws.config.placement_strategy == "balanced":
+            nodes.sort(key=functools.cmp_to_key(self.capacity.compare))
+        return nodes
 
     def assign(self, rsc: Rsc) -> NodeInfo | None:
         if isinstance(rsc, BundleRt):
@@ -145,6 +154,10 @@ class Assigner:
                 prim.allowed = self._merge_weights(
                     colo.dependent, prim.allowed, colo.node_attribute,
                     colo.score / INFINITY, rollback=True)
+        if self.capacity.enabled and prim.managed:
+            self.capacity.ban_insufficient(
+                prim, self.cons.colocations,
+                [n for n in self.ws.nodes if n.can_run() and prim.allowed.get(n.id, -1) >= 0])
         chosen: NodeInfo | None
         if prim.target_role == "Stopped" or self.ws.config.stop_all_resources:
             chosen = None
@@ -164,9 +177,7 @@ class Assigner:
         prim.assigned_done = True
         if node is not None:
             node.num_assigned += 1
-            for name, amount in prim.utilization.items():
-                key = (node.id, name)
-                self.used[key] = self.used.get(key, 0) + amount
+            self.capacity.consume(node, prim.utilization)
             prim.next_role = prim.target_role if prim.target_role != "Promoted" else "Started"
             if _clone_of(prim) is not None and _clone_of(prim).promotable:  # type: ignore[union-attr]
                 prim.next_role = "Unpromoted"
@@ -184,16 +195,7 @@ class Assigner:
                     guest.shutdown = True
 
     def _has_capacity(self, prim: Prim, node: NodeInfo) -> bool:
-        if self.ws.config.placement_strategy == "default" or not prim.utilization:
-            return True
-        for name, amount in prim.utilization.items():
-            if amount <= 0:
-                continue
-            capacity = node.utilization.get(name, 0)
-            used = self.used.get((node.id, name), 0)
-            if used + amount > capacity:
-                return False
-        return True
+        return not prim.utilization or self.capacity.fits(node, prim.utilization)
 
     def _available(self, prim: Prim, node: NodeInfo, consider_score: bool = True) -> bool:
         if not node.can_run():
@@ -257,26 +259,12 @@ class Assigner:
         if key_a[0] != key_b[0]:
             return -1 if key_a[0] < key_b[0] else 1
         if strategy == "balanced":
-            by_capacity = self._compare_capacity(a, b)
+            by_capacity = self.capacity.compare(a, b)
             if by_capacity:
                 return by_capacity
             if key_a[1:3] != key_b[1:3]:
                 return -1 if key_a[1:3] < key_b[1:3] else 1
         return (a.uname > b.uname) - (a.uname < b.uname)
-
-    def _compare_capacity(self, a: NodeInfo, b: NodeInfo) -> int:
-        """Negative when a has more free capacity in more utilization attributes."""
-        result = 0
-        for name in {*a.utilization, *b.utilization}:
-            free_a = a.utilization.get(name, 0) - self.used.get((a.id, name), 0)
-            free_b = b.utilization.get(name, 0) - self.used.get((b.id, name), 0)
-            if name not in a.utilization:
-                free_a = 0
-            if free_a > free_b:
-                result -= 1
-            elif free_a < free_b:
-                result += 1
-        return result
 
     # -- colocations ----------------------------------------------------------------------
 
@@ -551,9 +539,7 @@ class Assigner:
         node = prim.assigned
         if node is not None:
             node.num_assigned -= 1
-            for name, amount in prim.utilization.items():
-                key = (node.id, name)
-                self.used[key] = self.used.get(key, 0) - amount
+            self.capacity.consume(node, prim.utilization, -1)
         prim.assigned = None
         prim.assigned_done = False
         prim.next_role = None
