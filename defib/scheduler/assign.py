@@ -684,6 +684,11 @@ class Assigner:
                 score = add_scores(score, colo.score)
             elif colo.score >= INFINITY:
                 score = -INFINITY
+        if score >= 0:
+            # The clone's own preference for the node adds to a promotable instance's
+            # (Pacemaker adds each instance's priority to its node's weight in the clone and
+            # reads it back, unless the instance may not be promoted at all).
+            score = add_scores(score, clone.allowed.get(node.id, 0))
         if lead.allowed.get(node.id, 0) <= -INFINITY:
             score = -INFINITY
         return score
