@@ -482,10 +482,9 @@ class HistoryReader:
                 status = EXEC_DONE
             elif rc == OCF_OK and is_probe:
                 status = EXEC_DONE
-            elif rc in (2, 3, 4):
+            elif rc in (2, 3, 4, 5):
+                # Pacemaker: a hard error (a missing agent only when the executor says so)
                 status = EXEC_ERROR_HARD
-            elif rc == 5:
-                status = EXEC_NOT_INSTALLED
             elif rc == 6:
                 status = EXEC_ERROR_FATAL
             else:
@@ -526,16 +525,20 @@ class HistoryReader:
             return "Stopped", None
         if op.interval_ms > 0:
             prim.failed_recurring = True
-        if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
+        op_conf = op_config(prim, task, op.interval_ms)
+        on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
+        if status == EXEC_NOT_INSTALLED and on_fail == "ignore":
+            on_fail = None  # a missing agent can't be ignored: recover elsewhere
+        ignored = on_fail == "ignore"
+        if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5
+                                            and not ignored):
             prim.banned_on.add(node.id)
             if is_probe:
                 return "Stopped", None
-        elif status == EXEC_ERROR_HARD:
+        elif status == EXEC_ERROR_HARD and not ignored:
             prim.banned_on.add(node.id)
-        elif status == EXEC_ERROR_FATAL:
+        elif status == EXEC_ERROR_FATAL and not ignored:
             prim.banned_everywhere = True
-        op_conf = op_config(prim, task, op.interval_ms)
-        on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
         if on_fail == "ignore" or (on_fail != "block" and self._expired(prim, op)):
             # An ignored or expired (failure-timeout) failure counts as if it had succeeded.
             if task == "stop":
