@@ -61,8 +61,8 @@ class Assigner:
                 if prim.banned_everywhere or node.id in prim.banned_on:
                     prim.allowed[node.id] = -INFINITY
                 count, _ = fail_count(self.ws, prim, node)
-                if count <= 0 or prim.migration_threshold <= 0:
-                    continue
+                if count <= 0 or prim.migration_threshold <= 0 or prim.failure_ignored:
+                    continue  # a resource whose failures are ignored has no threshold
                 if count >= prim.migration_threshold:
                     target: Rsc = prim
                     clone = _clone_of(prim)

@@ -539,6 +539,8 @@ class HistoryReader:
             prim.banned_on.add(node.id)
         elif status == EXEC_ERROR_FATAL and not ignored:
             prim.banned_everywhere = True
+        if on_fail == "ignore":
+            prim.failure_ignored = True
         if on_fail == "ignore" or (on_fail != "block" and self._expired(prim, op)):
             # An ignored or expired (failure-timeout) failure counts as if it had succeeded.
             if task == "stop":
