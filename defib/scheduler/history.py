@@ -546,6 +546,14 @@ class HistoryReader:
             if task == "stop":
                 return "Stopped", None
             return ("Started" if role in ("Stopped", "Unknown") else role), None
+        filler = prim.container is not None and prim.type != "remote" and on_fail in (
+            None, "restart-container")
+        if task == "stop" and filler:
+            # Its container restarts anyway, which stops it: the failed stop counts as done.
+            assert prim.container is not None
+            prim.container.forced_restart_on.add(node.id)
+            prim.failure_ignored = True
+            return "Stopped", None
         if task == "stop":
             prim.stop_failed_on.add(node.id)
             if (on_fail or ("fence" if self.ws.config.stonith_enabled else "block")) == "fence":
