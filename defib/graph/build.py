@@ -22,6 +22,7 @@ from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
 from defib.model.resources import Operation
 from defib.scheduler.actions import Action
+from defib.scheduler.ordering import COLOCATED
 from defib.scheduler.pipeline import Transition
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet
@@ -72,6 +73,8 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
 
     inputs: dict[int, list[int]] = {id(a): [] for a in chosen}
     for edge in transition.edges:
+        if COLOCATED in edge.flags:
+            continue  # what blocking a colocated primary implies: no ordering
         first, then = edge.first, edge.then
         if id(first) in chosen_keys and id(then) in chosen_keys and first is not then:
             wanted = inputs[id(then)]

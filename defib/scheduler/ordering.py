@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from defib.model.scores import INFINITY
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
@@ -18,6 +19,7 @@ CHILD_BEGIN = "child_begin"  # a collective's pseudo action -> a member's action
 CHILD_END = "child_end"  # a member's action -> the collective's completion
 MIN_INPUT = "min_input"  # one part of a "one or more" first side
 ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone
+COLOCATED = "colocated"  # a primary that can't start (promote) blocks its dependent's
 
 
 @dataclass(eq=False)
@@ -93,6 +95,7 @@ class Orderer:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
             self.constraint(order)
+        self.colocation_blocks()
         self.shutdowns()
         self.fencing_orders()
         self.probes_before_stop_followers()
@@ -136,6 +139,26 @@ class Orderer:
                           and target.id in prim.allowed and target.id not in prim.known_on):
                         # It may be active on the node being fenced: start once it's not.
                         self.edge(fence, action, RUNNABLE_LEFT)
+
+    def colocation_blocks(self) -> None:
+        """A mandatory colocation's dependent can't reach its role once its primary can't:
+        not ordering edges (they never go into the graph), only what blocking implies."""
+        for colo in self.cons.colocations:
+            if colo.score < INFINITY:
+                continue
+            promote = colo.primary_role == "Promoted"
+            task = "promote" if promote else "start"
+            primary = colo.primary
+            firsts = (self.actions_of(primary, task) if isinstance(primary, Prim)
+                      else [a for a in [self.pseudo(primary, task)] if a is not None])
+            then_task = "promote" if colo.dependent_role == "Promoted" else "start"
+            thens = [a for rsc in _with_members(colo.dependent)
+                     for a in (self.actions_of(rsc, then_task) if isinstance(rsc, Prim)
+                               else [self.pseudo(rsc, then_task)]) if a is not None]
+            for first in firsts:
+                for then in thens:
+                    if then.rsc is not first.rsc:
+                        self.edges.append(Edge(first, then, frozenset((COLOCATED,))))
 
     def shutdowns(self) -> None:
         """A cluster node asked to shut down is let go once what it runs has stopped; the
@@ -444,6 +467,16 @@ class Orderer:
             for f in self._exit(first_inst, order.first_action):
                 for t in thens:
                     self.edge(f, t, *flags)
+
+
+def _with_members(rsc: Rsc) -> list[Rsc]:
+    out: list[Rsc] = [rsc]
+    if isinstance(rsc, GroupRt):
+        out.extend(rsc.children)
+    elif isinstance(rsc, CloneRt):
+        for inst in rsc.instances:
+            out.extend(_with_members(inst))
+    return out
 
 
 def _instance_node(inst: Prim | GroupRt, current: bool) -> NodeInfo | None:

@@ -10,6 +10,7 @@ from defib.scheduler.ordering import (
     ASYMMETRIC,
     CHILD_BEGIN,
     CHILD_END,
+    COLOCATED,
     IMPLIES_FIRST,
     IMPLIES_THEN,
     MIN_INPUT,
@@ -80,6 +81,8 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
             before = (state(edge.first), state(edge.then))
             if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
                 _collective_rule(edge)
+            elif COLOCATED in edge.flags:
+                _colocated_rule(edge)
             else:
                 # Requirement first: when both apply, Pacemaker reports "required <first>".
                 _implies_then_rule(edge, children)
@@ -152,6 +155,16 @@ def _runnable_left_rule(edge: Edge) -> bool:
     if t.reason is None and f.rsc is not t.rsc:
         inherited = f.pseudo and f.reason and not isinstance(f.rsc, Prim)
         t.reason = f.reason if inherited else f"unrunnable {f.label()}"
+    return True
+
+
+def _colocated_rule(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    if f.runnable or not t.runnable or f.rsc is None:
+        return False
+    t.runnable = False
+    if t.reason is None:
+        t.reason = f"colocation with {f.rsc.id}"
     return True
 
 
