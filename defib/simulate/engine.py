@@ -20,8 +20,8 @@ from defib.scheduler import schedule
 from defib.scheduler.pipeline import Transition, unpack
 from defib.scheduler.unpack import WorkingSet
 from defib.simulate.inject import (
-    apply_results,
     active_history,
+    apply_results,
     history_entry,
     target_rc,
 )
