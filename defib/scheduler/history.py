@@ -168,6 +168,7 @@ class HistoryReader:
         self.reprobe = False  # the last probe failure there has expired
         self.anonymous: dict[str, CloneRt] | None = None
         self.histories: dict[tuple[int, str], NodeHistory] = {}
+        self.spares: dict[int, list[Prim]] = {}  # clone -> surplus (orphan) instances
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -219,7 +220,7 @@ class HistoryReader:
         if replica_child is not None:
             return replica_child
         prim = self.prims.get(lrm.id)
-        if prim is not None and not _is_anonymous_instance(prim):
+        if prim is not None and not _is_anonymous_instance(prim) and not prim.spare_instance:
             return prim
         match = _INSTANCE.match(lrm.id)
         base = match.group(1) if match else lrm.id
@@ -230,11 +231,13 @@ class HistoryReader:
                 return found
             # No free instance (or a second history of one already active on this node):
             # an orphan instance, which will be stopped.
-            number = len(clone.instances) + sum(
-                1 for o in self.orphans.values() if o.base_id() == base)
+            spares = self.spares.setdefault(id(clone), [])
+            # (a cloned group's surplus members share their instance number)
+            number = len(clone.instances) + sum(1 for o in spares if o.base_id() == base)
             orphan = self._orphan(lrm, f"{base}:{number}")
             orphan.managed = clone.managed  # surplus instances always go
             orphan.spare_instance = True
+            spares.append(orphan)  # later histories may be matched to it, as to an instance
             return orphan
         if prim is not None:
             return prim
@@ -260,6 +263,9 @@ class HistoryReader:
             self.anonymous = {}
             for rsc in self.ws.resources:
                 if isinstance(rsc, CloneRt) and not rsc.globally_unique:
+                    if rsc.child_kind == "primitive" and rsc.child_id:
+                        # Even with clone-max=0: its histories are instances, if surplus.
+                        self.anonymous.setdefault(rsc.child_id, rsc)
                     for inst in rsc.instances:
                         for p in inst.primitives():
                             self.anonymous.setdefault(p.base_id(), rsc)
@@ -272,14 +278,19 @@ class HistoryReader:
                     return p
             return None
 
-        for inst in clone.instances:
+        # Surplus instances found earlier count as instances too (Pacemaker adds them to the
+        # clone), after the configured ones.
+        spares: list[Prim | GroupRt] = [p for p in self.spares.get(id(clone), [])
+                                         if p.base_id() == base]
+        instances = [*clone.instances, *spares]
+        for inst in instances:
             for p in inst.primitives():
                 if node in p.running_on or p.pending_node_id == node.id:
                     found = member(inst)
                     if found is not None and node in found.running_on:
                         return None  # another history of an instance already active here
                     return found
-        for inst in clone.instances:
+        for inst in instances:
             active = any(p.running_on or p.pending_node_id for p in inst.primitives())
             if not active and not any(p.blocked for p in inst.primitives()):
                 return member(inst)
