@@ -343,8 +343,11 @@ class ActionBuilder:
         # multiple-active=stop_unexpected: leave it where it belongs, stop the extras.
         keep_on = (dest if multiple and policy == "stop_unexpected" and dest in current
                    and prim.next_role not in (None, "Stopped") else None)
+        # Recorded as active where a failed migration left it, yet stopped by its history:
+        # nothing to stop there, only a start (Pacemaker calls it a restart).
+        stale = prim.role == "Stopped" and bool(current) and not multiple
         for node in current:
-            if node is keep_on:
+            if node is keep_on or stale:
                 continue
             needed = (
                 dest is None
@@ -371,7 +374,7 @@ class ActionBuilder:
                     demote.pseudo = True
                 self.table.add(demote)
         if dest is not None and prim.next_role not in (None, "Stopped"):
-            starting = not current or dest not in current or multiple or restart
+            starting = not current or dest not in current or multiple or restart or stale
             start = Action(
                 op_uuid(prim.id, "start"),
                 "start",
