@@ -6,6 +6,8 @@ operation history in call order to find each resource's current role.
 
 from __future__ import annotations
 
+import functools
+
 import re
 
 from defib.model.scores import INFINITY, parse_score
@@ -324,7 +326,7 @@ class HistoryReader:
             prim.clone_name = lrm.id  # the last name the history used (Pacemaker's clone_name)
         ops = sorted(
             (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
-            key=lambda op: (op.call_id < 0, op.call_id),
+            key=_HISTORY_ORDER,
         )
         self.histories[(id(prim), node.id)] = NodeHistory(prim, node, ops)
         if not prim.orphan and not prim.implicit and (
@@ -605,6 +607,30 @@ class HistoryReader:
         if task == "start" and status in (EXEC_ERROR_HARD, EXEC_NOT_INSTALLED, EXEC_ERROR_FATAL):
             pass
         return role, True
+
+
+def _transition(op: OpRecord) -> tuple[int, str]:
+    """(transition number, DC uuid) from a record's transition key."""
+    parts = (op.transition_key or "").split(":")
+    try:
+        number = int(parts[1]) if len(parts) > 1 else -1
+    except ValueError:
+        number = -1
+    return number, parts[3] if len(parts) > 3 else ""
+
+
+def _history_cmp(a: OpRecord, b: OpRecord) -> int:
+    """Pacemaker's order of one resource's records on a node: by call id; a pending one
+    (call id -1) by the transition that started it when the same DC ran both, else last."""
+    if a.call_id >= 0 and b.call_id >= 0:
+        return (a.call_id > b.call_id) - (a.call_id < b.call_id)
+    (ta, ua), (tb, ub) = _transition(a), _transition(b)
+    if ua == ub and ta != tb:
+        return (ta > tb) - (ta < tb)
+    return (a.call_id < 0) - (b.call_id < 0)
+
+
+_HISTORY_ORDER = functools.cmp_to_key(_history_cmp)
 
 
 def _clone_instance(prim: Prim) -> bool:
