@@ -7,7 +7,6 @@ operation history in call order to find each resource's current role.
 from __future__ import annotations
 
 import functools
-
 import re
 
 from defib.model.scores import INFINITY, parse_score
