@@ -55,9 +55,10 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
         on_target = histories.get((id(prim), target.id)) if target is not None else None
         if not _ok(migrate_to):
             # A failed migrate_to may have left the resource running on the target too.
+            # Unless nothing is known of it there (it will be probed) or a newer state is.
             if target is not None and (target.online or target.unclean) and (
-                    on_target is None
-                    or not any(_newer_state(op, migrate_to) for op in on_target.ops)):
+                    on_target is not None
+                    and not any(_newer_state(op, migrate_to) for op in on_target.ops)):
                 # A later stop on the source still leaves the role stopped (Pacemaker then
                 # reports a restart on the target, which only starts it).
                 _add_running(prim, target, set_role=last is migrate_to)
