@@ -6,7 +6,7 @@ import functools
 
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
-from defib.scheduler.history import fail_count
+from defib.scheduler.failcounts import fail_count
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.utilization import Capacity

@@ -9,149 +9,20 @@ from __future__ import annotations
 import functools
 import re
 
-from defib.model.scores import INFINITY, parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler.digests import definition_change
+from defib.scheduler.failcounts import fail_count, failure_table
 from defib.scheduler.migration import NodeHistory, resolve_migrations
+from defib.scheduler.node_states import fence_node
 from defib.scheduler.remote import set_remote_online
-from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
-from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim
 
 OCF_OK, OCF_NOT_RUNNING, OCF_RUNNING_PROMOTED, OCF_FAILED_PROMOTED = 0, 7, 8, 9
 OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
 EXEC_PENDING, EXEC_DONE, EXEC_CANCELLED, EXEC_TIMEOUT = -1, 0, 1, 2
 EXEC_NOT_SUPPORTED, EXEC_ERROR, EXEC_ERROR_HARD, EXEC_ERROR_FATAL = 3, 4, 5, 6
 EXEC_NOT_INSTALLED = 7
-
-
-def _true(text: str | None) -> bool:
-    return text is not None and text.strip().lower() in ("true", "yes", "on", "1", "member")
-
-
-def unpack_node_states(ws: WorkingSet) -> None:
-    config = ws.config
-    for state in ws.cib.node_states:
-        node = ws.node(state.id) or (ws.node_by_uname(state.uname) if state.uname else None)
-        if node is None:
-            continue
-        node.unseen = False
-        node.unclean = False
-        transient = evaluate_nvsets(state.transient_attributes, RuleContext(now=ws.now))
-        for key, value in transient.items():
-            node.attrs[key] = value
-        if node.remote_rsc is not None:
-            continue  # up or down with its connection resource, decided later
-        node.expected_up = state.expected == "member"
-        if config.stonith_enabled:
-            _online_with_fencing(ws, node, state)
-        else:
-            _online_without_fencing(node, state)
-        node.lost = node.unclean
-        shutdown = node.attrs.get("shutdown")
-        if node.online and shutdown not in (None, "", "0"):
-            node.shutdown = True
-    panic = dict(ws.cib.attributes).get("no-quorum-panic", "").lower() in ("1", "true", "yes")
-    if (config.stonith_enabled and not config.have_quorum
-            and config.no_quorum_policy == "suicide" and panic):
-        # Quorum was lost (not merely never had): every member here fences itself.
-        for node in ws.nodes:
-            if node.online and not node.unclean:
-                node.unclean = True
-                node.lost = True
-                node.fence_reason = "cluster does not have quorum"
-    for node in ws.nodes:
-        if _true(node.attrs.get("standby")) or node.attrs.get("standby") == "on":
-            node.standby = True
-        if _true(node.attrs.get("maintenance")):
-            node.maintenance = True
-        node.attrs.setdefault("#uname", node.uname)
-        node.attrs.setdefault("#id", node.id)
-        node.attrs.setdefault("#kind", "cluster" if node.type != "remote" else "remote")
-        node.attrs.setdefault("#cluster-name", ws.config.properties.get("cluster-name", ""))
-        if ws.cib.dc_uuid and node.id == ws.cib.dc_uuid:
-            node.attrs["#is_dc"] = "true"
-            ws.dc_node = node
-        else:
-            node.attrs.setdefault("#is_dc", "false")
-        if node.unclean and node.fence_reason is None:
-            node.fence_reason = "node is unclean"
-
-
-def _in_ccm(state: NodeState) -> bool:
-    value = state.in_ccm
-    if value is None:
-        return False
-    if value.isdigit():
-        return int(value) > 0
-    return _true(value)
-
-
-def _crmd_online(state: NodeState) -> bool:
-    value = state.crmd
-    if value is None:
-        return False
-    if value.isdigit():
-        return int(value) > 0
-    return value == "online"
-
-
-def _online_without_fencing(node: NodeInfo, state: NodeState) -> None:
-    if not _in_ccm(state):
-        return
-    if _crmd_online(state):
-        if state.join == "member":
-            node.online = True
-        return
-    if not node.expected_up:
-        return
-
-
-def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> None:
-    in_cluster = _in_ccm(state)
-    is_peer = _crmd_online(state)
-    join = state.join
-    terminate = node.attrs.get("terminate")
-    do_terminate = terminate is not None and terminate not in ("0", "false", "")
-    if node.attrs.get("shutdown") not in (None, "", "0") and state.in_ccm is not None:
-        # It asked to leave: it is as online as its controller, and nothing to fence.
-        node.online = is_peer
-        return
-    if state.in_ccm is None and node.type == "member":
-        _fence(node, "peer has not been seen by the cluster")
-        return
-    if join in ("nack", "banned"):
-        _fence(node, "peer failed Pacemaker membership criteria")
-    elif not do_terminate and (state.expected or "down") == "down":
-        if in_cluster or is_peer:
-            node.pending = True
-            node.standby = True
-            node.online = in_cluster  # a member still joining: online, yet runs nothing
-    elif do_terminate and join == "down" and not in_cluster and not is_peer:
-        return
-    elif not in_cluster and not is_peer and join == "down" and node.attrs.get(
-            "shutdown", "0") not in ("0", ""):
-        return  # it was shutting down and has left cleanly
-    elif not in_cluster:
-        _fence(node, "peer is no longer part of the cluster")
-    elif not is_peer:
-        _fence(node, "peer process is no longer available")
-    elif do_terminate:
-        _fence(node, "termination was requested")
-    elif join == "member":
-        node.online = True
-    elif join in ("pending", "down"):
-        node.pending = True
-        node.standby = True
-        node.online = True  # a member still joining: online, yet runs nothing
-    else:
-        _fence(node, "peer was in an unknown state")
-
-
-def _fence(node: NodeInfo, reason: str) -> None:
-    node.unclean = True
-    if node.fence_reason is None:
-        node.fence_reason = reason
 
 
 # -- operation history ------------------------------------------------------------------
@@ -393,7 +264,7 @@ class HistoryReader:
                 and prim.managed and self.ws.config.stonith_enabled
                 and node.remote_rsc is None and node.type != "remote"):
             # Active on a node that is down: it may not really be down. Make sure.
-            _fence(node, f"{prim.id} is thought to be active there")
+            fence_node(node, f"{prim.id} is thought to be active there")
         if active and (node.online or node.unclean):
             if node.maintenance:
                 # Pacemaker: whatever runs on a node in maintenance is left as it is there.
@@ -427,7 +298,7 @@ class HistoryReader:
         if any((op.operation, op.interval_ms) in blocking
                and op.rc_code != (self._expected_rc(op) or 0) for op in ops):
             return  # failures of an on-fail=block operation never expire
-        table = _failure_table(node)
+        table = failure_table(node)
         raw = sum(table.get(name, (0, 0))[0] for name in {prim.id, prim.base_id()})
         if raw > 0 and fail_count(self.ws, prim, node)[0] == 0:
             self._clear(prim, node)
@@ -570,7 +441,7 @@ class HistoryReader:
             prim.stop_failed_on.add(node.id)
             if (on_fail or ("fence" if self.ws.config.stonith_enabled else "block")) == "fence":
                 if node.online or node.unclean:
-                    _fence(node, f"{prim.id} failed there")
+                    fence_node(node, f"{prim.id} failed there")
                     if _clone_instance(prim):
                         # The instance stays where its stop failed until that node is
                         # fenced; another instance takes its place meanwhile.
@@ -597,7 +468,7 @@ class HistoryReader:
         if on_fail == "block":
             self.block_candidate = True
         if on_fail == "fence" and (node.online or node.unclean):
-            _fence(node, f"{prim.id} failed there")
+            fence_node(node, f"{prim.id} failed there")
         if on_fail == "standby":
             node.standby = True
             node.standby_onfail = True
@@ -655,52 +526,3 @@ def _is_anonymous_instance(prim: Prim) -> bool:
 
 def _role_rank(role: str) -> int:
     return {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}.get(role, 0)
-
-
-# -- fail counts ---------------------------------------------------------------------------
-
-
-def fail_count(ws: WorkingSet, prim: Prim, node: NodeInfo) -> tuple[int, int]:
-    """(count, last failure epoch) for a resource on a node, expired failures excluded."""
-    table = _failure_table(node)
-    count, last = 0, 0
-    for name in {prim.id, prim.base_id()}:
-        c, t = table.get(name, (0, 0))
-        count = _add(count, c)
-        last = max(last, t)
-    if count and prim.failure_timeout_s > 0 and ws.now is not None and last:
-        if last + prim.failure_timeout_s <= ws.now.timestamp():
-            return 0, last
-    return count, last
-
-
-def _failure_table(node: NodeInfo) -> dict[str, tuple[int, int]]:
-    """Fail counts and last-failure times per resource name, read once per node."""
-    cached = node.failures
-    if cached is not None:
-        return cached
-    table: dict[str, tuple[int, int]] = {}
-    for key, value in node.attrs.items():
-        if key.startswith("fail-count-"):
-            rsc = key[len("fail-count-"):].split("#", 1)[0]
-            c, t = table.get(rsc, (0, 0))
-            table[rsc] = (_add(c, parse_score(value)), t)
-        elif key.startswith("last-failure-"):
-            rsc = key[len("last-failure-"):].split("#", 1)[0]
-            try:
-                when = int(value)
-            except ValueError:
-                continue
-            c, t = table.get(rsc, (0, 0))
-            table[rsc] = (c, max(t, when))
-    node.failures = table
-    return table
-
-
-def _add(a: int, b: int) -> int:
-    total = a + b
-    return min(total, INFINITY)
-
-
-def owner_for_failcount(rsc: Rsc) -> Rsc:
-    return rsc
