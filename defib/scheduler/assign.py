@@ -52,6 +52,13 @@ class Assigner(Promotion):
 
     def apply_node_criteria(self) -> None:
         for prim in self.ws.all_primitives():
+            exclusive = self.cons.discovery_exclusive.get(prim.id)
+            if exclusive is not None:
+                # With exclusive discovery it may run only where it may be discovered.
+                for rsc in _with_ancestors(prim):
+                    for node_id in rsc.allowed:
+                        if node_id not in exclusive:
+                            rsc.allowed[node_id] = -INFINITY
             if prim.managed and prim.stickiness >= 1 and len(prim.running_on) == 1:
                 node = prim.running_on[0]
                 if self.ws.config.symmetric or node.id in prim.allowed:
@@ -605,6 +612,13 @@ def _active_node(inst: Prim | GroupRt) -> NodeInfo | None:
             return prim.running_on[0]
     return None
 
+
+
+def _with_ancestors(rsc: Rsc) -> list[Rsc]:
+    out = [rsc]
+    while out[-1].parent is not None:
+        out.append(out[-1].parent)
+    return out
 
 
 def _clone_of(rsc: Rsc) -> CloneRt | None:
