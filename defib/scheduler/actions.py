@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from defib.scheduler.node_states import fence_node
 from defib.scheduler.probes import probe_refused
+from defib.scheduler.remote import unrecoverable_remotes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import (
     BundleRt,
@@ -101,6 +103,13 @@ class ActionBuilder:
             self.stopped_monitors(prim)
             self.forget_history(prim)
         self.probes()
+        for node, reason in unrecoverable_remotes(self.ws, self.table.actions):
+            # Its stops are implied by the fencing, and what would be probed there is known.
+            fence_node(node, reason)
+            self.add_fence(node, self.ws.config.stonith_action)
+            for action in self.table.actions:
+                if action.node is node and action.task == "stop":
+                    action.pseudo = True
         return self.table
 
     def forget_history(self, prim: Prim) -> None:
@@ -252,24 +261,27 @@ class ActionBuilder:
                 continue
             if node.unseen and not node.running and not self.quorum_ok:
                 continue
-            action = Action(
-                uuid=f"stonith-{node.uname}-{cfg.stonith_action}",
-                task="stonith",
-                node=node,
-                optional=False,
-                reason=node.fence_reason,
-            )
-            action.extra["action"] = cfg.stonith_action
-            if node.fence_reason == "cluster does not have quorum":
-                pass  # suicide needs no quorum
-            elif node.container_rsc is not None:
-                # A guest is "fenced" by recovering the resource it lives in.
-                action.extra["resource"] = node.container_rsc
-                action.pseudo = True
-            elif not self.quorum_ok and not node.online:
-                # Without quorum only members of our own partition may be fenced.
-                action.runnable = False
-            self.table.add(action)
+            self.add_fence(node, cfg.stonith_action)
+
+    def add_fence(self, node: NodeInfo, how: str) -> None:
+        action = Action(
+            uuid=f"stonith-{node.uname}-{how}",
+            task="stonith",
+            node=node,
+            optional=False,
+            reason=node.fence_reason,
+        )
+        action.extra["action"] = how
+        if node.fence_reason == "cluster does not have quorum":
+            pass  # suicide needs no quorum
+        elif node.container_rsc is not None:
+            # A guest is "fenced" by recovering the resource it lives in.
+            action.extra["resource"] = node.container_rsc
+            action.pseudo = True
+        elif not self.quorum_ok and not node.online:
+            # Without quorum only members of our own partition may be fenced.
+            action.runnable = False
+        self.table.add(action)
 
     def fence_action(self, node: NodeInfo) -> Action | None:
         for action in self.table.actions:
