@@ -58,7 +58,8 @@ def included(action: Action) -> bool:
     node = action.node
     if node is None:
         return False
-    if node.type == "remote" and node.container_rsc and not node.unclean:
+    if node.type == "remote" and node.container_rsc and (
+            not node.unclean or node.reset_only and not action.pseudo):
         return True  # a guest node is assumed to come up with its container
     return node.online and not node.unclean
 

@@ -64,6 +64,11 @@ class HistoryReader:
         set_remote_online(self.ws)
         for node, state in remote:
             self.replay_node(node, state)
+            if node.reset_only:
+                # Recovered with the guest's container: a recovery in place.
+                for prim in node.running:
+                    prim.failed = True
+                    prim.fail_node_ids.add(node.id)
         resolve_migrations(self.histories, {n.uname: n for n in self.ws.nodes})
         self.block_unfenceable_failures()
 

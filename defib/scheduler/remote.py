@@ -104,6 +104,7 @@ def _reset(node: NodeInfo, reason: str) -> None:
     node.unclean = True
     node.lost = True
     node.fence_reason = node.fence_reason or reason
+    node.reset_only = node.container_rsc is not None
 
 
 def keep_off_remote_nodes(ws: WorkingSet) -> None:

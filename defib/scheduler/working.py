@@ -57,12 +57,15 @@ class NodeInfo:
     running: list[Prim] = field(default_factory=list)
     num_assigned: int = 0
     lost: bool = False  # unclean from membership alone (not from a failure found later)
+    # A guest "fenced" by recovering its container: Pacemaker does not count it unclean
+    # for placement, it may run resources again once its container is back.
+    reset_only: bool = False
     failures: dict[str, tuple[int, int]] | None = None  # fail counts by resource, read lazily
 
     def can_run(self) -> bool:
         return (
             self.online
-            and not self.unclean
+            and (not self.unclean or self.reset_only)
             and not self.standby
             and not self.shutdown
             and not self.maintenance
