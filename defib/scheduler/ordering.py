@@ -95,6 +95,7 @@ class Orderer:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
             self.constraint(order)
+        self.withdraw_unmatched()
         self.colocation_blocks()
         self.shutdowns()
         self.fencing_orders()
@@ -445,6 +446,29 @@ class Orderer:
         owner = order.first if order.then_action in ("stop", "demote") else order.then
         return owner.meta.get("interleave", "false").lower() in ("true", "yes", "1", "on")
 
+    def withdraw_unmatched(self) -> None:
+        """An interleaved instance withdrawn after its dependents were ordered: withdraw them
+        too (whatever the order of the constraints), until nothing changes."""
+        orders = [o for o in self.cons.orderings
+                  if o.kind == "Mandatory" and o.min_first == 0 and o.symmetry != "asymmetric"
+                  and o.then_action not in ("stop", "demote")
+                  and isinstance(o.first, CloneRt) and isinstance(o.then, CloneRt)
+                  and self._interleaved(o)]
+        for _round in range(len(orders) + 1):
+            changed = False
+            for order in orders:
+                assert isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
+                nodes = {n.id for inst in order.first.instances
+                         if (n := _instance_node(inst, False)) is not None}
+                for inst in order.then.instances:
+                    node = _instance_node(inst, False)
+                    if node is not None and node.id not in nodes and not any(
+                            p.running_on for p in inst.primitives()):
+                        _unassign(inst, self._entry(inst, order.then_action))
+                        changed = True
+            if not changed:
+                return
+
     def interleave(self, order: OrderingRt, flags: list[str]) -> None:
         """Order each "then" instance after the "first" instance on the same node only."""
         assert isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
@@ -500,3 +524,4 @@ def _unassign(inst: Prim | GroupRt, starts: list[Action]) -> None:
         if action.node is None or not (isinstance(action.rsc, Prim) and action.rsc.running_on):
             action.runnable = False
             action.optional = True
+            action.extra["withdrawn"] = "1"  # still blocks what was ordered after it

@@ -130,8 +130,8 @@ def _aggregate_rule(group: list[Edge]) -> bool:
 
 def _is_real_optional(action: Action) -> bool:
     """An optional action of a primitive that simply stays as it is."""
-    return action.optional and "placeholder" not in action.extra and isinstance(
-        action.rsc, Prim)
+    return (action.optional and "placeholder" not in action.extra
+            and "withdrawn" not in action.extra and isinstance(action.rsc, Prim))
 
 
 def _asymmetric_rule(edge: Edge) -> bool:
