@@ -7,6 +7,7 @@ import functools
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.failcounts import fail_count
+from defib.scheduler.locks import apply_shutdown_locks
 from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
@@ -51,6 +52,7 @@ class Assigner(Promotion):
     # -- node criteria --------------------------------------------------------------------
 
     def apply_node_criteria(self) -> None:
+        apply_shutdown_locks(self.ws)
         for prim in self.ws.all_primitives():
             exclusive = self.cons.discovery_exclusive.get(prim.id)
             if exclusive is not None:

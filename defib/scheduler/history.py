@@ -12,6 +12,7 @@ import re
 from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler.digests import definition_change
 from defib.scheduler.failcounts import fail_count, failure_table
+from defib.scheduler.locks import history_lock_holds
 from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.node_states import fence_node
 from defib.scheduler.remote import set_remote_online
@@ -197,6 +198,9 @@ class HistoryReader:
     def replay(self, prim: Prim, node: NodeInfo, lrm: LrmResource) -> None:
         prim.known_on.add(node.id)
         prim.history_names.setdefault(node.id, lrm.id)
+        if (self.ws.config.shutdown_lock and lrm.shutdown_lock
+                and history_lock_holds(self.ws, lrm.shutdown_lock)):
+            prim.lock_node = node
         if lrm.id != prim.id:
             prim.clone_name = lrm.id  # the last name the history used (Pacemaker's clone_name)
         ops = sorted(

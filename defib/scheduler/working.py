@@ -143,6 +143,7 @@ class Prim(Rsc):
     failure_timeout_s: int = 0
     restart_needed_on: set[str] = field(default_factory=set)  # definition changed
     agent_changed_on: list[str] = field(default_factory=list)  # history under another agent
+    lock_node: NodeInfo | None = None  # shutdown lock (locks.py)
     failure_ignored: bool = False  # a failure was ignored (on-fail=ignore): no threshold
     spare_instance: bool = False  # an orphan that is a surplus instance of an anonymous clone
     reload_needed_on: set[str] = field(default_factory=set)
