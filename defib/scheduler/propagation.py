@@ -170,7 +170,13 @@ def _colocated_rule(edge: Edge) -> bool:
 
 def _restart_rules(edge: Edge) -> bool:
     f, t = edge.first, edge.then
-    if RESTART not in edge.flags or not f.optional:
+    if RESTART not in edge.flags:
+        return False
+    if not f.optional and not f.runnable and t.runnable and "placeholder" not in f.extra:
+        # Its stop must happen and can't: it can't start anywhere either.
+        t.runnable = False
+        return True
+    if not f.optional:
         return False
     if not t.optional:
         f.optional = False  # a restart needs its stop
