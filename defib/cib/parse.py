@@ -450,6 +450,7 @@ class _Parser:
                         type=r.get("type"),
                         container=r.get("container"),
                         ops=tuple(self.op_record(o) for o in r.findall("lrm_rsc_op")),
+                        shutdown_lock=_epoch(r.get("shutdown-lock")),
                     )
                 )
         return NodeState(
@@ -605,3 +606,10 @@ def parse_cib_file(path: str) -> Cib:
     except OSError as exc:
         raise CibParseError(f"cannot read CIB file {path}: {exc.strerror}", path) from exc
     return parse_cib(data)
+
+
+def _epoch(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None

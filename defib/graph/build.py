@@ -22,6 +22,7 @@ from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
 from defib.model.resources import Operation
 from defib.scheduler.actions import Action
+from defib.scheduler.ordering import COLOCATED
 from defib.scheduler.pipeline import Transition
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet
@@ -46,7 +47,7 @@ _COLLECTIVE_RANK = {
 
 def included(action: Action) -> bool:
     """Whether Pacemaker would put ``action`` in the transition graph."""
-    if not action.runnable or action.optional:
+    if not action.runnable or (action.optional and "print_always" not in action.extra):
         return False
     rsc = action.rsc
     if (isinstance(rsc, Prim) and not rsc.managed and not _is_probe(action)
@@ -57,7 +58,8 @@ def included(action: Action) -> bool:
     node = action.node
     if node is None:
         return False
-    if node.type == "remote" and node.container_rsc and not node.unclean:
+    if node.type == "remote" and node.container_rsc and (
+            not node.unclean or node.reset_only and not action.pseudo):
         return True  # a guest node is assumed to come up with its container
     return node.online and not node.unclean
 
@@ -72,6 +74,8 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
 
     inputs: dict[int, list[int]] = {id(a): [] for a in chosen}
     for edge in transition.edges:
+        if COLOCATED in edge.flags:
+            continue  # what blocking a colocated primary implies: no ordering
         first, then = edge.first, edge.then
         if id(first) in chosen_keys and id(then) in chosen_keys and first is not then:
             wanted = inputs[id(then)]

@@ -42,6 +42,7 @@ class LrmResource:
     type: str | None = None
     container: str | None = None
     ops: tuple[OpRecord, ...] = ()
+    shutdown_lock: int | None = None  # epoch: locked to this node since its shutdown
 
 
 @dataclass(frozen=True, slots=True)

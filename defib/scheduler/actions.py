@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from defib.scheduler.node_states import fence_node
 from defib.scheduler.probes import probe_refused
+from defib.scheduler.remote import unrecoverable_remotes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import (
     BundleRt,
@@ -88,28 +90,43 @@ class ActionBuilder:
 
     def build(self) -> ActionTable:
         self.fencing()
+        for prim, node in self.ws.clear_failcounts:
+            # The controller clears it at once: nothing waits for it.
+            clear = Action(op_uuid(prim.id, "clear_failcount"), "clear_failcount", prim, node,
+                           optional=False)
+            clear.extra["op_no_wait"] = "true"
+            self.table.add(clear)
         for rsc in self.ws.resources:
             self.collective(rsc)
         for prim in self.ws.all_primitives():
             self.primitive(prim)
             self.cancel_orphan_recurring(prim)
             self.stopped_monitors(prim)
-            if prim.orphan and prim.managed:
-                self.forget_orphan(prim)
+            self.forget_history(prim)
         self.probes()
+        for node, reason in unrecoverable_remotes(self.ws, self.table.actions):
+            # Its stops are implied by the fencing, and what would be probed there is known.
+            fence_node(node, reason)
+            self.add_fence(node, self.ws.config.stonith_action)
+            for action in self.table.actions:
+                if action.node is node and action.task == "stop":
+                    action.pseudo = True
         return self.table
 
-    def forget_orphan(self, prim: Prim) -> None:
-        """A resource no longer configured: once stopped, its history goes too, on every
-        node that has one."""
-        stops = self.table.for_rsc(prim, "stop")
-        if not any(not stop.optional for stop in stops):
+    def forget_history(self, prim: Prim) -> None:
+        """The history of a resource no longer configured, or kept under another agent, is
+        deleted on every node that can run resources (and on nodes in maintenance). An
+        anonymous clone's surplus instance keeps its history, and so does a failed one."""
+        if prim.failed or prim.spare_instance:
+            return
+        nodes = prim.known_on if prim.orphan else set(prim.agent_changed_on)
+        if not nodes:
             return
         for node in self.ws.nodes:
-            if node.id not in prim.known_on or not node.online or node.unclean:
-                continue
-            delete = Action(op_uuid(prim.id, "delete"), "delete", prim, node, optional=False)
-            self.table.add(delete)
+            if (node.id in nodes and node.online and not node.unclean and not node.shutdown
+                    and not node.standby):
+                self.table.add(Action(op_uuid(prim.id, "delete"), "delete", prim, node,
+                                      optional=False))
 
     def stopped_monitors(self, prim: Prim) -> None:
         """Monitors with role="Stopped" watch every node where the resource must not run;
@@ -245,24 +262,27 @@ class ActionBuilder:
                 continue
             if node.unseen and not node.running and not self.quorum_ok:
                 continue
-            action = Action(
-                uuid=f"stonith-{node.uname}-{cfg.stonith_action}",
-                task="stonith",
-                node=node,
-                optional=False,
-                reason=node.fence_reason,
-            )
-            action.extra["action"] = cfg.stonith_action
-            if node.fence_reason == "cluster does not have quorum":
-                pass  # suicide needs no quorum
-            elif node.container_rsc is not None:
-                # A guest is "fenced" by recovering the resource it lives in.
-                action.extra["resource"] = node.container_rsc
-                action.pseudo = True
-            elif not self.quorum_ok and not node.online:
-                # Without quorum only members of our own partition may be fenced.
-                action.runnable = False
-            self.table.add(action)
+            self.add_fence(node, cfg.stonith_action)
+
+    def add_fence(self, node: NodeInfo, how: str) -> None:
+        action = Action(
+            uuid=f"stonith-{node.uname}-{how}",
+            task="stonith",
+            node=node,
+            optional=False,
+            reason=node.fence_reason,
+        )
+        action.extra["action"] = how
+        if node.fence_reason == "cluster does not have quorum":
+            pass  # suicide needs no quorum
+        elif node.container_rsc is not None:
+            # A guest is "fenced" by recovering the resource it lives in.
+            action.extra["resource"] = node.container_rsc
+            action.pseudo = True
+        elif not self.quorum_ok and not node.online:
+            # Without quorum only members of our own partition may be fenced.
+            action.runnable = False
+        self.table.add(action)
 
     def fence_action(self, node: NodeInfo) -> Action | None:
         for action in self.table.actions:
@@ -336,8 +356,11 @@ class ActionBuilder:
         # multiple-active=stop_unexpected: leave it where it belongs, stop the extras.
         keep_on = (dest if multiple and policy == "stop_unexpected" and dest in current
                    and prim.next_role not in (None, "Stopped") else None)
+        # Recorded as active where a failed migration left it, yet stopped by its history:
+        # nothing to stop there, only a start (Pacemaker calls it a restart).
+        stale = prim.role == "Stopped" and bool(current) and not multiple
         for node in current:
-            if node is keep_on:
+            if node is keep_on or stale:
                 continue
             needed = (
                 dest is None
@@ -364,7 +387,7 @@ class ActionBuilder:
                     demote.pseudo = True
                 self.table.add(demote)
         if dest is not None and prim.next_role not in (None, "Stopped"):
-            starting = not current or dest not in current or multiple or restart
+            starting = not current or dest not in current or multiple or restart or stale
             start = Action(
                 op_uuid(prim.id, "start"),
                 "start",

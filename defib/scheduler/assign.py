@@ -6,9 +6,12 @@ import functools
 
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
-from defib.scheduler.history import fail_count
+from defib.scheduler.failcounts import fail_count
+from defib.scheduler.locks import apply_shutdown_locks
+from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.utilization import Capacity
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -20,11 +23,11 @@ from defib.scheduler.working import (
 )
 
 
-class Assigner:
+class Assigner(Promotion):
     def __init__(self, ws: WorkingSet, cons: Constraints) -> None:
         self.ws = ws
         self.cons = cons
-        self.used: dict[tuple[str, str], int] = {}  # (node id, utilization name) -> assigned
+        self.capacity = Capacity(ws.config.placement_strategy)
         self.this_with: dict[int, list[ColocationRt]] = {}
         self.with_this: dict[int, list[ColocationRt]] = {}
         self.merging: set[int] = set()
@@ -57,7 +60,15 @@ class Assigner:
     # -- node criteria --------------------------------------------------------------------
 
     def apply_node_criteria(self) -> None:
+        apply_shutdown_locks(self.ws)
         for prim in self.ws.all_primitives():
+            exclusive = self.cons.discovery_exclusive.get(prim.id)
+            if exclusive is not None:
+                # With exclusive discovery it may run only where it may be discovered.
+                for rsc in _with_ancestors(prim):
+                    for node_id in rsc.allowed:
+                        if node_id not in exclusive:
+                            rsc.allowed[node_id] = -INFINITY
             if prim.managed and prim.stickiness >= 1 and len(prim.running_on) == 1:
                 node = prim.running_on[0]
                 if self.ws.config.symmetric or node.id in prim.allowed:
@@ -68,8 +79,8 @@ class Assigner:
                 if prim.banned_everywhere or node.id in prim.banned_on:
                     prim.allowed[node.id] = -INFINITY
                 count, _ = fail_count(self.ws, prim, node)
-                if count <= 0 or prim.migration_threshold <= 0:
-                    continue
+                if count <= 0 or prim.migration_threshold <= 0 or prim.failure_ignored:
+                    continue  # a resource whose failures are ignored has no threshold
                 if count >= prim.migration_threshold:
                     target: Rsc = prim
                     clone = _clone_of(prim)
@@ -109,9 +120,17 @@ class Assigner:
         running = next((p.running_on[0] for p in rsc.primitives() if p.running_on), None)
         if running is not None:
             current = rsc.allowed.get(running.id, -INFINITY)
-        nodes = sorted(self.ws.nodes, key=lambda n: n.uname)
+        nodes = self._nodes_by_capacity()
         by_node = tuple(-rsc.allowed.get(n.id, -INFINITY) for n in nodes)
         return (-rsc.priority, -current, by_node, rsc.config_order)
+
+    def _nodes_by_capacity(self) -> list[NodeInfo]:
+        """The nodes as Pacemaker sorts them before placing anything: by name, except that
+        "balanced" puts the nodes with more capacity first."""
+        nodes = sorted(self.ws.nodes, key=lambda n: n.uname)
+        if self.ws.config.placement_strategy == "balanced":
+            nodes.sort(key=functools.cmp_to_key(self.capacity.compare))
+        return nodes
 
     def assign(self, rsc: Rsc) -> NodeInfo | None:
         if isinstance(rsc, BundleRt):
@@ -152,6 +171,10 @@ class Assigner:
                 prim.allowed = self._merge_weights(
                     colo.dependent, prim.allowed, colo.node_attribute,
                     colo.score / INFINITY, rollback=True)
+        if self.capacity.enabled and prim.managed:
+            self.capacity.ban_insufficient(
+                prim, self.cons.colocations,
+                [n for n in self.ws.nodes if n.can_run() and prim.allowed.get(n.id, -1) >= 0])
         chosen: NodeInfo | None
         if prim.target_role == "Stopped" or self.ws.config.stop_all_resources:
             chosen = None
@@ -171,9 +194,7 @@ class Assigner:
         prim.assigned_done = True
         if node is not None:
             node.num_assigned += 1
-            for name, amount in prim.utilization.items():
-                key = (node.id, name)
-                self.used[key] = self.used.get(key, 0) + amount
+            self.capacity.consume(node, prim.utilization)
             prim.next_role = prim.target_role if prim.target_role != "Promoted" else "Started"
             if _clone_of(prim) is not None and _clone_of(prim).promotable:  # type: ignore[union-attr]
                 prim.next_role = "Unpromoted"
@@ -191,16 +212,7 @@ class Assigner:
                     guest.shutdown = True
 
     def _has_capacity(self, prim: Prim, node: NodeInfo) -> bool:
-        if self.ws.config.placement_strategy == "default" or not prim.utilization:
-            return True
-        for name, amount in prim.utilization.items():
-            if amount <= 0:
-                continue
-            capacity = node.utilization.get(name, 0)
-            used = self.used.get((node.id, name), 0)
-            if used + amount > capacity:
-                return False
-        return True
+        return not prim.utilization or self.capacity.fits(node, prim.utilization)
 
     def _available(self, prim: Prim, node: NodeInfo, consider_score: bool = True) -> bool:
         if not node.can_run():
@@ -264,26 +276,12 @@ class Assigner:
         if key_a[0] != key_b[0]:
             return -1 if key_a[0] < key_b[0] else 1
         if strategy == "balanced":
-            by_capacity = self._compare_capacity(a, b)
+            by_capacity = self.capacity.compare(a, b)
             if by_capacity:
                 return by_capacity
             if key_a[1:3] != key_b[1:3]:
                 return -1 if key_a[1:3] < key_b[1:3] else 1
         return (a.uname > b.uname) - (a.uname < b.uname)
-
-    def _compare_capacity(self, a: NodeInfo, b: NodeInfo) -> int:
-        """Negative when a has more free capacity in more utilization attributes."""
-        result = 0
-        for name in {*a.utilization, *b.utilization}:
-            free_a = a.utilization.get(name, 0) - self.used.get((a.id, name), 0)
-            free_b = b.utilization.get(name, 0) - self.used.get((b.id, name), 0)
-            if name not in a.utilization:
-                free_a = 0
-            if free_a > free_b:
-                result -= 1
-            elif free_a < free_b:
-                result += 1
-        return result
 
     # -- colocations ----------------------------------------------------------------------
 
@@ -558,9 +556,7 @@ class Assigner:
         node = prim.assigned
         if node is not None:
             node.num_assigned -= 1
-            for name, amount in prim.utilization.items():
-                key = (node.id, name)
-                self.used[key] = self.used.get(key, 0) - amount
+            self.capacity.consume(node, prim.utilization, -1)
         prim.assigned = None
         prim.assigned_done = False
         prim.next_role = None
@@ -606,109 +602,6 @@ class Assigner:
         bundle.assigned_done = True
         return None
 
-    def set_instance_roles(self, clone: CloneRt) -> None:
-        base = clone.child_id
-        candidates: list[tuple[int, int, Prim | GroupRt, NodeInfo, int]] = []
-        for inst in clone.instances:
-            lead = inst.primitives()[0] if inst.primitives() else None
-            if lead is None or lead.assigned is None:
-                continue
-            node = lead.assigned
-            score = self._promotion_score(clone, inst, lead, node, base)
-            pull = self._dependent_pull(clone, node)
-            candidates.append((score, _instance_number(inst), inst, node, pull))
-        # Dependents' preferences order the candidates; only an instance's own score decides
-        # whether it may be promoted at all.
-        candidates.sort(key=lambda c: (-add_scores(c[0], c[4]), 0 if _is_promoted(c[2]) else 1,
-                                       c[1]))
-        promoted = 0
-        per_node: dict[str, int] = {}
-        # Instances nobody may touch keep their role and use up their share.
-        for inst in clone.instances:
-            prims = inst.primitives()
-            if prims and any(not p.managed or p.blocked for p in prims) and _is_promoted(inst):
-                for p in prims:
-                    p.next_role = "Promoted"
-                held = prims[0].running_on[0] if prims[0].running_on else None
-                promoted += 1
-                if held is not None:
-                    per_node[held.id] = per_node.get(held.id, 0) + 1
-        candidates = [c for c in candidates
-                      if not any(not p.managed or p.blocked for p in c[2].primitives())]
-        for score, _, inst, node, _pull in candidates:
-            want = (
-                score >= 0
-                and promoted < clone.promoted_max
-                and per_node.get(node.id, 0) < clone.promoted_node_max
-                and all(p.target_role == "Promoted" for p in inst.primitives())
-            )
-            for prim in inst.primitives():
-                if prim.assigned is None:
-                    continue
-                prim.next_role = "Promoted" if want else "Unpromoted"
-                prim.promotion_score[node.id] = score
-            if want:
-                promoted += 1
-                per_node[node.id] = per_node.get(node.id, 0) + 1
-
-    def _dependent_pull(self, clone: CloneRt, node: NodeInfo) -> int:
-        """What must run with the promoted instance pulls the promotion to where it can run."""
-        total = 0
-        for colo in self.with_this.get(id(clone), []):
-            if colo.primary_role != "Promoted" or not colo.influence or colo.score <= 0:
-                continue
-            if colo.dependent.assigned_done:
-                continue
-            base = {n.id: 0 for n in self.ws.nodes}
-            pulled = self._merge_weights(colo.dependent, base, colo.node_attribute,
-                                         colo.score / INFINITY, True)
-            total = add_scores(total, pulled.get(node.id, 0))
-        return total
-
-    def _promotion_score(
-        self, clone: CloneRt, inst: Prim | GroupRt, lead: Prim, node: NodeInfo, base: str
-    ) -> int:
-        score = 0
-        found = False
-        for prim in inst.primitives():
-            name = prim.id if clone.globally_unique else prim.base_id()
-            value = node.attrs.get(f"master-{name}")
-            if value is None and node.id in prim.history_names:
-                # Old clusters named the attribute after the instance in that node's history.
-                value = node.attrs.get(f"master-{prim.history_names[node.id]}")
-            if value is None:
-                value = node.attrs.get(f"master-{prim.id}")
-            if value is None:
-                # Old clusters named the attribute after the instance that set it.
-                prefix = f"master-{prim.base_id()}:"
-                value = next(
-                    (v for k, v in sorted(node.attrs.items()) if k.startswith(prefix)), None
-                )
-            if value is not None:
-                from defib.model.scores import parse_score
-
-                score = add_scores(score, parse_score(value))
-                found = True
-        if not found:
-            # No preference recorded: only an instance already promoted right there may stay.
-            promoted_here = any(p.role == "Promoted" and node in p.running_on
-                                for p in inst.primitives())
-            score = 0 if promoted_here else -1
-        for pref in self.cons.promotion_prefs:
-            if (pref.rsc is clone or pref.rsc is inst) and pref.node is node:
-                score = add_scores(score, pref.score)
-        for colo in self.this_with.get(id(clone), []):
-            if colo.dependent_role != "Promoted":
-                continue
-            nodes = self._primary_nodes(colo.primary, colo.primary_role)
-            if node in nodes:
-                score = add_scores(score, colo.score)
-            elif colo.score >= INFINITY:
-                score = -INFINITY
-        if lead.allowed.get(node.id, 0) <= -INFINITY:
-            score = -INFINITY
-        return score
-
 
 _UNUSABLE = -INFINITY + 7  # Pacemaker's INFINITY_HACK marker during positive merges
 
@@ -721,9 +614,6 @@ def _instance_failed(inst: Prim | GroupRt) -> bool:
     return any(p.failed for p in inst.primitives())
 
 
-def _is_promoted(inst: Prim | GroupRt) -> bool:
-    return any(p.role == "Promoted" for p in inst.primitives())
-
 
 def _active_node(inst: Prim | GroupRt) -> NodeInfo | None:
     for prim in inst.primitives():
@@ -732,11 +622,12 @@ def _active_node(inst: Prim | GroupRt) -> NodeInfo | None:
     return None
 
 
-def _instance_number(inst: Prim | GroupRt) -> int:
-    try:
-        return int(inst.id.rsplit(":", 1)[1])
-    except (IndexError, ValueError):
-        return 0
+
+def _with_ancestors(rsc: Rsc) -> list[Rsc]:
+    out = [rsc]
+    while out[-1].parent is not None:
+        out.append(out[-1].parent)
+    return out
 
 
 def _clone_of(rsc: Rsc) -> CloneRt | None:

@@ -178,6 +178,10 @@ def _apply_location(
 ) -> None:
     role = normalize_role(loc.role) if loc.role else None
     discovery = loc.resource_discovery
+    if discovery == "exclusive":
+        # Exclusive discovery holds even where no node matches: then it runs nowhere.
+        for prim in _discoverable(rsc):
+            cons.discovery_exclusive.setdefault(prim.id, set())
     if loc.node is not None:
         node = ws.node_by_uname(loc.node) or ws.node(loc.node)
         if node is None:
@@ -230,7 +234,7 @@ def _place(
         for prim in rsc.primitives():
             cons.discovery_never.add((prim.id, node.id))
     elif discovery == "exclusive":
-        for prim in rsc.primitives():
+        for prim in _discoverable(rsc):
             cons.discovery_exclusive.setdefault(prim.id, set()).add(node.id)
     if role == "Promoted":
         cons.promotion_prefs.append(PromotionPref(rsc, node, score))
@@ -535,3 +539,12 @@ def _int_meta(text: str | None) -> int:
         return int(text) if text is not None else 0
     except ValueError:
         return 0
+
+
+def _discoverable(rsc: Rsc) -> list[Prim]:
+    """What a location's resource-discovery applies to: a bundle's own parts, not what runs
+    inside its containers (that lives on the bundle's guest nodes)."""
+    if isinstance(rsc, BundleRt):
+        return [p for r in rsc.replicas for p in (r.ip, r.container, r.connection)
+                if p is not None]
+    return rsc.primitives()

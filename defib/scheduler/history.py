@@ -6,14 +6,16 @@ operation history in call order to find each resource's current role.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from defib.model.scores import INFINITY, parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord
 from defib.scheduler.digests import definition_change
+from defib.scheduler.failcounts import fail_count, failure_table
+from defib.scheduler.locks import history_lock_holds
 from defib.scheduler.migration import NodeHistory, resolve_migrations
+from defib.scheduler.node_states import fence_node
 from defib.scheduler.remote import set_remote_online
-from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import (
     BundleRt,
@@ -21,7 +23,6 @@ from defib.scheduler.working import (
     GroupRt,
     NodeInfo,
     Prim,
-    Rsc,
     has_fence_device,
 )
 
@@ -30,135 +31,6 @@ OCF_DEGRADED, OCF_DEGRADED_PROMOTED = 190, 191
 EXEC_PENDING, EXEC_DONE, EXEC_CANCELLED, EXEC_TIMEOUT = -1, 0, 1, 2
 EXEC_NOT_SUPPORTED, EXEC_ERROR, EXEC_ERROR_HARD, EXEC_ERROR_FATAL = 3, 4, 5, 6
 EXEC_NOT_INSTALLED = 7
-
-
-def _true(text: str | None) -> bool:
-    return text is not None and text.strip().lower() in ("true", "yes", "on", "1", "member")
-
-
-def unpack_node_states(ws: WorkingSet) -> None:
-    config = ws.config
-    for state in ws.cib.node_states:
-        node = ws.node(state.id) or (ws.node_by_uname(state.uname) if state.uname else None)
-        if node is None:
-            continue
-        node.unseen = False
-        node.unclean = False
-        transient = evaluate_nvsets(state.transient_attributes, RuleContext(now=ws.now))
-        for key, value in transient.items():
-            node.attrs[key] = value
-        if node.remote_rsc is not None:
-            continue  # up or down with its connection resource, decided later
-        node.expected_up = state.expected == "member"
-        if config.stonith_enabled:
-            _online_with_fencing(ws, node, state)
-        else:
-            _online_without_fencing(node, state)
-        node.lost = node.unclean
-        shutdown = node.attrs.get("shutdown")
-        if node.online and shutdown not in (None, "", "0"):
-            node.shutdown = True
-    panic = dict(ws.cib.attributes).get("no-quorum-panic", "").lower() in ("1", "true", "yes")
-    if (config.stonith_enabled and not config.have_quorum
-            and config.no_quorum_policy == "suicide" and panic):
-        # Quorum was lost (not merely never had): every member here fences itself.
-        for node in ws.nodes:
-            if node.online and not node.unclean:
-                node.unclean = True
-                node.lost = True
-                node.fence_reason = "cluster does not have quorum"
-    for node in ws.nodes:
-        if _true(node.attrs.get("standby")) or node.attrs.get("standby") == "on":
-            node.standby = True
-        if _true(node.attrs.get("maintenance")):
-            node.maintenance = True
-        node.attrs.setdefault("#uname", node.uname)
-        node.attrs.setdefault("#id", node.id)
-        node.attrs.setdefault("#kind", "cluster" if node.type != "remote" else "remote")
-        node.attrs.setdefault("#cluster-name", ws.config.properties.get("cluster-name", ""))
-        if ws.cib.dc_uuid and node.id == ws.cib.dc_uuid:
-            node.attrs["#is_dc"] = "true"
-            ws.dc_node = node
-        else:
-            node.attrs.setdefault("#is_dc", "false")
-        if node.unclean and node.fence_reason is None:
-            node.fence_reason = "node is unclean"
-
-
-def _in_ccm(state: NodeState) -> bool:
-    value = state.in_ccm
-    if value is None:
-        return False
-    if value.isdigit():
-        return int(value) > 0
-    return _true(value)
-
-
-def _crmd_online(state: NodeState) -> bool:
-    value = state.crmd
-    if value is None:
-        return False
-    if value.isdigit():
-        return int(value) > 0
-    return value == "online"
-
-
-def _online_without_fencing(node: NodeInfo, state: NodeState) -> None:
-    if not _in_ccm(state):
-        return
-    if _crmd_online(state):
-        if state.join == "member":
-            node.online = True
-        return
-    if not node.expected_up:
-        return
-
-
-def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> None:
-    in_cluster = _in_ccm(state)
-    is_peer = _crmd_online(state)
-    join = state.join
-    terminate = node.attrs.get("terminate")
-    do_terminate = terminate is not None and terminate not in ("0", "false", "")
-    if node.attrs.get("shutdown") not in (None, "", "0") and state.in_ccm is not None:
-        # It asked to leave: it is as online as its controller, and nothing to fence.
-        node.online = is_peer
-        return
-    if state.in_ccm is None and node.type == "member":
-        _fence(node, "peer has not been seen by the cluster")
-        return
-    if join in ("nack", "banned"):
-        _fence(node, "peer failed Pacemaker membership criteria")
-    elif not do_terminate and (state.expected or "down") == "down":
-        if in_cluster or is_peer:
-            node.pending = True
-            node.standby = True
-            node.online = in_cluster  # a member still joining: online, yet runs nothing
-    elif do_terminate and join == "down" and not in_cluster and not is_peer:
-        return
-    elif not in_cluster and not is_peer and join == "down" and node.attrs.get(
-            "shutdown", "0") not in ("0", ""):
-        return  # it was shutting down and has left cleanly
-    elif not in_cluster:
-        _fence(node, "peer is no longer part of the cluster")
-    elif not is_peer:
-        _fence(node, "peer process is no longer available")
-    elif do_terminate:
-        _fence(node, "termination was requested")
-    elif join == "member":
-        node.online = True
-    elif join in ("pending", "down"):
-        node.pending = True
-        node.standby = True
-        node.online = True  # a member still joining: online, yet runs nothing
-    else:
-        _fence(node, "peer was in an unknown state")
-
-
-def _fence(node: NodeInfo, reason: str) -> None:
-    node.unclean = True
-    if node.fence_reason is None:
-        node.fence_reason = reason
 
 
 # -- operation history ------------------------------------------------------------------
@@ -176,6 +48,7 @@ class HistoryReader:
         self.reprobe = False  # the last probe failure there has expired
         self.anonymous: dict[str, CloneRt] | None = None
         self.histories: dict[tuple[int, str], NodeHistory] = {}
+        self.spares: dict[int, list[Prim]] = {}  # clone -> surplus (orphan) instances
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -199,6 +72,11 @@ class HistoryReader:
         set_remote_online(self.ws)
         for node, state in remote:
             self.replay_node(node, state)
+            if node.reset_only:
+                # Recovered with the guest's container: a recovery in place.
+                for prim in node.running:
+                    prim.failed = True
+                    prim.fail_node_ids.add(node.id)
         resolve_migrations(self.histories, {n.uname: n for n in self.ws.nodes})
         self.block_unfenceable_failures()
 
@@ -227,7 +105,7 @@ class HistoryReader:
         if replica_child is not None:
             return replica_child
         prim = self.prims.get(lrm.id)
-        if prim is not None and not _is_anonymous_instance(prim):
+        if prim is not None and not _is_anonymous_instance(prim) and not prim.spare_instance:
             return prim
         match = _INSTANCE.match(lrm.id)
         base = match.group(1) if match else lrm.id
@@ -238,10 +116,13 @@ class HistoryReader:
                 return found
             # No free instance (or a second history of one already active on this node):
             # an orphan instance, which will be stopped.
-            number = len(clone.instances) + sum(
-                1 for o in self.orphans.values() if o.base_id() == base)
+            spares = self.spares.setdefault(id(clone), [])
+            # (a cloned group's surplus members share their instance number)
+            number = len(clone.instances) + sum(1 for o in spares if o.base_id() == base)
             orphan = self._orphan(lrm, f"{base}:{number}")
             orphan.managed = clone.managed  # surplus instances always go
+            orphan.spare_instance = True
+            spares.append(orphan)  # later histories may be matched to it, as to an instance
             return orphan
         if prim is not None:
             return prim
@@ -267,6 +148,9 @@ class HistoryReader:
             self.anonymous = {}
             for rsc in self.ws.resources:
                 if isinstance(rsc, CloneRt) and not rsc.globally_unique:
+                    if rsc.child_kind == "primitive" and rsc.child_id:
+                        # Even with clone-max=0: its histories are instances, if surplus.
+                        self.anonymous.setdefault(rsc.child_id, rsc)
                     for inst in rsc.instances:
                         for p in inst.primitives():
                             self.anonymous.setdefault(p.base_id(), rsc)
@@ -279,14 +163,19 @@ class HistoryReader:
                     return p
             return None
 
-        for inst in clone.instances:
+        # Surplus instances found earlier count as instances too (Pacemaker adds them to the
+        # clone), after the configured ones.
+        spares: list[Prim | GroupRt] = [p for p in self.spares.get(id(clone), [])
+                                         if p.base_id() == base]
+        instances = [*clone.instances, *spares]
+        for inst in instances:
             for p in inst.primitives():
                 if node in p.running_on or p.pending_node_id == node.id:
                     found = member(inst)
                     if found is not None and node in found.running_on:
                         return None  # another history of an instance already active here
                     return found
-        for inst in clone.instances:
+        for inst in instances:
             active = any(p.running_on or p.pending_node_id for p in inst.primitives())
             if not active and not any(p.blocked for p in inst.primitives()):
                 return member(inst)
@@ -316,11 +205,14 @@ class HistoryReader:
     def replay(self, prim: Prim, node: NodeInfo, lrm: LrmResource) -> None:
         prim.known_on.add(node.id)
         prim.history_names.setdefault(node.id, lrm.id)
+        if (self.ws.config.shutdown_lock and lrm.shutdown_lock
+                and history_lock_holds(self.ws, lrm.shutdown_lock)):
+            prim.lock_node = node
         if lrm.id != prim.id:
             prim.clone_name = lrm.id  # the last name the history used (Pacemaker's clone_name)
         ops = sorted(
             (op for op in lrm.ops if op.operation not in ("notify", "meta-data")),
-            key=lambda op: (op.call_id < 0, op.call_id),
+            key=_HISTORY_ORDER,
         )
         self.histories[(id(prim), node.id)] = NodeHistory(prim, node, ops)
         if not prim.orphan and not prim.implicit and (
@@ -354,6 +246,7 @@ class HistoryReader:
                 prim.recurring_seen.add((node.id, op.operation, op.interval_ms))
             elif op.interval_ms > 0 and op.operation == "monitor" and op.rc_code == 7:
                 prim.stopped_monitors_seen.add((node.id, op.interval_ms))
+        self.clear_expired_failures(prim, node, ops)
         if self.reprobe and role in ("Stopped", "Unknown"):
             prim.known_on.discard(node.id)
         if role not in ("Stopped", "Unknown") and prim.managed:
@@ -387,7 +280,7 @@ class HistoryReader:
                 and prim.managed and self.ws.config.stonith_enabled
                 and node.remote_rsc is None and node.type != "remote"):
             # Active on a node that is down: it may not really be down. Make sure.
-            _fence(node, f"{prim.id} is thought to be active there")
+            fence_node(node, f"{prim.id} is thought to be active there")
         if active and (node.online or node.unclean):
             if node.maintenance:
                 # Pacemaker: whatever runs on a node in maintenance is left as it is there.
@@ -405,6 +298,30 @@ class HistoryReader:
                 prim.fail_node_ids.add(node.id)
         if prim.is_fence_device is False and active and not prim.managed:
             pass
+
+    def clear_expired_failures(self, prim: Prim, node: NodeInfo, ops: list[OpRecord]) -> None:
+        """A fail count whose failures all expired (failure-timeout) is cleared, once an
+        operation on the node is older than the timeout."""
+        if not (node.online or node.unclean):
+            return
+        now = self.ws.now
+        if prim.failure_timeout_s <= 0 or now is None:
+            return
+        if not any(op.last_rc_change and now.timestamp() > op.last_rc_change
+                   + prim.failure_timeout_s for op in ops):
+            return
+        blocking = {(o.name, o.interval_ms) for o in prim.operations if o.on_fail == "block"}
+        if any((op.operation, op.interval_ms) in blocking
+               and op.rc_code != (self._expected_rc(op) or 0) for op in ops):
+            return  # failures of an on-fail=block operation never expire
+        table = failure_table(node)
+        raw = sum(table.get(name, (0, 0))[0] for name in {prim.id, prim.base_id()})
+        if raw > 0 and fail_count(self.ws, prim, node)[0] == 0:
+            self._clear(prim, node)
+
+    def _clear(self, prim: Prim, node: NodeInfo) -> None:
+        if (prim, node) not in self.ws.clear_failcounts:
+            self.ws.clear_failcounts.append((prim, node))
 
     def _expired(self, prim: Prim, op: OpRecord) -> bool:
         now = self.ws.now
@@ -464,10 +381,9 @@ class HistoryReader:
                 status = EXEC_DONE
             elif rc == OCF_OK and is_probe:
                 status = EXEC_DONE
-            elif rc in (2, 3, 4):
+            elif rc in (2, 3, 4, 5):
+                # Pacemaker: a hard error (a missing agent only when the executor says so)
                 status = EXEC_ERROR_HARD
-            elif rc == 5:
-                status = EXEC_NOT_INSTALLED
             elif rc == 6:
                 status = EXEC_ERROR_FATAL
             else:
@@ -508,26 +424,40 @@ class HistoryReader:
             return "Stopped", None
         if op.interval_ms > 0:
             prim.failed_recurring = True
-        if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5):
+        op_conf = op_config(prim, task, op.interval_ms)
+        on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
+        if status == EXEC_NOT_INSTALLED and on_fail == "ignore":
+            on_fail = None  # a missing agent can't be ignored: recover elsewhere
+        ignored = on_fail == "ignore"
+        if status == EXEC_NOT_INSTALLED or (status == EXEC_ERROR_HARD and rc == 5
+                                            and not ignored):
             prim.banned_on.add(node.id)
             if is_probe:
                 return "Stopped", None
-        elif status == EXEC_ERROR_HARD:
+        elif status == EXEC_ERROR_HARD and not ignored:
             prim.banned_on.add(node.id)
-        elif status == EXEC_ERROR_FATAL:
+        elif status == EXEC_ERROR_FATAL and not ignored:
             prim.banned_everywhere = True
-        op_conf = op_config(prim, task, op.interval_ms)
-        on_fail = op_conf.on_fail if op_conf and op_conf.on_fail else None
+        if on_fail == "ignore":
+            prim.failure_ignored = True
         if on_fail == "ignore" or (on_fail != "block" and self._expired(prim, op)):
             # An ignored or expired (failure-timeout) failure counts as if it had succeeded.
             if task == "stop":
                 return "Stopped", None
             return ("Started" if role in ("Stopped", "Unknown") else role), None
+        filler = prim.container is not None and prim.type != "remote" and on_fail in (
+            None, "restart-container")
+        if task == "stop" and filler:
+            # Its container restarts anyway, which stops it: the failed stop counts as done.
+            assert prim.container is not None
+            prim.container.forced_restart_on.add(node.id)
+            prim.failure_ignored = True
+            return "Stopped", None
         if task == "stop":
             prim.stop_failed_on.add(node.id)
             if (on_fail or ("fence" if self.ws.config.stonith_enabled else "block")) == "fence":
                 if node.online or node.unclean:
-                    _fence(node, f"{prim.id} failed there")
+                    fence_node(node, f"{prim.id} failed there")
                     if _clone_instance(prim):
                         # The instance stays where its stop failed until that node is
                         # fenced; another instance takes its place meanwhile.
@@ -554,7 +484,7 @@ class HistoryReader:
         if on_fail == "block":
             self.block_candidate = True
         if on_fail == "fence" and (node.online or node.unclean):
-            _fence(node, f"{prim.id} failed there")
+            fence_node(node, f"{prim.id} failed there")
         if on_fail == "standby":
             node.standby = True
             node.standby_onfail = True
@@ -563,6 +493,30 @@ class HistoryReader:
         if task == "start" and status in (EXEC_ERROR_HARD, EXEC_NOT_INSTALLED, EXEC_ERROR_FATAL):
             pass
         return role, True
+
+
+def _transition(op: OpRecord) -> tuple[int, str]:
+    """(transition number, DC uuid) from a record's transition key."""
+    parts = (op.transition_key or "").split(":")
+    try:
+        number = int(parts[1]) if len(parts) > 1 else -1
+    except ValueError:
+        number = -1
+    return number, parts[3] if len(parts) > 3 else ""
+
+
+def _history_cmp(a: OpRecord, b: OpRecord) -> int:
+    """Pacemaker's order of one resource's records on a node: by call id; a pending one
+    (call id -1) by the transition that started it when the same DC ran both, else last."""
+    if a.call_id >= 0 and b.call_id >= 0:
+        return (a.call_id > b.call_id) - (a.call_id < b.call_id)
+    (ta, ua), (tb, ub) = _transition(a), _transition(b)
+    if ua == ub and ta != tb:
+        return (ta > tb) - (ta < tb)
+    return (a.call_id < 0) - (b.call_id < 0)
+
+
+_HISTORY_ORDER = functools.cmp_to_key(_history_cmp)
 
 
 def _clone_instance(prim: Prim) -> bool:
@@ -588,52 +542,3 @@ def _is_anonymous_instance(prim: Prim) -> bool:
 
 def _role_rank(role: str) -> int:
     return {"Unknown": 0, "Stopped": 1, "Started": 2, "Unpromoted": 3, "Promoted": 4}.get(role, 0)
-
-
-# -- fail counts ---------------------------------------------------------------------------
-
-
-def fail_count(ws: WorkingSet, prim: Prim, node: NodeInfo) -> tuple[int, int]:
-    """(count, last failure epoch) for a resource on a node, expired failures excluded."""
-    table = _failure_table(node)
-    count, last = 0, 0
-    for name in {prim.id, prim.base_id()}:
-        c, t = table.get(name, (0, 0))
-        count = _add(count, c)
-        last = max(last, t)
-    if count and prim.failure_timeout_s > 0 and ws.now is not None and last:
-        if last + prim.failure_timeout_s <= ws.now.timestamp():
-            return 0, last
-    return count, last
-
-
-def _failure_table(node: NodeInfo) -> dict[str, tuple[int, int]]:
-    """Fail counts and last-failure times per resource name, read once per node."""
-    cached = node.failures
-    if cached is not None:
-        return cached
-    table: dict[str, tuple[int, int]] = {}
-    for key, value in node.attrs.items():
-        if key.startswith("fail-count-"):
-            rsc = key[len("fail-count-"):].split("#", 1)[0]
-            c, t = table.get(rsc, (0, 0))
-            table[rsc] = (_add(c, parse_score(value)), t)
-        elif key.startswith("last-failure-"):
-            rsc = key[len("last-failure-"):].split("#", 1)[0]
-            try:
-                when = int(value)
-            except ValueError:
-                continue
-            c, t = table.get(rsc, (0, 0))
-            table[rsc] = (c, max(t, when))
-    node.failures = table
-    return table
-
-
-def _add(a: int, b: int) -> int:
-    total = a + b
-    return min(total, INFINITY)
-
-
-def owner_for_failcount(rsc: Rsc) -> Rsc:
-    return rsc

@@ -30,8 +30,16 @@ def _ok(op: OpRecord) -> bool:
 
 
 def _newer(a: OpRecord, b: OpRecord) -> bool:
-    """Is a newer than b? Call ids are per node, so compare change times."""
-    return (a.last_rc_change or 0) > (b.last_rc_change or 0)
+    """Is a newer than b? Call ids are per node, so compare change times (a record without
+    one is never newer nor older)."""
+    return bool(a.last_rc_change and b.last_rc_change and a.last_rc_change > b.last_rc_change)
+
+
+def _newer_state(op: OpRecord, than: OpRecord) -> bool:
+    """A later start, stop or migration, or a monitor that found it stopped, after ``than``."""
+    relevant = op.operation in ("start", "stop", "migrate_to", "migrate_from") or (
+        op.operation == "monitor" and op.rc_code == 7)
+    return relevant and _newer(op, than)
 
 
 def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
@@ -47,9 +55,13 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
         on_target = histories.get((id(prim), target.id)) if target is not None else None
         if not _ok(migrate_to):
             # A failed migrate_to may have left the resource running on the target too.
+            # Unless nothing is known of it there (it will be probed) or a newer state is.
             if target is not None and (target.online or target.unclean) and (
-                    on_target is None or not any(_newer(op, migrate_to) for op in on_target.ops)):
-                _add_running(prim, target)
+                    on_target is not None
+                    and not any(_newer_state(op, migrate_to) for op in on_target.ops)):
+                # A later stop on the source still leaves the role stopped (Pacemaker then
+                # reports a restart on the target, which only starts it).
+                _add_running(prim, target, set_role=last is migrate_to)
             continue
         if last is not migrate_to:
             continue  # a later stop or start on the source closed the story
@@ -73,11 +85,11 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
             prim.failed = True  # the target went away mid-migration: recover
 
 
-def _add_running(prim: Prim, node: NodeInfo) -> None:
+def _add_running(prim: Prim, node: NodeInfo, set_role: bool = True) -> None:
     if node not in prim.running_on:
         prim.running_on.append(node)
         node.running.append(prim)
-    if prim.role in ("Stopped", "Unknown"):
+    if set_role and prim.role in ("Stopped", "Unknown"):
         prim.role = "Started"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from defib.model.scores import INFINITY
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
@@ -18,6 +19,7 @@ CHILD_BEGIN = "child_begin"  # a collective's pseudo action -> a member's action
 CHILD_END = "child_end"  # a member's action -> the collective's completion
 MIN_INPUT = "min_input"  # one part of a "one or more" first side
 ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone
+COLOCATED = "colocated"  # a primary that can't start (promote) blocks its dependent's
 
 
 @dataclass(eq=False)
@@ -93,6 +95,8 @@ class Orderer:
             self.collective_internal(rsc)
         for order in self.cons.orderings:
             self.constraint(order)
+        self.withdraw_unmatched()
+        self.colocation_blocks()
         self.shutdowns()
         self.fencing_orders()
         self.probes_before_stop_followers()
@@ -136,6 +140,26 @@ class Orderer:
                           and target.id in prim.allowed and target.id not in prim.known_on):
                         # It may be active on the node being fenced: start once it's not.
                         self.edge(fence, action, RUNNABLE_LEFT)
+
+    def colocation_blocks(self) -> None:
+        """A mandatory colocation's dependent can't reach its role once its primary can't:
+        not ordering edges (they never go into the graph), only what blocking implies."""
+        for colo in self.cons.colocations:
+            if colo.score < INFINITY:
+                continue
+            promote = colo.primary_role == "Promoted"
+            task = "promote" if promote else "start"
+            primary = colo.primary
+            firsts = (self.actions_of(primary, task) if isinstance(primary, Prim)
+                      else [a for a in [self.pseudo(primary, task)] if a is not None])
+            then_task = "promote" if colo.dependent_role == "Promoted" else "start"
+            thens = [a for rsc in _with_members(colo.dependent)
+                     for a in (self.actions_of(rsc, then_task) if isinstance(rsc, Prim)
+                               else [self.pseudo(rsc, then_task)]) if a is not None]
+            for first in firsts:
+                for then in thens:
+                    if then.rsc is not first.rsc:
+                        self.edges.append(Edge(first, then, frozenset((COLOCATED,))))
 
     def shutdowns(self) -> None:
         """A cluster node asked to shut down is let go once what it runs has stopped; the
@@ -252,8 +276,9 @@ class Orderer:
                         self.edge(probe, mon, RUNNABLE_LEFT)
         for delete in self.actions_of(prim, "delete"):
             for stop in stops:
-                if stop.node is delete.node:
-                    self.edge(stop, delete, IMPLIES_THEN)
+                self.edge(stop, delete)
+            for start in starts:
+                self.edge(delete, start)
         for cancel in self.actions_of(prim, "cancel"):
             if cancel.extra.get("before_start"):
                 for start in starts:
@@ -357,7 +382,8 @@ class Orderer:
         existing = self.table.get(name, None)
         if existing is not None:
             return [existing]
-        pseudo = self.table.add(Action(name, "one-or-more", None, None, pseudo=True))
+        # Pacemaker names both the action and its task after the ordering.
+        pseudo = self.table.add(Action(name, name, None, None, pseudo=True))
         pseudo.extra["min"] = str(order.min_first)
         parts: list[Rsc]
         if order.first_parts:
@@ -420,6 +446,29 @@ class Orderer:
         owner = order.first if order.then_action in ("stop", "demote") else order.then
         return owner.meta.get("interleave", "false").lower() in ("true", "yes", "1", "on")
 
+    def withdraw_unmatched(self) -> None:
+        """An interleaved instance withdrawn after its dependents were ordered: withdraw them
+        too (whatever the order of the constraints), until nothing changes."""
+        orders = [o for o in self.cons.orderings
+                  if o.kind == "Mandatory" and o.min_first == 0 and o.symmetry != "asymmetric"
+                  and o.then_action not in ("stop", "demote")
+                  and isinstance(o.first, CloneRt) and isinstance(o.then, CloneRt)
+                  and self._interleaved(o)]
+        for _round in range(len(orders) + 1):
+            changed = False
+            for order in orders:
+                assert isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
+                nodes = {n.id for inst in order.first.instances
+                         if (n := _instance_node(inst, False)) is not None}
+                for inst in order.then.instances:
+                    node = _instance_node(inst, False)
+                    if node is not None and node.id not in nodes and not any(
+                            p.running_on for p in inst.primitives()):
+                        _unassign(inst, self._entry(inst, order.then_action))
+                        changed = True
+            if not changed:
+                return
+
     def interleave(self, order: OrderingRt, flags: list[str]) -> None:
         """Order each "then" instance after the "first" instance on the same node only."""
         assert isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
@@ -444,6 +493,16 @@ class Orderer:
                     self.edge(f, t, *flags)
 
 
+def _with_members(rsc: Rsc) -> list[Rsc]:
+    out: list[Rsc] = [rsc]
+    if isinstance(rsc, GroupRt):
+        out.extend(rsc.children)
+    elif isinstance(rsc, CloneRt):
+        for inst in rsc.instances:
+            out.extend(_with_members(inst))
+    return out
+
+
 def _instance_node(inst: Prim | GroupRt, current: bool) -> NodeInfo | None:
     for prim in inst.primitives():
         if current:
@@ -465,3 +524,4 @@ def _unassign(inst: Prim | GroupRt, starts: list[Action]) -> None:
         if action.node is None or not (isinstance(action.rsc, Prim) and action.rsc.running_on):
             action.runnable = False
             action.optional = True
+            action.extra["withdrawn"] = "1"  # still blocks what was ordered after it

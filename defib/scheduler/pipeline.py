@@ -10,8 +10,9 @@ from defib.perf import cyclic_gc_paused
 from defib.scheduler.actions import ActionBuilder, ActionTable
 from defib.scheduler.assign import Assigner
 from defib.scheduler.constraints import Constraints, unpack_constraints
-from defib.scheduler.history import HistoryReader, unpack_node_states
+from defib.scheduler.history import HistoryReader
 from defib.scheduler.live_migration import plan_migrations
+from defib.scheduler.node_states import unpack_node_states
 from defib.scheduler.notifications import add_notifications
 from defib.scheduler.ordering import IMPLIES_THEN, Edge, Orderer, add_edge
 from defib.scheduler.propagation import propagate

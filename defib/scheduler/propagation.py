@@ -10,6 +10,7 @@ from defib.scheduler.ordering import (
     ASYMMETRIC,
     CHILD_BEGIN,
     CHILD_END,
+    COLOCATED,
     IMPLIES_FIRST,
     IMPLIES_THEN,
     MIN_INPUT,
@@ -80,6 +81,8 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
             before = (state(edge.first), state(edge.then))
             if CHILD_BEGIN in edge.flags or CHILD_END in edge.flags:
                 _collective_rule(edge)
+            elif COLOCATED in edge.flags:
+                _colocated_rule(edge)
             else:
                 # Requirement first: when both apply, Pacemaker reports "required <first>".
                 _implies_then_rule(edge, children)
@@ -100,6 +103,12 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
         pending = sorted(set(pending) | later)
         queued = set(pending)
         later = set()
+    for group in aggregates.values():
+        # A "one or more" pseudo action stays optional, but goes into the graph as soon as
+        # one of its inputs is required (Pacemaker's implies_then_printed).
+        if any(MIN_INPUT in e.flags and not e.first.optional
+               and "placeholder" not in e.first.extra for e in group):
+            group[0].then.extra["print_always"] = "1"
 
 
 def _aggregate_rule(group: list[Edge]) -> bool:
@@ -121,8 +130,8 @@ def _aggregate_rule(group: list[Edge]) -> bool:
 
 def _is_real_optional(action: Action) -> bool:
     """An optional action of a primitive that simply stays as it is."""
-    return action.optional and "placeholder" not in action.extra and isinstance(
-        action.rsc, Prim)
+    return (action.optional and "placeholder" not in action.extra
+            and "withdrawn" not in action.extra and isinstance(action.rsc, Prim))
 
 
 def _asymmetric_rule(edge: Edge) -> bool:
@@ -149,9 +158,25 @@ def _runnable_left_rule(edge: Edge) -> bool:
     return True
 
 
+def _colocated_rule(edge: Edge) -> bool:
+    f, t = edge.first, edge.then
+    if f.runnable or not t.runnable or f.rsc is None:
+        return False
+    t.runnable = False
+    if t.reason is None:
+        t.reason = f"colocation with {f.rsc.id}"
+    return True
+
+
 def _restart_rules(edge: Edge) -> bool:
     f, t = edge.first, edge.then
-    if RESTART not in edge.flags or not f.optional:
+    if RESTART not in edge.flags:
+        return False
+    if not f.optional and not f.runnable and t.runnable and "placeholder" not in f.extra:
+        # Its stop must happen and can't: it can't start anywhere either.
+        t.runnable = False
+        return True
+    if not f.optional:
         return False
     if not t.optional:
         f.optional = False  # a restart needs its stop

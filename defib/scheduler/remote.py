@@ -7,12 +7,17 @@ node is up while its connection runs, and can take resources once its connection
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from defib.model.cib import Cib
 from defib.model.nvsets import unconditional
 from defib.model.resources import Bundle, Primitive, walk
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import BundleRt, NodeInfo, Prim
+
+if TYPE_CHECKING:  # actions.py uses this module
+    from defib.scheduler.actions import Action
 
 
 def is_connection(prim: Prim) -> bool:
@@ -99,6 +104,7 @@ def _reset(node: NodeInfo, reason: str) -> None:
     node.unclean = True
     node.lost = True
     node.fence_reason = node.fence_reason or reason
+    node.reset_only = node.container_rsc is not None
 
 
 def keep_off_remote_nodes(ws: WorkingSet) -> None:
@@ -160,3 +166,46 @@ def node_of_connection(ws: WorkingSet, conn: Prim) -> NodeInfo | None:
         if node.remote_rsc == conn.id:
             return node
     return None
+
+
+def connection_failed(ws: WorkingSet, node: NodeInfo) -> bool:
+    """Whether a Pacemaker Remote node's connection is failed for good this transition: it
+    will run nowhere, and it was on a node being fenced or itself failed."""
+    if node.container_rsc is not None or node.type != "remote":
+        return False
+    conn = ws.by_id.get(node.remote_rsc or "")
+    if not isinstance(conn, Prim) or conn.implicit:
+        return False
+    if conn.assigned is not None and conn.next_role not in (None, "Stopped"):
+        return False
+    host = conn.running_on[0] if conn.running_on else None
+    if host is not None and host.unclean:
+        return True
+    return conn.failed and not (conn.meta.get("reconnect_interval") and node.unclean)
+
+
+def unrecoverable_remotes(ws: WorkingSet, actions: list[Action]) -> list[tuple[NodeInfo, str]]:
+    """Remote nodes to fence because their connection can't be recovered: what must stop
+    there (or be probed there) can only be stopped (or found out) by fencing the node.
+
+    Pacemaker looks at its actions newest first and fences each node at the first such
+    action it meets; the order of the fencings follows from it."""
+    out: list[tuple[NodeInfo, str]] = []
+    seen: set[str] = set()
+    failed: dict[str, bool] = {}
+    for action in reversed(actions):
+        node = action.node
+        if node is None or node.id in seen or node.unclean or node.remote_rsc is None:
+            continue
+        if action.task == "stop" and not action.optional:
+            reason = "resources are active but connection is unrecoverable"
+        elif action.task == "monitor" and "probe" in action.extra:
+            reason = "resources are in unknown state and connection is unrecoverable"
+        else:
+            continue
+        if node.id not in failed:
+            failed[node.id] = connection_failed(ws, node)
+        if failed[node.id]:
+            seen.add(node.id)
+            out.append((node, reason))
+    return out

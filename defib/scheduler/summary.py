@@ -169,6 +169,14 @@ def _prim_line(prim: Prim, table: ActionTable) -> str | None:
             and not start.reason
         ):
             start.reason = "resource definition change"
+        if prim.role == "Stopped" and prim.next_role == "Started":
+            # Recorded where a failed migration left it, stopped by its history (actions.py):
+            # Pacemaker reports a plain restart there.
+            prim.role = "Started"
+            try:
+                return _line(change, prim, origin, dest_name, start, start)
+            finally:
+                prim.role = "Stopped"
         if prim.role == "Promoted" and prim.next_role == "Promoted" or prim.role == prim.next_role:
             return _line(change, prim, origin, dest_name, start, start)
         if prim.next_role == "Promoted":

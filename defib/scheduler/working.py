@@ -57,12 +57,15 @@ class NodeInfo:
     running: list[Prim] = field(default_factory=list)
     num_assigned: int = 0
     lost: bool = False  # unclean from membership alone (not from a failure found later)
+    # A guest "fenced" by recovering its container: Pacemaker does not count it unclean
+    # for placement, it may run resources again once its container is back.
+    reset_only: bool = False
     failures: dict[str, tuple[int, int]] | None = None  # fail counts by resource, read lazily
 
     def can_run(self) -> bool:
         return (
             self.online
-            and not self.unclean
+            and (not self.unclean or self.reset_only)
             and not self.standby
             and not self.shutdown
             and not self.maintenance
@@ -140,6 +143,9 @@ class Prim(Rsc):
     failure_timeout_s: int = 0
     restart_needed_on: set[str] = field(default_factory=set)  # definition changed
     agent_changed_on: list[str] = field(default_factory=list)  # history under another agent
+    lock_node: NodeInfo | None = None  # shutdown lock (locks.py)
+    failure_ignored: bool = False  # a failure was ignored (on-fail=ignore): no threshold
+    spare_instance: bool = False  # an orphan that is a surplus instance of an anonymous clone
     reload_needed_on: set[str] = field(default_factory=set)
     stop_failed_on: set[str] = field(default_factory=set)
     banned_on: set[str] = field(default_factory=set)  # hard errors

@@ -20,6 +20,7 @@ from defib.scheduler import schedule
 from defib.scheduler.pipeline import Transition, unpack
 from defib.scheduler.unpack import WorkingSet
 from defib.simulate.inject import (
+    active_history,
     apply_results,
     history_entry,
     target_rc,
@@ -165,7 +166,11 @@ class Simulation:
 
         def line(action: GraphAction) -> str:
             entry = history_entry(states.get(action.node_uname or ""), action)
-            return action_line(action, known, entry.id if entry is not None else None)
+            # Only the entry of an instance active there names it; an old probe's entry
+            # under another instance number does not (crm_simulate prints the new number).
+            named = entry is not None and (entry.id == action.rsc_long_id
+                                           or active_history(entry))
+            return action_line(action, known, entry.id if named and entry else None)
 
         out += ["Executing Cluster Transition:", *(line(a) for a in self.executed)]
         if self.original_date is not None:

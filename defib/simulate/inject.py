@@ -41,12 +41,12 @@ def history_entry(state: NodeState | None, action: GraphAction) -> LrmResource |
         lrm.id for lrm in state.lrm_resources
         if lrm.id.startswith(prefix) and lrm.id[len(prefix):].isdigit()]
     entries = [by_id[n] for n in dict.fromkeys(names) if n in by_id]
-    active = [lrm for lrm in entries if _active_history(lrm)]
+    active = [lrm for lrm in entries if active_history(lrm)]
     chosen = active or entries
     return chosen[0] if chosen else None
 
 
-def _active_history(lrm: LrmResource) -> bool:
+def active_history(lrm: LrmResource) -> bool:
     last = None
     for op in sorted(lrm.ops, key=lambda o: o.call_id):
         if op.interval_ms == 0 and op.operation not in _NOT_RECORDED:

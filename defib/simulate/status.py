@@ -122,7 +122,7 @@ class StatusView:
 
     @staticmethod
     def _node_mode(node: NodeInfo) -> str:
-        if node.unclean:
+        if node.unclean and not node.reset_only:  # a guest being reset is not shown unclean
             if node.online:
                 return "UNCLEAN (online)"
             return "UNCLEAN (pending)" if node.pending else "UNCLEAN (offline)"
@@ -334,7 +334,7 @@ class StatusView:
             if probe is not None:
                 text += f" ({_PROBE_RESULT[probe.rc_code]}) "
         flags: list[str] = []
-        if node is not None and not node.online and node.unclean:
+        if node is not None and not node.online and node.unclean and not node.reset_only:
             flags.append("UNCLEAN")
         if pending == "monitor":
             flags.append("Monitoring")
