@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -80,6 +81,29 @@ def _now() -> dt.datetime:
 def _undated(xml: str) -> str:
     """The scheduler input without its execution date: equal texts, same decisions."""
     return re.sub(r' execution-date="[0-9]*"', "", xml, count=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One scheduler run: its input, the transition and its graph (numbered 0)."""
+
+    xml: str
+    key: str  # the input without its execution date
+    transition: Transition
+    graph: TransitionGraph
+    graph_text: str
+
+    def numbered_text(self, number: int) -> str:
+        return self.graph_text.replace(' transition_id="0"', f' transition_id="{number}"', 1)
+
+
+def make_plan(xml: str) -> Plan:
+    """Pure (runs in a worker thread): schedule at the input's own execution date, as a
+    replay of the saved input does, and build the graph ``defib simulate -G`` writes."""
+    cib = parse_input(xml)
+    transition = schedule(cib, execution_date(cib) or _now())
+    graph = build_graph(transition, 0)
+    return Plan(xml, _undated(xml), transition, graph, graph_to_xml(graph))
 
 
 class Controller:
@@ -291,7 +315,7 @@ class Controller:
         else:
             if self.last_ws is None:
                 xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
-                self.last_ws = self._schedule(xml).working_set
+                self.last_ws = (await self._plan(xml)).transition.working_set
             ok, why = await self.fence_node(target, action)
         self.layer.send_ordered({"t": wire.FENCED, "r": payload.get("r"), "ok": ok,
                                  "reason": why, "dc": self.name})
@@ -575,11 +599,14 @@ class Controller:
             return True
         if await self._sync_status(membership.view_id, members):
             return True
-        xml = st.scheduler_input(self.node.cib.copy.root, self.layer.quorum().quorate, self.id)
+        # Serialised in the worker thread: the copy's tree is never modified (copy on write).
+        xml = await asyncio.to_thread(st.scheduler_input, self.node.cib.copy.root,
+                                      self.layer.quorum().quorate, self.id)
         key = _undated(xml)
         if self._held_back(key):
             return False
-        transition = self._schedule(xml)
+        plan = await self._plan(xml)
+        transition = plan.transition
         self.last_ws = transition.working_set
         self._check_fencing_config(transition.working_set)
         self._arm_recheck(transition.working_set)
@@ -587,7 +614,7 @@ class Controller:
             return True
         why = "; ".join(dict.fromkeys(self._why)) or "recheck"
         self._why.clear()
-        again = await self._execute(transition, xml, key, why)
+        again = await self._execute(plan, why)
         if not again and await self._finish_shutdowns(transition.working_set):
             return True
         return again
@@ -657,11 +684,11 @@ class Controller:
             self._probing.difference_update(wanted)
         return True
 
-    def _schedule(self, xml: str) -> Transition:
-        """The scheduler at the input's own execution date, as a replay of it runs."""
-        cib = parse_input(xml)
+    async def _plan(self, xml: str) -> Plan:
+        """The scheduler and graph builder in a worker thread: the event loop (heartbeats,
+        messages, results) keeps running while a big configuration is scheduled."""
         self.scheduler_runs += 1
-        return schedule(cib, execution_date(cib) or _now())
+        return await asyncio.to_thread(make_plan, xml)
 
     def _held_back(self, key: str) -> bool:
         """True when the last transition failed on this same input and its retry is not
@@ -700,26 +727,23 @@ class Controller:
         self._retry_at = time.monotonic() + self._retry_s
         self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
 
-    def _numbered(self, transition: Transition, xml: str, key: str) -> TransitionGraph:
+    def _numbered(self, plan: Plan) -> TransitionGraph:
         """The graph, numbered and saved in the pe series; an input and graph identical to
         the last saved ones (execution date aside) keep its number and are not rewritten."""
         last = self._last_saved
-        if last is not None and last[0] == key:
-            graph = build_graph(transition, last[2])
-            if graph_to_xml(graph) == last[1]:
-                self.transition_id = last[2]
-                return graph
+        if last is not None and last[0] == plan.key and last[1] == plan.graph_text:
+            self.transition_id = last[2]
+            return dataclasses.replace(plan.graph, transition_id=last[2])
         number = self.series.next_number()
         self.transition_id = number
-        graph = build_graph(transition, number)
-        text = graph_to_xml(graph)
-        self.series.save("input", number, xml)
-        self.series.save("graph", number, text)
-        self._last_saved = (key, text, number)
-        return graph
+        self.series.save("input", number, plan.xml)
+        self.series.save("graph", number, plan.numbered_text(number))
+        self._last_saved = (plan.key, plan.graph_text, number)
+        return dataclasses.replace(plan.graph, transition_id=number)
 
-    async def _execute(self, transition: Transition, xml: str, key: str, why: str) -> bool:
-        graph = self._numbered(transition, xml, key)
+    async def _execute(self, plan: Plan, why: str) -> bool:
+        transition, key = plan.transition, plan.key
+        graph = self._numbered(plan)
         number = self.transition_id
         if all(syn.action.operation == "do_shutdown" and syn.action.node_uname in self._exiting
                for syn in graph):
