@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from defib.attrd import store as attrd
+from defib.cib.options import ClusterOptions
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.layer import Delivery
 from defib.cluster.node import ClusterNode
@@ -47,7 +48,6 @@ from defib.controller.fencing import (
 )
 from defib.controller.lrm import LrmService
 from defib.errors import ClusterError, DefibError
-from defib.executor.metadata import parse_duration_ms
 from defib.executor.types import OcfRc
 from defib.graph.build import build_graph, lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
@@ -60,22 +60,23 @@ from defib.simulate.engine import execution_date
 
 log = logging.getLogger("defib.controller")
 REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
-OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
 RETRY_FIRST_S = 1.0  # a failed transition whose input did not change waits this long ...
 RETRY_MAX_S = 10.0  # ... doubling up to this, before it is run again
 JOIN_SETTLE_S = 0.5
 FENCE_REQUEST_TIMEOUT_S = 120.0
-RECHECK_DEFAULT_S = 900.0
-
-
-@dataclass
-class ControllerOptions:
-    startup_wait_s: float = 20.0  # Pacemaker's dc-deadtime: wait for unseen nodes this long
-    keep_pe: int = 500
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _properties(root: ET.Element) -> dict[str, str]:
+    """The cluster options as written (the first value of each name), before the scheduler
+    has evaluated them: what the DC needs before its first scheduler run."""
+    out: dict[str, str] = {}
+    for nv in root.iterfind("configuration/crm_config/cluster_property_set/nvpair"):
+        out.setdefault(nv.get("name", ""), nv.get("value", ""))
+    return out
 
 
 def _undated(xml: str) -> str:
@@ -107,15 +108,16 @@ def make_plan(xml: str) -> Plan:
 
 
 class Controller:
-    def __init__(self, node: ClusterNode, options: ControllerOptions | None = None) -> None:
+    def __init__(self, node: ClusterNode) -> None:
         self.node = node
         self.layer = node.layer
-        self.options = options or ControllerOptions()
+        # The cluster options as the DC last read them (defaults until it has a CIB).
+        self.options = ClusterOptions.read({})
         self.name = node.node.name
         self.id = str(node.node.id)
         self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run",
                               node.state_dir / SOCKET_NAME)
-        self.series = PeSeries(node.state_dir / "pengine", self.options.keep_pe)
+        self.series = PeSeries(node.state_dir / "pengine", self.options.pe_input_series_max)
         self.uuid = str(uuid.uuid4())
         # Every node keeps every node's announced history: whoever becomes DC has it.
         self.reports: dict[str, tuple[str, ET.Element]] = {}
@@ -202,8 +204,8 @@ class Controller:
     def _arm_recheck(self, ws: WorkingSet) -> None:
         """Run the scheduler again when a failure expires (``failure-timeout``), and at
         least every ``cluster-recheck-interval`` (15 min by default), as Pacemaker does."""
-        interval_ms = parse_duration_ms(ws.config.properties.get("cluster-recheck-interval"))
-        delays = [interval_ms / 1000 if interval_ms else RECHECK_DEFAULT_S]
+        interval = self.options.cluster_recheck_interval_s
+        delays = [interval] if interval > 0 else []
         timeouts = {lrm_id(p): p.failure_timeout_s for p in ws.all_primitives()
                     if p.failure_timeout_s > 0}
         now = time.time()
@@ -217,9 +219,22 @@ class Controller:
                         delays.append(int(value) + timeout + 1 - now)
         if self._recheck is not None:
             self._recheck.cancel()
+            self._recheck = None
+        if not delays:
+            return  # cluster-recheck-interval=0 and no failure to expire
         self._recheck = asyncio.get_running_loop().call_later(
             min(delays), lambda: self.kick("recheck (failure expiry or recheck interval)",
                                            abort=False))
+
+    def _read_options(self, properties: dict[str, str]) -> None:
+        """Take the cluster options of the CIB; every problem with them is logged once."""
+        options = ClusterOptions.read(properties)
+        for why in options.problems:
+            if why not in self.options.problems:
+                self._log(logging.WARNING, "cluster option: %s", why)
+        self.options = options
+        keep = options.pe_input_series_max
+        self.series.keep = keep if keep >= 0 else 1 << 62  # -1: keep every input
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -592,7 +607,8 @@ class Controller:
         all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
         unseen = [n for i, n in all_nodes
                   if n not in members and st.find_node_state(root, i) is None]
-        if unseen and time.monotonic() - self._started < self.options.startup_wait_s:
+        self._read_options(_properties(root))
+        if unseen and time.monotonic() - self._started < self.options.dc_deadtime_s:
             # Starting up: wait for every node (or the deadline) before fencing unseen ones.
             self._log(logging.DEBUG, "waiting for nodes %s to join", unseen)
             await asyncio.sleep(0.1)
@@ -608,6 +624,7 @@ class Controller:
         plan = await self._plan(xml)
         transition = plan.transition
         self.last_ws = transition.working_set
+        self._read_options(dict(transition.working_set.config.properties))
         self._check_fencing_config(transition.working_set)
         self._arm_recheck(transition.working_set)
         if await self._probe_missing(transition.working_set, members, membership.view_id):
@@ -656,6 +673,8 @@ class Controller:
         return changed
 
     async def _probe_missing(self, ws: WorkingSet, members: set[str], view_id: str) -> bool:
+        if not self.options.enable_startup_probes:
+            return False  # enable-startup-probes=false: Pacemaker probes nothing either
         wanted: dict[tuple[str, str], Any] = {}
         for prim in ws.all_primitives():
             rid = lrm_id(prim)
@@ -736,8 +755,9 @@ class Controller:
             return dataclasses.replace(plan.graph, transition_id=last[2])
         number = self.series.next_number()
         self.transition_id = number
-        self.series.save("input", number, plan.xml)
-        self.series.save("graph", number, plan.numbered_text(number))
+        if self.series.keep != 0:  # pe-input-series-max=0: nothing is saved
+            self.series.save("input", number, plan.xml)
+            self.series.save("graph", number, plan.numbered_text(number))
         self._last_saved = (plan.key, plan.graph_text, number)
         return dataclasses.replace(plan.graph, transition_id=number)
 
@@ -754,6 +774,14 @@ class Controller:
             return False
         self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
                   number, len(graph), why, number, "\n".join(transition.summary))
+        delay = self.options.transition_delay_s
+        if delay > 0:
+            # transition-delay: let further events arrive; one that does replaces this graph.
+            await asyncio.sleep(delay)
+            if self._wake.is_set():
+                self._log(logging.INFO, "transition %d dropped: new events during the"
+                          " transition-delay of %.1fs", number, delay)
+                return True
         started = time.monotonic()
         self._aborting.clear()
         self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition",
@@ -798,7 +826,9 @@ class Controller:
             if spec.node not in {self._name(m) for m in self.layer.membership().members}:
                 return {"lost": True, "key": key}
             self.layer.send_ordered(spec.to_wire())
-            return await asyncio.wait_for(future, spec.timeout_ms / 1000 + OP_GRACE_S)
+            # Pacemaker's transition timer: the action's timeout plus cluster-delay.
+            return await asyncio.wait_for(future, spec.timeout_ms / 1000
+                                          + self.options.cluster_delay_s)
         except TimeoutError:
             return {"timeout": True, "key": key}
         finally:
