@@ -39,13 +39,8 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.cibinput import parse_input
-from defib.controller.fencing import (
-    FencingPolicy,
-    fence,
-    fencing_signature,
-    local_power_off_cleanup,
-    max_attempts,
-)
+from defib.controller.fencecoord import FencingCoordinator
+from defib.controller.fencing import fence, local_power_off_cleanup, max_attempts
 from defib.controller.lrm import LrmService
 from defib.errors import ClusterError, DefibError
 from defib.executor.types import OcfRc
@@ -124,10 +119,7 @@ class Controller:
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
         self.fenced: dict[str, list[float]] = {}
-        self.fencing = FencingPolicy()
-        # The DC's fencing failures as it last broadcast them: every node can show them.
-        self.fencing_view: dict[str, dict[str, Any]] = {}
-        self._fencing_sig: str | None = None
+        self.fencing = FencingCoordinator(self.name, self.layer.send_ordered, self._log)
         self._aborting = asyncio.Event()  # set when the running transition is aborted
         self.scheduler_runs = 0
         # The last transition's input (execution date aside) and whether it failed: an
@@ -199,7 +191,7 @@ class Controller:
 
     @property
     def fence_failures(self) -> dict[str, str]:
-        return {t: str(info.get("reason", "")) for t, info in self.fencing_view.items()}
+        return self.fencing.reasons()
 
     def _arm_recheck(self, ws: WorkingSet) -> None:
         """Run the scheduler again when a failure expires (``failure-timeout``), and at
@@ -254,12 +246,8 @@ class Controller:
                 self._settle_until = time.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
-            if self.is_dc and self.fencing.targets.keys() & names:
-                for name in sorted(self.fencing.targets.keys() & names):
-                    self._log(logging.INFO, "%s is back: its fencing failures are forgotten",
-                              name)
-                    self.fencing.reset(name)
-                self._publish_fencing()
+            if self.is_dc:
+                self.fencing.nodes_back(names)
             for key, (node, future) in list(self.waiting.items()):
                 if node not in names and not future.done():
                     future.set_result({"lost": True, "key": key})
@@ -281,7 +269,7 @@ class Controller:
                 if self.node.cib.dc is not None else None,
                 "transition": self.transition_id, "in_flight": len(self.waiting),
                 "fence_failures": self.fence_failures, "fenced": dict(self.fenced),
-                "fencing": dict(self.fencing_view), "scheduler_runs": self.scheduler_runs,
+                "fencing": dict(self.fencing.view), "scheduler_runs": self.scheduler_runs,
                 "recurring": [op.key for op in self.lrm.recurring.active()]}
 
     def request_attribute(self, node: str, name: str, value: str | None) -> None:
@@ -418,8 +406,7 @@ class Controller:
             if self.is_dc:
                 self._spawn(self._manual_fence(dict(d.payload)))
         elif kind == wire.FENCING:
-            self.fencing_view = {str(k): dict(v) for k, v in
-                                 dict(d.payload.get("state") or {}).items()}
+            self.fencing.received(dict(d.payload))
         elif kind == wire.FENCED:
             request = self._fence_requests.get(str(d.payload.get("r")))
             if request is not None and not request.done():
@@ -625,7 +612,7 @@ class Controller:
         transition = plan.transition
         self.last_ws = transition.working_set
         self._read_options(dict(transition.working_set.config.properties))
-        self._check_fencing_config(transition.working_set)
+        self.fencing.configuration(transition.working_set)
         self._arm_recheck(transition.working_set)
         if await self._probe_missing(transition.working_set, members, membership.view_id):
             return True
@@ -804,7 +791,7 @@ class Controller:
         state = {
             "dc": self.name, "transition": self.transition_id, "time": time.time(),
             "fence_failures": self.fence_failures, "fenced": self.fenced,
-            "fencing": self.fencing_view,
+            "fencing": self.fencing.view,
             "last": None if report is None else {
                 "complete": report.complete, "abort_reason": report.abort_reason,
                 "failed": [r.action.describe() + ": " + r.outcome.message
@@ -834,27 +821,6 @@ class Controller:
         finally:
             self.waiting.pop(key, None)
 
-    def _publish_fencing(self) -> None:
-        self.fencing_view = self.fencing.describe()
-        self.layer.send_ordered({"t": wire.FENCING, "dc": self.name,
-                                 "state": self.fencing_view})
-
-    def _fencing_done(self, target: str) -> None:
-        if target in self.fencing.targets:
-            self.fencing.succeeded(target)
-            self._publish_fencing()
-
-    def _check_fencing_config(self, ws: WorkingSet) -> None:
-        """New devices or levels: every target given up on gets a new chance."""
-        signature = fencing_signature(ws)
-        if self._fencing_sig is not None and signature != self._fencing_sig:
-            forgotten = self.fencing.reset()
-            if forgotten:
-                self._log(logging.WARNING, "fence devices changed: fencing of %s is tried"
-                          " again", ", ".join(forgotten))
-                self._publish_fencing()
-        self._fencing_sig = signature
-
     async def _wait_unless_aborted(self, seconds: float) -> bool:
         """Sleep ``seconds``; False as soon as the running transition is aborted."""
         try:
@@ -864,33 +830,10 @@ class Controller:
         return False
 
     async def fence_in_transition(self, target: str, action: str) -> ActionOutcome:
-        """A transition's fencing: retried in place with back-off until it succeeds, the
-        transition is aborted, or ``stonith-max-attempts`` failures in a row (give-up)."""
-        while True:
-            given_up = self.fencing.gave_up(target)
-            if given_up is not None:
-                return ActionOutcome.failure(1, f"gave up fencing {target} after"
-                                             f" {given_up.attempts} attempts: {given_up.reason}")
-            wait = self.fencing.wait_s(target)
-            if wait > 0 and not await self._wait_unless_aborted(wait):
-                return ActionOutcome(OutcomeStatus.CANCELLED, 1,
-                                     "transition aborted while fencing waited to be retried")
-            ok, why = await self.fence_node(target, action)
-            if ok:
-                return ActionOutcome.success()
-            limit = max_attempts(self.last_ws)
-            state = self.fencing.failed(target, why, limit)
-            self._publish_fencing()
-            if state.gave_up:
-                self._log(logging.ERROR, "FENCING OF %s FAILED %d times in a row: %s. GIVING UP"
-                          " (stonith-max-attempts=%d): %s stays UNCLEAN and its resources stay"
-                          " where they are until a fence device changes, someone confirms it"
-                          " is down (defib node fence %s --confirm) or it comes back", target,
-                          state.attempts, why, limit, target, target)
-                return ActionOutcome.failure(1, why)
-            self._log(logging.ERROR, "FENCING OF %s FAILED (attempt %d of %d): %s; its"
-                      " resources stay where they are until fencing succeeds (retry in %.0fs)",
-                      target, state.attempts, limit, why, self.fencing.wait_s(target))
+        """A transition's fencing, as the coordinator's policy retries and gives it up."""
+        return await self.fencing.fence(target, lambda: self.fence_node(target, action),
+                                        self._wait_unless_aborted,
+                                        max_attempts(self.last_ws))
 
     async def fence_node(self, target: str, action: str) -> tuple[bool, str]:
         ws = self.last_ws
@@ -907,7 +850,7 @@ class Controller:
             if not result.ok:
                 return False, result.reason
             how = result.describe()
-        self._fencing_done(target)
+        self.fencing.succeeded(target)
         self.fenced.setdefault(target, []).append(time.time())
         self._fenced_in_view.add(target)
         self._log(logging.WARNING, "fenced %s: %s", target, how)
