@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
-import datetime as dt
 import itertools
 import json
 import logging
 import os
-import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any
 
 from defib.attrd import store as attrd
@@ -38,68 +34,30 @@ from defib.cluster.node import ClusterNode
 from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
-from defib.controller.cibinput import parse_input
 from defib.controller.fencecoord import FencingCoordinator
 from defib.controller.fencing import fence, local_power_off_cleanup, max_attempts
 from defib.controller.lrm import LrmService
+from defib.controller.transitions import (
+    NEVER,
+    PeRecorder,
+    Plan,
+    RetryGate,
+    make_plan,
+    undated,
+    written_properties,
+)
 from defib.errors import ClusterError, DefibError
 from defib.executor.types import OcfRc
-from defib.graph.build import build_graph, lrm_id
+from defib.graph.build import lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
-from defib.graph.model import GraphAction, TransitionGraph
-from defib.graph.xml import graph_to_xml
+from defib.graph.model import GraphAction
 from defib.history.series import PeSeries
-from defib.scheduler import Transition, schedule
 from defib.scheduler.unpack import WorkingSet
-from defib.simulate.engine import execution_date
 
 log = logging.getLogger("defib.controller")
 REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
-RETRY_FIRST_S = 1.0  # a failed transition whose input did not change waits this long ...
-RETRY_MAX_S = 10.0  # ... doubling up to this, before it is run again
 JOIN_SETTLE_S = 0.5
 FENCE_REQUEST_TIMEOUT_S = 120.0
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _properties(root: ET.Element) -> dict[str, str]:
-    """The cluster options as written (the first value of each name), before the scheduler
-    has evaluated them: what the DC needs before its first scheduler run."""
-    out: dict[str, str] = {}
-    for nv in root.iterfind("configuration/crm_config/cluster_property_set/nvpair"):
-        out.setdefault(nv.get("name", ""), nv.get("value", ""))
-    return out
-
-
-def _undated(xml: str) -> str:
-    """The scheduler input without its execution date: equal texts, same decisions."""
-    return re.sub(r' execution-date="[0-9]*"', "", xml, count=1)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One scheduler run: its input, the transition and its graph (numbered 0)."""
-
-    xml: str
-    key: str  # the input without its execution date
-    transition: Transition
-    graph: TransitionGraph
-    graph_text: str
-
-    def numbered_text(self, number: int) -> str:
-        return self.graph_text.replace(' transition_id="0"', f' transition_id="{number}"', 1)
-
-
-def make_plan(xml: str) -> Plan:
-    """Pure (runs in a worker thread): schedule at the input's own execution date, as a
-    replay of the saved input does, and build the graph ``defib simulate -G`` writes."""
-    cib = parse_input(xml)
-    transition = schedule(cib, execution_date(cib) or _now())
-    graph = build_graph(transition, 0)
-    return Plan(xml, _undated(xml), transition, graph, graph_to_xml(graph))
 
 
 class Controller:
@@ -122,13 +80,8 @@ class Controller:
         self.fencing = FencingCoordinator(self.name, self.layer.send_ordered, self._log)
         self._aborting = asyncio.Event()  # set when the running transition is aborted
         self.scheduler_runs = 0
-        # The last transition's input (execution date aside) and whether it failed: an
-        # unchanged input after a failure is not run again before ``_retry_at``.
-        self._last_input: str | None = None
-        self._last_saved: tuple[str, str, int] | None = None  # input, graph, number
-        self._last_failed = False
-        self._retry_s = RETRY_FIRST_S
-        self._retry_at = 0.0
+        self.recorder = PeRecorder(self.series)
+        self.gate = RetryGate()
         self._retry: asyncio.TimerHandle | None = None
         self.transition_id = -1
         self.last_ws: WorkingSet | None = None
@@ -594,7 +547,7 @@ class Controller:
         all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
         unseen = [n for i, n in all_nodes
                   if n not in members and st.find_node_state(root, i) is None]
-        self._read_options(_properties(root))
+        self._read_options(written_properties(root))
         if unseen and time.monotonic() - self._started < self.options.dc_deadtime_s:
             # Starting up: wait for every node (or the deadline) before fencing unseen ones.
             self._log(logging.DEBUG, "waiting for nodes %s to join", unseen)
@@ -605,7 +558,7 @@ class Controller:
         # Serialised in the worker thread: the copy's tree is never modified (copy on write).
         xml = await asyncio.to_thread(st.scheduler_input, self.node.cib.copy.root,
                                       self.layer.quorum().quorate, self.id)
-        key = _undated(xml)
+        key = undated(xml)
         if self._held_back(key):
             return False
         plan = await self._plan(xml)
@@ -699,13 +652,11 @@ class Controller:
     def _held_back(self, key: str) -> bool:
         """True when the last transition failed on this same input and its retry is not
         due: running it again now would only fail the same way, in a loop."""
-        if key != self._last_input or not self._last_failed:
-            return False
-        remaining = self._retry_at - time.monotonic()
+        remaining = self.gate.remaining(key, time.monotonic())
         if remaining <= 0:
             return False
         self._why.clear()
-        if self._retry is None and remaining != float("inf"):
+        if self._retry is None and remaining != NEVER:
             self._log(logging.INFO, "input unchanged since the failed transition: run again"
                       " in %.1fs (or on the next change)", remaining)
             self._retry = asyncio.get_running_loop().call_later(remaining, self._retry_due)
@@ -720,38 +671,17 @@ class Controller:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        self._last_input = key
         failed = [] if report is None else list(report.failed)
-        self._last_failed = bool(failed)
-        if not failed:
-            self._retry_s = RETRY_FIRST_S
-            return
-        if all(r.action.operation == "stonith"
-               and self.fencing.gave_up(r.action.node_uname or "") for r in failed):
-            self._retry_at = float("inf")  # only a change (or an event) runs it again
-            return
-        self._retry_at = time.monotonic() + self._retry_s
-        self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
-
-    def _numbered(self, plan: Plan) -> TransitionGraph:
-        """The graph, numbered and saved in the pe series; an input and graph identical to
-        the last saved ones (execution date aside) keep its number and are not rewritten."""
-        last = self._last_saved
-        if last is not None and last[0] == plan.key and last[1] == plan.graph_text:
-            self.transition_id = last[2]
-            return dataclasses.replace(plan.graph, transition_id=last[2])
-        number = self.series.next_number()
-        self.transition_id = number
-        if self.series.keep != 0:  # pe-input-series-max=0: nothing is saved
-            self.series.save("input", number, plan.xml)
-            self.series.save("graph", number, plan.numbered_text(number))
-        self._last_saved = (plan.key, plan.graph_text, number)
-        return dataclasses.replace(plan.graph, transition_id=number)
+        # A fencing given up on fails the same way until something changes.
+        retryable = not all(r.action.operation == "stonith"
+                            and self.fencing.gave_up(r.action.node_uname or "")
+                            for r in failed)
+        self.gate.ended(key, bool(failed), retryable, time.monotonic())
 
     async def _execute(self, plan: Plan, why: str) -> bool:
         transition, key = plan.transition, plan.key
-        graph = self._numbered(plan)
-        number = self.transition_id
+        graph = self.recorder.number(plan)
+        number = self.transition_id = graph.transition_id
         if all(syn.action.operation == "do_shutdown" and syn.action.node_uname in self._exiting
                for syn in graph):
             # Nothing to do but wait for nodes already told to leave.
