@@ -98,7 +98,7 @@ class Controller:
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
         self._exiting: set[str] = set()
-        self._fence_requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._fence_requests: dict[str, asyncio.Future[wire.FenceAnswer]] = {}
         # Fenced while still in the view (a manual fence): dead, though not yet detected.
         self._fenced_in_view: set[str] = set()
         self._recheck: asyncio.TimerHandle | None = None
@@ -227,7 +227,7 @@ class Controller:
 
     def request_attribute(self, node: str, name: str, value: str | None) -> None:
         """Ask the DC to set (or delete) a transient attribute of ``node``."""
-        self.layer.send_ordered({"t": wire.ATTR, "node": node, "name": name, "value": value})
+        self.layer.send_ordered(wire.AttrRequest(node, name, value).to_wire())
 
     async def _set_attribute(self, name: str, attr: str, value: str | None) -> None:
         node_id = self._node_id(name)
@@ -247,9 +247,9 @@ class Controller:
         """Ask the DC to fence ``target`` (``stonith_admin --fence``); wait for the outcome."""
         self.node.cfg.node_by_name(target)  # a ConfigError for an unknown node
         req = f"{self.name}:{next(self._probe_ids)}:{self.uuid}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[wire.FenceAnswer] = asyncio.get_running_loop().create_future()
         self._fence_requests[req] = future
-        self.layer.send_ordered({"t": wire.FENCE, "node": target, "action": action, "r": req})
+        self.layer.send_ordered(wire.FenceRequest(target, action, req).to_wire())
         try:
             answer = await asyncio.wait_for(future, FENCE_REQUEST_TIMEOUT_S)
         except TimeoutError:
@@ -257,15 +257,15 @@ class Controller:
                                f" {FENCE_REQUEST_TIMEOUT_S:.0f}s", target) from None
         finally:
             self._fence_requests.pop(req, None)
-        if not answer.get("ok"):
-            raise ClusterError(f"fencing of {target} failed: {answer.get('reason')}", target)
+        if not answer.ok:
+            raise ClusterError(f"fencing of {target} failed: {answer.reason}", target)
         if action == "confirm":
-            return {"message": f"{target} confirmed down: the DC {answer.get('dc')} treats"
+            return {"message": f"{target} confirmed down: the DC {answer.dc} treats"
                                " it as fenced"}
-        return {"message": f"{target} fenced ({action}) by the DC {answer.get('dc')}"}
+        return {"message": f"{target} fenced ({action}) by the DC {answer.dc}"}
 
-    async def _manual_fence(self, payload: dict[str, Any]) -> None:
-        target, action = str(payload["node"]), str(payload.get("action", "reboot"))
+    async def _manual_fence(self, request: wire.FenceRequest) -> None:
+        target, action = request.node, request.action
         if target == self.name:
             ok, why = False, "the DC does not fence itself"
         else:
@@ -273,8 +273,7 @@ class Controller:
                 xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
                 self.last_ws = (await self._plan(xml)).transition.working_set
             ok, why = await self.fence_node(target, action)
-        self.layer.send_ordered({"t": wire.FENCED, "r": payload.get("r"), "ok": ok,
-                                 "reason": why, "dc": self.name})
+        self.layer.send_ordered(wire.FenceAnswer(request.request, ok, why, self.name).to_wire())
         self.kick(f"manual fencing of {target}")
 
     async def clear_failcount(self, rsc: str, name: str) -> None:
@@ -291,7 +290,7 @@ class Controller:
 
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
-        self.layer.send_ordered({"t": wire.CLEANUP, "rsc": rsc, "node": node})
+        self.layer.send_ordered(wire.CleanupRequest(rsc, node).to_wire())
 
     async def _cleanup(self, rsc: str | None, target: str | None) -> None:
         members = {self._name(m) for m in self.layer.membership().members}
@@ -310,7 +309,7 @@ class Controller:
                     await self._patch(new)
         for name in sorted(members):
             if target is None or name == target:
-                self.layer.send_ordered({"t": wire.FORGET, "node": name, "rsc": rsc or ""})
+                self.layer.send_ordered(wire.Forget(name, rsc or "").to_wire())
         self.kick(f"cleanup of {rsc or 'all resources'}")
 
     async def _shutdown_requested(self, name: str, when: float) -> None:
@@ -342,12 +341,12 @@ class Controller:
         return self.node.name_of(node_id) or str(node_id)
 
     def _on_deliver(self, d: Delivery) -> None:
+        message = wire.decode(d.payload)
+        if message is not None:
+            self._on_message(message, d.view_id)
+            return
         kind = d.payload.get("t")
-        if kind == wire.LRM:
-            node = str(d.payload["node"])
-            self.reports[node] = (d.view_id, ET.fromstring(str(d.payload["lrm"])))
-            self.kick(f"{node} announced its history")
-        elif kind == sd.SHUTDOWN:
+        if kind == sd.SHUTDOWN:
             if self.is_dc:
                 self._spawn(self._shutdown_requested(str(d.payload["node"]),
                                                      float(d.payload.get("time", 0))))
@@ -355,25 +354,6 @@ class Controller:
             if d.payload.get("node") == self.name and self.shutdown.requested:
                 self._log(logging.INFO, "the DC moved everything away: leaving the cluster")
                 self.shutdown.exit_now()
-        elif kind == wire.FENCE:
-            if self.is_dc:
-                self._spawn(self._manual_fence(dict(d.payload)))
-        elif kind == wire.FENCING:
-            self.fencing.received(dict(d.payload))
-        elif kind == wire.FENCED:
-            request = self._fence_requests.get(str(d.payload.get("r")))
-            if request is not None and not request.done():
-                request.set_result(dict(d.payload))
-        elif kind == wire.ATTR:
-            if self.is_dc:
-                value = d.payload.get("value")
-                self._spawn(self._set_attribute(str(d.payload["node"]), str(d.payload["name"]),
-                                                None if value is None else str(value)))
-        elif kind == wire.CLEANUP:
-            if self.is_dc:
-                rsc, target = d.payload.get("rsc"), d.payload.get("node")
-                self._spawn(self._cleanup(str(rsc) if rsc else None,
-                                          str(target) if target else None))
         elif kind == wire.RESULT:
             node = str(d.payload["node"])
             entry = ET.fromstring(str(d.payload["entry"]))
@@ -386,6 +366,26 @@ class Controller:
                 waiter = self.waiting.get(str(d.payload.get("key")))
                 if waiter is not None and not waiter[1].done():
                     waiter[1].set_result(d.payload)
+
+    def _on_message(self, message: wire.Message, view_id: str) -> None:
+        match message:
+            case wire.LrmReport(node, lrm):
+                self.reports[node] = (view_id, ET.fromstring(lrm))
+                self.kick(f"{node} announced its history")
+            case wire.FenceRequest() if self.is_dc:
+                self._spawn(self._manual_fence(message))
+            case wire.FencingState():
+                self.fencing.received(message.state)
+            case wire.FenceAnswer(request):
+                waiting = self._fence_requests.get(request)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(message)
+            case wire.AttrRequest(node, name, value) if self.is_dc:
+                self._spawn(self._set_attribute(node, name, value))
+            case wire.CleanupRequest(rsc, node) if self.is_dc:
+                self._spawn(self._cleanup(rsc, node))
+            case _:
+                pass  # a request for the DC while not DC; Forget is the nodes' (lrm.py)
 
     # -- recording --------------------------------------------------------------------------
     def _cib_root(self) -> ET.Element:
@@ -861,15 +861,15 @@ class DcHandlers:
             if action.operation == "clear_failcount" and action.rsc_id and action.node_uname:
                 await self.ctl.clear_failcount(action.rsc_id, action.node_uname)
             elif action.operation == "lrm_delete" and action.rsc_id and action.node_uname:
-                self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
-                                             "rsc": action.rsc_id})
+                self.ctl.layer.send_ordered(wire.Forget(action.node_uname,
+                                                        action.rsc_id).to_wire())
             elif action.operation == "do_shutdown" and action.node_uname:
                 await self.ctl.let_go(action.node_uname)  # what it ran has stopped
             return ActionOutcome.success()
         if action.operation == "delete" and action.rsc_id and action.node_uname:
             # Not an agent action: the node forgets the (orphaned) resource's history.
-            self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
-                                         "rsc": action.rsc_id})
+            self.ctl.layer.send_ordered(wire.Forget(action.node_uname,
+                                                    action.rsc_id).to_wire())
             return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
         t0 = time.monotonic()

@@ -34,9 +34,9 @@ class FencingCoordinator:
         self._signature: str | None = None
 
     # -- what every node does ---------------------------------------------------------------
-    def received(self, payload: dict[str, Any]) -> None:
-        """A ``crmd-fencing`` broadcast of the DC."""
-        self.view = {str(k): dict(v) for k, v in dict(payload.get("state") or {}).items()}
+    def received(self, state: dict[str, dict[str, Any]]) -> None:
+        """The DC's broadcast (``wire.FencingState``)."""
+        self.view = dict(state)
 
     def reasons(self) -> dict[str, str]:
         return {t: str(info.get("reason", "")) for t, info in self.view.items()}
@@ -44,7 +44,7 @@ class FencingCoordinator:
     # -- what the DC does -------------------------------------------------------------------
     def publish(self) -> None:
         self.view = self.policy.describe()
-        self.send({"t": wire.FENCING, "dc": self.me, "state": self.view})
+        self.send(wire.FencingState(self.me, self.view).to_wire())
 
     def succeeded(self, target: str) -> None:
         if target in self.policy.targets:

@@ -99,5 +99,7 @@ def test_every_node_shows_the_dc_broadcast() -> None:
     world = World(failures=99)
     run(world, limit=2)
     other = FencingCoordinator("node2", lambda _m: None, lambda *_a: None)
-    other.received(world.sent[-1])
+    message = wire.decode(world.sent[-1])
+    assert isinstance(message, wire.FencingState) and message.dc == "node1"
+    other.received(message.state)
     assert other.reasons() == {"node3": "no fence device can fence node3"}
