@@ -35,7 +35,7 @@ def _o(name: str, kind: str, default: str, *values: str, read_only: bool = False
     return Option(name, kind, default, values, read_only, deprecated, unsupported)
 
 
-NO_THROTTLING = "actions are not throttled by load yet"
+NO_THROTTLING = "actions are not throttled by load (node-action-limit bounds them)"
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     _o("batch-limit", "integer", "0"),
     _o("cluster-delay", "time", "60s"),
@@ -66,7 +66,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     _o("migration-limit", "integer", "-1",
        unsupported="the scheduler does not limit concurrent live migrations"),
     _o("no-quorum-policy", "enum", "stop", "stop", "freeze", "ignore", "demote", "suicide"),
-    _o("node-action-limit", "integer", "0", unsupported=NO_THROTTLING),
+    _o("node-action-limit", "integer", "0"),
     _o("node-health-base", "integer", "0"),
     _o("node-health-green", "score", "0"),
     _o("node-health-red", "score", "-INFINITY"),
@@ -219,6 +219,11 @@ class ClusterOptions:
     @property
     def enable_startup_probes(self) -> bool:
         return self._bool("enable-startup-probes")
+
+    @property
+    def node_action_limit(self) -> int:
+        """Resource actions in flight per node; 0: the default (twice the cores)."""
+        return max(0, self._int("node-action-limit"))
 
     @property
     def pe_input_series_max(self) -> int:

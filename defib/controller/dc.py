@@ -825,11 +825,7 @@ class Controller:
 def node_action_limit(ws: WorkingSet) -> int:
     """``node-action-limit``: resource actions in flight per node; by default, as in
     Pacemaker, twice the number of cores (every node is assumed to have the DC's)."""
-    value = ws.config.properties.get("node-action-limit")
-    try:
-        limit = int(value) if value else 0
-    except ValueError:
-        limit = 0
+    limit = ClusterOptions.read(ws.config.properties).node_action_limit
     return limit if limit > 0 else 2 * (os.cpu_count() or 1)
 
 
