@@ -114,7 +114,9 @@ def _report(directory: Path, args: argparse.Namespace) -> str:
     from defib.commands.status import crm_mon_xml, full_dict, full_text, resource_status
 
     report = resource_status(LiveEnv(directory))
-    fencing = fencing_state(directory, str(status["node"]["name"]))
+    # Only an unclean node can wait for fencing: no extra request otherwise.
+    fencing = fencing_state(directory, str(status["node"]["name"])) \
+        if any(n.unclean for n in report.ws.nodes) else {}
     if args.json:
         return json.dumps({**full_dict(status, report), "fencing": fencing}, indent=2)
     if args.xml:

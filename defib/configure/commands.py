@@ -28,6 +28,7 @@ from defib.configure.validate import (
     check_agent,
     check_references,
     fencing_problems,
+    option_problems,
     verify_doc,
 )
 
@@ -143,7 +144,7 @@ def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
 
 def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     doc = _load(store)
-    problems = verify_doc(doc) + fencing_problems(doc)
+    problems = verify_doc(doc) + fencing_problems(doc) + option_problems(doc)
     if agents is not None:
         text = render(doc.conf)
         parsed, parse_problems = editing.parse_into(doc, text, IdAllocator())

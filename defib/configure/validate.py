@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from defib.cib.options import problem
 from defib.configure.agents import AgentCatalog
 from defib.configure.cibdoc import CibDoc
 from defib.configure.parser import Parsed
@@ -139,6 +140,18 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
                 not el.get("id") and not el.get("id-ref"):
             problems.append(Problem("missing-id", f"<{el.tag}> without id"))
     return problems
+
+
+def option_problems(doc: CibDoc) -> list[Problem]:
+    """Cluster options with a value defib cannot read or does not honour (named)."""
+    out = []
+    for nvset in doc.section("crm_config", False).iter("cluster_property_set"):
+        for nv in nvset.iter("nvpair"):
+            why = problem(nv.get("name") or "", nv.get("value") or "")
+            if why is not None:
+                out.append(Problem("cluster-option", why, ident=nv.get("name"),
+                                   severity="warning"))
+    return out
 
 
 def fencing_problems(doc: CibDoc) -> list[Problem]:

@@ -9,6 +9,8 @@ correction below re-reads the recorded attribute; it is a no-op once the parser 
 from __future__ import annotations
 
 import dataclasses
+import re
+import xml.etree.ElementTree as ET
 
 from defib.cib.parse import parse_cib
 from defib.model.cib import Cib
@@ -29,6 +31,30 @@ def _fix_rsc(rsc: LrmResource) -> LrmResource:
 def _fix_state(state: NodeState) -> NodeState:
     return dataclasses.replace(state, lrm_resources=tuple(_fix_rsc(r)
                                                           for r in state.lrm_resources))
+
+
+_ROOT_TAG = re.compile(r"<cib\b[^>]*>")
+
+
+def stamp_input(cib_xml: str, quorate: bool, dc_id: str | None, when: int) -> str:
+    """The CIB as the scheduler must see it (quorum, DC and execution date on its root, as
+    Pacemaker's controller stamps them), without parsing the whole document again."""
+    values = {"have-quorum": "1" if quorate else "0", "execution-date": str(when)}
+    if dc_id is not None:
+        values["dc-uuid"] = dc_id
+    match = _ROOT_TAG.search(cib_xml)
+    if match is None or match.group(0).endswith("/>"):
+        root = ET.fromstring(cib_xml)
+        root.attrib.update(values)
+        return ET.tostring(root, encoding="unicode")
+    tag = match.group(0)
+    for name, value in values.items():
+        present = re.compile(rf'\s{name}="[^"]*"')
+        if present.search(tag):
+            tag = present.sub(f' {name}="{value}"', tag, count=1)
+        else:
+            tag = f'{tag[:-1]} {name}="{value}">'
+    return cib_xml[:match.start()] + tag + cib_xml[match.end():]
 
 
 def parse_input(xml_text: str) -> Cib:

@@ -17,100 +17,71 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import datetime as dt
 import itertools
 import json
 import logging
 import os
-import re
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any
 
 from defib.attrd import store as attrd
+from defib.cib.options import ClusterOptions
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.layer import Delivery
 from defib.cluster.node import ClusterNode
 from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
-from defib.controller.cibinput import parse_input
-from defib.controller.fencing import (
-    FencingPolicy,
-    fence,
-    fencing_signature,
-    local_power_off_cleanup,
-    max_attempts,
-)
+from defib.controller.fencecoord import FencingCoordinator
+from defib.controller.fencing import fence, local_power_off_cleanup, max_attempts
 from defib.controller.lrm import LrmService
+from defib.controller.transitions import (
+    NEVER,
+    PeRecorder,
+    Plan,
+    RetryGate,
+    make_plan,
+    undated,
+    written_properties,
+)
 from defib.errors import ClusterError, DefibError
-from defib.executor.metadata import parse_duration_ms
 from defib.executor.types import OcfRc
-from defib.graph.build import build_graph, lrm_id
+from defib.graph.build import lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
-from defib.graph.model import GraphAction, TransitionGraph
-from defib.graph.xml import graph_to_xml
+from defib.graph.model import GraphAction
 from defib.history.series import PeSeries
-from defib.scheduler import Transition, schedule
 from defib.scheduler.unpack import WorkingSet
-from defib.simulate.engine import execution_date
 
 log = logging.getLogger("defib.controller")
 REPORT_WAIT_S = 3.0  # how long the DC waits for members to announce their history
-OP_GRACE_S = 10.0  # beyond an operation's own timeout, for the round trip
-RETRY_FIRST_S = 1.0  # a failed transition whose input did not change waits this long ...
-RETRY_MAX_S = 10.0  # ... doubling up to this, before it is run again
 JOIN_SETTLE_S = 0.5
 FENCE_REQUEST_TIMEOUT_S = 120.0
-RECHECK_DEFAULT_S = 900.0
-
-
-@dataclass
-class ControllerOptions:
-    startup_wait_s: float = 20.0  # Pacemaker's dc-deadtime: wait for unseen nodes this long
-    keep_pe: int = 500
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _undated(xml: str) -> str:
-    """The scheduler input without its execution date: equal texts, same decisions."""
-    return re.sub(r' execution-date="[0-9]*"', "", xml, count=1)
 
 
 class Controller:
-    def __init__(self, node: ClusterNode, options: ControllerOptions | None = None) -> None:
+    def __init__(self, node: ClusterNode) -> None:
         self.node = node
         self.layer = node.layer
-        self.options = options or ControllerOptions()
+        # The cluster options as the DC last read them (defaults until it has a CIB).
+        self.options = ClusterOptions.read({})
         self.name = node.node.name
         self.id = str(node.node.id)
         self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run",
                               node.state_dir / SOCKET_NAME)
-        self.series = PeSeries(node.state_dir / "pengine", self.options.keep_pe)
+        self.series = PeSeries(node.state_dir / "pengine", self.options.pe_input_series_max)
         self.uuid = str(uuid.uuid4())
         # Every node keeps every node's announced history: whoever becomes DC has it.
         self.reports: dict[str, tuple[str, ET.Element]] = {}
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
         self.fenced: dict[str, list[float]] = {}
-        self.fencing = FencingPolicy()
-        # The DC's fencing failures as it last broadcast them: every node can show them.
-        self.fencing_view: dict[str, dict[str, Any]] = {}
-        self._fencing_sig: str | None = None
+        self.fencing = FencingCoordinator(self.name, self.layer.send_ordered, self._log)
         self._aborting = asyncio.Event()  # set when the running transition is aborted
         self.scheduler_runs = 0
-        # The last transition's input (execution date aside) and whether it failed: an
-        # unchanged input after a failure is not run again before ``_retry_at``.
-        self._last_input: str | None = None
-        self._last_saved: tuple[str, str, int] | None = None  # input, graph, number
-        self._last_failed = False
-        self._retry_s = RETRY_FIRST_S
-        self._retry_at = 0.0
+        self.recorder = PeRecorder(self.series)
+        self.gate = RetryGate()
         self._retry: asyncio.TimerHandle | None = None
         self.transition_id = -1
         self.last_ws: WorkingSet | None = None
@@ -127,7 +98,7 @@ class Controller:
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
         self._exiting: set[str] = set()
-        self._fence_requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._fence_requests: dict[str, asyncio.Future[wire.FenceAnswer]] = {}
         # Fenced while still in the view (a manual fence): dead, though not yet detected.
         self._fenced_in_view: set[str] = set()
         self._recheck: asyncio.TimerHandle | None = None
@@ -173,13 +144,13 @@ class Controller:
 
     @property
     def fence_failures(self) -> dict[str, str]:
-        return {t: str(info.get("reason", "")) for t, info in self.fencing_view.items()}
+        return self.fencing.reasons()
 
     def _arm_recheck(self, ws: WorkingSet) -> None:
         """Run the scheduler again when a failure expires (``failure-timeout``), and at
         least every ``cluster-recheck-interval`` (15 min by default), as Pacemaker does."""
-        interval_ms = parse_duration_ms(ws.config.properties.get("cluster-recheck-interval"))
-        delays = [interval_ms / 1000 if interval_ms else RECHECK_DEFAULT_S]
+        interval = self.options.cluster_recheck_interval_s
+        delays = [interval] if interval > 0 else []
         timeouts = {lrm_id(p): p.failure_timeout_s for p in ws.all_primitives()
                     if p.failure_timeout_s > 0}
         now = time.time()
@@ -193,9 +164,22 @@ class Controller:
                         delays.append(int(value) + timeout + 1 - now)
         if self._recheck is not None:
             self._recheck.cancel()
+            self._recheck = None
+        if not delays:
+            return  # cluster-recheck-interval=0 and no failure to expire
         self._recheck = asyncio.get_running_loop().call_later(
             min(delays), lambda: self.kick("recheck (failure expiry or recheck interval)",
                                            abort=False))
+
+    def _read_options(self, properties: dict[str, str]) -> None:
+        """Take the cluster options of the CIB; every problem with them is logged once."""
+        options = ClusterOptions.read(properties)
+        for why in options.problems:
+            if why not in self.options.problems:
+                self._log(logging.WARNING, "cluster option: %s", why)
+        self.options = options
+        keep = options.pe_input_series_max
+        self.series.keep = keep if keep >= 0 else 1 << 62  # -1: keep every input
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -215,12 +199,8 @@ class Controller:
                 self._settle_until = time.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
-            if self.is_dc and self.fencing.targets.keys() & names:
-                for name in sorted(self.fencing.targets.keys() & names):
-                    self._log(logging.INFO, "%s is back: its fencing failures are forgotten",
-                              name)
-                    self.fencing.reset(name)
-                self._publish_fencing()
+            if self.is_dc:
+                self.fencing.nodes_back(names)
             for key, (node, future) in list(self.waiting.items()):
                 if node not in names and not future.done():
                     future.set_result({"lost": True, "key": key})
@@ -242,12 +222,12 @@ class Controller:
                 if self.node.cib.dc is not None else None,
                 "transition": self.transition_id, "in_flight": len(self.waiting),
                 "fence_failures": self.fence_failures, "fenced": dict(self.fenced),
-                "fencing": dict(self.fencing_view), "scheduler_runs": self.scheduler_runs,
+                "fencing": dict(self.fencing.view), "scheduler_runs": self.scheduler_runs,
                 "recurring": [op.key for op in self.lrm.recurring.active()]}
 
     def request_attribute(self, node: str, name: str, value: str | None) -> None:
         """Ask the DC to set (or delete) a transient attribute of ``node``."""
-        self.layer.send_ordered({"t": wire.ATTR, "node": node, "name": name, "value": value})
+        self.layer.send_ordered(wire.AttrRequest(node, name, value).to_wire())
 
     async def _set_attribute(self, name: str, attr: str, value: str | None) -> None:
         node_id = self._node_id(name)
@@ -267,9 +247,9 @@ class Controller:
         """Ask the DC to fence ``target`` (``stonith_admin --fence``); wait for the outcome."""
         self.node.cfg.node_by_name(target)  # a ConfigError for an unknown node
         req = f"{self.name}:{next(self._probe_ids)}:{self.uuid}"
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[wire.FenceAnswer] = asyncio.get_running_loop().create_future()
         self._fence_requests[req] = future
-        self.layer.send_ordered({"t": wire.FENCE, "node": target, "action": action, "r": req})
+        self.layer.send_ordered(wire.FenceRequest(target, action, req).to_wire())
         try:
             answer = await asyncio.wait_for(future, FENCE_REQUEST_TIMEOUT_S)
         except TimeoutError:
@@ -277,24 +257,23 @@ class Controller:
                                f" {FENCE_REQUEST_TIMEOUT_S:.0f}s", target) from None
         finally:
             self._fence_requests.pop(req, None)
-        if not answer.get("ok"):
-            raise ClusterError(f"fencing of {target} failed: {answer.get('reason')}", target)
+        if not answer.ok:
+            raise ClusterError(f"fencing of {target} failed: {answer.reason}", target)
         if action == "confirm":
-            return {"message": f"{target} confirmed down: the DC {answer.get('dc')} treats"
+            return {"message": f"{target} confirmed down: the DC {answer.dc} treats"
                                " it as fenced"}
-        return {"message": f"{target} fenced ({action}) by the DC {answer.get('dc')}"}
+        return {"message": f"{target} fenced ({action}) by the DC {answer.dc}"}
 
-    async def _manual_fence(self, payload: dict[str, Any]) -> None:
-        target, action = str(payload["node"]), str(payload.get("action", "reboot"))
+    async def _manual_fence(self, request: wire.FenceRequest) -> None:
+        target, action = request.node, request.action
         if target == self.name:
             ok, why = False, "the DC does not fence itself"
         else:
             if self.last_ws is None:
                 xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
-                self.last_ws = self._schedule(xml).working_set
+                self.last_ws = (await self._plan(xml)).transition.working_set
             ok, why = await self.fence_node(target, action)
-        self.layer.send_ordered({"t": wire.FENCED, "r": payload.get("r"), "ok": ok,
-                                 "reason": why, "dc": self.name})
+        self.layer.send_ordered(wire.FenceAnswer(request.request, ok, why, self.name).to_wire())
         self.kick(f"manual fencing of {target}")
 
     async def clear_failcount(self, rsc: str, name: str) -> None:
@@ -311,7 +290,7 @@ class Controller:
 
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
-        self.layer.send_ordered({"t": wire.CLEANUP, "rsc": rsc, "node": node})
+        self.layer.send_ordered(wire.CleanupRequest(rsc, node).to_wire())
 
     async def _cleanup(self, rsc: str | None, target: str | None) -> None:
         members = {self._name(m) for m in self.layer.membership().members}
@@ -330,7 +309,7 @@ class Controller:
                     await self._patch(new)
         for name in sorted(members):
             if target is None or name == target:
-                self.layer.send_ordered({"t": wire.FORGET, "node": name, "rsc": rsc or ""})
+                self.layer.send_ordered(wire.Forget(name, rsc or "").to_wire())
         self.kick(f"cleanup of {rsc or 'all resources'}")
 
     async def _shutdown_requested(self, name: str, when: float) -> None:
@@ -362,12 +341,12 @@ class Controller:
         return self.node.name_of(node_id) or str(node_id)
 
     def _on_deliver(self, d: Delivery) -> None:
+        message = wire.decode(d.payload)
+        if message is not None:
+            self._on_message(message, d.view_id)
+            return
         kind = d.payload.get("t")
-        if kind == wire.LRM:
-            node = str(d.payload["node"])
-            self.reports[node] = (d.view_id, ET.fromstring(str(d.payload["lrm"])))
-            self.kick(f"{node} announced its history")
-        elif kind == sd.SHUTDOWN:
+        if kind == sd.SHUTDOWN:
             if self.is_dc:
                 self._spawn(self._shutdown_requested(str(d.payload["node"]),
                                                      float(d.payload.get("time", 0))))
@@ -375,26 +354,6 @@ class Controller:
             if d.payload.get("node") == self.name and self.shutdown.requested:
                 self._log(logging.INFO, "the DC moved everything away: leaving the cluster")
                 self.shutdown.exit_now()
-        elif kind == wire.FENCE:
-            if self.is_dc:
-                self._spawn(self._manual_fence(dict(d.payload)))
-        elif kind == wire.FENCING:
-            self.fencing_view = {str(k): dict(v) for k, v in
-                                 dict(d.payload.get("state") or {}).items()}
-        elif kind == wire.FENCED:
-            request = self._fence_requests.get(str(d.payload.get("r")))
-            if request is not None and not request.done():
-                request.set_result(dict(d.payload))
-        elif kind == wire.ATTR:
-            if self.is_dc:
-                value = d.payload.get("value")
-                self._spawn(self._set_attribute(str(d.payload["node"]), str(d.payload["name"]),
-                                                None if value is None else str(value)))
-        elif kind == wire.CLEANUP:
-            if self.is_dc:
-                rsc, target = d.payload.get("rsc"), d.payload.get("node")
-                self._spawn(self._cleanup(str(rsc) if rsc else None,
-                                          str(target) if target else None))
         elif kind == wire.RESULT:
             node = str(d.payload["node"])
             entry = ET.fromstring(str(d.payload["entry"]))
@@ -407,6 +366,26 @@ class Controller:
                 waiter = self.waiting.get(str(d.payload.get("key")))
                 if waiter is not None and not waiter[1].done():
                     waiter[1].set_result(d.payload)
+
+    def _on_message(self, message: wire.Message, view_id: str) -> None:
+        match message:
+            case wire.LrmReport(node, lrm):
+                self.reports[node] = (view_id, ET.fromstring(lrm))
+                self.kick(f"{node} announced its history")
+            case wire.FenceRequest() if self.is_dc:
+                self._spawn(self._manual_fence(message))
+            case wire.FencingState():
+                self.fencing.received(message.state)
+            case wire.FenceAnswer(request):
+                waiting = self._fence_requests.get(request)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(message)
+            case wire.AttrRequest(node, name, value) if self.is_dc:
+                self._spawn(self._set_attribute(node, name, value))
+            case wire.CleanupRequest(rsc, node) if self.is_dc:
+                self._spawn(self._cleanup(rsc, node))
+            case _:
+                pass  # a request for the DC while not DC; Forget is the nodes' (lrm.py)
 
     # -- recording --------------------------------------------------------------------------
     def _cib_root(self) -> ET.Element:
@@ -568,26 +547,31 @@ class Controller:
         all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
         unseen = [n for i, n in all_nodes
                   if n not in members and st.find_node_state(root, i) is None]
-        if unseen and time.monotonic() - self._started < self.options.startup_wait_s:
+        self._read_options(written_properties(root))
+        if unseen and time.monotonic() - self._started < self.options.dc_deadtime_s:
             # Starting up: wait for every node (or the deadline) before fencing unseen ones.
             self._log(logging.DEBUG, "waiting for nodes %s to join", unseen)
             await asyncio.sleep(0.1)
             return True
         if await self._sync_status(membership.view_id, members):
             return True
-        xml = st.scheduler_input(self.node.cib.copy.root, self.layer.quorum().quorate, self.id)
-        key = _undated(xml)
+        # Serialised in the worker thread: the copy's tree is never modified (copy on write).
+        xml = await asyncio.to_thread(st.scheduler_input, self.node.cib.copy.root,
+                                      self.layer.quorum().quorate, self.id)
+        key = undated(xml)
         if self._held_back(key):
             return False
-        transition = self._schedule(xml)
+        plan = await self._plan(xml)
+        transition = plan.transition
         self.last_ws = transition.working_set
-        self._check_fencing_config(transition.working_set)
+        self._read_options(dict(transition.working_set.config.properties))
+        self.fencing.configuration(transition.working_set)
         self._arm_recheck(transition.working_set)
         if await self._probe_missing(transition.working_set, members, membership.view_id):
             return True
         why = "; ".join(dict.fromkeys(self._why)) or "recheck"
         self._why.clear()
-        again = await self._execute(transition, xml, key, why)
+        again = await self._execute(plan, why)
         if not again and await self._finish_shutdowns(transition.working_set):
             return True
         return again
@@ -629,6 +613,8 @@ class Controller:
         return changed
 
     async def _probe_missing(self, ws: WorkingSet, members: set[str], view_id: str) -> bool:
+        if not self.options.enable_startup_probes:
+            return False  # enable-startup-probes=false: Pacemaker probes nothing either
         wanted: dict[tuple[str, str], Any] = {}
         for prim in ws.all_primitives():
             rid = lrm_id(prim)
@@ -657,22 +643,20 @@ class Controller:
             self._probing.difference_update(wanted)
         return True
 
-    def _schedule(self, xml: str) -> Transition:
-        """The scheduler at the input's own execution date, as a replay of it runs."""
-        cib = parse_input(xml)
+    async def _plan(self, xml: str) -> Plan:
+        """The scheduler and graph builder in a worker thread: the event loop (heartbeats,
+        messages, results) keeps running while a big configuration is scheduled."""
         self.scheduler_runs += 1
-        return schedule(cib, execution_date(cib) or _now())
+        return await asyncio.to_thread(make_plan, xml)
 
     def _held_back(self, key: str) -> bool:
         """True when the last transition failed on this same input and its retry is not
         due: running it again now would only fail the same way, in a loop."""
-        if key != self._last_input or not self._last_failed:
-            return False
-        remaining = self._retry_at - time.monotonic()
+        remaining = self.gate.remaining(key, time.monotonic())
         if remaining <= 0:
             return False
         self._why.clear()
-        if self._retry is None and remaining != float("inf"):
+        if self._retry is None and remaining != NEVER:
             self._log(logging.INFO, "input unchanged since the failed transition: run again"
                       " in %.1fs (or on the next change)", remaining)
             self._retry = asyncio.get_running_loop().call_later(remaining, self._retry_due)
@@ -687,40 +671,17 @@ class Controller:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        self._last_input = key
         failed = [] if report is None else list(report.failed)
-        self._last_failed = bool(failed)
-        if not failed:
-            self._retry_s = RETRY_FIRST_S
-            return
-        if all(r.action.operation == "stonith"
-               and self.fencing.gave_up(r.action.node_uname or "") for r in failed):
-            self._retry_at = float("inf")  # only a change (or an event) runs it again
-            return
-        self._retry_at = time.monotonic() + self._retry_s
-        self._retry_s = min(RETRY_MAX_S, self._retry_s * 2)
+        # A fencing given up on fails the same way until something changes.
+        retryable = not all(r.action.operation == "stonith"
+                            and self.fencing.gave_up(r.action.node_uname or "")
+                            for r in failed)
+        self.gate.ended(key, bool(failed), retryable, time.monotonic())
 
-    def _numbered(self, transition: Transition, xml: str, key: str) -> TransitionGraph:
-        """The graph, numbered and saved in the pe series; an input and graph identical to
-        the last saved ones (execution date aside) keep its number and are not rewritten."""
-        last = self._last_saved
-        if last is not None and last[0] == key:
-            graph = build_graph(transition, last[2])
-            if graph_to_xml(graph) == last[1]:
-                self.transition_id = last[2]
-                return graph
-        number = self.series.next_number()
-        self.transition_id = number
-        graph = build_graph(transition, number)
-        text = graph_to_xml(graph)
-        self.series.save("input", number, xml)
-        self.series.save("graph", number, text)
-        self._last_saved = (key, text, number)
-        return graph
-
-    async def _execute(self, transition: Transition, xml: str, key: str, why: str) -> bool:
-        graph = self._numbered(transition, xml, key)
-        number = self.transition_id
+    async def _execute(self, plan: Plan, why: str) -> bool:
+        transition, key = plan.transition, plan.key
+        graph = self.recorder.number(plan)
+        number = self.transition_id = graph.transition_id
         if all(syn.action.operation == "do_shutdown" and syn.action.node_uname in self._exiting
                for syn in graph):
             # Nothing to do but wait for nodes already told to leave.
@@ -730,6 +691,14 @@ class Controller:
             return False
         self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
                   number, len(graph), why, number, "\n".join(transition.summary))
+        delay = self.options.transition_delay_s
+        if delay > 0:
+            # transition-delay: let further events arrive; one that does replaces this graph.
+            await asyncio.sleep(delay)
+            if self._wake.is_set():
+                self._log(logging.INFO, "transition %d dropped: new events during the"
+                          " transition-delay of %.1fs", number, delay)
+                return True
         started = time.monotonic()
         self._aborting.clear()
         self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition",
@@ -752,7 +721,7 @@ class Controller:
         state = {
             "dc": self.name, "transition": self.transition_id, "time": time.time(),
             "fence_failures": self.fence_failures, "fenced": self.fenced,
-            "fencing": self.fencing_view,
+            "fencing": self.fencing.view,
             "last": None if report is None else {
                 "complete": report.complete, "abort_reason": report.abort_reason,
                 "failed": [r.action.describe() + ": " + r.outcome.message
@@ -774,32 +743,13 @@ class Controller:
             if spec.node not in {self._name(m) for m in self.layer.membership().members}:
                 return {"lost": True, "key": key}
             self.layer.send_ordered(spec.to_wire())
-            return await asyncio.wait_for(future, spec.timeout_ms / 1000 + OP_GRACE_S)
+            # Pacemaker's transition timer: the action's timeout plus cluster-delay.
+            return await asyncio.wait_for(future, spec.timeout_ms / 1000
+                                          + self.options.cluster_delay_s)
         except TimeoutError:
             return {"timeout": True, "key": key}
         finally:
             self.waiting.pop(key, None)
-
-    def _publish_fencing(self) -> None:
-        self.fencing_view = self.fencing.describe()
-        self.layer.send_ordered({"t": wire.FENCING, "dc": self.name,
-                                 "state": self.fencing_view})
-
-    def _fencing_done(self, target: str) -> None:
-        if target in self.fencing.targets:
-            self.fencing.succeeded(target)
-            self._publish_fencing()
-
-    def _check_fencing_config(self, ws: WorkingSet) -> None:
-        """New devices or levels: every target given up on gets a new chance."""
-        signature = fencing_signature(ws)
-        if self._fencing_sig is not None and signature != self._fencing_sig:
-            forgotten = self.fencing.reset()
-            if forgotten:
-                self._log(logging.WARNING, "fence devices changed: fencing of %s is tried"
-                          " again", ", ".join(forgotten))
-                self._publish_fencing()
-        self._fencing_sig = signature
 
     async def _wait_unless_aborted(self, seconds: float) -> bool:
         """Sleep ``seconds``; False as soon as the running transition is aborted."""
@@ -810,33 +760,10 @@ class Controller:
         return False
 
     async def fence_in_transition(self, target: str, action: str) -> ActionOutcome:
-        """A transition's fencing: retried in place with back-off until it succeeds, the
-        transition is aborted, or ``stonith-max-attempts`` failures in a row (give-up)."""
-        while True:
-            given_up = self.fencing.gave_up(target)
-            if given_up is not None:
-                return ActionOutcome.failure(1, f"gave up fencing {target} after"
-                                             f" {given_up.attempts} attempts: {given_up.reason}")
-            wait = self.fencing.wait_s(target)
-            if wait > 0 and not await self._wait_unless_aborted(wait):
-                return ActionOutcome(OutcomeStatus.CANCELLED, 1,
-                                     "transition aborted while fencing waited to be retried")
-            ok, why = await self.fence_node(target, action)
-            if ok:
-                return ActionOutcome.success()
-            limit = max_attempts(self.last_ws)
-            state = self.fencing.failed(target, why, limit)
-            self._publish_fencing()
-            if state.gave_up:
-                self._log(logging.ERROR, "FENCING OF %s FAILED %d times in a row: %s. GIVING UP"
-                          " (stonith-max-attempts=%d): %s stays UNCLEAN and its resources stay"
-                          " where they are until a fence device changes, someone confirms it"
-                          " is down (defib node fence %s --confirm) or it comes back", target,
-                          state.attempts, why, limit, target, target)
-                return ActionOutcome.failure(1, why)
-            self._log(logging.ERROR, "FENCING OF %s FAILED (attempt %d of %d): %s; its"
-                      " resources stay where they are until fencing succeeds (retry in %.0fs)",
-                      target, state.attempts, limit, why, self.fencing.wait_s(target))
+        """A transition's fencing, as the coordinator's policy retries and gives it up."""
+        return await self.fencing.fence(target, lambda: self.fence_node(target, action),
+                                        self._wait_unless_aborted,
+                                        max_attempts(self.last_ws))
 
     async def fence_node(self, target: str, action: str) -> tuple[bool, str]:
         ws = self.last_ws
@@ -853,7 +780,7 @@ class Controller:
             if not result.ok:
                 return False, result.reason
             how = result.describe()
-        self._fencing_done(target)
+        self.fencing.succeeded(target)
         self.fenced.setdefault(target, []).append(time.time())
         self._fenced_in_view.add(target)
         self._log(logging.WARNING, "fenced %s: %s", target, how)
@@ -898,11 +825,7 @@ class Controller:
 def node_action_limit(ws: WorkingSet) -> int:
     """``node-action-limit``: resource actions in flight per node; by default, as in
     Pacemaker, twice the number of cores (every node is assumed to have the DC's)."""
-    value = ws.config.properties.get("node-action-limit")
-    try:
-        limit = int(value) if value else 0
-    except ValueError:
-        limit = 0
+    limit = ClusterOptions.read(ws.config.properties).node_action_limit
     return limit if limit > 0 else 2 * (os.cpu_count() or 1)
 
 
@@ -934,15 +857,15 @@ class DcHandlers:
             if action.operation == "clear_failcount" and action.rsc_id and action.node_uname:
                 await self.ctl.clear_failcount(action.rsc_id, action.node_uname)
             elif action.operation == "lrm_delete" and action.rsc_id and action.node_uname:
-                self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
-                                             "rsc": action.rsc_id})
+                self.ctl.layer.send_ordered(wire.Forget(action.node_uname,
+                                                        action.rsc_id).to_wire())
             elif action.operation == "do_shutdown" and action.node_uname:
                 await self.ctl.let_go(action.node_uname)  # what it ran has stopped
             return ActionOutcome.success()
         if action.operation == "delete" and action.rsc_id and action.node_uname:
             # Not an agent action: the node forgets the (orphaned) resource's history.
-            self.ctl.layer.send_ordered({"t": wire.FORGET, "node": action.node_uname,
-                                         "rsc": action.rsc_id})
+            self.ctl.layer.send_ordered(wire.Forget(action.node_uname,
+                                                    action.rsc_id).to_wire())
             return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
         t0 = time.monotonic()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from defib.executor.metadata import parse_duration_ms
+from defib.cib.options import ClusterOptions
 from defib.fencing.fencer import FenceDevice, FenceResult, FencingLevel, LocalFencer
 from defib.scheduler.unpack import WorkingSet
 
@@ -60,20 +60,14 @@ def fencing_signature(ws: WorkingSet) -> str:
 
 
 def stonith_timeout_s(ws: WorkingSet) -> float:
-    ms = parse_duration_ms(ws.config.properties.get("stonith-timeout"))
-    return ms / 1000 if ms else 60.0
+    return ClusterOptions.read(ws.config.properties).stonith_timeout_s
 
 
 def max_attempts(ws: WorkingSet | None) -> int:
     """``stonith-max-attempts``: how many failures in a row before giving up on a target."""
     if ws is None:
         return DEFAULT_MAX_ATTEMPTS
-    text = ws.config.properties.get("stonith-max-attempts", "")
-    try:
-        value = int(text)
-    except ValueError:
-        return DEFAULT_MAX_ATTEMPTS
-    return value if value > 0 else DEFAULT_MAX_ATTEMPTS
+    return ClusterOptions.read(ws.config.properties).stonith_max_attempts
 
 
 async def fence(ws: WorkingSet, target: str, action: str, me: str) -> FenceResult:

@@ -60,3 +60,134 @@ class OpSpec:
         rsc = ResourceInfo(self.rsc_id, self.standard, self.agent, self.provider)
         return Operation(rsc, self.action, self.interval_ms, self.timeout_ms, self.params,
                          self.meta, self.transition_key)
+
+
+# -- typed messages: what travels as a dict, read and written in one place ------------------
+@dataclass(frozen=True)
+class LrmReport:
+    """A node's whole operation history (``<lrm>`` XML), announced on every view change."""
+
+    node: str
+    lrm: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": LRM, "node": self.node, "lrm": self.lrm}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> LrmReport:
+        return cls(str(raw["node"]), str(raw["lrm"]))
+
+
+@dataclass(frozen=True)
+class Forget:
+    """DC -> node: forget ``rsc``'s history ("" for every resource)."""
+
+    node: str
+    rsc: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FORGET, "node": self.node, "rsc": self.rsc}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Forget:
+        return cls(str(raw["node"]), str(raw.get("rsc") or ""))
+
+
+@dataclass(frozen=True)
+class CleanupRequest:
+    rsc: str | None = None
+    node: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": CLEANUP, "rsc": self.rsc, "node": self.node}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> CleanupRequest:
+        rsc, node = raw.get("rsc"), raw.get("node")
+        return cls(str(rsc) if rsc else None, str(node) if node else None)
+
+
+@dataclass(frozen=True)
+class AttrRequest:
+    """Set (``value``) or delete (None) a transient attribute of ``node``."""
+
+    node: str
+    name: str
+    value: str | None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": ATTR, "node": self.node, "name": self.name, "value": self.value}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> AttrRequest:
+        value = raw.get("value")
+        return cls(str(raw["node"]), str(raw["name"]), None if value is None else str(value))
+
+
+@dataclass(frozen=True)
+class FenceRequest:
+    """Fence ``node`` now (``action`` reboot, off, on, or confirm: it is known to be down);
+    ``request`` names the answer."""
+
+    node: str
+    action: str
+    request: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FENCE, "node": self.node, "action": self.action, "r": self.request}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> FenceRequest:
+        return cls(str(raw["node"]), str(raw.get("action") or "reboot"), str(raw.get("r")))
+
+
+@dataclass(frozen=True)
+class FenceAnswer:
+    request: str
+    ok: bool
+    reason: str
+    dc: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FENCED, "r": self.request, "ok": self.ok, "reason": self.reason,
+                "dc": self.dc}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> FenceAnswer:
+        return cls(str(raw.get("r")), bool(raw.get("ok")), str(raw.get("reason") or ""),
+                   str(raw.get("dc") or ""))
+
+
+@dataclass(frozen=True)
+class FencingState:
+    """DC -> all: the failed fencing attempts per target (``FencingPolicy.describe``)."""
+
+    dc: str
+    state: dict[str, dict[str, Any]]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FENCING, "dc": self.dc, "state": self.state}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> FencingState:
+        return cls(str(raw.get("dc") or ""),
+                   {str(k): dict(v) for k, v in dict(raw.get("state") or {}).items()})
+
+
+Message = (LrmReport | Forget | CleanupRequest | AttrRequest | FenceRequest | FenceAnswer
+           | FencingState)
+_TYPES: dict[str, Any] = {LRM: LrmReport, FORGET: Forget, CLEANUP: CleanupRequest,
+                          ATTR: AttrRequest, FENCE: FenceRequest, FENCED: FenceAnswer,
+                          FENCING: FencingState}
+
+
+def decode(raw: dict[str, Any]) -> Message | None:
+    """The typed message in ``raw``; None for kinds without a class here (or malformed)."""
+    kind = _TYPES.get(str(raw.get("t")))
+    if kind is None:
+        return None
+    try:
+        message: Message = kind.from_wire(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return message

@@ -8,10 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from defib.cib.digest import DigestPolicy, ParamInfo
+from defib.cib.timespec import parse_ms
 from defib.errors import AgentError
-
-_UNITS_MS = {"": 1000, "s": 1000, "sec": 1000, "ms": 1, "msec": 1, "m": 60000, "min": 60000,
-             "h": 3600000, "hr": 3600000}
 
 
 def _true(value: str | None) -> bool:
@@ -19,18 +17,9 @@ def _true(value: str | None) -> bool:
 
 
 def parse_duration_ms(text: str | None) -> int | None:
-    """A meta-data duration ("20s", "20", "2min", "500ms") in milliseconds."""
-    if not text:
-        return None
-    value = text.strip().lower()
-    digits = value.rstrip("abcdefghijklmnopqrstuvwxyz").strip()
-    unit = value[len(digits):].strip()
-    try:
-        number = float(digits)
-    except ValueError:
-        return None
-    factor = _UNITS_MS.get(unit)
-    return None if factor is None else int(number * factor)
+    """A duration ("20s", "20", "2min", "500ms", "PT1M") in milliseconds; None when absent
+    or unreadable. The one duration parser (``defib.cib.timespec``) reads it."""
+    return parse_ms(text, None)
 
 
 @dataclass(frozen=True)
