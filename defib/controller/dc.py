@@ -607,7 +607,9 @@ class Controller:
                 changed = True
             for cfg_node in self.node.cfg.nodes:
                 node_id, name = str(cfg_node.id), cfg_node.name
-                current = self._node_state(node_id)
+                # Shared with the CIB copy: member_state and lost_state build a new element
+                # and leave this one (and its children) untouched.
+                current = st.find_node_state(self._cib_root(), node_id)
                 if name in members and name in self._fenced_in_view:
                     continue
                 if name in members:
