@@ -153,6 +153,7 @@ class Bench:
             victim = dc
         else:
             victim = max(counts, key=lambda n: counts[n])
+        before = self.cpu_snapshot()
         t0 = self.rc.crash(victim)
         try:
             self.wait_all(timeout, {victim}, not_on={victim}, poll=0.05)
@@ -161,6 +162,7 @@ class Bench:
             return {"victim": victim, "was_dc": victim == dc, "resources": counts[victim],
                     "seconds": None, "failed": str(exc)}
         took = time.monotonic() - t0
+        cpu = cpu_used(before, self.cpu_snapshot())
         progress(f"crash of {victim} ({counts[victim]} resources"
                  f"{', the DC' if victim == dc else ''}): all running again after {took:.2f}s")
         self.rc.wait("fencing recorded", lambda: victim in self.rc.dc_status()["fenced"],
@@ -168,12 +170,32 @@ class Bench:
         self.rc.restart(victim)
         self.rc.cluster.wait_formed(timeout=30)
         return {"victim": victim, "was_dc": victim == dc, "resources": counts[victim],
-                "seconds": round(took, 3)}
+                "seconds": round(took, 3), "cpu": cpu}
 
-    def cpu_seconds(self, name: str) -> float:
+    def cpu_seconds(self, name: str, children: bool = False) -> float:
+        """CPU time of a node's daemon (with ``children``: of the agents it waited for)."""
         pid = self.rc.cluster.pid(name)
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        first = 13 if children else 11
+        return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
+
+    def cpu_snapshot(self) -> dict[str, tuple[float, float]]:
+        out = {}
+        for name in self.rc.alive():
+            try:
+                out[name] = (self.cpu_seconds(name), self.cpu_seconds(name, children=True))
+            except (ClusterError, OSError):
+                continue
+        return out
+
+
+def cpu_used(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+             ) -> dict[str, float]:
+    """CPU seconds the daemons and their agents used between two snapshots (the machine is
+    shared: wall times depend on the load, these much less)."""
+    common = [n for n in after if n in before]
+    return {"daemons_s": round(sum(after[n][0] - before[n][0] for n in common), 2),
+            "agents_s": round(sum(after[n][1] - before[n][1] for n in common), 2)}
 
     def idle_cpu(self, seconds: float) -> tuple[str, float]:
         dc = self.dc()
@@ -197,9 +219,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="defib-bench-scale-") as tmp:
         with ResourceCluster(Path(tmp) / "c", args.nodes) as rc:
             bench = Bench(rc, args.resources)
+            before = bench.cpu_snapshot()
             configured, all_running = bench.configure(defib, args.budget)
+            start_cpu = cpu_used(before, bench.cpu_snapshot())
             progress(f"configure call {configured:.2f}s; all {args.resources} running after"
-                     f" {all_running:.2f}s")
+                     f" {all_running:.2f}s; CPU {start_cpu}")
             started = bench.status_started(defib)
             bench.settle()
             placement = dict(bench.per_node())
@@ -219,6 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "nodes": args.nodes, "resources": args.resources,
         "configure_call_s": round(configured, 3),
         "start_all_s": round(all_running, 3),
+        "start_all_cpu": start_cpu,
         "status_shows_started": started,
         "placement": placement,
         "failover_100_s": None if failover is None else round(failover, 3),
@@ -256,10 +281,11 @@ def main() -> int:
     print(f"  configure -> all running:  {r['start_all_s']:.2f} s"
           f"  ({ratio['start_all']:.3f} x Pacemaker's {REFERENCE['start_all_s']} s;"
           f" target < {TARGET['start_all_s']} s); status shows {r['status_shows_started']}"
-          " started")
+          f" started; CPU used: {r['start_all_cpu']}")
     if r["failover_100_s"] is not None:
         runs = ", ".join(f"{x['seconds'] or float('nan'):.2f}s ({x['resources']} rsc"
-                         f"{', DC' if x['was_dc'] else ''})" for x in r["failover_rounds"])
+                         f"{', DC' if x['was_dc'] else ''}, CPU {x.get('cpu')})"
+                         for x in r["failover_rounds"])
         print(f"  power cut -> all running:  median {r['failover_100_s']:.2f} s"
               f"  ({ratio['failover_100']:.3f} x Pacemaker's {REFERENCE['failover_100_s']} s;"
               f" target < {TARGET['failover_100_s']} s): {runs}")

@@ -132,6 +132,8 @@ class Controller:
         self._fenced_in_view: set[str] = set()
         self._recheck: asyncio.TimerHandle | None = None
         self._results: list[dict[str, Any]] = []  # operation results not yet recorded
+        # Node -> id() of the announced history last written whole into the status.
+        self._lrm_synced: dict[str, int] = {}
         self._recording = False
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
@@ -366,6 +368,7 @@ class Controller:
         if kind == wire.LRM:
             node = str(d.payload["node"])
             self.reports[node] = (d.view_id, ET.fromstring(str(d.payload["lrm"])))
+            self._lrm_synced.pop(node, None)  # the status takes this history at the next cycle
             self.kick(f"{node} announced its history")
         elif kind == sd.SHUTDOWN:
             if self.is_dc:
@@ -490,6 +493,8 @@ class Controller:
         except DefibError as exc:
             self._log(logging.ERROR, "could not record %d results (%s...): %s", len(batch),
                       batch[0].get("op_key"), exc)
+            for payload in batch:  # the next cycle writes these nodes' whole history
+                self._lrm_synced.pop(str(payload["node"]), None)
         for payload in batch:
             key = payload.get("key")
             waiter = self.waiting.get(str(key)) if key else None
@@ -615,8 +620,13 @@ class Controller:
                 if name in members:
                     report = self.reports.get(name)
                     joined = report is not None and report[0] == view_id
-                    new = st.member_state(current, node_id, name, joined,
-                                          report[1] if joined and report else None)
+                    # The whole announced history goes in once per announcement; results
+                    # then update both it and the status entry by entry.
+                    lrm = report[1] if joined and report and self._lrm_synced.get(
+                        name) != id(report[1]) else None
+                    new = st.member_state(current, node_id, name, joined, lrm)
+                    if lrm is not None:
+                        self._lrm_synced[name] = id(lrm)
                 elif current is None:
                     continue
                 elif current.get("in_ccm") == "false" and current.get("crmd") == "offline":
@@ -632,13 +642,12 @@ class Controller:
 
     async def _probe_missing(self, ws: WorkingSet, members: set[str], view_id: str) -> bool:
         wanted: dict[tuple[str, str], Any] = {}
+        known = {node: st.known_resources(report[1]) for node in members
+                 if (report := self.reports.get(node)) is not None and report[0] == view_id}
         for prim in ws.all_primitives():
             rid = lrm_id(prim)
-            for node in members:
-                report = self.reports.get(node)
-                if report is None or report[0] != view_id:
-                    continue
-                if rid in st.known_resources(report[1]) or (node, rid) in self._probing:
+            for node, resources in known.items():
+                if rid in resources or (node, rid) in self._probing:
                     continue
                 wanted.setdefault((node, rid), prim)
         if not wanted:

@@ -112,7 +112,11 @@ def same(current: ET.Element | None, new: ET.Element | None) -> bool:
     mostly known already) says."""
     if current is None or new is None:
         return current is new
-    return serialize(current) == ET.tostring(new, encoding="unicode")
+    if current.tag != new.tag or current.attrib != new.attrib or len(current) != len(new):
+        return False
+    # ``new`` is usually built from ``current`` and shares most children with it.
+    return all(a is b or serialize(a) == ET.tostring(b, encoding="unicode")
+               for a, b in zip(current, new, strict=True))
 
 
 def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> str:
