@@ -49,8 +49,8 @@ def progress(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def script(count: int) -> str:
-    lines = ["property stonith-enabled=true",
+def script(count: int, properties: list[str] | None = None) -> str:
+    lines = ["property stonith-enabled=true", *(f"property {p}" for p in properties or []),
              "primitive fence-local stonith:fence_defib_local op monitor interval=60s"]
     lines += [f"primitive d{i} ocf:heartbeat:Dummy op monitor interval=10s"
               for i in range(1, count + 1)]
@@ -58,9 +58,10 @@ def script(count: int) -> str:
 
 
 class Bench:
-    def __init__(self, rc: ResourceCluster, count: int) -> None:
+    def __init__(self, rc: ResourceCluster, count: int, properties: list[str]) -> None:
         self.rc = rc
         self.count = count
+        self.properties = properties
         self.wanted = [f"d{i}" for i in range(1, count + 1)]
 
     def _observer(self, avoid: set[str]) -> str:
@@ -123,7 +124,7 @@ class Bench:
 
     def configure(self, defib: list[str], timeout: float) -> tuple[float, float]:
         path = self.rc.dir / "scale.crm"
-        path.write_text(script(self.count))
+        path.write_text(script(self.count, self.properties))
         t0 = time.monotonic()
         done = subprocess.run([*defib, "configure", "--dir", str(self.rc.dir), "-f",
                                str(path)], capture_output=True, text=True)
@@ -189,14 +190,6 @@ class Bench:
         return out
 
 
-def cpu_used(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
-             ) -> dict[str, float]:
-    """CPU seconds the daemons and their agents used between two snapshots (the machine is
-    shared: wall times depend on the load, these much less)."""
-    common = [n for n in after if n in before]
-    return {"daemons_s": round(sum(after[n][0] - before[n][0] for n in common), 2),
-            "agents_s": round(sum(after[n][1] - before[n][1] for n in common), 2)}
-
     def idle_cpu(self, seconds: float) -> tuple[str, float]:
         dc = self.dc()
         before, t0 = self.cpu_seconds(dc), time.monotonic()
@@ -213,12 +206,21 @@ def cpu_used(before: dict[str, tuple[float, float]], after: dict[str, tuple[floa
                    if "Started" in line and "(ocf:heartbeat:Dummy)" in line)
 
 
+def cpu_used(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+             ) -> dict[str, float]:
+    """CPU seconds the daemons and their agents used between two snapshots (the machine is
+    shared: wall times depend on the load, these much less)."""
+    common = [n for n in after if n in before]
+    return {"daemons_s": round(sum(after[n][0] - before[n][0] for n in common), 2),
+            "agents_s": round(sum(after[n][1] - before[n][1] for n in common), 2)}
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     defib = [sys.executable, "-m", "defib.cli.main"]
     started_at = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="defib-bench-scale-") as tmp:
         with ResourceCluster(Path(tmp) / "c", args.nodes) as rc:
-            bench = Bench(rc, args.resources)
+            bench = Bench(rc, args.resources, args.property)
             before = bench.cpu_snapshot()
             configured, all_running = bench.configure(defib, args.budget)
             start_cpu = cpu_used(before, bench.cpu_snapshot())
@@ -240,7 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     times = [r["seconds"] for r in rounds if r["seconds"] is not None]
     failover = statistics.median(times) if times else None
     return {
-        "nodes": args.nodes, "resources": args.resources,
+        "nodes": args.nodes, "resources": args.resources, "properties": args.property,
         "configure_call_s": round(configured, 3),
         "start_all_s": round(all_running, 3),
         "start_all_cpu": start_cpu,
@@ -268,6 +270,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="idle CPU window (s)")
     parser.add_argument("--budget", type=float, default=900.0,
                         help="no new crash round after this many seconds")
+    parser.add_argument("--property", action="append", default=[], metavar="NAME=VALUE",
+                        help="a cluster property to configure too (repeatable), e.g."
+                        " node-action-limit=16")
     parser.add_argument("--round-timeout", type=float, default=180.0,
                         help="a crash round not recovered by then is reported as failed")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
