@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -196,6 +197,17 @@ class Bench:
         time.sleep(seconds)  # a measurement window, not a wait for a condition
         return dc, (self.cpu_seconds(dc) - before) / (time.monotonic() - t0)
 
+    def timeline(self, name: str) -> list[str]:
+        """The DC's probing and transition lines (time, what): where the time went."""
+        wanted = re.compile(r"^\S+ (\S+) .*?\] (probing|transition \d+(?::| complete| aborted)"
+                            r"[^(:]*)")
+        out = []
+        for line in self.rc.log(name).splitlines():
+            match = wanted.match(line)
+            if match:
+                out.append(f"{match.group(1)} {match.group(2).strip()}")
+        return out
+
     def stalls(self) -> dict[str, int]:
         return {n: self.rc.log(n).count(STALL) for n in self.rc.names}
 
@@ -224,6 +236,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             before = bench.cpu_snapshot()
             configured, all_running = bench.configure(defib, args.budget)
             start_cpu = cpu_used(before, bench.cpu_snapshot())
+            for line in bench.timeline(bench.dc()):
+                progress(f"  DC: {line}")
             progress(f"configure call {configured:.2f}s; all {args.resources} running after"
                      f" {all_running:.2f}s; CPU {start_cpu}")
             started = bench.status_started(defib)
