@@ -8,8 +8,10 @@ bumps ``num_updates``. The typed model lives elsewhere; here the text is the tru
 from __future__ import annotations
 
 import hashlib
+import weakref
 import xml.etree.ElementTree as ET
 from typing import Any
+from xml.sax.saxutils import escape
 
 from defib.errors import CibConflictError, CibParseError
 
@@ -48,6 +50,33 @@ def version_of(root: ET.Element) -> Version:
         raise CibParseError(f"CIB version attributes are not integers: {exc}", "cib") from exc
 
 
+# The text of every element with children that was serialised, for as long as it lives.
+# Copies share their unchanged elements (copy-on-write) and elements are never modified once
+# in a copy, so the text of all but the path to what changed is already known.
+_TEXT: weakref.WeakKeyDictionary[ET.Element, str] = weakref.WeakKeyDictionary()
+
+
+def serialize(element: ET.Element) -> str:
+    """``ET.tostring(element, encoding="unicode")``, reusing the known text of unchanged
+    elements. ``element`` and its descendants must never be modified afterwards."""
+    known = _TEXT.get(element)
+    if known is not None:
+        return known
+    if len(element) == 0:
+        return ET.tostring(element, encoding="unicode")  # leaves are many and cheap
+    empty = ET.tostring(ET.Element(element.tag, element.attrib), encoding="unicode")
+    parts = [empty[:-3], ">"]  # '<tag a="1" />' -> '<tag a="1">'
+    if element.text:
+        parts.append(escape(element.text))
+    parts.extend(serialize(child) for child in element)
+    parts.append(f"</{element.tag}>")
+    if element.tail:
+        parts.append(escape(element.tail))
+    text = "".join(parts)
+    _TEXT[element] = text
+    return text
+
+
 def digest(xml_text: str) -> str:
     return hashlib.sha256(xml_text.encode()).hexdigest()
 
@@ -82,7 +111,7 @@ class CibCopy:
     def xml(self) -> str:
         if self._xml is None:
             assert self._root is not None
-            self._xml = ET.tostring(self._root, encoding="unicode")
+            self._xml = serialize(self._root)
         return self._xml
 
     @property

@@ -213,7 +213,11 @@ class HeartbeatLayer:
         self.log.info("left the cluster")
 
     def send_ordered(self, payload: dict[str, Any]) -> None:
-        packed = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 6)
+        raw = json.dumps(payload, separators=(",", ":")).encode()
+        if len(raw) <= FRAGMENT:  # small enough uncompressed: no need to compress to know
+            self._queue(payload)
+            return
+        packed = zlib.compress(raw, 6)
         if len(packed) <= FRAGMENT:
             self._queue(payload)
             return
@@ -245,14 +249,19 @@ class HeartbeatLayer:
         }
 
     # -- sockets ----------------------------------------------------------------------------
-    def _send_to(self, peer: int, link: int, body: dict[str, Any]) -> None:
+    def _encoded(self, body: dict[str, Any]) -> bytes:
+        return encode({**body, "i": self.incarnation})
+
+    def _send_to(self, peer: int, link: int, body: dict[str, Any] | bytes) -> None:
+        """Send ``body`` (or its encoding, shared by every receiver and link: JSON and
+        compression once per message, only the authenticated header per packet)."""
         sock = self._send.get((peer, link))
         if sock is None:
             return
-        body["i"] = self.incarnation
+        data = body if isinstance(body, bytes) else self._encoded(body)
         try:
             with self._send_lock:
-                sock.send(self.codec.seal(encode(body), peer, link))
+                sock.send(self.codec.seal(data, peer, link))
         except ConnectionRefusedError:
             self.counters["refused"] += 1
             self.detector.refused(peer, link, self.clock())
@@ -260,9 +269,10 @@ class HeartbeatLayer:
             # Unroutable, filtered, buffer full: not evidence that the peer died.
             self.counters["send_errors"] += 1
 
-    def _send_all_links(self, peer: int, body: dict[str, Any]) -> None:
+    def _send_all_links(self, peer: int, body: dict[str, Any] | bytes) -> None:
+        data = body if isinstance(body, bytes) else self._encoded(body)
         for link in range(self.cfg.link_count):
-            self._send_to(peer, link, dict(body))
+            self._send_to(peer, link, data)
 
     def _drain_errors(self, sock: socket.socket, peer: int, link: int) -> None:
         while True:
@@ -336,7 +346,7 @@ class HeartbeatLayer:
         cur = self.views.current
         assert cur is not None
         msg, _ = self._sequencer.assign(origin, uid, payload)
-        wire = {"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()}
+        wire = self._encoded({"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()})
         for member in cur.member_ids:
             if member != self.node.id:
                 self._send_all_links(member, wire)

@@ -37,7 +37,7 @@ from defib.cluster.layer import ClusterLayer, Delivery, Membership
 from defib.errors import CibConflictError, ClusterError, DefibError
 
 CibListener = Callable[[dict[str, Any]], None]
-STATUS_SAVE_DELAY = 0.5
+STATUS_SAVE_DELAY = 1.0
 
 
 @dataclass

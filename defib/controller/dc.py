@@ -103,6 +103,8 @@ class Controller:
         self._fenced_in_view: set[str] = set()
         self._recheck: asyncio.TimerHandle | None = None
         self._results: list[dict[str, Any]] = []  # operation results not yet recorded
+        # Node -> id() of the announced history last written whole into the status.
+        self._lrm_synced: dict[str, int] = {}
         self._recording = False
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
@@ -371,6 +373,7 @@ class Controller:
         match message:
             case wire.LrmReport(node, lrm):
                 self.reports[node] = (view_id, ET.fromstring(lrm))
+                self._lrm_synced.pop(node, None)  # the status takes it at the next cycle
                 self.kick(f"{node} announced its history")
             case wire.FenceRequest() if self.is_dc:
                 self._spawn(self._manual_fence(message))
@@ -469,6 +472,8 @@ class Controller:
         except DefibError as exc:
             self._log(logging.ERROR, "could not record %d results (%s...): %s", len(batch),
                       batch[0].get("op_key"), exc)
+            for payload in batch:  # the next cycle writes these nodes' whole history
+                self._lrm_synced.pop(str(payload["node"]), None)
         for payload in batch:
             key = payload.get("key")
             waiter = self.waiting.get(str(key)) if key else None
@@ -591,14 +596,21 @@ class Controller:
                 changed = True
             for cfg_node in self.node.cfg.nodes:
                 node_id, name = str(cfg_node.id), cfg_node.name
-                current = self._node_state(node_id)
+                # Shared with the CIB copy: member_state and lost_state build a new element
+                # and leave this one (and its children) untouched.
+                current = st.find_node_state(self._cib_root(), node_id)
                 if name in members and name in self._fenced_in_view:
                     continue
                 if name in members:
                     report = self.reports.get(name)
                     joined = report is not None and report[0] == view_id
-                    new = st.member_state(current, node_id, name, joined,
-                                          report[1] if joined and report else None)
+                    # The whole announced history goes in once per announcement; results
+                    # then update both it and the status entry by entry.
+                    lrm = report[1] if joined and report and self._lrm_synced.get(
+                        name) != id(report[1]) else None
+                    new = st.member_state(current, node_id, name, joined, lrm)
+                    if lrm is not None:
+                        self._lrm_synced[name] = id(lrm)
                 elif current is None:
                     continue
                 elif current.get("in_ccm") == "false" and current.get("crmd") == "offline":
@@ -616,13 +628,12 @@ class Controller:
         if not self.options.enable_startup_probes:
             return False  # enable-startup-probes=false: Pacemaker probes nothing either
         wanted: dict[tuple[str, str], Any] = {}
+        known = {node: st.known_resources(report[1]) for node in members
+                 if (report := self.reports.get(node)) is not None and report[0] == view_id}
         for prim in ws.all_primitives():
             rid = lrm_id(prim)
-            for node in members:
-                report = self.reports.get(node)
-                if report is None or report[0] != view_id:
-                    continue
-                if rid in st.known_resources(report[1]) or (node, rid) in self._probing:
+            for node, resources in known.items():
+                if rid in resources or (node, rid) in self._probing:
                     continue
                 wanted.setdefault((node, rid), prim)
         if not wanted:

@@ -56,8 +56,11 @@ class NodeExecutor:
     resources are registrations with the fencer (start/stop), their monitor runs the agent's
     own ``monitor`` as Pacemaker's fencer does."""
 
-    def __init__(self, config: ExecutorConfig) -> None:
+    def __init__(self, config: ExecutorConfig, jobs: int = 0) -> None:
         self.local = LocalExecutor(config)
+        # Agents of this node running at once (the rest wait their turn): hundreds of
+        # probes or monitors started together would only thrash the machine.
+        self._jobs = asyncio.Semaphore(jobs or 2 * (os.cpu_count() or 1))
         self.node = config.node_name
         self.registered: set[str] = set()
         self._calls = itertools.count(STONITH_CALLS_FROM)
@@ -65,7 +68,8 @@ class NodeExecutor:
 
     async def run(self, op: Operation) -> OpResult:
         if op.rsc.standard != "stonith":
-            return await self.local.run(op)
+            async with self._jobs:
+                return await self.local.run(op)
         started = time.time()
         t0 = time.monotonic()
         rc, reason = int(OcfRc.OK), ""

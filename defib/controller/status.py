@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 import xml.etree.ElementTree as ET
 
+from defib.cluster.cibxml import serialize
+
 ORIGIN = "defib-controller"
 
 
@@ -105,10 +107,16 @@ def known_resources(lrm: ET.Element | None) -> set[str]:
     return {el.get("id", "") for el in lrm.iter("lrm_resource")}
 
 
-def same(a: ET.Element | None, b: ET.Element | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    return ET.tostring(a) == ET.tostring(b)
+def same(current: ET.Element | None, new: ET.Element | None) -> bool:
+    """Whether ``new`` says what ``current`` (an element of the CIB copy, whose text is
+    mostly known already) says."""
+    if current is None or new is None:
+        return current is new
+    if current.tag != new.tag or current.attrib != new.attrib or len(current) != len(new):
+        return False
+    # ``new`` is usually built from ``current`` and shares most children with it.
+    return all(a is b or serialize(a) == ET.tostring(b, encoding="unicode")
+               for a, b in zip(current, new, strict=True))
 
 
 def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> str:
@@ -123,7 +131,7 @@ def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> 
     if dc_id is not None:
         root.set("dc-uuid", dc_id)
     root.set("execution-date", str(int(time.time())))
-    return ET.tostring(root, encoding="unicode")
+    return serialize(root)
 
 
 def ensure_nodes(cib_root: ET.Element, nodes: list[tuple[str, str]]) -> ET.Element | None:

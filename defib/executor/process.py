@@ -36,6 +36,16 @@ def _kill_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def _output_file() -> IO[bytes]:
+    """An anonymous file for a child's output: in memory (``memfd``) where the system has
+    it, as creating a file on disk for every agent call costs more than the call itself."""
+    try:
+        fd = os.memfd_create("defib-agent-output", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return tempfile.TemporaryFile()
+    return open(fd, "w+b")
+
+
 def _read_bounded(handle: IO[bytes], limit: int) -> str:
     handle.seek(0)
     data = handle.read(limit + 1)
@@ -55,12 +65,12 @@ async def run_process(
 ) -> ProcessOutcome:
     """Run ``argv`` in a new session (so in its own process group) and wait for it.
 
-    Output goes to temporary files, not pipes: agents that start daemons leave those
+    Output goes to anonymous files, not pipes: agents that start daemons leave those
     holding the descriptors, and Pacemaker waits for the agent, not for end of file.
     At the timeout the whole group gets SIGTERM, then SIGKILL after ``kill_grace_s``.
     """
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+    with _output_file() as out_f, _output_file() as err_f:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
