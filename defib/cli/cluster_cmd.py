@@ -57,7 +57,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _start(args: argparse.Namespace) -> int:
     from defib.cluster import hosts, local
-    from defib.cluster.config import QuorumOptions
+    from defib.cluster.config import QuorumOptions, load_config
 
     directory = (args.dir or default_dir()).resolve()
     config = directory / local.CONFIG_NAME
@@ -73,7 +73,7 @@ def _start(args: argparse.Namespace) -> int:
         local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
                      hosts=as_hosts)
         print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
-    elif args.nodes and args.nodes != len(local.load_config(config).nodes):
+    elif args.nodes and args.nodes != len(load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"
                            " stop it and remove the directory to recreate")
     elif args.hosts and hosts.layout(directory) is None:

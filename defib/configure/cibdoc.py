@@ -344,10 +344,15 @@ class CibDoc:
             else:
                 _collapse_sets(con)
                 notes.append(f"constraint {_cli_kind(con.tag)}:{con.get('id')} updated")
-        for tags in self.section("tags", False):
-            for ref in tags.findall("obj_ref"):
+        tags = self.section("tags", False)
+        for tag in list(tags):
+            for ref in tag.findall("obj_ref"):
                 if ref.get("id") == ident:
-                    tags.remove(ref)
+                    tag.remove(ref)
+            if not tag.findall("obj_ref"):
+                # A tag must name something (the schema says so): an empty one goes.
+                tags.remove(tag)
+                notes.append(f"empty tag:{tag.get('id')} deleted")
         return notes
 
 

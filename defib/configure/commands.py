@@ -17,6 +17,7 @@ from typing import Protocol
 
 from defib.configure import editing
 from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
+from defib.configure.checks import check_parsed
 from defib.configure.cibdoc import CibDoc, empty_cib, parse_cib
 from defib.configure.ids import IdAllocator
 from defib.configure.lexer import Statement, split_statements
@@ -28,7 +29,9 @@ from defib.configure.validate import (
     check_agent,
     check_references,
     fencing_problems,
+    locate,
     verify_doc,
+    write_problems,
 )
 
 
@@ -113,6 +116,7 @@ def _commit(store: CibStore, doc: CibDoc, notes: list[str], problems: list[Probl
             dry_run: bool = False) -> Result:
     seen = {(p.code, p.ident) for p in problems}
     problems = problems + [p for p in verify_doc(doc) if (p.code, p.ident) not in seen]
+    problems += write_problems(parse_cib(store.read()), doc.root, problems)
     if errors(problems):
         return Result(False, "", tuple(notes), tuple(problems))
     if not dry_run:
@@ -166,6 +170,7 @@ def _place(doc: CibDoc, parsed: list[Parsed], agents: AgentCatalog | None, inter
     for p in parsed:
         if agents is not None:
             problems.extend(check_agent(p, agents))
+        problems.extend(locate(check_parsed(p.kind, p.element), p))
         if interactive:
             _interactive_defaults(p, agents, ids)
         n, pr = doc.apply(p, interactive)

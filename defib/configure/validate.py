@@ -5,10 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
+from defib.configure import schema
 from defib.configure.agents import AgentCatalog
+from defib.configure.checks import Finding, new_findings
 from defib.configure.cibdoc import CibDoc
 from defib.configure.parser import Parsed
-from defib.configure.report import Location, Problem
+from defib.configure.report import Location, Problem, errors
 from defib.configure.syntax import suggest
 
 # Parameters every agent accepts although metadata does not list them.
@@ -160,3 +162,43 @@ def fencing_problems(doc: CibDoc) -> list[Problem]:
 
 def element_text(el: ET.Element) -> str:
     return ET.tostring(el, encoding="unicode")
+
+
+def finding_problem(f: Finding, location: Location | None = None) -> Problem:
+    message = f.message if location is not None else f.text()
+    return Problem(f.code, message, location, f.suggestion, f.where.split(" ")[-1], f.severity)
+
+
+def locate(findings: list[Finding], p: Parsed) -> list[Problem]:
+    """Findings of a parsed statement as problems pointing at the token they came from."""
+    out = []
+    for f in findings:
+        loc = None
+        if f.needle:
+            tok = next((t for t in p.statement.tokens if t.text == f.needle), None) or next(
+                (t for t in p.statement.tokens if t.text.endswith(f.needle)
+                 or f.needle in t.text), None)
+            loc = tok.location if tok is not None else None
+        out.append(finding_problem(f, loc or p.statement.tokens[0].location))
+    return out
+
+
+def write_problems(before: ET.Element | None, after: ET.Element,
+                   known: list[Problem] | None = None) -> list[Problem]:
+    """Everything that refuses writing ``after`` (a whole ``<cib>``) over ``before``: typed
+    checks and schema errors that ``before`` did not have already (an old mistake must not
+    block an unrelated change; it is what ``verify`` is for). ``known``: problems already
+    reported (with their location): not repeated; once there are errors, the schema's
+    messages about the same mistake would only be noise."""
+    known = known or []
+    conf_before = before.find("configuration") if before is not None else None
+    conf_after = after.find("configuration")
+    found = new_findings(conf_before, conf_after) if conf_after is not None else []
+    problems = [finding_problem(f) for f in found
+                if not any(k.code == f.code and f.text().endswith(k.message) for k in known)]
+    if errors(known + problems):
+        return problems
+    old = {p.message for p in schema.validate(ET.tostring(before))} \
+        if before is not None else set()
+    problems += [p for p in schema.validate(ET.tostring(after)) if p.message not in old]
+    return problems
