@@ -8,9 +8,11 @@ from pathlib import Path
 
 from defib.cli.configure_cmd import add_cib_option, report, store_from_args
 from defib.configure import commands
-from defib.configure.cibdoc import CibDoc, parse_cib
+from defib.configure.cibdoc import for_pacemaker, parse_cib
 from defib.configure.heartbeat import convert
-from defib.configure.validate import verify_doc
+from defib.configure.live import LiveCib
+from defib.configure.report import errors
+from defib.configure.validate import import_problems
 
 EXAMPLES = """examples:
   defib cib import --file cib.xml pacemaker-cib.xml
@@ -48,16 +50,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _import(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.source == "-" else Path(args.source).read_text()
-    root = parse_cib(text)
-    problems = verify_doc(CibDoc(root))
-    if problems:
+    problems = import_problems(text, None if args.source == "-" else args.source)
+    if errors(problems):
         return report(commands.Result(False, "", (), tuple(problems)))
+    root = parse_cib(text)
+    for name in ("admin_epoch", "epoch", "num_updates"):
+        root.set(name, root.get(name, "0"))
     store_from_args(args).replace(commands.to_xml(root))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    xml = commands.to_xml(parse_cib(store_from_args(args).read()))
+    store = store_from_args(args)
+    text = store.read()
+    if isinstance(store, LiveCib):
+        text = store.scheduler_input(text)
+    xml = commands.to_xml(for_pacemaker(parse_cib(text)))
     if args.target:
         Path(args.target).write_text(xml)
     else:

@@ -77,7 +77,7 @@ def store_from_args(args: argparse.Namespace) -> CibStore:
     return LiveCib(directory.resolve(), getattr(args, "node", None))
 
 
-def report(result: Result) -> int:
+def report(result: Result, writes: bool = True) -> int:
     if result.output:
         sys.stdout.write(result.output)
     for note in result.notes:
@@ -85,7 +85,8 @@ def report(result: Result) -> int:
     for problem in result.problems:
         print(str(problem), file=sys.stderr)
     if not result.ok:
-        print("defib: configuration not changed", file=sys.stderr)
+        print("defib: configuration not changed" if writes else
+              "defib: errors found: configuration not valid", file=sys.stderr)
     return 0 if result.ok else 1
 
 
@@ -134,7 +135,7 @@ def _command(store: CibStore, agents: AgentCatalog, args: argparse.Namespace,
             return report(commands.show_xml(store, rest[1:]))
         return report(commands.show(store, rest))
     if head == "verify":
-        return report(commands.verify(store, agents))
+        return report(commands.verify(store, agents), writes=False)
     if head == "load":
         if len(rest) != 2:
             print("usage: defib configure load replace|update FILE|-", file=sys.stderr)

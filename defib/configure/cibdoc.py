@@ -34,6 +34,26 @@ def empty_cib() -> ET.Element:
     return cib
 
 
+# The newest feature set Pacemaker 2.1.5 reads (and writes): crm_simulate and crm_verify
+# refuse a CIB that declares a newer one.
+FEATURE_SET = "3.16.2"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split("."))
+    except ValueError:
+        return (99,)
+
+
+def for_pacemaker(root: ET.Element) -> ET.Element:
+    """A CIB as Pacemaker's own tools will read it: a feature set they know."""
+    current = root.get("crm_feature_set")
+    if current is None or _version(current) > _version(FEATURE_SET):
+        root.set("crm_feature_set", FEATURE_SET)
+    return root
+
+
 def parse_cib(xml: str) -> ET.Element:
     try:
         root = ET.fromstring(xml)

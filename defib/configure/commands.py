@@ -28,8 +28,8 @@ from defib.configure.syntax import ParseFailure
 from defib.configure.validate import (
     check_agent,
     check_references,
-    fencing_problems,
     locate,
+    verify_all,
     verify_doc,
     write_problems,
 )
@@ -147,7 +147,7 @@ def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
 
 def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     doc = _load(store)
-    problems = verify_doc(doc) + fencing_problems(doc)
+    problems = verify_all(doc)
     if agents is not None:
         text = render(doc.conf)
         parsed, parse_problems = editing.parse_into(doc, text, IdAllocator())

@@ -62,6 +62,10 @@ def validate(xml: str | bytes, source: str | None = None) -> list[Problem]:
         line = exc.position[0] if exc.position else None
         return [Problem("not-xml", f"not well-formed XML: {exc.msg}",
                         Location(line) if line and source else None)]
+    # The CIB manager fills these in on import: their absence is no mistake of the user's.
+    for name in ("admin_epoch", "epoch", "num_updates"):
+        if doc.get(name) is None:
+            doc.set(name, "0")
     installed = _installed()
     wanted = doc.get("validate-with") or ""
     if wanted == "none":
@@ -76,11 +80,13 @@ def validate(xml: str | bytes, source: str | None = None) -> list[Problem]:
     problems = []
     seen = set()
     for err in schema.error_log:
+        # libxml2 reports a mistake again at every enclosing element: the first (innermost)
+        # message of an element says it best.
+        if err.path in seen:
+            continue
+        seen.add(err.path)
         where = _element_path(doc, err.path) if err.path else ""
         message = f"{where}: {err.message}" if where else err.message
-        if message in seen:
-            continue
-        seen.add(message)
         problems.append(Problem("schema", f"not valid against {wanted or 'the schema'}: "
                                 f"{message}", Location(err.line) if source else None))
     return problems

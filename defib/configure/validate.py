@@ -7,7 +7,7 @@ from collections import Counter
 
 from defib.configure import schema
 from defib.configure.agents import AgentCatalog
-from defib.configure.checks import Finding, new_findings
+from defib.configure.checks import Finding, check_configuration, new_findings
 from defib.configure.cibdoc import CibDoc
 from defib.configure.parser import Parsed
 from defib.configure.report import Location, Problem, errors
@@ -137,9 +137,10 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
                                         f"{child.tag} {child.get('id')}", ident=child.get("id")))
     for el in doc.conf.iter():
         if el.tag in ("primitive", "group", "clone", "master", "bundle", "nvpair", "op",
-                      "rsc_location", "rsc_colocation", "rsc_order") and \
+                      "rsc_location", "rsc_colocation", "rsc_order", "node") and \
                 not el.get("id") and not el.get("id-ref"):
             problems.append(Problem("missing-id", f"<{el.tag}> without id"))
+    problems += _empty_containers(doc)
     return problems
 
 
@@ -154,10 +155,47 @@ def fencing_problems(doc: CibDoc) -> list[Problem]:
         return []
     if any(el.tag == "primitive" and el.get("class") == "stonith" for el in doc.resources()):
         return []
-    return [Problem("no-fence-device", "stonith-enabled is true but no fence device is"
-                    " configured: resources will not start and a lost node can never be"
-                    " fenced; configure a device (primitive ... stonith:fence_...) or set"
-                    " stonith-enabled=false", severity="warning")]
+    # An error, as crm_verify says: "Resource start-up disabled since no STONITH resources
+    # have been defined".
+    return [Problem("no-fence-device", "stonith enabled without a device: nothing will start"
+                    " (resource start-up disabled since no STONITH resources have been"
+                    " defined) and a lost node can never be fenced; configure a device"
+                    " (primitive ... stonith:fence_...) or set stonith-enabled=false")]
+
+
+def _empty_containers(doc: CibDoc) -> list[Problem]:
+    """A group without members, a clone of nothing: Pacemaker's schema refuses them."""
+    problems = []
+    for el in doc.section("resources", False).iter():
+        if el.tag in ("group", "clone", "master") and not any(
+                c.tag in ("primitive", "group") for c in el):
+            what = "member" if el.tag == "group" else "resource"
+            problems.append(Problem("empty-container", f"{el.tag} {el.get('id')} has no "
+                                    f"{what}", ident=el.get("id")))
+    return problems
+
+
+def verify_all(doc: CibDoc) -> list[Problem]:
+    """``configure verify``: everything ``crm_verify`` reports, and defib's typed checks of
+    what Pacemaker would silently ignore, for the whole configuration (old mistakes too)."""
+    problems = verify_doc(doc)
+    problems += [finding_problem(f) for f in check_configuration(doc.conf)]
+    if not errors(problems):
+        problems += schema.validate(ET.tostring(doc.root))
+    problems += fencing_problems(doc)
+    return problems
+
+
+def import_problems(text: str, source: str | None) -> list[Problem]:
+    """A CIB to import as it stands: well-formed, schema-valid, no typed mistakes."""
+    from defib.configure.cibdoc import parse_cib
+
+    problems = schema.validate(text, source)
+    if problems and problems[0].code == "not-xml":
+        return problems
+    doc = CibDoc(parse_cib(text))
+    own = verify_doc(doc) + [finding_problem(f) for f in check_configuration(doc.conf)]
+    return own + problems
 
 
 def element_text(el: ET.Element) -> str:
