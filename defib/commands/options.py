@@ -110,6 +110,11 @@ def validate(name: str, value: str) -> str:
         ok = re.fullmatch(r"\d+%?", value) is not None
         expected = "a percentage such as 80%"
     if not ok:
+        hint = ""
+        if option.values:
+            from defib.commands.cibtree import did_you_mean
+
+            hint = did_you_mean(value, list(option.values))
         raise CommandError(f"invalid value {value!r} for {name}: expected {expected}"
-                           f" (default {option.default or 'none'})", name)
+                           f" (default {option.default or 'none'}){hint}", name)
     return value

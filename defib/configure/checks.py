@@ -228,19 +228,42 @@ def check_property_set(nvset: ET.Element) -> Iterator[Finding]:
             continue  # written by the cluster itself
         try:
             validate_option(name, value)
-        except CommandError as exc:
-            hint = suggest(value, OPTIONS[name].values) if OPTIONS[name].values else None
-            yield Finding("invalid-value", str(exc), where, f"{name}={value}", hint)
+        except CommandError as exc:  # its message has the suggestion already
+            yield Finding("invalid-value", str(exc), where, f"{name}={value}")
+
+
+# Actions every agent class knows; agents may have their own (OCF's metadata lists them), so
+# only a slip of one of these is refused.
+STANDARD_ACTIONS = ("start", "stop", "monitor", "promote", "demote", "notify", "migrate_to",
+                    "migrate_from", "reload", "reload-agent", "meta-data", "validate-all",
+                    "status")
 
 
 def check_op(op: ET.Element, owner: str) -> Iterator[Finding]:
-    where = f"{owner} op {op.get('name', '?')}"
+    action = op.get("name", "?")
+    where = f"{owner} op {action}"
+    hint = typo_of(action, list(STANDARD_ACTIONS))
+    if action not in STANDARD_ACTIONS and hint is not None:
+        yield Finding("unknown-action", f"unknown operation {action!r}", where, action, hint)
     for name, value in op.attrib.items():
+        if name == "requires":
+            # Pacemaker's 3.x schemas refuse it there: it is the resource's meta attribute.
+            yield Finding("misplaced-attribute", "requires is a resource meta attribute, not "
+                          "an operation attribute (meta requires=...)", where,
+                          f"{name}={value}")
         kind = OP_ATTRS.get(name)
         if kind is not None:
             yield from _value(kind, name, value, where)
     for meta in op.findall("meta_attributes"):
         yield from check_meta(meta, where, OP_ATTRS, "operation attribute")
+    for params in op.findall("instance_attributes"):
+        # Anything else after "op NAME" becomes an agent parameter of the operation
+        # (OCF_CHECK_LEVEL): a slip of an operation attribute would silently land there.
+        for name, value in _nvpairs(params):
+            hint = typo_of(name, list(OP_ATTRS))
+            if hint is not None and name not in OP_ATTRS:
+                yield Finding("unknown-operation-attribute", f"unknown operation attribute "
+                              f"{name!r}", where, f"{name}={value}", hint)
 
 
 def check_resource(el: ET.Element) -> Iterator[Finding]:

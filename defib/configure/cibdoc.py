@@ -261,7 +261,7 @@ class CibDoc:
     def rename(self, old: str, new: str) -> list[str]:
         el = self.find(old)
         if el is None:
-            raise _unknown(old)
+            raise _unknown(old, self.conf)
         if self.find(new) is not None:
             from defib.errors import ConfigError
             raise ConfigError(f"id {new!r} is already in use", new)
@@ -289,7 +289,7 @@ class CibDoc:
         notes: list[str] = []
         for ident in idents:
             if self.find(ident) is None:
-                raise _unknown(ident)
+                raise _unknown(ident, self.conf)
         # Outer containers first, as crmsh: their constraints move to what they contained.
         rank = {"clone": 0, "master": 0, "bundle": 0, "group": 1}
         ordered = sorted(idents, key=lambda i: rank.get(getattr(self.find(i), "tag", ""), 2))
@@ -417,6 +417,13 @@ def _close(choices: list[str], word: str) -> str | None:
     return suggest(word, choices)
 
 
-def _unknown(ident: str) -> Exception:
+def _unknown(ident: str, conf: ET.Element) -> Exception:
+    from defib.configure.syntax import suggest
     from defib.errors import UnknownReferenceError
-    return UnknownReferenceError(f"no object with id {ident!r}", ident)
+
+    known = sorted({el.get("id", "") for el in conf if el.get("id")}
+                   | {el.get("id", "") for section in conf for el in section.iter()
+                      if el.tag in RESOURCE_TAGS + CONSTRAINT_TAGS + ("node", "tag")})
+    hint = suggest(ident, [k for k in known if k])
+    return UnknownReferenceError(f"no object with id {ident!r}"
+                                 + (f" (did you mean {hint!r}?)" if hint else ""), ident)

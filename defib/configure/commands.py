@@ -24,7 +24,7 @@ from defib.configure.lexer import Statement, split_statements
 from defib.configure.parser import Parsed, parse_statement
 from defib.configure.render import render
 from defib.configure.report import Problem, errors
-from defib.configure.syntax import ParseFailure
+from defib.configure.syntax import ParseFailure, suggest
 from defib.configure.validate import (
     check_agent,
     check_references,
@@ -242,6 +242,11 @@ def _script_command(doc: CibDoc, st: Statement, notes: list[str],
         elif word == "rename" and len(words) == 3:
             notes.extend(doc.rename(words[1], words[2]))
         elif word == "erase":
+            if words[1:] not in ([], ["nodes"]):
+                problems.append(Problem("usage", "erase takes nothing or 'nodes', not "
+                                        f"{' '.join(words[1:])!r}", st.tokens[1].location,
+                                        suggest(words[1], ["nodes"])))
+                return ""
             editing.erase(doc, words[1:] == ["nodes"])
         elif word == "set" and len(words) == 3:
             editing.set_value(doc, words[1], words[2])

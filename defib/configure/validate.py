@@ -72,7 +72,9 @@ def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     # Constraints may name tags and templates too (Pacemaker expands them).
     resources = {r.get("id", "") for r in doc.resources()} | {
         t.get("id", "") for t in doc.section("tags", False)}
-    all_ids = {el.get("id", "") for el in doc.conf.iter() if el.get("id")}
+    # (obj_ref, resource_ref and an acl_target's role carry the id they point to.)
+    all_ids = {el.get("id", "") for el in doc.conf.iter()
+               if el.get("id") and el.tag not in ("obj_ref", "resource_ref", "role")}
     roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
     problems = []
     nodes = doc.node_names()
