@@ -215,7 +215,10 @@ def test_every_careless_statement_is_refused_located_and_changes_nothing(
 def _cli(*argv: str) -> tuple[int, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(list(argv))
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
     return code, err.getvalue()
 
 
