@@ -31,7 +31,7 @@ EDIT_BACKOFF_S = 0.01
 APPLY_WAIT_S = 5.0
 EMPTY_CIB = (
     '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
-    ' crm_feature_set="3.16.2"><configuration><crm_config/><nodes/><resources/>'
+    ' crm_feature_set="3.16.1"><configuration><crm_config/><nodes/><resources/>'
     "<constraints/></configuration><status/></cib>"
 )
 

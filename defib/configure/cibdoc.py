@@ -34,9 +34,10 @@ def empty_cib() -> ET.Element:
     return cib
 
 
-# The newest feature set Pacemaker 2.1.5 reads (and writes): crm_simulate and crm_verify
-# refuse a CIB that declares a newer one.
-FEATURE_SET = "3.16.2"
+# The feature set of Pacemaker 2.1.5's tools (crm_simulate --version is 2.1.5 and says
+# "greater than our own '3.16.1'"): a CIB whose root declares a newer one is read, but every
+# change to it is discarded, and crm_simulate aborts at the first simulated action.
+FEATURE_SET = "3.16.1"
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -47,7 +48,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 
 def for_pacemaker(root: ET.Element) -> ET.Element:
-    """A CIB as Pacemaker's own tools will read it: a feature set they know."""
+    """A CIB as Pacemaker's own tools will read it: a feature set on the root they know
+    (history entries keep theirs: only the root's is compared)."""
     current = root.get("crm_feature_set")
     if current is None or _version(current) > _version(FEATURE_SET):
         root.set("crm_feature_set", FEATURE_SET)
