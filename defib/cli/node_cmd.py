@@ -75,6 +75,8 @@ def _fence_danger(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Dange
     from defib.commands import cibtree
 
     cibtree.check_node(ET.fromstring(env.read()), args.node)  # a typo is refused, not asked
+    if getattr(args, "confirm", False):
+        return [], ""  # --confirm is the administrator's word that it is down: nothing runs
     return [Danger("fence", f"this fences (reboots) node {args.node}: everything running "
                             "there stops at once", (args.node,))], ""
 
