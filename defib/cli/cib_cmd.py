@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from defib.cli.configure_cmd import add_cib_option, report, store_from_args
+from defib.cli.confirm import add_force, confirm
+from defib.commands.danger import dangers, preview
 from defib.configure import commands
-from defib.configure.cibdoc import CibDoc, parse_cib
+from defib.configure.cibdoc import for_pacemaker, parse_cib
 from defib.configure.heartbeat import convert
-from defib.configure.validate import verify_doc
+from defib.configure.live import LiveCib
+from defib.configure.report import errors
+from defib.configure.validate import import_problems
 
 EXAMPLES = """examples:
   defib cib import --file cib.xml pacemaker-cib.xml
@@ -29,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          epilog="example: defib cib import --file cib.xml pacemaker.xml")
     add_cib_option(imp)
     imp.add_argument("source", help="CIB XML file ('-' for standard input)")
+    add_force(imp, "replace a live configuration or one with running resources")
     imp.set_defaults(func=_import)
     exp = sub.add_parser("export", help="write the CIB as XML",
                          epilog="example: defib cib export --file cib.xml backup.xml")
@@ -48,16 +54,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _import(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.source == "-" else Path(args.source).read_text()
-    root = parse_cib(text)
-    problems = verify_doc(CibDoc(root))
-    if problems:
+    problems = import_problems(text, None if args.source == "-" else args.source)
+    if errors(problems):
         return report(commands.Result(False, "", (), tuple(problems)))
-    store_from_args(args).replace(commands.to_xml(root))
+    root = parse_cib(text)
+    for name in ("admin_epoch", "epoch", "num_updates"):
+        root.set(name, root.get(name, "0"))
+    store = store_from_args(args)
+    before = store.read()
+    # What the cluster will hold: the imported configuration over the status it has.
+    after = parse_cib(before)
+    conf = after.find("configuration")
+    new_conf = root.find("configuration")
+    if conf is not None and new_conf is not None:
+        after.insert(list(after).index(conf), new_conf)
+        after.remove(conf)
+    after_xml = ET.tostring(after, encoding="unicode")
+    found = dangers(before, after_xml, live=isinstance(store, LiveCib), replacing=True)
+    if found and not confirm(found, preview(before, after_xml), args.force,
+                             "Replace the configuration"):
+        return 1
+    store.replace(commands.to_xml(root))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    xml = commands.to_xml(parse_cib(store_from_args(args).read()))
+    store = store_from_args(args)
+    text = store.read()
+    if isinstance(store, LiveCib):
+        text = store.scheduler_input(text)
+    xml = commands.to_xml(for_pacemaker(parse_cib(text)))
     if args.target:
         Path(args.target).write_text(xml)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from defib.errors import ClusterError
@@ -17,8 +18,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("cluster", help="cluster key, local cluster start/stop")
     sub = parser.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
 
-    keygen = sub.add_parser("keygen", help="create a cluster key file (mode 0600)")
-    keygen.add_argument("path", nargs="?", type=Path, default=Path("authkey"))
+    keygen = sub.add_parser("keygen", help="create the cluster key file (mode 0600) that "
+                                           "'cluster start' uses",
+                            description="Create the cluster key: DIR/authkey, which "
+                                        "'defib cluster start' then uses (it creates one only "
+                                        "when there is none).")
+    keygen.add_argument("path", nargs="?", type=Path, default=None,
+                        help="key file (default DIR/authkey)")
+    keygen.add_argument("--dir", type=Path, default=None,
+                        help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
     keygen.add_argument("--force", action="store_true", help="overwrite an existing key")
     keygen.set_defaults(func=_keygen)
 
@@ -50,14 +58,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _keygen(args: argparse.Namespace) -> int:
     from defib.cluster.auth import keygen
 
-    path = keygen(args.path, overwrite=args.force)
+    path = keygen(args.path or (args.dir or default_dir()) / "authkey", overwrite=args.force)
     print(f"wrote cluster key {path} (mode 0600)")
     return 0
 
 
 def _start(args: argparse.Namespace) -> int:
     from defib.cluster import hosts, local
-    from defib.cluster.config import QuorumOptions
+    from defib.cluster.config import QuorumOptions, load_config
 
     directory = (args.dir or default_dir()).resolve()
     config = directory / local.CONFIG_NAME
@@ -73,7 +81,7 @@ def _start(args: argparse.Namespace) -> int:
         local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
                      hosts=as_hosts)
         print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
-    elif args.nodes and args.nodes != len(local.load_config(config).nodes):
+    elif args.nodes and args.nodes != len(load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"
                            " stop it and remove the directory to recreate")
     elif args.hosts and hosts.layout(directory) is None:
@@ -93,8 +101,18 @@ def _start(args: argparse.Namespace) -> int:
 
 def _stop(args: argparse.Namespace) -> int:
     from defib.cluster import local
+    from defib.cluster.config import load_config
 
     directory = (args.dir or default_dir()).resolve()
-    for name in local.stop(directory, args.node):
-        print(f"{name}: stopped")
+    if not (directory / local.CONFIG_NAME).is_file():
+        raise ClusterError(f"no cluster in {directory} ({local.CONFIG_NAME} not found)",
+                           str(directory))
+    running = {n.name for n in load_config(directory / local.CONFIG_NAME).nodes
+               if local.daemon_pid(directory, n.name) is not None}
+    stopped = local.stop(directory, args.node)
+    for name in stopped:
+        print(f"{name}: stopped" if name in running else f"{name}: was not running")
+    if not running & set(stopped):
+        print(f"the cluster in {directory} is not running", file=sys.stderr)
+        return 1
     return 0

@@ -28,11 +28,21 @@ COMMAND_MODULES = [
 ]
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("defib")
+    except Exception:  # noqa: BLE001 - not installed as a distribution (a bare checkout)
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="defib",
         description="defib: a high-availability cluster stack (Pacemaker-compatible).",
     )
+    parser.add_argument("--version", action="version", version=f"defib {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -45,22 +55,74 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def chosen_parser(parser: argparse.ArgumentParser,
+                  args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost sub-command parser ``args`` went through (for its usage on errors)."""
+    current = parser
+    while True:
+        sub = next((a for a in current._actions
+                    if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, sub.dest, None) if sub is not None else None
+        if sub is None or not isinstance(name, str) or name not in sub._name_parser_map:
+            return current
+        current = sub._name_parser_map[name]
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader went away (``defib status | head``): nothing left to say to it.
+        _silence_stdout()
+        return 141
+    except KeyboardInterrupt:
+        return 130
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # The sub-command's own usage, not the top-level one.
+        chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:
-        parser.print_help()
+        chosen_parser(parser, args).print_help()
         return 2
+    import xml.etree.ElementTree as ET
+
     from defib.errors import DefibError
 
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
+        sys.stdout.flush()
+        return code
     except DefibError as exc:
         print(f"defib: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except ET.ParseError as exc:
+        print(f"defib: error: not well-formed XML: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"defib: error: {exc.strerror or exc}{where}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+        import os
+        import traceback
+
+        if os.environ.get("DEFIB_DEBUG"):
+            traceback.print_exc()
+        print(f"defib: internal error: {type(exc).__name__}: {exc} (DEFIB_DEBUG=1 shows the "
+              "traceback; please report it)", file=sys.stderr)
+        return 70
+    return 1
 
 
 if __name__ == "__main__":

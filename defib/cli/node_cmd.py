@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import xml.etree.ElementTree as ET
 
 from defib.cli.resource_cmd import Formatter, SuggestingSubParsers, action, add_top_options
+from defib.commands.danger import Danger
+from defib.commands.env import CommandEnv
 
 EXAMPLES = """examples:
   defib node standby node1 --wait           move everything off node1 (standby=on)
@@ -58,13 +61,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                "defib node utilization node1 memory 4096", True,
                lambda a, env: n.utilization(env, a.node, a.name, a.value, a.delete))
     _nv_arguments(p)
-    p = action(sub, "fence", "ask the cluster to fence (reboot) a node",
-               "defib node fence node3  (--confirm: it is down, treat it as fenced)", False,
-               lambda a, env: n.fence(env, a.node, a.confirm))
+    p = action(sub, "fence", "ask the cluster to fence (reboot) a node; asks first (or "
+                             "--force)",
+               "defib node fence node3 --force  (--confirm: it is down, treat it as fenced)",
+               False, lambda a, env: n.fence(env, a.node, a.confirm), _fence_danger)
     p.add_argument("node", metavar="NODE")
     p.add_argument("--confirm", action="store_true",
                    help="the node is known to be down (powered off by hand): record it as "
                         "fenced without running any device (stonith_admin --confirm)")
+
+
+def _fence_danger(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Danger], str]:
+    from defib.commands import cibtree
+
+    cibtree.check_node(ET.fromstring(env.read()), args.node)  # a typo is refused, not asked
+    if getattr(args, "confirm", False):
+        return [], ""  # --confirm is the administrator's word that it is down: nothing runs
+    return [Danger("fence", f"this fences (reboots) node {args.node}: everything running "
+                            "there stops at once", (args.node,))], ""
 
 
 def _lifetime(p: argparse.ArgumentParser) -> None:

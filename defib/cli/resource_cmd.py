@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from defib.cli.confirm import add_force, confirm
+from defib.commands.danger import Danger
 from defib.commands.env import CommandEnv, FileEnv, LiveEnv
 from defib.commands.result import Outcome
 
@@ -75,18 +77,45 @@ def finish(args: argparse.Namespace, env: CommandEnv, outcome: Outcome) -> int:
     return 0
 
 
+# What is dangerous about an action, and the change it makes (a diff, may be empty).
+Check = Callable[[argparse.Namespace, CommandEnv], tuple[list[Danger], str]]
+
+
 def action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str,
            example: str, changes: bool, func: Callable[[argparse.Namespace, CommandEnv],
-                                                       Outcome]) -> argparse.ArgumentParser:
+                                                       Outcome],
+           check: Check | None = None) -> argparse.ArgumentParser:
+    """An action; ``check`` says what is dangerous about it (then it asks, or needs
+    ``--force``)."""
     p = sub.add_parser(name, help=help_, description=help_, parents=[common_options(changes)],
                        epilog="example:\n  " + example, formatter_class=Formatter)
+    if check is not None:
+        add_force(p, name)
 
     def run(args: argparse.Namespace) -> int:
         env = env_from_args(args)
+        if check is not None:
+            found, change = check(args, env)
+            if found and not confirm(found, change, args.force, f"{name.capitalize()}"):
+                return 1
         return finish(args, env, func(args, env))
 
     p.set_defaults(func=run)
     return p
+
+
+def trial(func: Callable[[argparse.Namespace, CommandEnv], Outcome]) -> Check:
+    """Dangers of ``func``, found by running it on a copy of the CIB first."""
+    def check(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Danger], str]:
+        from defib.commands.danger import dangers, preview
+        from defib.commands.env import MemoryEnv
+
+        before = env.read()
+        copy = MemoryEnv(before, is_live=False)
+        func(args, copy)
+        return dangers(before, copy.xml, live=env.live), preview(before, copy.xml)
+
+    return check
 
 
 EXAMPLES = """examples:
@@ -113,14 +142,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                 action=SuggestingSubParsers)
 
     def rsc_action(name: str, help_: str, call: Callable[[CommandEnv, str], Outcome],
-                   changes: bool = True) -> None:
+                   changes: bool = True, guard: bool = False) -> None:
+        def func(a: argparse.Namespace, env: CommandEnv) -> Outcome:
+            return call(env, a.rsc)
+
         p = action(sub, name, help_, f"defib resource {name} web" + (" --wait" if changes
                                                                     else ""),
-                   changes, lambda a, env: call(env, a.rsc))
+                   changes, func, trial(func) if guard else None)
         p.add_argument("rsc", metavar="RESOURCE")
 
     rsc_action("start", "allow a resource to run (target-role=Started)", r.start)
-    rsc_action("stop", "stop a resource (target-role=Stopped)", r.stop)
+    rsc_action("stop", "stop a resource (target-role=Stopped); a running one only after "
+                       "confirmation or with --force", r.stop, guard=True)
     rsc_action("promote", "promote a promotable clone (target-role=Promoted)", r.promote)
     rsc_action("demote", "demote a promotable clone (target-role=Unpromoted)", r.demote)
     rsc_action("manage", "let the cluster manage a resource again (is-managed=true)", r.manage)

@@ -19,7 +19,7 @@ Version = tuple[int, int, int]
 
 EMPTY_CIB = (
     '<cib admin_epoch="0" epoch="0" num_updates="0" validate-with="pacemaker-3.9"'
-    ' crm_feature_set="3.17.4">'
+    ' crm_feature_set="3.16.1">'
     "<configuration><crm_config/><nodes/><resources/><constraints/></configuration>"
     "<status/></cib>"
 )

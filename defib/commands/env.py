@@ -31,7 +31,7 @@ EDIT_BACKOFF_S = 0.01
 APPLY_WAIT_S = 5.0
 EMPTY_CIB = (
     '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
-    ' crm_feature_set="3.17.4"><configuration><crm_config/><nodes/><resources/>'
+    ' crm_feature_set="3.16.1"><configuration><crm_config/><nodes/><resources/>'
     "<constraints/></configuration><status/></cib>"
 )
 
@@ -112,6 +112,7 @@ def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
         changed = [tag for tag, text in after.items() if before.get(tag) != text]
         if not changed:
             return result
+        refuse_invalid(ET.fromstring(xml), root)
         if len(changed) == 1:
             section, text = changed[0], after[changed[0]]
         else:
@@ -126,6 +127,20 @@ def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
         return result
     raise CommandError(f"the configuration keeps changing under this command (refused"
                        f" {EDIT_RETRIES} times as based on an older version); try again")
+
+
+def refuse_invalid(before: ET.Element, after: ET.Element) -> None:
+    """The checks every write passes (typed values, names, Pacemaker's schema): a command
+    that would introduce a mistake changes nothing and says why."""
+    from defib.configure.report import errors
+    from defib.configure.validate import write_problems
+
+    problems = errors(write_problems(before, after))
+    if problems:
+        first = problems[0]
+        raise CommandError("refused, the configuration would not be valid: "
+                           + "; ".join(str(p).removeprefix("error: ") for p in problems),
+                           first.ident)
 
 
 def set_transient_status(root: ET.Element, node: str, name: str, value: str | None) -> bool:

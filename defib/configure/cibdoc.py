@@ -34,6 +34,28 @@ def empty_cib() -> ET.Element:
     return cib
 
 
+# The feature set of Pacemaker 2.1.5's tools (crm_simulate --version is 2.1.5 and says
+# "greater than our own '3.16.1'"): a CIB whose root declares a newer one is read, but every
+# change to it is discarded, and crm_simulate aborts at the first simulated action.
+FEATURE_SET = "3.16.1"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split("."))
+    except ValueError:
+        return (99,)
+
+
+def for_pacemaker(root: ET.Element) -> ET.Element:
+    """A CIB as Pacemaker's own tools will read it: a feature set on the root they know
+    (history entries keep theirs: only the root's is compared)."""
+    current = root.get("crm_feature_set")
+    if current is None or _version(current) > _version(FEATURE_SET):
+        root.set("crm_feature_set", FEATURE_SET)
+    return root
+
+
 def parse_cib(xml: str) -> ET.Element:
     try:
         root = ET.fromstring(xml)
@@ -241,7 +263,7 @@ class CibDoc:
     def rename(self, old: str, new: str) -> list[str]:
         el = self.find(old)
         if el is None:
-            raise _unknown(old)
+            raise _unknown(old, self.conf)
         if self.find(new) is not None:
             from defib.errors import ConfigError
             raise ConfigError(f"id {new!r} is already in use", new)
@@ -269,7 +291,7 @@ class CibDoc:
         notes: list[str] = []
         for ident in idents:
             if self.find(ident) is None:
-                raise _unknown(ident)
+                raise _unknown(ident, self.conf)
         # Outer containers first, as crmsh: their constraints move to what they contained.
         rank = {"clone": 0, "master": 0, "bundle": 0, "group": 1}
         ordered = sorted(idents, key=lambda i: rank.get(getattr(self.find(i), "tag", ""), 2))
@@ -344,10 +366,15 @@ class CibDoc:
             else:
                 _collapse_sets(con)
                 notes.append(f"constraint {_cli_kind(con.tag)}:{con.get('id')} updated")
-        for tags in self.section("tags", False):
-            for ref in tags.findall("obj_ref"):
+        tags = self.section("tags", False)
+        for tag in list(tags):
+            for ref in tag.findall("obj_ref"):
                 if ref.get("id") == ident:
-                    tags.remove(ref)
+                    tag.remove(ref)
+            if not tag.findall("obj_ref"):
+                # A tag must name something (the schema says so): an empty one goes.
+                tags.remove(tag)
+                notes.append(f"empty tag:{tag.get('id')} deleted")
         return notes
 
 
@@ -392,6 +419,13 @@ def _close(choices: list[str], word: str) -> str | None:
     return suggest(word, choices)
 
 
-def _unknown(ident: str) -> Exception:
+def _unknown(ident: str, conf: ET.Element) -> Exception:
+    from defib.configure.syntax import suggest
     from defib.errors import UnknownReferenceError
-    return UnknownReferenceError(f"no object with id {ident!r}", ident)
+
+    known = sorted({el.get("id", "") for el in conf if el.get("id")}
+                   | {el.get("id", "") for section in conf for el in section.iter()
+                      if el.tag in RESOURCE_TAGS + CONSTRAINT_TAGS + ("node", "tag")})
+    hint = suggest(ident, [k for k in known if k])
+    return UnknownReferenceError(f"no object with id {ident!r}"
+                                 + (f" (did you mean {hint!r}?)" if hint else ""), ident)

@@ -17,19 +17,21 @@ from typing import Protocol
 
 from defib.configure import editing
 from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
+from defib.configure.checks import check_parsed
 from defib.configure.cibdoc import CibDoc, empty_cib, parse_cib
 from defib.configure.ids import IdAllocator
 from defib.configure.lexer import Statement, split_statements
 from defib.configure.parser import Parsed, parse_statement
 from defib.configure.render import render
 from defib.configure.report import Problem, errors
-from defib.configure.syntax import ParseFailure
+from defib.configure.syntax import ParseFailure, suggest
 from defib.configure.validate import (
     check_agent,
     check_references,
-    fencing_problems,
-    option_problems,
+    locate,
+    verify_all,
     verify_doc,
+    write_problems,
 )
 
 
@@ -114,6 +116,7 @@ def _commit(store: CibStore, doc: CibDoc, notes: list[str], problems: list[Probl
             dry_run: bool = False) -> Result:
     seen = {(p.code, p.ident) for p in problems}
     problems = problems + [p for p in verify_doc(doc) if (p.code, p.ident) not in seen]
+    problems += write_problems(parse_cib(store.read()), doc.root, problems)
     if errors(problems):
         return Result(False, "", tuple(notes), tuple(problems))
     if not dry_run:
@@ -144,7 +147,7 @@ def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
 
 def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
     doc = _load(store)
-    problems = verify_doc(doc) + fencing_problems(doc) + option_problems(doc)
+    problems = verify_all(doc)
     if agents is not None:
         text = render(doc.conf)
         parsed, parse_problems = editing.parse_into(doc, text, IdAllocator())
@@ -167,6 +170,7 @@ def _place(doc: CibDoc, parsed: list[Parsed], agents: AgentCatalog | None, inter
     for p in parsed:
         if agents is not None:
             problems.extend(check_agent(p, agents))
+        problems.extend(locate(check_parsed(p.kind, p.element), p))
         if interactive:
             _interactive_defaults(p, agents, ids)
         n, pr = doc.apply(p, interactive)
@@ -238,6 +242,11 @@ def _script_command(doc: CibDoc, st: Statement, notes: list[str],
         elif word == "rename" and len(words) == 3:
             notes.extend(doc.rename(words[1], words[2]))
         elif word == "erase":
+            if words[1:] not in ([], ["nodes"]):
+                problems.append(Problem("usage", "erase takes nothing or 'nodes', not "
+                                        f"{' '.join(words[1:])!r}", st.tokens[1].location,
+                                        suggest(words[1], ["nodes"])))
+                return ""
             editing.erase(doc, words[1:] == ["nodes"])
         elif word == "set" and len(words) == 3:
             editing.set_value(doc, words[1], words[2])

@@ -78,6 +78,16 @@ class LiveCib:
             self._read_epoch = self._epoch(xml)
         return xml
 
+    def scheduler_input(self, xml: str) -> str:
+        """``xml`` with quorum and DC as the cluster knows them now (what the DC gives the
+        scheduler), so that a simulation of an export decides what the cluster decided."""
+        from defib.controller.status import scheduler_input
+
+        status = self._client().status()
+        dc = status.get("dc") or {}
+        quorate = bool((status.get("quorum") or {}).get("quorate"))
+        return scheduler_input(xml, quorate, str(dc["id"]) if dc.get("id") else None)
+
     def replace(self, xml: str) -> None:
         conf = ET.fromstring(xml).find("configuration")
         if conf is None:

@@ -21,6 +21,7 @@ from defib.configure.syntax import (
     ORDER_KINDS,
     RESOURCE_SECTIONS,
     ROLES,
+    SCORE_WORDS,
     SET_TAGS,
     STATEMENTS,
     ParseFailure,
@@ -28,6 +29,7 @@ from defib.configure.syntax import (
     canon_interval,
     canon_score,
     suggest,
+    suggest_score,
 )
 
 # Maps (tag, $id-ref value) to the id meant: crmsh lets ``operations $id-ref=`` name a
@@ -419,10 +421,13 @@ def _score_token(ts: TokenStream, what: str) -> tuple[str, str]:
     if what == "kind or score":
         kind = {k.lower(): k for k in ORDER_KINDS}.get(raw.lower())
         if kind is None:
-            ts.fail(f"unknown order kind {raw!r}", tok, suggest(raw, ORDER_KINDS))
+            ts.fail(f"unknown order kind or score {raw!r}", tok,
+                    suggest(raw, ORDER_KINDS + SCORE_WORDS), code="invalid-score")
         assert kind is not None
         return "kind", kind
-    return "score-attribute", raw
+    # Constraints take a score only: score-attribute belongs to rules (the schema says so).
+    ts.fail(f"invalid score {raw!r}: expected an integer, inf or -inf", tok,
+            suggest_score(raw), code="invalid-score")
 
 
 def _check_quals(ts: TokenStream, sets: list[_Set], allowed: tuple[str, ...]) -> None:

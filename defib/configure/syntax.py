@@ -67,6 +67,31 @@ def canon_score(text: str) -> str | None:
     return "-INFINITY" if sign == "-" else "INFINITY"
 
 
+SCORE_WORDS = ("inf", "-inf", "INFINITY", "-INFINITY")
+
+
+def suggest_score(raw: str) -> str | None:
+    """The score meant by a mistyped one: ``INFINITYY`` -> ``INFINITY``, ``-inff`` -> ``-inf``."""
+    if re.fullmatch(r"[+-]?\d+(\.\d+)?[eE][+-]?\d+", raw):
+        return "-inf" if raw.startswith("-") else "inf"  # beyond any score: INFINITY
+    digits = re.sub(r"[^0-9+-]", "", raw)
+    if re.fullmatch(r"[+-]?\d+", digits) and len(raw) - len(digits) == 1:
+        return digits  # one stray character: "10o" -> "10"
+    hit = difflib.get_close_matches(raw.lower(), [w.lower() for w in SCORE_WORDS], 1, 0.6)
+    if hit:
+        return {"inf": "inf", "-inf": "-inf", "infinity": "INFINITY",
+                "-infinity": "-INFINITY"}[hit[0]]
+    return None
+
+
+def looks_like_score(raw: str) -> bool:
+    """A rule's ``word:`` is a score-attribute unless it is a botched score (``1e99``,
+    ``INFINITYY``, ``-5x``): those are refused rather than read as an attribute name."""
+    if raw[:1] in "+-0123456789":
+        return True
+    return bool(difflib.get_close_matches(raw.lower(), ["infinity", "inf"], 1, 0.75))
+
+
 def cli_score(score: str) -> str:
     return score.replace("+INFINITY", "inf").replace("INFINITY", "inf")
 
@@ -262,6 +287,10 @@ class TokenStream:
             score = canon_score(tok.text[:-1])
             if score is not None:
                 el.set("score", score)
+            elif looks_like_score(tok.text[:-1]):
+                self.fail(f"invalid score {tok.text[:-1]!r}: expected an integer, inf or -inf "
+                          "(or the name of a node attribute holding the score)", tok,
+                          suggest_score(tok.text[:-1]), code="invalid-score")
             else:
                 el.set("score-attribute", tok.text[:-1])
         elif allow_score:

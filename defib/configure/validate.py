@@ -6,10 +6,12 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 from defib.cib.options import problem
+from defib.configure import schema
 from defib.configure.agents import AgentCatalog
+from defib.configure.checks import Finding, check_configuration, new_findings
 from defib.configure.cibdoc import CibDoc
 from defib.configure.parser import Parsed
-from defib.configure.report import Location, Problem
+from defib.configure.report import Location, Problem, errors
 from defib.configure.syntax import suggest
 
 # Parameters every agent accepts although metadata does not list them.
@@ -71,7 +73,9 @@ def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     # Constraints may name tags and templates too (Pacemaker expands them).
     resources = {r.get("id", "") for r in doc.resources()} | {
         t.get("id", "") for t in doc.section("tags", False)}
-    all_ids = {el.get("id", "") for el in doc.conf.iter() if el.get("id")}
+    # (obj_ref, resource_ref and an acl_target's role carry the id they point to.)
+    all_ids = {el.get("id", "") for el in doc.conf.iter()
+               if el.get("id") and el.tag not in ("obj_ref", "resource_ref", "role")}
     roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
     problems = []
     nodes = doc.node_names()
@@ -136,9 +140,10 @@ def verify_doc(doc: CibDoc) -> list[Problem]:
                                         f"{child.tag} {child.get('id')}", ident=child.get("id")))
     for el in doc.conf.iter():
         if el.tag in ("primitive", "group", "clone", "master", "bundle", "nvpair", "op",
-                      "rsc_location", "rsc_colocation", "rsc_order") and \
+                      "rsc_location", "rsc_colocation", "rsc_order", "node") and \
                 not el.get("id") and not el.get("id-ref"):
             problems.append(Problem("missing-id", f"<{el.tag}> without id"))
+    problems += _empty_containers(doc)
     return problems
 
 
@@ -165,11 +170,89 @@ def fencing_problems(doc: CibDoc) -> list[Problem]:
         return []
     if any(el.tag == "primitive" and el.get("class") == "stonith" for el in doc.resources()):
         return []
-    return [Problem("no-fence-device", "stonith-enabled is true but no fence device is"
-                    " configured: resources will not start and a lost node can never be"
-                    " fenced; configure a device (primitive ... stonith:fence_...) or set"
-                    " stonith-enabled=false", severity="warning")]
+    # An error, as crm_verify says: "Resource start-up disabled since no STONITH resources
+    # have been defined".
+    return [Problem("no-fence-device", "stonith enabled without a device: nothing will start"
+                    " (resource start-up disabled since no STONITH resources have been"
+                    " defined) and a lost node can never be fenced; configure a device"
+                    " (primitive ... stonith:fence_...) or set stonith-enabled=false")]
+
+
+def _empty_containers(doc: CibDoc) -> list[Problem]:
+    """A group without members, a clone of nothing: Pacemaker's schema refuses them."""
+    problems = []
+    for el in doc.section("resources", False).iter():
+        if el.tag in ("group", "clone", "master") and not any(
+                c.tag in ("primitive", "group") for c in el):
+            what = "member" if el.tag == "group" else "resource"
+            problems.append(Problem("empty-container", f"{el.tag} {el.get('id')} has no "
+                                    f"{what}", ident=el.get("id")))
+    return problems
+
+
+def verify_all(doc: CibDoc) -> list[Problem]:
+    """``configure verify``: everything ``crm_verify`` reports, and defib's typed checks of
+    what Pacemaker would silently ignore, for the whole configuration (old mistakes too)."""
+    problems = verify_doc(doc)
+    problems += [finding_problem(f) for f in check_configuration(doc.conf)]
+    if not errors(problems):
+        problems += schema.validate(ET.tostring(doc.root))
+    problems += fencing_problems(doc)
+    problems += option_problems(doc)
+    return problems
+
+
+def import_problems(text: str, source: str | None) -> list[Problem]:
+    """A CIB to import as it stands: well-formed, schema-valid, no typed mistakes."""
+    from defib.configure.cibdoc import parse_cib
+
+    problems = schema.validate(text, source)
+    if problems and problems[0].code == "not-xml":
+        return problems
+    doc = CibDoc(parse_cib(text))
+    own = verify_doc(doc) + [finding_problem(f) for f in check_configuration(doc.conf)]
+    return own + problems
 
 
 def element_text(el: ET.Element) -> str:
     return ET.tostring(el, encoding="unicode")
+
+
+def finding_problem(f: Finding, location: Location | None = None) -> Problem:
+    message = f.message if location is not None else f.text()
+    return Problem(f.code, message, location, f.suggestion, f.where.split(" ")[-1], f.severity)
+
+
+def locate(findings: list[Finding], p: Parsed) -> list[Problem]:
+    """Findings of a parsed statement as problems pointing at the token they came from."""
+    out = []
+    for f in findings:
+        loc = None
+        if f.needle:
+            tok = next((t for t in p.statement.tokens if t.text == f.needle), None) or next(
+                (t for t in p.statement.tokens if t.text.endswith(f.needle)
+                 or f.needle in t.text), None)
+            loc = tok.location if tok is not None else None
+        out.append(finding_problem(f, loc or p.statement.tokens[0].location))
+    return out
+
+
+def write_problems(before: ET.Element | None, after: ET.Element,
+                   known: list[Problem] | None = None) -> list[Problem]:
+    """Everything that refuses writing ``after`` (a whole ``<cib>``) over ``before``: typed
+    checks and schema errors that ``before`` did not have already (an old mistake must not
+    block an unrelated change; it is what ``verify`` is for). ``known``: problems already
+    reported (with their location): not repeated; once there are errors, the schema's
+    messages about the same mistake would only be noise."""
+    known = known or []
+    conf_before = before.find("configuration") if before is not None else None
+    conf_after = after.find("configuration")
+    found = new_findings(conf_before, conf_after) if conf_after is not None else []
+    problems = [finding_problem(f) for f in found
+                if not any(k.code == f.code and f.text().endswith(k.message) for k in known)]
+    if errors(known + problems):
+        return problems
+    old = {p.message for p in schema.validate(ET.tostring(before))} \
+        if before is not None else set()
+    problems += [p for p in schema.validate(ET.tostring(after)) if p.message not in old]
+    return problems

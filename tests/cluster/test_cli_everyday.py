@@ -97,7 +97,7 @@ def test_ban_without_node_then_clear(cluster: Path) -> None:
 
 
 def test_stop_start_with_wait(cluster: Path) -> None:
-    defib(cluster, "resource", "stop", "site", "--wait", "--timeout", "30")
+    defib(cluster, "resource", "stop", "site", "--force", "--wait", "--timeout", "30")
     assert running_on(cluster, "ip") == []
     assert locate(cluster, "site") == "resource site is NOT running"
     defib(cluster, "resource", "start", "site", "--wait", "--timeout", "30")
@@ -166,7 +166,7 @@ def test_property_set_get_and_errors(cluster: Path) -> None:
 def test_maintenance_unmanage_and_node_attributes(cluster: Path) -> None:
     home = running_on(cluster, "web")
     defib(cluster, "resource", "unmanage", "web")
-    defib(cluster, "resource", "stop", "web", "--wait")
+    defib(cluster, "resource", "stop", "web", "--force", "--wait")
     assert running_on(cluster, "web") == home  # unmanaged: left alone
     defib(cluster, "resource", "manage", "web", "--wait", "--timeout", "30")
     assert running_on(cluster, "web") == []  # managed again: the stop applies
@@ -250,9 +250,9 @@ def test_fence_a_node_last(cluster: Path) -> None:
         '<op id="fence-local-monitor" name="monitor" interval="60s"/></operations></primitive>'))
     root.remove(status)
     exported.write_text(ET.tostring(root, encoding="unicode"))
-    defib(cluster, "cib", "import", str(exported))
+    defib(cluster, "cib", "import", "--force", str(exported))
     defib(cluster, "resource", "cleanup", "--wait", "--timeout", "30")
-    proc = defib(cluster, "node", "fence", "node2")
+    proc = defib(cluster, "node", "fence", "node2", "--force")
     assert "node2 fenced (reboot) by the DC node1" in proc.stdout
     assert daemon_pid(cluster, "node2") is None
     deadline = time.monotonic() + 20

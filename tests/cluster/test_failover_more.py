@@ -159,7 +159,7 @@ def test_manual_fencing_request(tmp_path: Path) -> None:
             pytest.skip("rec landed on the DC")
         done = subprocess.run(
             [sys.executable, "-m", "defib.cli.main", "node", "--dir", str(rc.dir),
-             "fence", home], capture_output=True, text=True, timeout=60)
+             "fence", home, "--force"], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"{home} fenced" in done.stdout
         rc.down.add(home)

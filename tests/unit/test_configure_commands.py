@@ -46,6 +46,10 @@ def test_cli_web_service_script_show_and_xml(tmp_path: Path) -> None:
     root = ET.fromstring(xml)
     order = root.find(".//rsc_order")
     assert order is not None and order.get("first") == "vip" and order.get("then") == "www"
+    # As crm_verify: fencing is on by default and there is no fence device: nothing starts.
+    r = run(cib, "configure", "verify")
+    assert r.returncode == 1 and "stonith enabled without a device" in r.stderr
+    assert run(cib, "configure", "property", "stonith-enabled=false").returncode == 0
     assert run(cib, "configure", "verify").returncode == 0
 
 

@@ -57,14 +57,16 @@ def test_resource_sets_and_simple_forms() -> None:
 
 def test_acl_shortcuts_round_trip() -> None:
     store = MemoryCib()
-    text = ("role r read meta:d0:target-role write property read status deny ref:d0\n"
+    # ref:d0 must name something: Pacemaker's schema refuses a dangling reference.
+    text = ("primitive d0 Dummy\n"
+            "role r read meta:d0:target-role write property read status deny ref:d0\n"
             "acl_target alice r\n")
     assert load(store, "replace", text).ok
     xml = show_xml(store).output
     assert "//primitive[@id='d0']/meta_attributes/nvpair[@name='target-role']" in xml
-    assert show(store).output == ("role r \\\n\tread meta:d0:target-role \\\n\twrite property"
-                                  " \\\n\tread status \\\n\tdeny ref:d0\n"
-                                  "acl_target alice \\\n\tr\n")
+    assert show(store, ["r", "alice"]).output == (
+        "role r \\\n\tread meta:d0:target-role \\\n\twrite property"
+        " \\\n\tread status \\\n\tdeny ref:d0\nacl_target alice \\\n\tr\n")
 
 
 def test_errors_have_location_and_suggestion_and_are_collected() -> None:

@@ -13,13 +13,19 @@ import xml.etree.ElementTree as ET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from defib.commands.options import OPTIONS
+from defib.configure.checks import OP_ATTRS, RESOURCE_META, typo_of
 from defib.configure.commands import MemoryCib, load, show
 
 KEYWORDS = {"params", "meta", "utilization", "op", "operations", "rule", "and", "or", "op_params",
             "op_meta", "attributes", "description", "date", "defined", "not_defined", "to",
             "select", "id", "name", "interval", "timeout", "role", "start-delay", "enabled",
             "requires", "on-fail", "record-pending", "interval-origin"}
-names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda s: s not in KEYWORDS)
+# Names the typed checks know (meta attributes, operation attributes, cluster options), and
+# anything one slip away from them, carry typed values or are refused as typos: not drawn.
+CHECKED = sorted(set(RESOURCE_META) | set(OP_ATTRS) | set(OPTIONS))
+names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda s: s not in KEYWORDS and typo_of(s, CHECKED) is None)
 values = st.text(alphabet="abcXYZ019 ,=:/'\"-_.\\", max_size=12)
 plain_values = st.from_regex(r"[a-z0-9][a-z0-9.]{0,5}", fullmatch=True)
 
@@ -155,10 +161,13 @@ def configuration(draw: st.DrawFn) -> str:
     for i in range(draw(st.integers(0, 3))):
         score = draw(st.sampled_from(["inf", "-inf", "100"]))
         body = draw(rsc_list(rscs, ["Started", "Promoted"]))
-        opt = draw(st.sampled_from(["", " node-attribute=rack", " influence=false"]))
+        forced = draw(st.sampled_from(["", "_rsc_set_ "]))
+        plain = not forced and len(body.split()) == 2 and not set(body) & set("([")
+        # Pacemaker's schema takes node-attribute on a two-resource colocation only.
+        opt = draw(st.sampled_from(["", " influence=false"]
+                                   + ([" node-attribute=rack"] if plain else [])))
         if len(body.split()) >= 2:
-            lines.append(f"colocation col{i} {score}: {draw(st.sampled_from(['', '_rsc_set_ ']))}"
-                         f"{body}{opt}")
+            lines.append(f"colocation col{i} {score}: {forced}{body}{opt}")
     for i in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from(["", "Mandatory: ", "Optional: ", "Serialize: "]))
         body = draw(rsc_list(rscs, ["start", "promote"]))
