@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale fuzz conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(STAMP)
 # 300 resources on a local 3-node cluster: configure -> all running, power-cut failover.
 bench-scale: $(STAMP)
 	$(VENV)/bin/python -m bench.scale $(SCALE_ARGS)
+
+# 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
+fuzz: $(STAMP)
+	$(VENV)/bin/python -m bench.cib_fuzz --inputs 10000
 
 clean:
 	rm -rf $(VENV) build *.egg-info
