@@ -96,7 +96,7 @@ def test_a_huge_clone_max_is_bounded() -> None:
                ' provider="heartbeat" type="Dummy"/></clone>')
     transition = schedule(parse_cib(text), dt.datetime(2026, 1, 1))
     clone = transition.working_set.by_id["c"]
-    assert len(clone.instances) == 4096  # type: ignore[attr-defined]
+    assert len(clone.instances) == 1000  # type: ignore[attr-defined]
 
 
 @needs_cases
