@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 
+from defib.cluster import local
 from defib.cluster.config import render_config
 from defib.cluster.testing import LocalCluster
+from defib.errors import ClusterError
 
 pytestmark = pytest.mark.cluster
 
@@ -93,6 +95,9 @@ def test_clock_offsets_are_measured_and_a_node_too_far_off_is_refused_and_logged
         assert [n["name"] for n in st["nodes"] if n["member"]] == ["node1", "node2"]
         far = _offset_of(cluster, "node1", "node3")
         assert far is not None and 59900 < far <= 60000
+        # What `defib cluster start` says when it waits for the membership in vain.
+        with pytest.raises(ClusterError, match="node3's clock is 60.0 s ahead of node1's"):
+            local.wait_formed(cluster.dir, cluster.names, timeout=2)
 
 
 def test_a_running_node_keeps_its_state_private(tmp_path: Path) -> None:
