@@ -20,7 +20,6 @@ from typing import Any
 from defib.acl.identity import Identity
 from defib.acl.rules import Access, acl_enabled, denied_writes, permissions_for
 from defib.cluster import cibxml
-from defib.errors import DefibError
 
 Answer = dict[str, Any]
 Serve = Callable[[dict[str, Any]], Awaitable[Answer]]
@@ -45,7 +44,7 @@ class Gate:
             return await serve(request)
         op = request.get("op")
         copy = self.current()
-        root = cibxml.parse(copy.xml)
+        root = copy.root
         if not acl_enabled(root):
             return self._refuse(caller, op, "ACLs are not enabled (enable-acl) and the user is"
                                 f" not root nor in group {self.admin_group}")
@@ -80,10 +79,9 @@ class Gate:
         change = request.get("change")
         if not isinstance(change, dict):
             return ["send a change that is not an object"]
-        try:
-            new_root = cibxml.parse(cibxml.apply_change(copy, change).xml)
-        except DefibError as exc:
-            return [f"make an invalid change ({exc})"]
+        # An invalid or stale change raises here, as the DC would refuse it (the caller
+        # answers with its kind: a CibConflictError is read again and retried).
+        new_root = cibxml.apply_change(copy, change).root
         # The permissions as the CIB grants them now: a change cannot grant itself rights.
         return denied_writes(root, new_root, access, Access(new_root, permissions))
 
