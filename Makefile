@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale bench-events conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale bench-events fuzz conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-scale: $(STAMP)
 # The event-sequence differential against crm_simulate, 200 sequences.
 bench-events: $(STAMP)
 	$(VENV)/bin/python -m bench.event_sequences --seeds 200
+
+# 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
+fuzz: $(STAMP)
+	$(VENV)/bin/python -m bench.cib_fuzz --inputs 10000
 
 clean:
 	rm -rf $(VENV) build *.egg-info

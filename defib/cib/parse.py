@@ -1,16 +1,23 @@
 """CIB XML -> typed model.
 
-References by ``id-ref`` are resolved here, so the model never holds dangling ids;
-an unknown reference is an error naming the element and the id.
+References by ``id-ref`` are resolved here, so the model never holds dangling ids.
+
+Like Pacemaker's unpacking, a malformed object does not stop the reading of the rest: a
+dangling ``id-ref``, a group with no member, a clone with nothing to clone are reported (in
+``Cib.problems``, and logged once per process) and skipped. Only a document that is not a
+CIB at all (malformed XML, no ``<configuration>``) is an error.
 """
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from defib.cib.timespec import parse_ms
-from defib.errors import CibParseError, UnknownReferenceError
+from defib.errors import CibParseError
 from defib.model.cib import Cib, FencingLevel, Node, Tag
 from defib.model.constraints import Colocation, Location, Order, ResourceSet, Ticket
 from defib.model.nvsets import NvSet
@@ -39,6 +46,27 @@ from defib.model.scores import parse_score
 from defib.model.status import LrmResource, NodeState, OpRecord, TicketState
 from defib.perf import cyclic_gc_paused
 
+log = logging.getLogger("defib.cib")
+# Problems already logged by this process: the DC reads the same CIB on every event.
+_LOGGED: OrderedDict[str, None] = OrderedDict()
+
+
+def _log_once(message: str) -> None:
+    if message in _LOGGED:
+        return
+    _LOGGED[message] = None
+    if len(_LOGGED) > 1000:
+        _LOGGED.popitem(last=False)
+    log.warning("CIB: %s", message)
+
+
+T = TypeVar("T")
+
+
+class _Skip(Exception):
+    """This object is malformed: report it and leave it out."""
+
+
 _NVSET_TAGS = ("instance_attributes", "meta_attributes", "utilization", "cluster_property_set")
 
 
@@ -52,16 +80,22 @@ def _opt_bool(text: str | None) -> bool | None:
     return None if text is None else _bool(text, False)
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _int(text: str | None, default: int = 0) -> int:
+    """An integer attribute as Pacemaker reads one (strtoll): clamped to 64 bits; the
+    default when unreadable ("inf", "nan", "abc")."""
     if text is None:
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         try:
-            return int(float(text))
-        except ValueError:
+            value = int(float(text))
+        except (ValueError, OverflowError):  # OverflowError: "inf", "1e999"
             return default
+    return max(INT64_MIN, min(INT64_MAX, value))
 
 
 class _Parser:
@@ -69,32 +103,42 @@ class _Parser:
 
     def __init__(self, root: ET.Element) -> None:
         self.root = root
+        self.problems: list[str] = []
         self.by_id: dict[str, ET.Element] = {}
         for element in root.iter():
             ident = element.get("id")
             if ident is not None and element.get("id-ref") is None:
                 self.by_id.setdefault(ident, element)
 
+    def report(self, message: str) -> None:
+        self.problems.append(message)
+        _log_once(message)
+
     def deref(self, element: ET.Element) -> ET.Element:
         ref = element.get("id-ref")
         if ref is None:
             return element
         target = self.by_id.get(ref)
-        if target is None:
-            raise UnknownReferenceError(
-                f"<{element.tag} id-ref={ref!r}> refers to an id that does not exist", ref
-            )
+        if target is None or target.tag != element.tag:
+            what = "does not exist" if target is None else f"is a <{target.tag}>"
+            raise _Skip(f"<{element.tag} id-ref={ref!r}> ignored: that id {what}")
         return target
+
+    def each(self, elements: Iterable[ET.Element], read: Callable[[ET.Element], T]) -> list[T]:
+        """``read`` every element; a malformed one is reported and left out."""
+        out = []
+        for element in elements:
+            try:
+                out.append(read(element))
+            except _Skip as skip:
+                self.report(str(skip))
+        return out
 
     # -- rules and name/value sets ------------------------------------------------------
 
     def rule(self, element: ET.Element) -> Rule:
         element = self.deref(element)
-        expressions: list[Expression] = []
-        for child in element:
-            expr = self.expression(child)
-            if expr is not None:
-                expressions.append(expr)
+        expressions = [e for e in self.each(element, self.expression) if e is not None]
         score = element.get("score")
         return Rule(
             id=element.get("id", ""),
@@ -162,13 +206,18 @@ class _Parser:
         rule: Rule | None = None
         for child in element:
             if child.tag == "nvpair":
-                child = self.deref(child)
+                try:
+                    child = self.deref(child)
+                except _Skip as skip:
+                    self.report(str(skip))
+                    continue
                 name = child.get("name")
                 if name is None:
                     continue
                 pairs.append((name, child.get("value", "")))
             elif child.tag == "rule":
-                rule = self.rule(child)
+                rules = self.each([child], self.rule)
+                rule = rules[0] if rules else rule
         return NvSet(
             id=element.get("id", ""),
             pairs=tuple(pairs),
@@ -177,7 +226,7 @@ class _Parser:
         )
 
     def nvsets(self, parent: ET.Element, tag: str) -> tuple[NvSet, ...]:
-        return tuple(self.nvset(child) for child in parent if child.tag == tag)
+        return tuple(self.each((c for c in parent if c.tag == tag), self.nvset))
 
     # -- resources -----------------------------------------------------------------------
 
@@ -185,31 +234,33 @@ class _Parser:
         ops_el = parent.find("operations")
         if ops_el is None:
             return ()
-        ops_el = self.deref(ops_el)
-        out: list[Operation] = []
-        for op in ops_el.findall("op"):
-            op = self.deref(op)
-            meta = self.nvsets(op, "meta_attributes")
-            attrs = dict(op.attrib)
-            # Meta attributes of an op act as its XML attributes (timeout, on-fail ...).
-            for nvset in meta:
-                for key, value in nvset.pairs:
-                    attrs.setdefault(key, value)
-            out.append(
-                Operation(
-                    id=op.get("id", ""),
-                    name=op.get("name", ""),
-                    interval_ms=parse_ms(attrs.get("interval"), 0) or 0,
-                    role=attrs.get("role"),
-                    timeout=attrs.get("timeout"),
-                    on_fail=attrs.get("on-fail"),
-                    enabled=_bool(attrs.get("enabled"), True),
-                    attributes=tuple(attrs.items()),
-                    instance_attributes=self.nvsets(op, "instance_attributes"),
-                    meta_attributes=meta,
-                )
-            )
-        return tuple(out)
+        try:
+            ops_el = self.deref(ops_el)
+        except _Skip as skip:
+            self.report(str(skip))
+            return ()
+        return tuple(self.each(ops_el.findall("op"), self.operation))
+
+    def operation(self, op: ET.Element) -> Operation:
+        op = self.deref(op)
+        meta = self.nvsets(op, "meta_attributes")
+        attrs = dict(op.attrib)
+        # Meta attributes of an op act as its XML attributes (timeout, on-fail ...).
+        for nvset in meta:
+            for key, value in nvset.pairs:
+                attrs.setdefault(key, value)
+        return Operation(
+            id=op.get("id", ""),
+            name=op.get("name", ""),
+            interval_ms=parse_ms(attrs.get("interval"), 0) or 0,
+            role=attrs.get("role"),
+            timeout=attrs.get("timeout"),
+            on_fail=attrs.get("on-fail"),
+            enabled=_bool(attrs.get("enabled"), True),
+            attributes=tuple(attrs.items()),
+            instance_attributes=self.nvsets(op, "instance_attributes"),
+            meta_attributes=meta,
+        )
 
     def primitive(self, element: ET.Element) -> Primitive:
         return Primitive(
@@ -238,9 +289,13 @@ class _Parser:
         )
 
     def group(self, element: ET.Element) -> Group:
+        members = tuple(self.primitive(c) for c in element if c.tag == "primitive")
+        if not members:
+            # Pacemaker allows it (and shows nothing); defib's phases expect a first member.
+            raise _Skip(f"group {element.get('id')!r} has no member resources: ignored")
         return Group(
             id=element.get("id", ""),
-            members=tuple(self.primitive(c) for c in element if c.tag == "primitive"),
+            members=members,
             meta_attributes=self.nvsets(element, "meta_attributes"),
             instance_attributes=self.nvsets(element, "instance_attributes"),
             description=element.get("description"),
@@ -249,9 +304,7 @@ class _Parser:
     def clone(self, element: ET.Element) -> Clone:
         child_el = next((c for c in element if c.tag in ("primitive", "group")), None)
         if child_el is None:
-            raise CibParseError(
-                f"<{element.tag} id={element.get('id')!r}> has no child resource", element.get("id")
-            )
+            raise _Skip(f"<{element.tag} id={element.get('id')!r}> has nothing to clone: ignored")
         child: Primitive | Group = (
             self.primitive(child_el) if child_el.tag == "primitive" else self.group(child_el)
         )
@@ -331,7 +384,11 @@ class _Parser:
     def resource_sets(self, element: ET.Element) -> tuple[ResourceSet, ...]:
         out: list[ResourceSet] = []
         for rs in element.findall("resource_set"):
-            rs = self.deref(rs)
+            try:
+                rs = self.deref(rs)
+            except _Skip as skip:
+                self.report(str(skip))
+                continue
             ordered = rs.get("ordered")
             out.append(
                 ResourceSet(
@@ -483,15 +540,12 @@ class _Parser:
             found = config.find(name) if config is not None else None
             return list(found) if found is not None else []
 
-        crm_config = tuple(
-            self.nvset(c) for c in section("crm_config") if c.tag == "cluster_property_set"
-        )
-        rsc_defaults = tuple(
-            self.nvset(c) for c in section("rsc_defaults") if c.tag == "meta_attributes"
-        )
-        op_defaults = tuple(
-            self.nvset(c) for c in section("op_defaults") if c.tag == "meta_attributes"
-        )
+        crm_config = tuple(self.each(
+            (c for c in section("crm_config") if c.tag == "cluster_property_set"), self.nvset))
+        rsc_defaults = tuple(self.each(
+            (c for c in section("rsc_defaults") if c.tag == "meta_attributes"), self.nvset))
+        op_defaults = tuple(self.each(
+            (c for c in section("op_defaults") if c.tag == "meta_attributes"), self.nvset))
         nodes = tuple(
             Node(
                 id=n.get("id", ""),
@@ -509,21 +563,19 @@ class _Parser:
         templates: list[Template] = []
         for element in section("resources"):
             if element.tag == "template":
-                templates.append(self.template(element))
+                templates += self.each([element], self.template)
                 continue
-            rsc = self.resource(element)
-            if rsc is not None:
-                resources.append(rsc)
+            resources += [r for r in self.each([element], self.resource) if r is not None]
         locations, colocations, orders, tickets = [], [], [], []
         for c in section("constraints"):
             if c.tag == "rsc_location":
-                locations.append(self.location(c))
+                locations += self.each([c], self.location)
             elif c.tag == "rsc_colocation":
-                colocations.append(self.colocation(c))
+                colocations += self.each([c], self.colocation)
             elif c.tag == "rsc_order":
-                orders.append(self.order(c))
+                orders += self.each([c], self.order)
             elif c.tag == "rsc_ticket":
-                tickets.append(self.ticket(c))
+                tickets += self.each([c], self.ticket)
         tags = tuple(
             Tag(id=t.get("id", ""), refs=tuple(r.get("id", "") for r in t.findall("obj_ref")))
             for t in section("tags")
@@ -581,6 +633,7 @@ class _Parser:
             node_states=node_states,
             ticket_states=tuple(ticket_states),
             attributes=tuple(root.attrib.items()),
+            problems=tuple(self.problems),
         )
 
 

@@ -84,6 +84,9 @@ class ClusterConfig:
     encrypt: bool = False
     # Members of this group may use the control socket as root can (Pacemaker's haclient).
     admin_group: str = "haclient"
+    # Let users outside the admin group reach the control socket (0666 in a 0711 state
+    # directory), where peer credentials and the CIB's ACLs decide what they may do.
+    acl_users: bool = False
     timing: Timing = field(default_factory=Timing)
     quorum: QuorumOptions = field(default_factory=QuorumOptions)
     source: Path | None = None
@@ -123,6 +126,7 @@ def parse_config(text: str, base: Path, source: Path | None = None) -> ClusterCo
         state_dir=base / cluster.get("state_dir", "."),
         encrypt=cluster.get("encrypt", False),
         admin_group=cluster.get("admin_group", "haclient"),
+        acl_users=cluster.get("acl_users", False),
         timing=Timing(**raw.timing),
         quorum=QuorumOptions(**raw.quorum),
         source=source,
@@ -160,6 +164,7 @@ def render_config(cfg: ClusterConfig) -> str:
         f"state_dir = {q(rel(cfg.state_dir))}",
         f"encrypt = {'true' if cfg.encrypt else 'false'}",
         f"admin_group = {q(cfg.admin_group)}",
+        f"acl_users = {'true' if cfg.acl_users else 'false'}",
         "",
         "[timing]",
     ]

@@ -4,9 +4,9 @@ Requests ``{"op": ...}``; answers ``{"ok": true, ...}`` or ``{"ok": false, "erro
 ``subscribe`` keeps the connection and streams one event per line.
 
 The socket is 0600 from its creation (bound under umask 0177) inside the 0700 state
-directory, and every connection is checked with the kernel's peer credentials: root, the
-daemon's own user and members of the admin group (``haclient``) are served; anybody else is
-refused, and the refusal is logged with the user's name.
+directory, and every request is checked against the caller's kernel peer credentials by
+``defib.acl.gate``: root, the daemon's own user and members of the admin group (``haclient``)
+may do everything, others what the CIB's ACL roles grant; refusals are logged with the user.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from defib.acl.identity import ADMIN_GROUP, Identity, peer_identity
+from defib.acl.gate import Gate, refusal
+from defib.acl.identity import ADMIN_GROUP, peer_identity
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import FILE_MODE, bind_unix
 from defib.errors import ClusterError, DefibError
@@ -39,6 +40,7 @@ class ControlServer:
         self.admin_group = admin_group
         self.log = logging.LoggerAdapter(logging.getLogger("defib.control"),
                                          {"node": node.node.name})
+        self.gate = Gate(lambda: node.cib.copy, admin_group, self.log)
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -71,28 +73,23 @@ class ControlServer:
                 except ValueError as exc:
                     await _send(writer, {"ok": False, "error": f"bad request: {exc}"})
                     continue
-                refusal = self._refusal(caller, request)
-                if refusal is not None:
-                    await _send(writer, refusal)
-                    continue
                 if request.get("op") == "subscribe":
-                    await self._stream(writer)
-                    return
-                await _send(writer, await self._answer(request))
+                    if self.gate.is_admin(caller):
+                        await self._stream(writer)
+                        return
+                    self.log.warning("refused 'subscribe' for %s: needs admin rights",
+                                     caller.describe())
+                    await _send(writer, refusal("'subscribe' needs admin rights"))
+                    continue
+                try:
+                    answer = await self.gate.serve(caller, request, self._answer)
+                except DefibError as exc:
+                    answer = {"ok": False, "error": str(exc), "kind": type(exc).__name__}
+                await _send(writer, answer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
             writer.close()
-
-    def _refusal(self, caller: Identity, request: dict[str, Any]) -> dict[str, Any] | None:
-        if caller.is_admin(self.admin_group):
-            return None
-        op = request.get("op")
-        self.log.warning("refused %r for %s: not root, not the daemon's user, not in group %s",
-                         op, caller.describe(), self.admin_group)
-        return {"ok": False, "kind": "PermissionDenied",
-                "error": f"permission denied: {caller.user} may not use this node's control"
-                         f" socket (root and members of group {self.admin_group} may)"}
 
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")

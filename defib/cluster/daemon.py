@@ -54,7 +54,11 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     await node.start()
     if attach is not None:
         await attach(node)
+    if cfg.acl_users:
+        # Others may find the socket by name, not list or read anything: files stay 0600.
+        node.state_dir.chmod(0o711)
     control = ControlServer(node, node.state_dir / SOCKET_NAME, done.set,
+                            mode=0o666 if cfg.acl_users else 0o600,
                             admin_group=cfg.admin_group)
     await control.start()
     log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,

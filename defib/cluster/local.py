@@ -230,4 +230,22 @@ def wait_formed(
             return last
         time.sleep(0.05)
     summary = {n: (s.get("view"), s.get("members")) for n, s in last.items()}
-    raise ClusterError(f"nodes {wanted} did not agree on one membership in {timeout}s: {summary}")
+    raise ClusterError(f"nodes {wanted} did not agree on one membership in {timeout}s:"
+                       f" {summary}{_clock_hint(directory, last)}")
+
+
+def _clock_hint(directory: Path, statuses: dict[str, dict[str, Any]]) -> str:
+    """Name the nodes kept out because their clocks are too far off (their packets are
+    refused), the commonest reason a started node never joins."""
+    limit = load_config(directory / CONFIG_NAME).timing.max_clock_offset * 1000
+    hints = set()
+    for observer, status in statuses.items():
+        for peer in status.get("nodes", []):
+            offset = peer.get("clock_offset_ms")
+            if isinstance(offset, int | float) and abs(offset) > limit:
+                hints.add(f"{peer['name']}'s clock is {abs(offset) / 1000:.1f} s"
+                          f" {'ahead of' if offset > 0 else 'behind'} {observer}'s")
+    if not hints:
+        return ""
+    return (f"; {'; '.join(sorted(hints))} (more than max_clock_offset ="
+            f" {limit / 1000:g} s): synchronise the clocks")

@@ -97,6 +97,7 @@ CLUSTER: dict[str, Check] = {
     "state_dir": text(),
     "encrypt": boolean,
     "admin_group": text(NODE_NAME, "a group name"),
+    "acl_users": boolean,
 }
 TIMING: dict[str, Check] = {
     "heartbeat_interval": seconds(0.01, 60),

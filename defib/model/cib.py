@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from defib.model.constraints import Colocation, Location, Order, Ticket
 from defib.model.nvsets import NvSet
@@ -61,6 +61,9 @@ class Cib:
     node_states: tuple[NodeState, ...] = ()
     ticket_states: tuple[TicketState, ...] = ()
     attributes: tuple[tuple[str, str], ...] = ()
+    # Objects the parser reported and skipped (an empty group, a dangling id-ref ...), as
+    # Pacemaker's unpacking reports and skips them; never part of the CIB's identity.
+    problems: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def version(self) -> tuple[int, int, int]:

@@ -21,6 +21,8 @@ def parse_score(text: str | None, default: int = 0) -> int:
         return 0
     try:
         number = int(float(value)) if "." in value else int(value)
+    except OverflowError:  # "1.5e999": as far as a score goes
+        return INFINITY if not value.startswith("-") else -INFINITY
     except ValueError:
         # Pacemaker reads a leading integer (strtoll); an unreadable score is 0.
         digits = ""

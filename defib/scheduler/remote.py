@@ -13,7 +13,7 @@ from defib.model.cib import Cib
 from defib.model.nvsets import unconditional
 from defib.model.resources import Bundle, Primitive, walk
 from defib.model.scores import INFINITY
-from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.unpack import WorkingSet, instance_count
 from defib.scheduler.working import BundleRt, NodeInfo, Prim
 
 if TYPE_CHECKING:  # actions.py uses this module
@@ -31,7 +31,7 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
     for bundle in cib.resources:
         if isinstance(bundle, Bundle) and bundle.child is not None:
             promoted = bundle.container_attr("promoted-max") or bundle.container_attr("masters")
-            count = _int(bundle.container_attr("replicas"), max(_int(promoted, 0), 1))
+            count = instance_count(bundle.container_attr("replicas"), max(_int(promoted, 0), 1))
             for index in range(count):
                 guest_name = f"{bundle.id}-{index}"
                 node = known.get(guest_name)

@@ -41,6 +41,15 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
+# Instances one clone or bundle may have: clone-max="2147483648" must not exhaust memory
+# (nor time: the instance phases grow faster than linearly; 1000 take about 3 s).
+MAX_INSTANCES = 1000
+
+
+def instance_count(text: str | None, default: int) -> int:
+    return max(0, min(_int(text, default), MAX_INSTANCES))
+
+
 @dataclass
 class WorkingSet:
     cib: Cib
@@ -247,7 +256,7 @@ class ResourceBuilder:
         if any(m.rsc_class in ("lsb", "systemd", "service", "upstart", "nagios") for m in members):
             # These agent classes can't tell unique instances apart: anonymous it is.
             clone.globally_unique = False
-        clone.clone_max = _int(meta.get("clone-max"), self.node_count)
+        clone.clone_max = instance_count(meta.get("clone-max"), self.node_count)
         clone.clone_node_max = _int(meta.get("clone-node-max"), 1)
         clone.promoted_max = _int(meta.get("promoted-max", meta.get("master-max")), 1)
         clone.promoted_node_max = _int(
@@ -293,7 +302,7 @@ class ResourceBuilder:
         bundle.container_type = ctype
         promoted_max = _int(config.container_attr("promoted-max")
                             or config.container_attr("masters"), 0)
-        replicas = _int(config.container_attr("replicas"), max(promoted_max, 1))
+        replicas = instance_count(config.container_attr("replicas"), max(promoted_max, 1))
         bundle.clone_max = replicas
         bundle.clone_node_max = _int(config.container_attr("replicas-per-host"), 1)
         bundle.globally_unique = True

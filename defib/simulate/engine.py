@@ -108,7 +108,10 @@ def execution_date(cib: Cib) -> dt.datetime | None:
     text = dict(cib.attributes).get("execution-date")
     if text is None or not text.strip().lstrip("-").isdigit():
         return None
-    return dt.datetime.fromtimestamp(int(text), dt.UTC).replace(tzinfo=None)
+    try:
+        return dt.datetime.fromtimestamp(int(text), dt.UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
+        return None
 
 
 @dataclasses.dataclass

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from defib.cluster import local
+from defib.cluster.config import render_config
 from defib.cluster.testing import LocalCluster
+from defib.errors import ClusterError
 
 pytestmark = pytest.mark.cluster
 
@@ -85,6 +95,9 @@ def test_clock_offsets_are_measured_and_a_node_too_far_off_is_refused_and_logged
         assert [n["name"] for n in st["nodes"] if n["member"]] == ["node1", "node2"]
         far = _offset_of(cluster, "node1", "node3")
         assert far is not None and 59900 < far <= 60000
+        # What `defib cluster start` says when it waits for the membership in vain.
+        with pytest.raises(ClusterError, match="node3's clock is 60.0 s ahead of node1's"):
+            local.wait_formed(cluster.dir, cluster.names, timeout=2)
 
 
 def test_a_running_node_keeps_its_state_private(tmp_path: Path) -> None:
@@ -117,3 +130,85 @@ def test_a_running_node_keeps_its_state_private(tmp_path: Path) -> None:
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+CLIENT = """
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile()
+for line in sys.stdin:
+    s.sendall(line.encode())
+    print(f.readline(), end="", flush=True)
+"""
+ACLS = """<acls><acl_target id="nobody"><role id="operator"/></acl_target>
+<acl_role id="operator"><acl_permission id="o1" kind="read" xpath="/cib"/>
+<acl_permission id="o2" kind="deny" xpath="//nvpair[@name='password']"/>
+<acl_permission id="o3" kind="write" xpath="//meta_attributes/nvpair[@name='target-role']"/>
+</acl_role></acls>"""
+WEB = """<resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy">
+<instance_attributes id="web-ia"><nvpair id="web-pw" name="password" value="{pw}"/>
+</instance_attributes><meta_attributes id="web-meta">
+<nvpair id="web-role" name="target-role" value="{role}"/></meta_attributes></primitive>
+</resources>"""
+
+
+def _as_nobody(sock: Path, requests: list[dict[str, object]]) -> list[dict[str, Any]]:
+    done = subprocess.run(["/usr/bin/python3", "-c", CLIENT, str(sock)], user=65534,
+                          group=65534, extra_groups=[], capture_output=True, text=True,
+                          timeout=30, check=True,
+                          input="".join(json.dumps(r) + "\n" for r in requests))
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a client as user nobody")
+def test_acl_user_on_a_real_daemon(tmp_path: Path) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="defib-acl-"))
+    directory.chmod(0o755)  # pytest's own directory is private to root
+    try:
+        with LocalCluster(directory / "c", 1, controller=False) as cluster:
+            cfg = dataclasses.replace(cluster.cfg, acl_users=True)
+            (cluster.dir / "cluster.toml").write_text(render_config(cfg))
+            cluster.dir.chmod(0o755)
+            cluster.start()
+            cluster.wait_formed(timeout=10)
+            client = cluster.client("node1")
+            root = ET.fromstring(client.get_cib()["xml"])
+            configuration = root.find("configuration")
+            assert configuration is not None
+            crm = configuration.find("crm_config")
+            if crm is None:
+                crm = ET.SubElement(configuration, "crm_config")
+            crm.append(ET.fromstring('<cluster_property_set id="acl-opts"><nvpair id="ea"'
+                                     ' name="enable-acl" value="true"/></cluster_property_set>'))
+            old = configuration.find("resources")
+            if old is not None:
+                configuration.remove(old)
+            configuration.append(ET.fromstring(WEB.format(pw="s3cret", role="Started")))
+            configuration.append(ET.fromstring(ACLS))
+            client.replace_section("configuration", ET.tostring(configuration, "unicode"))
+
+            state = cluster.dir / "node1"
+            assert _mode(state) == 0o711 and _mode(state / "control.sock") == 0o666
+            assert _mode(state / "cib.xml") == 0o600
+
+            def change(pw: str, role: str) -> dict[str, object]:
+                return {"op": "cib_change", "change": {
+                    "op": "replace_section", "section": "resources",
+                    "xml": WEB.format(pw=pw, role=role)}}
+
+            status, cib, denied, allowed, shutdown = _as_nobody(state / "control.sock", [
+                {"op": "status"}, {"op": "get_cib"}, change("stolen", "Started"),
+                change("s3cret", "Stopped"), {"op": "shutdown"}])
+            assert status["ok"] and status["node"]["name"] == "node1"
+            assert cib["ok"] and "s3cret" not in cib["xml"] and "web-role" in cib["xml"]
+            assert denied["ok"] is False and "web-pw" in denied["error"]
+            assert allowed["ok"] is True, allowed
+            assert shutdown["ok"] is False
+            xml = client.get_cib()["xml"]
+            assert 'value="Stopped"' in xml and "s3cret" in xml and "stolen" not in xml
+            log = cluster.log("node1")
+            assert "refused 'cib_change' for user nobody (uid 65534" in log
+            assert "refused 'shutdown' for user nobody (uid 65534" in log
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -17,6 +17,7 @@ from typing import Any, cast
 import pytest
 
 from defib.acl.identity import identity_of
+from defib.cluster.cibxml import CibCopy
 from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import bind_unix, private_dir, write_private
@@ -101,7 +102,8 @@ def test_control_socket_checks_peer_credentials(caplog: pytest.LogCaptureFixture
     except KeyError:
         pytest.skip("no haclient group on this machine")
     node = SimpleNamespace(node=SimpleNamespace(name="n1"), status=lambda: {"alive": 1},
-                           ops={})
+                           ops={}, cib=SimpleNamespace(copy=CibCopy.of("<cib><configuration/>"
+                                                                      "</cib>")))
     # A world-reachable directory and socket mode: only SO_PEERCRED stands in the way.
     directory = Path(tempfile.mkdtemp(prefix="defib-peercred-"))
     try:
@@ -121,7 +123,7 @@ def test_control_socket_checks_peer_credentials(caplog: pytest.LogCaptureFixture
         with caplog.at_level("WARNING", logger="defib.control"):
             refused, admitted = asyncio.run(scenario())
         assert refused["ok"] is False and refused["kind"] == "PermissionDenied"
-        assert "nobody may not use" in refused["error"]
+        assert "ACLs are not enabled" in refused["error"]
         assert "refused 'status' for user nobody (uid 65534" in caplog.text
         assert admitted == {"ok": True, "alive": 1}, "a member of haclient is served"
     finally:
