@@ -118,9 +118,10 @@ def _setup_host(args: argparse.Namespace) -> None:
 
 
 class Init:
-    """Runs the daemon and reaps. The host goes down with a daemon that stopped cleanly (exit
-    0, or any exit after a stop request); a daemon that crashed leaves the host up, its
-    resources running, until the supply asks for a new daemon (``start``)."""
+    """Runs the daemon and reaps. The host goes down with a daemon that exits (a clean stop,
+    or a refusal to start) or with anything after a stop request; a daemon killed by a
+    signal (a crash) leaves the host up, its resources running, until the supply asks for
+    a new daemon (``start``)."""
 
     def __init__(self, command: list[str], commands: int) -> None:
         self.command = command
@@ -166,7 +167,7 @@ class Init:
             if pid == self.daemon:
                 self.daemon = None
                 code = os.waitstatus_to_exitcode(status)
-                if code == 0 or self.stopping:
+                if code >= 0 or self.stopping:
                     return code  # the kernel kills whatever is left
 
 
