@@ -200,8 +200,11 @@ class Supply:
             _ip("link", "set", veth, "up")
 
     def unplug(self) -> None:
-        for link in range(self.args.links):
-            _ip("link", "del", host_veth(self.args.tag, self.args.index, link), check=False)
+        # One ip process for every link (-force: go on past links already gone).
+        lines = "".join(f"link del {host_veth(self.args.tag, self.args.index, link)}\n"
+                        for link in range(self.args.links))
+        subprocess.run(["ip", "-force", "-batch", "-"], input=lines, capture_output=True,
+                       text=True)
 
     def power_off(self) -> int:
         """SIGKILL the init; return once no process of the host is left (how many there were)."""
