@@ -102,10 +102,7 @@ def _ip(*args: str, check: bool = True) -> None:
 
 
 # -- init: PID 1 of the host ------------------------------------------------------------------
-def _init(args: argparse.Namespace, go: int) -> int:
-    if os.read(go, 1) != b"1":  # the supply could not plug the links: nothing to run
-        return 1
-    os.close(go)
+def _setup_host(args: argparse.Namespace) -> None:
     state = Path(args.dir) / args.node
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing of ours leaks to the machine
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -118,35 +115,75 @@ def _init(args: argparse.Namespace, go: int) -> int:
     for link in range(args.links):
         _ip("addr", "add", f"{node_address(args.index, link)}/24", "dev", f"eth{link}")
         _ip("link", "set", f"eth{link}", "up")
-    daemon = os.fork()
-    if daemon == 0:
-        os.setsid()
-        os.execvp(args.command[0], args.command)
 
-    def forward(signum: int, _frame: object) -> None:
-        try:
-            os.kill(daemon, signum)
-        except ProcessLookupError:
-            pass
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-    while True:  # reap every orphan; leave with the daemon (the kernel kills the rest)
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            return 0
-        except InterruptedError:
-            continue
-        if pid == daemon:
-            return os.waitstatus_to_exitcode(status)
+class Init:
+    """Runs the daemon and reaps. The host goes down with a daemon that exits (a clean stop,
+    or a refusal to start) or with anything after a stop request; a daemon killed by a
+    signal (a crash) leaves the host up, its resources running, until the supply asks for
+    a new daemon (``start``)."""
+
+    def __init__(self, command: list[str], commands: int) -> None:
+        self.command = command
+        self.commands = commands  # the supply's requests, one byte each
+        self.daemon: int | None = None
+        self.stopping = False
+
+    def spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            os.execvp(self.command[0], self.command)
+        self.daemon = pid
+
+    def listen(self) -> None:
+        while (request := os.read(self.commands, 1)) != b"":
+            if request == b"d" and self.daemon is None and not self.stopping:
+                self.spawn()
+
+    def stop(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        if self.daemon is not None:
+            try:
+                os.kill(self.daemon, signum)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self.stop)
+        self.spawn()
+        threading.Thread(target=self.listen, daemon=True).start()
+        while True:  # reap every orphan
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                if self.stopping:
+                    return 0
+                time.sleep(0.05)  # no child at all: wait for a stop or a new daemon
+                continue
+            except InterruptedError:
+                continue
+            if pid == self.daemon:
+                self.daemon = None
+                code = os.waitstatus_to_exitcode(status)
+                if code >= 0 or self.stopping:
+                    return code  # the kernel kills whatever is left
+
+
+def _init(args: argparse.Namespace, go: int) -> int:
+    if os.read(go, 1) != b"1":  # the supply could not plug the links: nothing to run
+        return 1
+    _setup_host(args)
+    return Init(args.command, go).run()
 
 
 # -- supply: the machine side ---------------------------------------------------------------------
 class Supply:
-    def __init__(self, args: argparse.Namespace, init_pid: int) -> None:
+    def __init__(self, args: argparse.Namespace, init_pid: int, commands: int) -> None:
         self.args = args
         self.init_pid = init_pid
+        self.commands = commands  # to the init
         self.state = Path(args.dir) / args.node
         self.namespace = pid_namespace(init_pid) or ""
         self.lock = threading.Lock()
@@ -163,8 +200,11 @@ class Supply:
             _ip("link", "set", veth, "up")
 
     def unplug(self) -> None:
-        for link in range(self.args.links):
-            _ip("link", "del", host_veth(self.args.tag, self.args.index, link), check=False)
+        # One ip process for every link (-force: go on past links already gone).
+        lines = "".join(f"link del {host_veth(self.args.tag, self.args.index, link)}\n"
+                        for link in range(self.args.links))
+        subprocess.run(["ip", "-force", "-batch", "-"], input=lines, capture_output=True,
+                       text=True)
 
     def power_off(self) -> int:
         """SIGKILL the init; return once no process of the host is left (how many there were)."""
@@ -203,6 +243,9 @@ class Supply:
                         conn.sendall(f"off {count}\n".encode())
                     finally:
                         self.answered.set()
+                elif request == "start" and not self.off:
+                    os.write(self.commands, b"d")  # a new daemon, if it has none
+                    conn.sendall(b"starting\n")
                 elif request == "status" and self.off:
                     conn.sendall(b"off 0\n")
                 elif request == "status":
@@ -246,7 +289,7 @@ def _supply(args: argparse.Namespace) -> int:
     setns(own_pid_ns, CLONE_NEWPID)
     os.close(ready_w)
     os.close(go_r)
-    supply = Supply(args, init_pid)
+    supply = Supply(args, init_pid, go_w)
     if os.read(ready_r, 1) != b"1":
         return 1
     try:

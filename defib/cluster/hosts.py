@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from defib.cluster.hostinit import bridge_name, host_veth, node_address
+from defib.cluster.hostinit import bridge_name, host_veth, members, node_address
 from defib.errors import ClusterError
-from defib.fencing.local_agent import HOSTS_FILE
+from defib.fencing.local_agent import HOSTS_FILE, host_request
 
 HOSTINIT_MODULE = "defib.cluster.hostinit"
 BASE_PORT = 5405
@@ -209,3 +209,25 @@ class ClientNamespace:
     def run(self, *cmd: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["ip", "netns", "exec", self.name, *cmd], capture_output=True,
                               text=True, timeout=timeout)
+
+
+def daemon_process(directory: Path, node: str) -> int | None:
+    """Machine PID of the node's daemon inside its host (None: host off or daemon dead)."""
+    record = host_record(directory, node)
+    if record is None:
+        return None
+    namespace = str(record.get("pid_namespace", ""))
+    for pid in members(namespace):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "defib.cli.daemon_cmd" in argv and HOSTINIT_MODULE not in argv:
+            return pid
+    return None
+
+
+def start_daemon(directory: Path, node: str) -> None:
+    """A new daemon in a host that is up but whose daemon died (as after a daemon crash)."""
+    if host_request(str(directory), node, "start", 5.0) != "starting":
+        raise ClusterError(f"the host of {node} is off", node)

@@ -138,6 +138,10 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
     for node in chosen:
         state = private_dir(directory / node.name)
         pid = daemon_pid(directory, node.name)
+        if pid is not None and as_hosts and hostmode.daemon_process(directory, node.name) is None:
+            hostmode.start_daemon(directory, node.name)  # the host is up, its daemon crashed
+            started.append(StartedNode(node.name, pid, False))
+            continue
         if pid is not None:
             started.append(StartedNode(node.name, pid, True))
             continue

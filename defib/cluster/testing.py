@@ -116,8 +116,11 @@ class LocalCluster:
         return pid
 
     def kill(self, name: str) -> float:
-        """kill -9 the node's daemon; returns the monotonic time of the kill."""
-        pid = self.pid(name)
+        """kill -9 the node's daemon; returns the monotonic time of the kill. (A host stays
+        up: its network stack answers, as a machine whose cluster daemon crashed.)"""
+        pid = hostmode.daemon_process(self.dir, name) if self.hosts else self.pid(name)
+        if pid is None:
+            raise ClusterError(f"{name} has no daemon", name)
         os.kill(pid, signal.SIGKILL)
         return time.monotonic()
 

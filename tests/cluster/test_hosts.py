@@ -17,8 +17,9 @@ import pytest
 
 from defib.cluster import hosts
 from defib.cluster.hostinit import members, pid_namespace
+from defib.cluster.testing import LocalCluster
 from defib.controller.harness import ResourceCluster, cib_xml, fence_device, primitive
-from defib.fencing.local_agent import marker_of
+from defib.fencing.local_agent import marker_of, node_is_on
 
 pytestmark = [
     pytest.mark.cluster,
@@ -77,9 +78,7 @@ def cluster(tmp_path: Path) -> Iterator[ResourceCluster]:
 
 
 def host_of(rc: ResourceCluster, node: str) -> tuple[int, str]:
-    record = hosts.host_record(rc.dir, node)
-    assert record is not None, f"{node} is not running as a host"
-    return int(str(record["init_pid"])), str(record["pid_namespace"])
+    return host_record_of(rc.dir, node)
 
 
 def test_su_and_double_fork_are_fenced_for_real(cluster: ResourceCluster,
@@ -150,3 +149,33 @@ def test_virtual_ip_fails_over_between_hosts(cluster: ResourceCluster) -> None:
         rc.wait("client reaches the VIP on the new host",
                 lambda: served_by(client, url) == where, timeout=15)
         assert home in rc.dc_status()["fenced"]
+
+
+def test_daemon_crash_leaves_the_host_up_and_a_new_daemon_rejoins(tmp_path: Path) -> None:
+    directory = tmp_path / "d"
+    try:
+        with LocalCluster(directory, 3, controller=False, hosts=True) as cluster:
+            cluster.start()
+            cluster.wait_formed()
+            init_pid, namespace = host_record_of(directory, "node3")
+            old = hosts.daemon_process(directory, "node3")
+            cluster.kill("node3")  # the daemon alone
+            cluster.wait_for("node3 lost", lambda: all(
+                [m["name"] for m in cluster.status(n)["nodes"] if m["member"]]
+                == ["node1", "node2"] for n in ("node1", "node2")), timeout=10)
+            # The host lives on: same init, its network stack and switch still there.
+            assert hosts.host_record(directory, "node3") is not None
+            assert init_pid in members(namespace)
+            assert node_is_on(str(directory), "node3")
+            cluster.start(["node3"])
+            cluster.wait_formed(timeout=20)
+            new = hosts.daemon_process(directory, "node3")
+            assert new is not None and new != old and pid_namespace(new) == namespace
+    finally:
+        assert leftovers(hosts.tag_of(directory)) == []
+
+
+def host_record_of(directory: Path, node: str) -> tuple[int, str]:
+    record = hosts.host_record(directory, node)
+    assert record is not None, f"{node} is not running as a host"
+    return int(str(record["init_pid"])), str(record["pid_namespace"])
