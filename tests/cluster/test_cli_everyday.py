@@ -225,9 +225,17 @@ def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
     watch = subprocess.Popen([*DEFIB, "status", "--watch", "0.3", "--dir", str(cluster)],
                              stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.0)
+        # Ctrl-C once two screens are out (so --watch is surely up), not after a fixed time.
+        assert watch.stdout is not None
+        seen, deadline = "", time.monotonic() + 60
+        while seen.count("Full List of Resources:") < 2 and time.monotonic() < deadline:
+            line = watch.stdout.readline()
+            if not line:
+                break
+            seen += line
         watch.send_signal(signal.SIGINT)
-        out, _ = watch.communicate(timeout=10)
+        rest, _ = watch.communicate(timeout=10)
+        out = seen + rest
     finally:
         if watch.poll() is None:
             watch.kill()
