@@ -10,6 +10,7 @@ refuses those, ``configure verify`` warns about them and the DC logs them.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -146,6 +147,22 @@ def typed(option: Option, text: str) -> Value | None:
     return value
 
 
+def invalid_value(name: str, text: str) -> str | None:
+    """Why ``text`` is no value of option ``name`` (with a suggestion); None if it reads.
+    Unlike ``problem``, a readable value defib does not honour passes: a Pacemaker CIB that
+    sets one is still a valid configuration (``configure verify`` warns about it)."""
+    option = OPTIONS.get(name)
+    if option is None or typed(option, text) is not None:
+        return None
+    expected = EXPECTED.get(option.kind) or "one of " + ", ".join(option.values)
+    hint = ""
+    close = difflib.get_close_matches(text, list(option.values), n=1)
+    if close:
+        hint = f" (did you mean {close[0]!r}?)"
+    return (f"invalid value {text!r} for {name}: expected {expected}"
+            f" (default {option.default or 'none'}){hint}")
+
+
 def problem(name: str, text: str) -> str | None:
     """What is wrong with ``name=text`` (unknown, unreadable or not honoured); None if fine."""
     option = OPTIONS.get(name)
@@ -153,9 +170,7 @@ def problem(name: str, text: str) -> str | None:
         return None  # not a cluster option Pacemaker documents: left to the caller
     value = typed(option, text)
     if value is None:
-        expected = EXPECTED.get(option.kind) or "one of " + ", ".join(option.values)
-        return (f"invalid value {text!r} for {name}: expected {expected}"
-                f" (default {option.default or 'none'})")
+        return invalid_value(name, text)
     if option.unsupported and value != typed(option, option.default):
         return (f"{name}={text} is not supported by defib ({option.unsupported}); only its"
                 f" default ({option.default}) is accepted")

@@ -14,10 +14,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from defib.cib.options import invalid_value
 from defib.commands.options import OPTIONS
-from defib.commands.options import validate as validate_option
 from defib.configure.syntax import suggest
-from defib.errors import CommandError
 
 _SCORE = re.compile(r"^[+-]?(INFINITY|\d+)$")
 _DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\s*$", re.I)
@@ -226,10 +225,9 @@ def check_property_set(nvset: ET.Element) -> Iterator[Finding]:
             continue
         if OPTIONS[name].read_only:
             continue  # written by the cluster itself
-        try:
-            validate_option(name, value)
-        except CommandError as exc:  # its message has the suggestion already
-            yield Finding("invalid-value", str(exc), where, f"{name}={value}")
+        why = invalid_value(name, value)  # the message has the suggestion already
+        if why is not None:
+            yield Finding("invalid-value", why, where, f"{name}={value}")
 
 
 # Actions every agent class knows; agents may have their own (OCF's metadata lists them), so
