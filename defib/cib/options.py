@@ -51,7 +51,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     _o("election-timeout", "time", "2min",
        unsupported="the DC is chosen by the membership layer: there is no election to time"
                    " out"),
-    _o("enable-acl", "boolean", "false", unsupported="ACLs are not enforced"),
+    _o("enable-acl", "boolean", "false"),  # enforced on the control socket (defib.acl)
     _o("enable-startup-probes", "boolean", "true"),
     _o("fence-reaction", "enum", "stop", "stop", "panic",
        unsupported="a node learning it was fenced always stops"),
