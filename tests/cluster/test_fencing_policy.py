@@ -35,16 +35,24 @@ def defib_status(directory: Path) -> str:
     return proc.stdout
 
 
+def only_dc(cluster: ResourceCluster, dc: str, dummy: str) -> None:
+    """Leave a device that can fence the DC alone (pcmk_host_list): a cluster with a device
+    schedules fencing (with none at all, Pacemaker schedules none), and no device can fence
+    any other node, so fencing one of them fails every time."""
+    device = fence_device(params={"pcmk_host_list": dc})
+    cluster.replace_section("resources", f"<resources>{device + dummy}</resources>")
+    cluster.wait("the restricted device", lambda: "pcmk_host_list" in cluster.cib())
+
+
 def test_no_fence_device_gives_up_with_bounded_scheduler_runs(cluster: ResourceCluster) -> None:
     dummy = primitive("dummy", "ocf", "Dummy", "heartbeat", monitor="10s")
     props = {"stonith-max-attempts": "4"}
     # Nothing starts without a device (as in Pacemaker): start with one, then remove it.
     cluster.load(cib_xml(fence_device() + dummy, properties=props))
     where, _ = cluster.wait_running("dummy")
-    cluster.replace_section("resources", f"<resources>{dummy}</resources>")
     dc = str(cluster.dc_status()["node"])
     victim = where if where != dc else next(n for n in cluster.names if n != dc)
-    cluster.wait("the device removed", lambda: not cluster.locations().get("fence-local"))
+    only_dc(cluster, dc, dummy)
     runs_before = int(cluster.dc_status()["scheduler_runs"])
     cluster.crash(victim)
 
@@ -93,10 +101,9 @@ def test_manual_confirmation_ends_a_give_up(cluster: ResourceCluster) -> None:
     dummy = primitive("dummy", "ocf", "Dummy", "heartbeat", monitor="10s")
     cluster.load(cib_xml(fence_device() + dummy, properties={"stonith-max-attempts": "1"}))
     cluster.wait_running("dummy")
-    cluster.replace_section("resources", f"<resources>{dummy}</resources>")
     dc = str(cluster.dc_status()["node"])
     victim = next(n for n in cluster.names if n != dc)
-    cluster.wait("the device removed", lambda: not cluster.locations().get("fence-local"))
+    only_dc(cluster, dc, dummy)
     cluster.crash(victim)
     cluster.wait("the give-up", lambda: (cluster.dc_status()["fencing"].get(victim) or {})
                  .get("gave_up") is True, timeout=20)
