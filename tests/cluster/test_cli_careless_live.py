@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from defib.cluster.config import load_config
-from defib.cluster.local import daemon_pid
+from tests.cluster.cli_cluster import tear_down
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -73,12 +72,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         ok(directory, "resource", "cleanup", "--wait", "--timeout", "30")
         yield directory
     finally:
-        subprocess.run([*DEFIB, "cluster", "stop", "--dir", str(directory)],
-                       capture_output=True, timeout=30)
-        for name in ("node1", "node2"):
-            pid = daemon_pid(directory, name) if directory.exists() else None
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
+        tear_down(directory)
 
 
 def _configuration(directory: Path) -> tuple[str, str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from defib.cluster.local import daemon_pid
+from tests.cluster.cli_cluster import tear_down
 
 pytestmark = pytest.mark.cluster
 
@@ -60,12 +61,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         defib(directory, "resource", "cleanup", "--wait", "--timeout", "30")
         yield directory
     finally:
-        subprocess.run([*DEFIB, "cluster", "stop", "--dir", str(directory)],
-                       capture_output=True, timeout=30)
-        for name in ("node1", "node2"):
-            pid = daemon_pid(directory, name) if directory.exists() else None
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
+        tear_down(directory)
 
 
 def test_move_wait_really_moves_and_clear(cluster: Path) -> None:
