@@ -42,6 +42,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x20
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 HOST_RECORD = "host.json"
+POWER_LOG = "power.log"  # "off|down <epoch>" lines: when the host went down
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -220,7 +221,14 @@ class Supply:
                 pass
             while self.namespace and members(self.namespace):
                 time.sleep(0.005)
+            self.log_power("off")
             return count
+
+    def log_power(self, event: str) -> None:
+        """Append when the host went down (wall clock, as the agents' own logs): audits
+        end whatever ran on the host at that moment."""
+        with open(self.state / POWER_LOG, "a") as log:
+            log.write(f"{event} {time.time():.6f}\n")
 
     def serve(self) -> None:
         path = self.state / POWER_SOCKET
@@ -322,6 +330,8 @@ def _supply(args: argparse.Namespace) -> int:
     with supply.lock:  # a power off in progress finishes first
         supply.clear()
         supply.unplug()
+        if not supply.off:
+            supply.log_power("down")
     if supply.off:
         supply.answered.wait(5.0)  # and its caller gets the answer before we go
     return os.waitstatus_to_exitcode(status)

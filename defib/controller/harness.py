@@ -17,6 +17,7 @@ from defib.cluster.config import Timing
 from defib.cluster.testing import LocalCluster
 from defib.controller.observe import node_attributes, resource_locations
 from defib.errors import ClusterError, NotConnectedError
+from defib.executor.activations import double_activations, read_activations
 from defib.fencing.local_agent import node_is_on, power_off_node
 
 
@@ -198,40 +199,9 @@ class ResourceCluster:
         return self.cluster.log(name)
 
 
-Activation = tuple[str, str, float, float]
-
-
-def activations(log_text: str, fenced: dict[str, list[float]]) -> list[Activation]:
-    """(resource, node, start, end) of every activation in a Recorder log. An activation
-    ends at its stop, or at the first fencing of its node after the start (a power cut
-    ends everything); one that never ended lasts forever."""
-    open_: dict[tuple[str, str], float] = {}
-    out: list[Activation] = []
-    for line in log_text.splitlines():
-        parts = line.split()
-        if len(parts) != 4:
-            continue
-        action, when, node, rsc = parts[0], float(parts[1]), parts[2], parts[3]
-        key = (rsc, node)
-        if action == "start":
-            if key in open_:
-                continue  # a second start without a stop: still the same activation
-            open_[key] = when
-        elif action == "stop" and key in open_:
-            out.append((rsc, node, open_.pop(key), when))
-    for (rsc, node), start in open_.items():
-        ends = [t for t in fenced.get(node, []) if t >= start]
-        out.append((rsc, node, start, min(ends) if ends else float("inf")))
-    return out
-
-
 def overlaps(log_text: str, fenced: dict[str, list[float]]) -> list[str]:
-    """Every pair of activations of one resource on two nodes at once (should be none)."""
-    acts = sorted(activations(log_text, fenced), key=lambda a: (a[0], a[2]))
-    problems = []
-    for i, (rsc, node, start, end) in enumerate(acts):
-        for rsc2, node2, start2, end2 in acts[i + 1:]:
-            if rsc2 == rsc and node2 != node and start2 < end and start < end2:
-                problems.append(f"{rsc} on {node} [{start:.3f}, {end:.3f}] and on {node2}"
-                                f" [{start2:.3f}, {end2:.3f}]")
-    return problems
+    """Every pair of activations of one resource on two nodes at once (should be none);
+    ``fenced`` gives the times each node died."""
+    acts = read_activations(log_text.splitlines(), fenced)
+    return [f"{a.resource} on {a.node} [{a.start:.3f}, {a.stop:.3f}] and on {b.node}"
+            f" [{b.start:.3f}, {b.stop:.3f}]" for a, b in double_activations(acts)]

@@ -7,7 +7,7 @@ fenced) writes no stop line: its interval ends when the caller says the node die
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,34 +25,40 @@ class Activation:
 
 def read_activations(
     lines: Iterable[str] | Path,
-    node_died: Mapping[str, float] | None = None,
+    node_died: Mapping[str, float | Sequence[float]] | None = None,
 ) -> list[Activation]:
     """Activation intervals from a Recorder log (a path or its lines).
 
-    ``node_died`` maps a node to the time it was killed: an activation still open on that
-    node at that time ends then.
+    ``node_died`` maps a node to the time (or times) it died, by a crash, a power cut or
+    fencing: an activation still open on that node at such a time ends then.
     """
     if isinstance(lines, Path):
         lines = lines.read_text().splitlines()
-    died = node_died or {}
-    open_: dict[tuple[str, str], float] = {}
-    done: list[Activation] = []
+    # Deaths are events among the log's lines: sort them all by time (a death sorts before
+    # a line of the same instant, so a start stamped at the death belongs to the new life).
+    events: list[tuple[float, int, str, str, str]] = []
+    for node, when in (node_died or {}).items():
+        for stamp in (when,) if isinstance(when, (int, float)) else when:
+            events.append((float(stamp), 0, "died", node, ""))
     for line in lines:
         parts = line.split()
         if len(parts) != 4 or parts[0] not in ("start", "stop"):
             continue
-        action, stamp, node, rsc = parts[0], float(parts[1]), parts[2], parts[3]
-        key = (rsc, node)
-        if key in open_ and node in died and died[node] <= stamp:
-            # The node died with the resource running; this line is from after a restart.
-            done.append(Activation(rsc, node, open_.pop(key), died[node]))
-        if action == "start":
-            open_.setdefault(key, stamp)
-        elif key in open_:
-            done.append(Activation(rsc, node, open_.pop(key), stamp))
-    for (rsc, node), start in open_.items():
-        end = died.get(node, math.inf)
-        done.append(Activation(rsc, node, start, end if end >= start else math.inf))
+        try:
+            events.append((float(parts[1]), 1, parts[0], parts[2], parts[3]))
+        except ValueError:
+            continue
+    open_: dict[tuple[str, str], float] = {}
+    done: list[Activation] = []
+    for stamp, _, action, node, rsc in sorted(events):
+        if action == "died":
+            for key in [k for k in open_ if k[1] == node]:
+                done.append(Activation(key[0], node, open_.pop(key), stamp))
+        elif action == "start":
+            open_.setdefault((rsc, node), stamp)
+        elif (rsc, node) in open_:
+            done.append(Activation(rsc, node, open_.pop((rsc, node)), stamp))
+    done.extend(Activation(rsc, node, start, math.inf) for (rsc, node), start in open_.items())
     return sorted(done, key=lambda a: (a.resource, a.start))
 
 

@@ -1,0 +1,155 @@
+"""Faults on a local cluster of hosts, as first-class tools for the lab, tests and benches.
+
+Every fault acts on the hosts of ``defib.cluster.hosts`` (root only): a power cut kills a
+host's PID namespace; a freeze stops every process of it (SIGSTOP, as a hung machine);
+a daemon crash kills the cluster daemon alone; partitions and packet loss are iptables
+rules inside the nodes' own network namespaces (nothing of the machine is touched). The
+kernel here has no ``netem``: loss is ``-m statistic`` random drop.
+
+``heal()`` undoes every partition, loss and freeze this object made; use ``Faults`` as a
+context manager so that it runs even when the body fails.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from defib.cluster import hosts
+from defib.cluster.hostinit import POWER_LOG, members
+from defib.errors import ClusterError
+
+CHAIN = "DEFIBLAB"  # our own chain in each node's filter table: flushed and deleted by heal
+
+
+def power_log(directory: Path, node: str) -> list[float]:
+    """The wall-clock times at which ``node``'s host went down (power cut, fencing, or
+    the daemon's own exit)."""
+    try:
+        text = (directory / node / POWER_LOG).read_text()
+    except FileNotFoundError:
+        return []
+    times = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                times.append(float(parts[1]))
+            except ValueError:
+                continue
+    return times
+
+
+class Faults:
+    def __init__(self, directory: Path, names: list[str]) -> None:
+        if hosts.layout(directory) is None:
+            raise ClusterError(f"{directory} is not a cluster of hosts: faults need hosts")
+        self.dir = directory
+        self.names = names
+        self.frozen: dict[str, list[int]] = {}
+        self.filtered: set[str] = set()  # nodes with our chain installed
+
+    def __enter__(self) -> Faults:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.heal()
+
+    # -- where things are ---------------------------------------------------------------------
+    def init_pid(self, node: str) -> int | None:
+        record = hosts.host_record(self.dir, node)
+        return None if record is None else int(str(record["init_pid"]))
+
+    def namespace(self, node: str) -> str | None:
+        record = hosts.host_record(self.dir, node)
+        return None if record is None else str(record["pid_namespace"])
+
+    def addresses(self, node: str) -> list[str]:
+        lay = hosts.layout(self.dir)
+        links = lay.links if lay else 1
+        index = int(node.removeprefix("node"))
+        return [address for address, _ in hosts.addresses(index, links)]
+
+    def _in_node(self, node: str, *cmd: str, check: bool = True) -> bool:
+        pid = self.init_pid(node)
+        if pid is None:
+            if check:
+                raise ClusterError(f"{node} is off", node)
+            return False
+        done = subprocess.run(["nsenter", "-t", str(pid), "-n", *cmd], capture_output=True,
+                              text=True, timeout=10)
+        if check and done.returncode != 0:
+            raise ClusterError(f"{node}: {' '.join(cmd)}: {done.stderr.strip()}", node)
+        return done.returncode == 0
+
+    # -- faults -------------------------------------------------------------------------------
+    def freeze(self, node: str) -> float:
+        """SIGSTOP every process of the host (a hung machine); returns the monotonic time."""
+        namespace = self.namespace(node)
+        if namespace is None:
+            raise ClusterError(f"{node} is off", node)
+        stopped = []
+        for pid in members(namespace):
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            except ProcessLookupError:
+                continue
+        self.frozen[node] = stopped
+        return time.monotonic()
+
+    def thaw(self, node: str) -> None:
+        for pid in self.frozen.pop(node, []):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                continue
+
+    def _chain(self, node: str) -> None:
+        if node in self.filtered:
+            return
+        # A host keeps its (flushed) chain after a heal; a power-cycled one has none.
+        self._in_node(node, "iptables", "-N", CHAIN, check=False)
+        for hook in ("INPUT", "OUTPUT"):
+            if not self._in_node(node, "iptables", "-C", hook, "-j", CHAIN, check=False):
+                self._in_node(node, "iptables", "-I", hook, "-j", CHAIN)
+        self.filtered.add(node)
+
+    def partition(self, *sides: list[str]) -> None:
+        """Cut the given sets of nodes off each other (every pair across sets, every link,
+        both ways); nodes not named keep talking to everyone."""
+        for i, side in enumerate(sides):
+            others = [n for other in sides[i + 1:] for n in other]
+            for a in side:
+                for b in others:
+                    for x, y in ((a, b), (b, a)):
+                        self._chain(x)
+                        for address in self.addresses(y):
+                            self._in_node(x, "iptables", "-A", CHAIN, "-s", address, "-j",
+                                          "DROP")
+                            self._in_node(x, "iptables", "-A", CHAIN, "-d", address, "-j",
+                                          "DROP")
+
+    def isolate(self, node: str) -> None:
+        self.partition([node], [n for n in self.names if n != node])
+
+    def loss(self, node: str, fraction: float) -> None:
+        """Drop ``fraction`` of the packets the node receives, at random (every link)."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"loss fraction {fraction} is not between 0 and 1")
+        self._chain(node)
+        self._in_node(node, "iptables", "-A", CHAIN, "-p", "udp", "-m", "statistic",
+                      "--mode", "random", "--probability", f"{fraction:.4f}", "-j", "DROP")
+
+    def heal(self) -> None:
+        """Undo every freeze, partition and loss (on hosts still up)."""
+        for node in list(self.frozen):
+            self.thaw(node)
+        for node in sorted(self.filtered):
+            self._in_node(node, "iptables", "-F", CHAIN, check=False)
+        self.filtered.clear()
