@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale bench-events fuzz conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale bench-events fuzz lab conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench-events: $(STAMP)
 # 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
 fuzz: $(STAMP)
 	$(VENV)/bin/python -m bench.cib_fuzz --inputs 10000
+
+# The fault lab (root): every CTS scenario, 20 seeded rounds, an audit after each (docs/lab.md).
+LAB_ARGS ?= --rounds 20
+lab: $(STAMP)
+	$(VENV)/bin/python -m defib.lab $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

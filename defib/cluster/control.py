@@ -88,6 +88,10 @@ class ControlServer:
                 await _send(writer, answer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The daemon is exiting. Ending quietly matters: a cancelled connection task
+            # makes Python 3.11's stream callback log a traceback for it.
+            pass
         finally:
             writer.close()
 

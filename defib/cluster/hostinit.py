@@ -129,6 +129,8 @@ class Init:
         self.commands = commands  # the supply's requests, one byte each
         self.daemon: int | None = None
         self.stopping = False
+        self.start_when_reaped = False
+        self.lock = threading.Lock()
 
     def spawn(self) -> None:
         pid = os.fork()
@@ -139,8 +141,17 @@ class Init:
 
     def listen(self) -> None:
         while (request := os.read(self.commands, 1)) != b"":
-            if request == b"d" and self.daemon is None and not self.stopping:
-                self.spawn()
+            if request != b"d":
+                continue
+            with self.lock:
+                if self.stopping:
+                    continue
+                if self.daemon is None:
+                    self.spawn()
+                else:
+                    # A daemon killed a moment ago may not be reaped yet: start the new one
+                    # once it is, rather than drop the request.
+                    self.start_when_reaped = True
 
     def stop(self, signum: int, _frame: object) -> None:
         self.stopping = True
@@ -165,11 +176,16 @@ class Init:
                 continue
             except InterruptedError:
                 continue
-            if pid == self.daemon:
+            with self.lock:
+                if pid != self.daemon:
+                    continue
                 self.daemon = None
                 code = os.waitstatus_to_exitcode(status)
                 if code >= 0 or self.stopping:
                     return code  # the kernel kills whatever is left
+                if self.start_when_reaped:
+                    self.start_when_reaped = False
+                    self.spawn()
 
 
 def _init(args: argparse.Namespace, go: int) -> int:

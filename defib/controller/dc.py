@@ -74,6 +74,8 @@ class Controller:
         self.uuid = str(uuid.uuid4())
         # Every node keeps every node's announced history: whoever becomes DC has it.
         self.reports: dict[str, tuple[str, ET.Element]] = {}
+        self.incarnations: dict[str, str] = {}  # node -> its executor's, as it announced
+        self._seen: set[str] = set()  # nodes that were members since this daemon started
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
         self.fenced: dict[str, list[float]] = {}
@@ -169,9 +171,12 @@ class Controller:
             self._recheck = None
         if not delays:
             return  # cluster-recheck-interval=0 and no failure to expire
-        self._recheck = asyncio.get_running_loop().call_later(
-            min(delays), lambda: self.kick("recheck (failure expiry or recheck interval)",
-                                           abort=False))
+        self._recheck = asyncio.get_running_loop().call_later(min(delays), self._recheck_due)
+
+    def _recheck_due(self) -> None:
+        self._recheck = None
+        self.gate.force()  # the input may be the same: time alone changes the answer
+        self.kick("recheck (failure expiry or recheck interval)", abort=False)
 
     def _read_options(self, properties: dict[str, str]) -> None:
         """Take the cluster options of the CIB; every problem with them is logged once."""
@@ -201,6 +206,7 @@ class Controller:
                 self._settle_until = time.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
+            self._seen.update(names)
             if self.is_dc:
                 self.fencing.nodes_back(names)
             for key, (node, future) in list(self.waiting.items()):
@@ -371,8 +377,9 @@ class Controller:
 
     def _on_message(self, message: wire.Message, view_id: str) -> None:
         match message:
-            case wire.LrmReport(node, lrm):
+            case wire.LrmReport(node, lrm, incarnation):
                 self.reports[node] = (view_id, ET.fromstring(lrm))
+                self.incarnations[node] = incarnation
                 self._lrm_synced.pop(node, None)  # the status takes it at the next cycle
                 self.kick(f"{node} announced its history")
             case wire.FenceRequest() if self.is_dc:
@@ -550,8 +557,12 @@ class Controller:
             return True
         root = self._cib_root()
         all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
+        # Not seen since this daemon started: whatever the CIB copy says of such a node may
+        # predate a clean stop that another copy recorded. As Pacemaker (whose status
+        # starts empty), wait up to dc-deadtime for it before it counts as lost.
         unseen = [n for i, n in all_nodes
-                  if n not in members and st.find_node_state(root, i) is None]
+                  if n not in members and (n not in self._seen
+                                           or st.find_node_state(root, i) is None)]
         self._read_options(written_properties(root))
         if unseen and time.monotonic() - self._started < self.options.dc_deadtime_s:
             # Starting up: wait for every node (or the deadline) before fencing unseen ones.
@@ -608,7 +619,8 @@ class Controller:
                     # then update both it and the status entry by entry.
                     lrm = report[1] if joined and report and self._lrm_synced.get(
                         name) != id(report[1]) else None
-                    new = st.member_state(current, node_id, name, joined, lrm)
+                    new = st.member_state(current, node_id, name, joined, lrm,
+                                          self.incarnations.get(name) if joined else None)
                     if lrm is not None:
                         self._lrm_synced[name] = id(lrm)
                 elif current is None:
@@ -687,7 +699,8 @@ class Controller:
         retryable = not all(r.action.operation == "stonith"
                             and self.fencing.gave_up(r.action.node_uname or "")
                             for r in failed)
-        self.gate.ended(key, bool(failed), retryable, time.monotonic())
+        self.gate.ended(key, bool(failed), retryable, time.monotonic(),
+                        complete=report is None or report.complete)
 
     async def _execute(self, plan: Plan, why: str) -> bool:
         transition, key = plan.transition, plan.key

@@ -107,6 +107,10 @@ class LrmService:
             node_name, run_dir, extra_env=agent_env(node_name, run_dir, control_socket)))
         self.recurring = RecurringScheduler(self.executor, self._recurring_result,
                                             node_name=node_name)
+        # Transient attributes live as long as this executor: the DC drops those of an
+        # earlier incarnation when this one announces itself (as Pacemaker's attrd erases a
+        # node's attributes when it starts).
+        self.incarnation = str(time.time_ns() // 1000)
         self.state = ET.Element("node_state", {"id": str(node_id), "uname": node_name})
         ET.SubElement(ET.SubElement(self.state, "lrm", {"id": str(node_id)}), "lrm_resources")
         self._task: asyncio.Task[None] | None = None
@@ -134,8 +138,8 @@ class LrmService:
     def _announce(self) -> None:
         lrm = self.state.find("lrm")
         assert lrm is not None
-        self.layer.send_ordered({"t": wire.LRM, "node": self.node_name,
-                                 "lrm": ET.tostring(lrm, encoding="unicode")})
+        self.layer.send_ordered(wire.LrmReport(self.node_name, ET.tostring(lrm, encoding="unicode"),
+                                               self.incarnation).to_wire())
 
     def _on_deliver(self, d: Delivery) -> None:
         kind = d.payload.get("t")

@@ -37,7 +37,8 @@ async def ask_daemon_to_exit(socket_path: Path) -> None:
         return
     writer.write(json.dumps({"op": "shutdown"}).encode() + b"\n")
     await writer.drain()
-    await reader.readline()
+    # No waiting for the answer: the daemon that reads it is this one, and it stops its
+    # event loop (and this task) as it exits.
     writer.close()
 
 

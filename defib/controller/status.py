@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from defib.cluster.cibxml import serialize
 
 ORIGIN = "defib-controller"
+INCARNATION = "defib-incarnation"  # the node's executor that the status entry describes
 
 
 def find_node_state(cib_root: ET.Element, node_id: str) -> ET.Element | None:
@@ -42,8 +43,15 @@ def _fresh(node_id: str, uname: str, current: ET.Element | None) -> ET.Element:
 
 
 def member_state(current: ET.Element | None, node_id: str, uname: str, joined: bool,
-                 lrm: ET.Element | None) -> ET.Element:
+                 lrm: ET.Element | None, incarnation: str | None = None) -> ET.Element:
     el = _fresh(node_id, uname, current)
+    if incarnation and el.get(INCARNATION) != incarnation:
+        # A new daemon on the node: the transient attributes of the old one (a shutdown
+        # request, fail counts) died with it, whatever copy of the status survived.
+        for child in list(el):
+            if child.tag == "transient_attributes":
+                el.remove(child)
+        el.set(INCARNATION, incarnation)
     rejoined = current is None or current.get("in_ccm") != "true"
     el.attrib.update({"in_ccm": "true", "crmd": "online", "crm-debug-origin": ORIGIN,
                       "join": "member" if joined else "pending"})

@@ -89,24 +89,39 @@ class PeRecorder:
 
 class RetryGate:
     """After a transition failed, the same input runs again only once its retry is due
-    (1 s, then 2, 4 ... 10 s), or never by itself when nothing can change the outcome."""
+    (1 s, then 2, 4 ... 10 s), or never by itself when nothing can change the outcome.
+    An input whose transition completed does not run again until something changes (its
+    graph could only repeat what was done), unless time itself changed the answer: the
+    recheck timer ``force``s the next run."""
 
     def __init__(self) -> None:
         self._input: str | None = None
         self._failed = False
+        self._complete = False
+        self._forced = False
         self._delay = RETRY_FIRST_S
         self.retry_at = 0.0
 
     def remaining(self, key: str, now: float) -> float:
         """How long ``key`` must wait (0: it may run now; ``NEVER``: until a change)."""
-        if key != self._input or not self._failed:
+        if key != self._input or self._forced:
+            self._forced = False
             return 0.0
+        if not self._failed:
+            return NEVER if self._complete else 0.0
         return max(0.0, self.retry_at - now)
 
-    def ended(self, key: str, failed: bool, retryable: bool, now: float) -> None:
-        """The transition of ``key`` ended; ``retryable``: running it again may help."""
+    def force(self) -> None:
+        """Let the next input run whatever ran before (failure expiry, recheck interval)."""
+        self._forced = True
+
+    def ended(self, key: str, failed: bool, retryable: bool, now: float,
+              complete: bool = False) -> None:
+        """The transition of ``key`` ended; ``retryable``: running it again may help;
+        ``complete``: every action of it ran (it was not aborted)."""
         self._input = key
         self._failed = failed
+        self._complete = complete
         if not failed:
             self._delay = RETRY_FIRST_S
         elif not retryable:

@@ -65,17 +65,19 @@ class OpSpec:
 # -- typed messages: what travels as a dict, read and written in one place ------------------
 @dataclass(frozen=True)
 class LrmReport:
-    """A node's whole operation history (``<lrm>`` XML), announced on every view change."""
+    """A node's whole operation history (``<lrm>`` XML), announced on every view change,
+    with the incarnation of its executor (a new one: the node's daemon restarted)."""
 
     node: str
     lrm: str
+    incarnation: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"t": LRM, "node": self.node, "lrm": self.lrm}
+        return {"t": LRM, "node": self.node, "lrm": self.lrm, "inc": self.incarnation}
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> LrmReport:
-        return cls(str(raw["node"]), str(raw["lrm"]))
+        return cls(str(raw["node"]), str(raw["lrm"]), str(raw.get("inc", "")))
 
 
 @dataclass(frozen=True)

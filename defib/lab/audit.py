@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from defib.cluster import hosts
 from defib.controller.cibinput import parse_input, stamp_input
 from defib.controller.transitions import utc_now
-from defib.errors import ClusterError, NotConnectedError
+from defib.errors import ClusterError, DefibError, NotConnectedError
 from defib.executor.activations import double_activations, read_activations
 from defib.lab.cluster import MARKS, LabCluster
 from defib.scheduler.pipeline import schedule
@@ -45,11 +46,17 @@ class Auditor:
 
     def audit(self, settle_timeout: float = 60.0) -> list[Violation]:
         found = []
-        found += self.settled(settle_timeout)
-        found += self.same_configuration()
-        found += self.marks_kept()
-        found += self.single_activation()
-        found += self.daemons_alive()
+        def settled() -> list[Violation]:
+            return self.settled(settle_timeout)
+
+        checks: tuple[Callable[[], list[Violation]], ...] = (
+            settled, self.same_configuration, self.marks_kept, self.single_activation,
+            self.daemons_alive)
+        for check in checks:
+            try:
+                found += check()
+            except (DefibError, OSError) as exc:  # a check that cannot look is a finding
+                found.append(Violation("audit", f"{type(exc).__name__}: {exc}"[:500]))
         return found
 
     # -- the checks -------------------------------------------------------------------------------
@@ -98,16 +105,26 @@ class Auditor:
             return [Violation("settled", f"not settled after {timeout:.0f}s: "
                                          + "; ".join(s.strip() for s in left)[:500])]
 
-    def marks_kept(self) -> list[Violation]:
-        found = []
-        for node, xml in self._cibs().items():
-            root = ET.fromstring(xml)
-            present = {nv.get("name") for nv in root.iterfind(
-                f".//cluster_property_set[@id='{MARKS}']/nvpair")}
-            lost = [m for m in self.lab.marks if m not in present]
-            if lost:
-                found.append(Violation("lost-change", f"{node} lacks {', '.join(lost)}"))
-        return found
+    def marks_kept(self, timeout: float = 20.0) -> list[Violation]:
+        lost: dict[str, list[str]] = {}
+
+        def all_there() -> bool:
+            lost.clear()
+            for node, xml in self._cibs().items():
+                root = ET.fromstring(xml)
+                present = {nv.get("name") for nv in root.iterfind(
+                    f".//cluster_property_set[@id='{MARKS}']/nvpair")}
+                missing = [m for m in self.lab.marks if m not in present]
+                if missing:
+                    lost[node] = missing
+            return not lost
+
+        try:
+            self.lab.rc.wait("every committed change everywhere", all_there, timeout=timeout)
+            return []
+        except ClusterError as exc:
+            return [Violation("lost-change", f"{node} lacks {', '.join(m)}")
+                    for node, m in lost.items()] or [Violation("audit", str(exc))]
 
     def single_activation(self) -> list[Violation]:
         try:

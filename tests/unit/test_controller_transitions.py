@@ -26,6 +26,18 @@ def test_a_failed_input_waits_with_back_off_and_a_change_runs_at_once() -> None:
     assert gate.remaining("a", 5.0) == 1.0  # back to the first delay after a success
 
 
+def test_a_completed_input_waits_for_a_change_or_the_recheck_timer() -> None:
+    gate = RetryGate()
+    gate.ended("a", failed=False, retryable=True, now=0.0, complete=True)
+    # Running the same input again could only repeat the transition: wait for a change.
+    assert gate.remaining("a", 100.0) == NEVER and gate.remaining("b", 0.0) == 0.0
+    gate.force()  # time changed the answer (a failure expired): run once
+    assert gate.remaining("a", 0.0) == 0.0
+    assert gate.remaining("a", 0.0) == NEVER
+    gate.ended("a", failed=False, retryable=True, now=1.0, complete=False)
+    assert gate.remaining("a", 1.0) == 0.0  # an aborted transition has work left
+
+
 def _input(when: int) -> str:
     xml = cib_xml(fence_device() + primitive("d", "ocf", "Dummy", "heartbeat"))
     return stamp_input(xml, True, "1", when)

@@ -38,3 +38,14 @@ def test_killed_node_ends_its_interval_when_it_died() -> None:
     # Had n1 died only at 106, n1 and n2 overlapped.
     late = read_activations(lines[:2], node_died={"n1": 106.0})
     assert len(double_activations(late)) == 1
+
+
+def test_every_death_of_a_node_ends_what_ran_there() -> None:
+    lines = ["start 100 n1 web", "start 103 n2 web", "stop 150 n2 web",
+             "start 151 n1 web", "start 170 n2 web"]
+    # n1 died twice: at 102 (power cut) and at 160 (fenced after a freeze).
+    acts = read_activations(lines, node_died={"n1": [102.0, 160.0]})
+    assert [(a.node, a.start, a.stop) for a in acts] == [
+        ("n1", 100.0, 102.0), ("n2", 103.0, 150.0), ("n1", 151.0, 160.0),
+        ("n2", 170.0, math.inf)]
+    assert double_activations(acts) == []
