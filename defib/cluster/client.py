@@ -35,13 +35,15 @@ class ControlClient:
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
         with self._connect() as sock:
-            sock.sendall(json.dumps({"op": op, **fields}).encode() + b"\n")
-            reader = sock.makefile("rb")
             try:
-                line = reader.readline()
+                sock.sendall(json.dumps({"op": op, **fields}).encode() + b"\n")
+                line = sock.makefile("rb").readline()
             except TimeoutError as exc:
                 raise ClusterError(f"{self.path}: no answer to {op} within {self.timeout}s",
                                    str(self.path)) from exc
+            except OSError as exc:  # the daemon went away mid-request (reset, broken pipe)
+                raise NotConnectedError(f"{self.path}: connection lost during {op}: {exc}",
+                                        str(self.path)) from exc
         if not line:
             raise NotConnectedError(f"{self.path}: connection closed", str(self.path))
         answer = json.loads(line)
