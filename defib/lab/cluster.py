@@ -171,6 +171,14 @@ class LabCluster:
         self.rc.down.add(node)
         return took
 
+    def restore_baseline(self) -> None:
+        """Undo what an interrupted scenario may have left set: maintenance mode, nodes in
+        standby, failed operations."""
+        self.cli("property", "maintenance-mode", "false", "--wait")
+        for node in self.names:
+            self.cli("node", "online", node)
+        self.cli("resource", "cleanup", "--wait")
+
     def bring_back(self, timeout: float = 60.0) -> None:
         """Start every node that is down and wait until all are members again."""
         for node in sorted(self.rc.down):

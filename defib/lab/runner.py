@@ -109,6 +109,7 @@ class Runner:
         try:
             lab.fault.heal()
             lab.bring_back()
+            lab.restore_baseline()
             return []
         except (DefibError, OSError, TimeoutError) as exc:
             self._fresh()
