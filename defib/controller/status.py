@@ -45,14 +45,18 @@ def _fresh(node_id: str, uname: str, current: ET.Element | None) -> ET.Element:
 def member_state(current: ET.Element | None, node_id: str, uname: str, joined: bool,
                  lrm: ET.Element | None, incarnation: str | None = None) -> ET.Element:
     el = _fresh(node_id, uname, current)
-    if incarnation and el.get(INCARNATION) != incarnation:
+    new_daemon = bool(incarnation) and el.get(INCARNATION) != incarnation
+    if new_daemon:
         # A new daemon on the node: the transient attributes of the old one (a shutdown
         # request, fail counts) died with it, whatever copy of the status survived.
         for child in list(el):
             if child.tag == "transient_attributes":
                 el.remove(child)
-        el.set(INCARNATION, incarnation)
-    rejoined = current is None or current.get("in_ccm") != "true"
+        el.set(INCARNATION, str(incarnation))
+    # A new daemon has rejoined even if its departure was never recorded (it left and came
+    # back between two writes): an old "expected down" would make its next crash look
+    # like a clean stop, and leave it unfenced with its resources running.
+    rejoined = current is None or current.get("in_ccm") != "true" or new_daemon
     el.attrib.update({"in_ccm": "true", "crmd": "online", "crm-debug-origin": ORIGIN,
                       "join": "member" if joined else "pending"})
     # Expected up from its join on; a member on its way out (expected=down) stays so.
