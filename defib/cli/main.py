@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "defib.cli.resource_cmd",
     "defib.cli.node_cmd",
     "defib.cli.property_cmd",
+    "defib.cli.explain_cmd",
+    "defib.cli.history_cmd",
 ]
 
 

@@ -61,26 +61,37 @@ class Assigner(Promotion):
 
     def apply_node_criteria(self) -> None:
         apply_shutdown_locks(self.ws)
+        trace = self.ws.trace
         for prim in self.ws.all_primitives():
             exclusive = self.cons.discovery_exclusive.get(prim.id)
             if exclusive is not None:
                 # With exclusive discovery it may run only where it may be discovered.
                 for rsc in _with_ancestors(prim):
+                    before = dict(rsc.allowed) if trace is not None else {}
                     for node_id in rsc.allowed:
                         if node_id not in exclusive:
                             rsc.allowed[node_id] = -INFINITY
+                    if trace is not None:
+                        trace.scores(rsc, before, "discovery", "exclusive")
             if prim.managed and prim.stickiness >= 1 and len(prim.running_on) == 1:
                 node = prim.running_on[0]
                 if self.ws.config.symmetric or node.id in prim.allowed:
                     prim.allowed[node.id] = add_scores(
                         prim.allowed.get(node.id, 0), prim.stickiness
                     )
+                    if trace is not None:
+                        trace.score(prim, node, prim.stickiness, "stickiness", "")
             for node in self.ws.nodes:
                 if prim.banned_everywhere or node.id in prim.banned_on:
                     prim.allowed[node.id] = -INFINITY
+                    if trace is not None:
+                        trace.score(prim, node, -INFINITY, "hard-error", "")
                 count, _ = fail_count(self.ws, prim, node)
                 if count <= 0 or prim.migration_threshold <= 0 or prim.failure_ignored:
                     continue  # a resource whose failures are ignored has no threshold
+                if trace is not None:
+                    trace.score(prim, node, -INFINITY if count >= prim.migration_threshold
+                                else 0, "fail-count", f"{count}/{prim.migration_threshold}")
                 if count >= prim.migration_threshold:
                     target: Rsc = prim
                     clone = _clone_of(prim)
@@ -96,6 +107,8 @@ class Assigner(Promotion):
             # Fencing is on but nothing can fence: Pacemaker refuses to manage resources.
             for prim in self.ws.all_primitives():
                 prim.managed = False
+                if self.ws.trace is not None:
+                    self.ws.trace.placed(prim, None, "no-fence-device", [])
         keep_off_remote_nodes(self.ws)
         # Connections first: they decide which remote nodes can take resources.
         for conn in connections(self.ws):
@@ -164,27 +177,41 @@ class Assigner(Promotion):
             if prim.assigned_done:
                 return prim.assigned
         prim.assigning = True
+        trace = self.ws.trace
         for colo in [*self.this_with.get(id(prim), []), *extra_this]:
+            before = dict(prim.allowed) if trace is not None else {}
             self._apply_this_with(prim, colo)
+            if trace is not None:
+                trace.scores(prim, before, "colocation", f"{colo.id}|{colo.primary.id}")
         for colo in [*self.with_this.get(id(prim), []), *extra_with]:
             if colo.influence:
+                before = prim.allowed
                 prim.allowed = self._merge_weights(
                     colo.dependent, prim.allowed, colo.node_attribute,
                     colo.score / INFINITY, rollback=True)
+                if trace is not None:
+                    trace.scores(prim, before, "dependents", f"{colo.id}|{colo.dependent.id}")
         if self.capacity.enabled and prim.managed:
+            before = dict(prim.allowed) if trace is not None else {}
             self.capacity.ban_insufficient(
                 prim, self.cons.colocations,
                 [n for n in self.ws.nodes if n.can_run() and prim.allowed.get(n.id, -1) >= 0])
+            if trace is not None:
+                trace.scores(prim, before, "utilization", "with what must run with it")
         chosen: NodeInfo | None
+        why = "best"
         if prim.target_role == "Stopped" or self.ws.config.stop_all_resources:
-            chosen = None
+            chosen, why = None, "stopped"
         elif not prim.managed:
-            chosen = prim.running_on[0] if prim.running_on else None
+            chosen, why = (prim.running_on[0] if prim.running_on else None), "unmanaged"
         elif (prim.partial_migration_target is not None
               and self._available(prim, prim.partial_migration_target)):
             chosen = prim.partial_migration_target  # finish the migration that began
         else:
             chosen = self._best_node(prim, prefer)
+        if trace is not None:
+            trace.placed(prim, chosen, why,
+                         [n for n in self.ws.nodes if not self._has_capacity(prim, n)])
         self._commit(prim, chosen)
         prim.assigning = False
         return chosen

@@ -188,6 +188,8 @@ def _apply_location(
             return
         score = parse_score(loc.score)
         _place(ws, cons, rsc, node, score, role, discovery)
+        if ws.trace is not None:
+            ws.trace.score(rsc, node, score, "location", loc.id)
         return
     # value-source="param"/"meta" compare with the resource's own parameters (as they
     # are on each node) and meta attributes.
@@ -219,6 +221,8 @@ def _apply_location(
             else:
                 score = rule.score if rule.score is not None else 0
             _place(ws, cons, rsc, node, score, rule_role, discovery)
+            if ws.trace is not None:
+                ws.trace.score(rsc, node, score, "location", f"{loc.id} (rule {rule.id})")
 
 
 def _place(
@@ -458,7 +462,11 @@ def apply_tickets(ws: WorkingSet, cons: Constraints) -> None:
                 if role == "Promoted":
                     _no_promotion(ws, cons, rsc)
                 for prim in rsc.primitives():
+                    before = dict(prim.allowed) if ws.trace is not None else {}
                     _ticket_on(ws, prim, role, policy, granted)
+                    if ws.trace is not None:
+                        ws.trace.scores(prim, before, "ticket", f"{ticket.ticket} "
+                                        f"{'in standby' if granted else 'not granted'}")
 
 
 def _no_promotion(ws: WorkingSet, cons: Constraints, rsc: Rsc) -> None:
@@ -532,6 +540,8 @@ def apply_node_health(ws: WorkingSet) -> None:
                     "true", "yes", "1", "on"):
                 continue
             apply_location_score(rsc, node, health)
+            if ws.trace is not None:
+                ws.trace.score(rsc, node, health, "health", strategy)
 
 
 def _int_meta(text: str | None) -> int:

@@ -18,6 +18,7 @@ from defib.scheduler.ordering import IMPLIES_THEN, Edge, Orderer, add_edge
 from defib.scheduler.propagation import propagate
 from defib.scheduler.remote import remote_nodes
 from defib.scheduler.summary import summarize
+from defib.scheduler.trace import DecisionRecorder
 from defib.scheduler.unfencing import Unfencer
 from defib.scheduler.unpack import (
     ResourceBuilder,
@@ -52,15 +53,23 @@ def unpack(cib: Cib, now: dt.datetime | None) -> WorkingSet:
     return ws
 
 
-def schedule(cib: Cib, now: dt.datetime | None = None) -> Transition:
+def schedule(cib: Cib, now: dt.datetime | None = None,
+             trace: DecisionRecorder | None = None) -> Transition:
     with cyclic_gc_paused():
-        return _schedule(cib, now)
+        return _schedule(cib, now, trace)
 
 
-def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
+def _schedule(cib: Cib, now: dt.datetime | None, trace: DecisionRecorder | None) -> Transition:
     ws = unpack(cib, now)
+    ws.trace = trace
+    if trace is not None:
+        trace.phase("unpacked", ws)
     cons = unpack_constraints(ws)
+    if trace is not None:
+        trace.phase("constraints", ws)
     Assigner(ws, cons).assign_all()
+    if trace is not None:
+        trace.phase("assigned", ws)
     table = ActionBuilder(ws, cons.discovery_never, cons.discovery_exclusive).build()
     orderer = Orderer(ws, cons, table)
     edges = orderer.build()
@@ -70,4 +79,6 @@ def _schedule(cib: Cib, now: dt.datetime | None) -> Transition:
     lines = summarize(ws, table)
     plan_migrations(ws, table, edges)
     add_notifications(ws, table, lambda first, then: add_edge(edges, first, then))
+    if trace is not None:
+        trace.finished(ws, table)
     return Transition(ws, cons, table, edges, lines)

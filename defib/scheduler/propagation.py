@@ -90,6 +90,9 @@ def propagate(edges: list[Edge], ws: WorkingSet) -> None:
                 _runnable_left_rule(edge)
                 _restart_rules(edge)
                 _implies_first_rule(edge, children)
+            if ws.trace is not None and before[1][1] and not edge.then.runnable:
+                ws.trace.blocked(edge.then, edge.first, "colocated" if COLOCATED in edge.flags
+                                 else "ordering")
             if state(edge.first) != before[0]:
                 touched(edge.first)
             if state(edge.then) != before[1]:

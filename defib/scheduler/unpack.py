@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from defib.model.cib import Cib
 from defib.model.nvsets import NvSet
@@ -24,6 +25,9 @@ from defib.scheduler.working import (
     Rsc,
     role_of,
 )
+
+if TYPE_CHECKING:
+    from defib.scheduler.trace import DecisionRecorder
 
 
 def _true(text: str | None, default: bool = False) -> bool:
@@ -62,6 +66,7 @@ class WorkingSet:
     dc_node: NodeInfo | None = None
     clear_failcounts: list[tuple[Prim, NodeInfo]] = field(default_factory=list)
     processing_order: list[Rsc] = field(default_factory=list)  # set by the assignment phase
+    trace: DecisionRecorder | None = None  # an optional observer of the decisions
     _node_index: dict[str, NodeInfo] = field(default_factory=dict, repr=False)
     _indexed: int = -1
 
