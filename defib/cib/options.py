@@ -78,6 +78,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
        unsupported="every scheduler input is kept in the pe-input series"
                    " (pe-input-series-max)"),
     _o("pe-input-series-max", "integer", "4000"),
+    _o("history-max-events", "integer", "100000"),  # defib: the event history (docs/history.md)
+    _o("history-max-age", "time", "720h"),
     _o("pe-warn-series-max", "integer", "5000",
        unsupported="every scheduler input is kept in the pe-input series"
                    " (pe-input-series-max)"),

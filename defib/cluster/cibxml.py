@@ -8,6 +8,7 @@ bumps ``num_updates``. The typed model lives elsewhere; here the text is the tru
 from __future__ import annotations
 
 import hashlib
+import time
 import weakref
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -193,6 +194,26 @@ def check_base(current: Version, change: dict[str, Any]) -> None:
 def apply_change(current: CibCopy, change: dict[str, Any]) -> CibCopy:
     """Apply one change as the DC does (and as every member replays it from the same base);
     returns the new copy with its bumped version. ``current`` is not modified."""
+    new = _apply_change(current, change)
+    if new.version[:2] != current.version[:2]:
+        _stamp(new.root, change)
+    return new
+
+
+def _stamp(root: ET.Element, change: dict[str, Any]) -> None:
+    """A configuration change records who made it (update-user, absent for the cluster's
+    own changes) and when (cib-last-written), as Pacemaker's CIB does."""
+    user = change.get("user")
+    if user:
+        root.set("update-user", str(user))
+    else:
+        root.attrib.pop("update-user", None)
+    when = change.get("when")
+    if isinstance(when, int):
+        root.set("cib-last-written", time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(when)))
+
+
+def _apply_change(current: CibCopy, change: dict[str, Any]) -> CibCopy:
     op = change.get("op")
     a, e, n = current.version
     check_base(current.version, change)

@@ -81,6 +81,11 @@ class ControlServer:
                                      caller.describe())
                     await _send(writer, refusal("'subscribe' needs admin rights"))
                     continue
+                if request.get("op") == "cib_change" and isinstance(request.get("change"), dict):
+                    # Who made a change, and when, is written into the CIB (as Pacemaker's
+                    # update-user and cib-last-written): the history names them.
+                    request["change"] = {**request["change"], "user": caller.user,
+                                         "when": int(time.time())}
                 try:
                     answer = await self.gate.serve(caller, request, self._answer)
                 except DefibError as exc:

@@ -10,10 +10,12 @@ from typing import Any
 
 from defib.cluster.node import ClusterNode
 from defib.controller.dc import Controller
+from defib.history.recorder import HistoryRecorder
 
 
 async def attach_controller(node: ClusterNode) -> None:
     controller = Controller(node)
+    controller.history = HistoryRecorder.attach(node)
     await controller.start()
     # SIGTERM means a clean shutdown (resources move away first), as for Pacemaker; the
     # daemon still exits through its own shutdown path. SIGINT stays immediate.

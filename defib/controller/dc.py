@@ -51,6 +51,7 @@ from defib.executor.types import OcfRc
 from defib.graph.build import lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
 from defib.graph.model import GraphAction
+from defib.history.hooks import TransitionObserver
 from defib.history.series import PeSeries
 from defib.scheduler.unpack import WorkingSet
 
@@ -83,6 +84,7 @@ class Controller:
         self._aborting = asyncio.Event()  # set when the running transition is aborted
         self.scheduler_runs = 0
         self.recorder = PeRecorder(self.series)
+        self.history: TransitionObserver | None = None  # defib.history's recorder
         self.gate = RetryGate()
         self._retry: asyncio.TimerHandle | None = None
         self.transition_id = -1
@@ -715,6 +717,8 @@ class Controller:
             return False
         self._log(logging.INFO, "transition %d: %d actions (cause: %s), pe-input-%d:\n%s",
                   number, len(graph), why, number, "\n".join(transition.summary))
+        if self.history is not None:
+            self.history.transition_started(number, why, transition.summary, len(graph))
         delay = self.options.transition_delay_s
         if delay > 0:
             # transition-delay: let further events arrive; one that does replaces this graph.
@@ -738,6 +742,10 @@ class Controller:
                   len(report.not_run),
                   f" ({report.abort_reason})" if report.abort_reason else "")
         self._write_state(report)
+        if self.history is not None:
+            self.history.transition_ended(number, report.complete, len(report.runs), [
+                r.action.describe() + ": " + r.outcome.message for r in report.failed],
+                report.abort_reason)
         return bool(report.runs) or report.aborted
 
     def _write_state(self, report: GraphReport | None) -> None:
@@ -802,6 +810,8 @@ class Controller:
             self._log(logging.WARNING, "fencing %s (%s)", target, action)
             result = await fence(ws, target, action, self.name)
             if not result.ok:
+                if self.history is not None:
+                    self.history.fencing_failed(target, action, result.reason)
                 return False, result.reason
             how = result.describe()
         self.fencing.succeeded(target)
