@@ -96,23 +96,23 @@ def _cluster_dir(args: argparse.Namespace) -> Path:
     return Path(args.dir or default_dir()).resolve()
 
 
-def _ask(args: argparse.Namespace, op: str, node: str | None = None,
+def _ask(args: argparse.Namespace, op: str, at: str | None = None,
          timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
-    """``op`` on ``node`` (default: the DC, else the first node that answers)."""
+    """``op`` on node ``at`` (default: the DC, else the first node that answers)."""
     from defib.cluster.client import ControlClient
     from defib.commands.env import LiveEnv
 
     directory = _cluster_dir(args)
-    if node is None:
+    if at is None:
         status = LiveEnv(directory).request("status")
         dc = status.get("dc")
-        node = str(dc["name"]) if dc else str(status["node"]["name"])
+        at = str(dc["name"]) if dc else str(status["node"]["name"])
     try:
-        return ControlClient.for_node(directory, node, timeout).request(op, **fields)
+        return ControlClient.for_node(directory, at, timeout).request(op, **fields)
     except ClusterError as exc:
         if "unknown op" in str(exc):
-            raise CommandError(f"{node} records no history (a daemon started without its "
-                               "controller, or an older version)", node) from exc
+            raise CommandError(f"{at} records no history (a daemon started without its "
+                               "controller, or an older version)", at) from exc
         raise
 
 

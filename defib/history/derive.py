@@ -75,7 +75,16 @@ def _config_items(conf: ET.Element) -> Iterator[tuple[tuple[str, str],
             continue
         for child in element:
             ident = child.get("id", child.tag)
-            yield (section, ident), (child, ET.tostring(child, encoding="unicode"), None)
+            yield (section, ident), (child, _canonical(child), None)
+
+
+def _canonical(element: ET.Element) -> str:
+    """The element's content without layout: whitespace between elements and the order of
+    attributes do not make a change."""
+    attrs = " ".join(f"{k}={v!r}" for k, v in sorted(element.attrib.items()))
+    text = (element.text or "").strip()
+    inner = "".join(_canonical(child) for child in element)
+    return f"<{element.tag} {attrs}>{text}{inner}</{element.tag}>"
 
 
 def _concerned(element: ET.Element) -> str | None:
@@ -136,17 +145,22 @@ def _operation_events(was: ET.Element | None, now: ET.Element,
     name = now.get("uname") or now.get("id") or "?"
     before = _ops(was)
     out: list[HistoryEvent] = []
-    for (rsc, op_id), op in _ops(now).items():
+    seen: set[tuple[str, str | None]] = set()  # a failure is also its resource's last result
+    ops = sorted(_ops(now).items(), key=lambda item: "_last_failure_" in item[0][1])
+    for (rsc, op_id), op in ops:
         old = before.get((rsc, op_id))
         if old is not None and all(old.get(a) == op.get(a) for a in (
                 "call-id", "rc-code", "op-status", "transition-key")):
             continue
+        if (rsc, op.get("call-id")) in seen:
+            continue
+        seen.add((rsc, op.get("call-id")))
         out.append(operation_event(rsc, name, op, ts))
     gone = {r for r, _ in before} - {r for r, _ in _ops(now)}
     if now.get("crm-debug-origin") != "send_stonith_update":
         for rsc in sorted(gone):
             out.append(HistoryEvent(ts=ts, kind="operation", rsc=rsc, node=name,
-                                    summary=f"history of {rsc} on {name} forgotten (cleanup)"))
+                                    summary=f"history of {rsc} on {name} cleared"))
     return out
 
 
@@ -164,16 +178,19 @@ def operation_event(rsc: str, node: str, op: ET.Element, ts: float) -> HistoryEv
     if status not in (0, -1) and status in STATUS_NAMES:
         result = STATUS_NAMES[status]
     else:
-        result = RC_NAMES.get(rc, f"rc {rc}")
-    failed = status not in (0, -1) or (rc != expected and not (label == "probe" and rc == 7))
-    when = _int(op.get("last-rc-change"), 0) or ts
+        result = "running" if label == "probe" and rc == 0 else RC_NAMES.get(rc, f"rc {rc}")
+    if label == "probe":  # finding it running or stopped is what a probe is for
+        failed = status not in (0, -1) or rc not in (0, 7, 8)
+    else:
+        failed = status not in (0, -1) or rc != expected
     summary = f"{label} of {rsc} on {node}: {result}" + (" — FAILED" if failed else "")
     return HistoryEvent(
-        ts=float(when), kind="operation", rsc=rsc, node=node,
+        ts=ts, kind="operation", rsc=rsc, node=node,
         transition=transition if transition >= 0 else None, summary=summary,
         detail={"operation": task, "interval_ms": interval, "rc": rc, "status": status,
                 "expected_rc": expected, "failed": failed, "call_id": op.get("call-id"),
-                "exec_ms": _int(op.get("exec-time"), 0)})
+                "exec_ms": _int(op.get("exec-time"), 0),
+                "last_rc_change": _int(op.get("last-rc-change"), 0)})
 
 
 def _int(text: str | None, default: int) -> int:

@@ -73,7 +73,9 @@ class HistoryRecorder:
         now = time.time()
         if kind == "cib":
             if self._pending is None:
-                self._pending = asyncio.get_running_loop().call_later(DIFF_DELAY_S, self._diff)
+                # The burst is dated by its first change, not by when it is looked at.
+                self._pending = asyncio.get_running_loop().call_later(
+                    DIFF_DELAY_S, self._diff, now)
         elif kind == "membership":
             names = [self.node.name_of(int(i)) or str(i) for i in event.get("members", [])]
             joined = [self.node.name_of(int(i)) or str(i) for i in event.get("joined", [])]
@@ -96,12 +98,12 @@ class HistoryRecorder:
             self.add(HistoryEvent(ts=now, kind="dc", node=name,
                                   summary=f"DC is {name}" if name else "no DC"))
 
-    def _diff(self) -> None:
+    def _diff(self, when: float) -> None:
         self._pending = None
         root = self.node.cib.copy.root
         previous, self._last = self._last, root
         try:
-            events = cib_events(previous, root, time.time(), self.name)
+            events = cib_events(previous, root, when, self.name)
         except Exception as exc:  # noqa: BLE001 - a CIB we cannot read is no reason to stop
             self.log.warning("history: cannot compare CIBs: %s", exc)
             return

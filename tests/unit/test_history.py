@@ -78,7 +78,7 @@ def test_operation_results_failures_and_transition_numbers() -> None:
         op="start", call="5", rc="0", t="12")))
     events = cib_events(before.root, started.root, 3.0)
     assert [(e.kind, e.rsc, e.node, e.transition, e.summary, e.ts) for e in events] == [
-        ("operation", "web", "node1", 12, "start of web on node1: ok", 1700000000.0)]
+        ("operation", "web", "node1", 12, "start of web on node1: ok", 3.0)]
     failed = status_change(started, node_state("1", "node1", OP.format(
         op="start", call="6", rc="1", t="13")))
     (event,) = cib_events(started.root, failed.root, 4.0)
