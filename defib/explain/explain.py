@@ -58,6 +58,10 @@ def trace_schedule(cib: Cib, now: dt.datetime | None) -> DecisionTrace:
 
 def explain(trace: DecisionTrace, rsc_id: str, node: str | None = None) -> list[Explanation]:
     prims = trace.instances(rsc_id)
+    if not prims and rsc_id in trace.resources:
+        kind = trace.resources[rsc_id].kind
+        return [Explanation(rsc_id, f"{rsc_id} is a {kind} without any instance or member "
+                                    "(clone-max=0, or empty): nothing of it can run.")]
     if not prims:
         known = sorted({r.split(":", 1)[0] for r in trace.resources})
         raise CommandError(f"no resource {rsc_id!r} (known: {', '.join(known) or 'none'})",
