@@ -66,6 +66,20 @@ def decision_time(args: argparse.Namespace, cib_xml: str, live: bool) -> dt.date
     return recorded or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def _fence_failures(args: argparse.Namespace) -> dict[str, str]:
+    """What the DC reports of failed fencing (node -> reason); nothing when unknown."""
+    from defib.cli.cluster_cmd import default_dir
+    from defib.commands.env import LiveEnv
+    from defib.errors import DefibError
+
+    try:
+        answer = LiveEnv((args.dir or default_dir()).resolve()).request("crm_status")
+    except DefibError:
+        return {}
+    failures = answer.get("fence_failures") or {}
+    return {str(k): str(v) for k, v in failures.items() if v}
+
+
 def _run(args: argparse.Namespace) -> int:
     from defib.cib.parse import parse_cib
     from defib.explain import explain, trace_schedule
@@ -73,6 +87,8 @@ def _run(args: argparse.Namespace) -> int:
 
     xml, live = scheduler_input(args)
     trace = trace_schedule(parse_cib(xml), decision_time(args, xml, live))
+    if live:
+        trace.fence_failures = _fence_failures(args)
     answers = explain(trace, args.resource, args.node)
     if args.json:
         json.dump([a.as_dict() for a in answers], sys.stdout, indent=2)

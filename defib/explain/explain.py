@@ -210,8 +210,10 @@ class _Explainer:
         n = self.t.nodes[name]
         if n.unclean:
             reason = f" ({n.fence_reason})" if n.fence_reason else ""
+            failed = self.t.fence_failures.get(name)
+            tail = f"; its fencing has failed: {failed}" if failed else ""
             return Cause("fencing", f"{name} is UNCLEAN{reason}: it must be fenced before "
-                         "anything runs there or leaves it", name)
+                         f"anything runs there or leaves it{tail}", name)
         if not n.online:
             return Cause("offline", f"{name} is offline", name)
         for kind, flag in (("standby", n.standby), ("maintenance", n.maintenance),
@@ -340,8 +342,10 @@ class _Explainer:
                           f"for it (no-quorum-policy={self.t.options['no-quorum-policy']})",
                           action.node, depth)]
         if action.task == "stop" and action.node and self.t.nodes[action.node].unclean:
+            failed = self.t.fence_failures.get(action.node)
+            why = f"it failed: {failed}" if failed else "that fencing cannot run now"
             return [Cause("fencing", f"{action.label()} waits for {action.node} to be fenced,"
-                          " and that fencing cannot run now", action.node, depth)]
+                          f" and {why}", action.node, depth)]
         if action.task == "stonith":
             return [Cause("fencing", f"fencing of {action.node} cannot run now",
                           action.node, depth)]

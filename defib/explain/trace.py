@@ -108,6 +108,8 @@ class DecisionTrace:
         self.placements: dict[str, Placement] = {}
         self.blocks: list[Block] = []
         self.actions: list[ActionFacts] = []
+        # Not the scheduler's: what the DC reports of fencing that failed (live only).
+        self.fence_failures: dict[str, str] = {}
 
     # -- the recorder's side ------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from defib.cib.digest import op_digest
 from defib.cib.parse import parse_cib
+from defib.cli.main import main
 from defib.errors import CommandError
 from defib.explain import Explanation, explain, trace_schedule
 from defib.explain.scores import score_table
@@ -279,3 +281,27 @@ def test_tracing_changes_no_decision() -> None:
     plain = simulate(parse_cib(xml), NOW, execute=False).transition.summary
     traced = schedule(parse_cib(xml), NOW, trace=trace_schedule(parse_cib(xml), NOW))
     assert plain == traced.summary
+
+
+def test_failed_fencing_is_named() -> None:
+    fence = prim("fence", cls='class="stonith" type="fence_dummy"')
+    xml = build(fence + prim("web"), "",
+                state("n1", ("fence",)) + state("n2", ("web",), member=False) + state("n3"),
+                props={"stonith-enabled": "true"})
+    trace = trace_schedule(parse_cib(xml), NOW)
+    trace.fence_failures = {"n2": "no fence device can fence n2"}
+    (answer,) = explain(trace, "web", "n2")
+    assert "n2 is UNCLEAN" in answer.text()
+    assert "its fencing has failed: no fence device can fence n2" in answer.text()
+
+
+def test_cli_on_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "cib.xml"
+    path.write_text(build(prim("web"), '<rsc_location id="prefer-n2" rsc="web" node="n2" '
+                          'score="50"/>'))
+    assert main(["explain", "web", "--file", str(path), "--scores"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("web (ocf:heartbeat:Dummy) is stopped; it will start on n2.")
+    assert "Placement scores:\nweb:" in out
+    assert main(["explain", "nope", "--file", str(path)]) == 1
+    assert "defib: error: no resource 'nope' (known: web)" in capsys.readouterr().err

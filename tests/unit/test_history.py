@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from defib.cli.history_cmd import parse_when
+from defib.cli.main import main
 from defib.cluster.cibxml import CibCopy, apply_change
 from defib.history.derive import cib_events
 from defib.history.render import svg, timeline
@@ -172,3 +177,22 @@ def test_transition_replay_says_what_changed_and_why() -> None:
     assert "What changed since pe-input-6:\n  - rsc_location prefer added" in text
     assert "Start      web     ( node2 )" in text
     assert "location constraint prefer gives node2 +100" in text
+
+
+def test_cli_reads_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = HistoryStore(tmp_path / "history.sqlite")
+    store.add([HistoryEvent(ts=time.time() - 7200, kind="config", rsc="web",
+                            summary="rsc_location cli-prefer-web added by alice"),
+               HistoryEvent(ts=time.time() - 60, kind="operation", rsc="web", node="node2",
+                            summary="start of web on node2: ok", transition=4)])
+    store.close()
+    db = str(tmp_path / "history.sqlite")
+    assert main(["history", "--db", db, "--resource", "web", "--since", "1h"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and out[0].endswith("start of web on node2: ok  [t4]")
+    assert main(["history", "--db", db, "--json", "--kind", "config"]) == 0
+    (only,) = json.loads(capsys.readouterr().out)
+    assert only["summary"] == "rsc_location cli-prefer-web added by alice"
+    assert main(["history", "--db", db, "--since", "yesterday-ish"]) == 1
+    assert "cannot read time 'yesterday-ish'" in capsys.readouterr().err
+    assert main(["history", "transition", "x"]) == 1
