@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from defib.cluster.layer import Delivery
     from defib.cluster.node import ClusterNode
 
-DIFF_DELAY_S = 0.05  # a burst of CIB changes is diffed once
 REPORT_TIMEOUT_S = 15.0
 REPORT_PE_FILES = 200  # newest pe-input/pe-graph files each node sends
 REPORT_LOG_BYTES = 4 << 20  # the end of each node's log
@@ -42,7 +41,7 @@ class HistoryRecorder:
         self.log = logging.LoggerAdapter(logging.getLogger("defib.history"),
                                          {"node": self.name})
         self._last: ET.Element | None = None
-        self._pending: asyncio.TimerHandle | None = None
+        self._pending: asyncio.Handle | None = None
         self._quorate: bool | None = None
         self._reports: dict[str, tuple[set[str], dict[str, str], asyncio.Future[None]]] = {}
         self._ids = itertools.count(1)
@@ -73,9 +72,9 @@ class HistoryRecorder:
         now = time.time()
         if kind == "cib":
             if self._pending is None:
-                # The burst is dated by its first change, not by when it is looked at.
-                self._pending = asyncio.get_running_loop().call_later(
-                    DIFF_DELAY_S, self._diff, now)
+                # Changes of one loop iteration are diffed once (copy-on-write makes a diff
+                # cost what changed), dated when they happened.
+                self._pending = asyncio.get_running_loop().call_soon(self._diff, now)
         elif kind == "membership":
             names = [self.node.name_of(int(i)) or str(i) for i in event.get("members", [])]
             joined = [self.node.name_of(int(i)) or str(i) for i in event.get("joined", [])]

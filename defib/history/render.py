@@ -10,8 +10,9 @@ from defib.history.store import HistoryEvent
 
 COLOURS = {"operation": "#2e7d32", "failed": "#c62828", "fencing": "#6a1b9a",
            "config": "#1565c0", "transition": "#757575", "membership": "#ef6c00",
-           "node": "#ef6c00", "quorum": "#ad1457", "dc": "#00838f"}
+           "node": "#8d6e63", "quorum": "#ad1457", "dc": "#00838f"}
 CLUSTER_LANE = "cluster"
+CHAR_PX = 6.2  # the width of a character of the 11 px labels, near enough
 
 
 def stamp(ts: float) -> str:
@@ -71,7 +72,7 @@ def svg(events: Sequence[HistoryEvent], width: int = 1200) -> str:
         ts = start + span * tick / 5
         parts.append(f'<text x="{x(ts):.0f}" y="{axis}" text-anchor="middle" fill="#555">'
                      f'{escape(dt.datetime.fromtimestamp(ts).strftime("%H:%M:%S"))}</text>')
-    labelled_at: dict[str, float] = {}
+    label_end: dict[str, float] = {}  # per lane: where the last label ends (no overlap)
     for e in events:
         lane = _lane(e)
         y = top + lanes.index(lane) * lane_h + lane_h / 2
@@ -80,11 +81,18 @@ def svg(events: Sequence[HistoryEvent], width: int = 1200) -> str:
         parts.append(f'<circle cx="{x(e.ts):.1f}" cy="{y:.0f}" r="5" fill="{colour}">'
                      f"<title>{title}</title></circle>")
         notable = colour in (COLOURS["failed"], COLOURS["fencing"]) or e.kind == "config"
-        if notable and x(e.ts) - labelled_at.get(lane, -1e9) > 90:
-            labelled_at[lane] = x(e.ts)
-            label = e.summary if len(e.summary) <= 40 else e.summary[:37] + "..."
-            parts.append(f'<text x="{x(e.ts):.1f}" y="{y - 10:.0f}" fill="{colour}">'
-                         f"{escape(label)}</text>")
+        label = e.summary if len(e.summary) <= 40 else e.summary[:37] + "..."
+        span_px = len(label) * CHAR_PX
+        at = x(e.ts)
+        anchor = "start"
+        if at + span_px > width - right:  # near the right edge: the label ends at the mark
+            anchor, begin = "end", at - span_px
+        else:
+            begin = at
+        if notable and begin > label_end.get(lane, -1e9) + 8:
+            label_end[lane] = begin + span_px
+            parts.append(f'<text x="{at:.1f}" y="{y - 10:.0f}" fill="{colour}" '
+                         f'text-anchor="{anchor}">{escape(label)}</text>')
     legend_y = height - 8
     for index, (name, colour) in enumerate(COLOURS.items()):
         parts.append(f'<circle cx="{left + index * 110}" cy="{legend_y - 4}" r="4" '

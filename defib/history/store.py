@@ -156,7 +156,22 @@ class HistoryStore:
         if limit is not None:
             sql = f"SELECT * FROM ({sql[:-len(' ORDER BY ts, id')]} ORDER BY ts DESC, id DESC" \
                   f" LIMIT {int(limit)}) ORDER BY ts, id"
-        return [HistoryEvent(ts=r[1], kind=r[2], rsc=r[3], node=r[4], transition=r[5],
-                             user=r[6], origin=r[7], summary=r[8], detail=json.loads(r[9]),
-                             id=r[0])
-                for r in self.db.execute(sql, args)]
+        found = [HistoryEvent(ts=r[1], kind=r[2], rsc=r[3], node=r[4], transition=r[5],
+                              user=r[6], origin=r[7], summary=r[8], detail=json.loads(r[9]),
+                              id=r[0])
+                 for r in self.db.execute(sql, args)]
+        return found if rsc is None else _concerning(found, rsc)
+
+
+def _concerning(events: list[HistoryEvent], rsc: str) -> list[HistoryEvent]:
+    """Of the transitions, only those that acted on ``rsc`` (its operations name them, or
+    the scheduler's summary does)."""
+    def mine(name: str | None) -> bool:
+        return name is not None and (name == rsc or name.startswith(f"{rsc}:"))
+
+    numbers = {e.transition for e in events if e.kind == "operation" and mine(e.rsc)}
+    for e in events:
+        if e.kind == "transition" and any(
+                mine(word) for line in e.detail.get("summary", []) for word in line.split()):
+            numbers.add(e.transition)
+    return [e for e in events if e.kind != "transition" or e.transition in numbers]

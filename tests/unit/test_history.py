@@ -196,3 +196,18 @@ def test_cli_reads_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["history", "--db", db, "--since", "yesterday-ish"]) == 1
     assert "cannot read time 'yesterday-ish'" in capsys.readouterr().err
     assert main(["history", "transition", "x"]) == 1
+
+
+def test_resource_filter_keeps_only_its_transitions(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite")
+    store.add([
+        HistoryEvent(ts=1.0, kind="transition", transition=1, summary="transition 1",
+                     detail={"summary": ["* Start      web:0     ( node1 )"]}),
+        HistoryEvent(ts=2.0, kind="transition", transition=2, summary="transition 2",
+                     detail={"summary": ["* Start      db     ( node1 )"]}),
+        HistoryEvent(ts=3.0, kind="transition", transition=2, summary="transition 2 complete"),
+        HistoryEvent(ts=4.0, kind="transition", transition=1, summary="transition 1 complete"),
+        HistoryEvent(ts=5.0, kind="fencing", node="node2", summary="node2 was fenced")])
+    assert [e.summary for e in store.query(rsc="web")] == [
+        "transition 1", "transition 1 complete", "node2 was fenced"]
+    store.close()
