@@ -83,6 +83,7 @@ class _Explainer:
     def __init__(self, trace: DecisionTrace, node: str | None) -> None:
         self.t = trace
         self.node = node
+        self.level = 0  # how deep in a chain this explainer works (bounds recursion)
 
     # -- one primitive ------------------------------------------------------------------
 
@@ -97,16 +98,12 @@ class _Explainer:
         placement = self.t.placements.get(rsc)
         verdict = self._verdict(rsc, placement, out)
         out.summary = f"{rsc} ({facts.agent}) {now}; {verdict}."
-        unique: list[Cause] = []
-        for cause in out.causes:  # the same words for several nodes are said once
-            if not any((c.text, c.depth) == (cause.text, cause.depth) for c in unique):
-                unique.append(cause)
-        out.causes = unique
         if placement is not None and placement.why == "best":
             out.causes += self._nodes(rsc, placement)
         if not self.t.quorum and "quorum" not in out.kinds:
             out.causes.append(Cause("quorum", "the partition has no quorum "
                                     f"(no-quorum-policy={self.t.options['no-quorum-policy']})"))
+        out.causes = _once(out.causes)
         return out
 
     def _verdict(self, rsc: str, placement: Placement | None, out: Explanation) -> str:
@@ -250,7 +247,8 @@ class _Explainer:
                                  "(symmetric-cluster=false)", name))
                 continue
             against = [c for c in mine if c.score < 0 or c.score <= -INFINITY]
-            out += [self._describe(c) for c in against]
+            for c in against:
+                out += self._expand(self._describe(c), c)
             if name in placement.no_room:
                 out.append(Cause("utilization", f"{name} has not enough capacity left for "
                                  "it (utilization)", name))
@@ -369,20 +367,39 @@ class _Explainer:
         rsc = action.rsc
         if rsc is None or rsc not in self.t.resources:
             return []
-        facts = self.t.resources[rsc]
-        if facts.kind != "primitive":
-            prims = self.t.instances(rsc)
-        else:
-            prims = [rsc]
-        out: list[Cause] = []
-        for prim in prims:
+        return self._nowhere(rsc, "order", depth)
+
+    def _nowhere(self, rsc: str, kind: str, depth: int) -> list[Cause]:
+        """Why ``rsc`` (or the first of its instances that has no node) runs nowhere."""
+        if self.level + depth > MAX_CHAIN:
+            return [Cause(kind, "(the chain goes on; cut short here)", depth=depth)]
+        for prim in self.t.instances(rsc):
             placement = self.t.placements.get(prim)
             if placement is None or placement.node is not None:
                 continue
             sub = _Explainer(self.t, None)
+            sub.level = self.level + depth + 1
             causes = sub._resource_state(prim) + sub._unplaced(prim, placement)
             causes += [c for c in sub._nodes(prim, placement) if c.kind != "score"]
-            out.append(Cause("order", f"{prim} cannot run anywhere:", None, depth))
-            out += [Cause(c.kind, c.text, c.node, depth + 1) for c in causes]
-            break
-        return out
+            return [Cause(kind, f"{prim} cannot run anywhere:", None, depth)] + [
+                Cause(c.kind, c.text, c.node, c.depth + depth + 1) for c in causes]
+        return []
+
+    def _expand(self, cause: Cause, c: Contribution) -> list[Cause]:
+        """A colocation with a resource that cannot run: and why that one cannot."""
+        if c.cause != "colocation" or c.score > -INFINITY or "which cannot run" not in \
+                cause.text:
+            return [cause]
+        other = c.source.split("|", 1)[1]
+        return [cause] + self._nowhere(other, "colocation", cause.depth + 1)
+
+
+def _once(causes: list[Cause]) -> list[Cause]:
+    """The same words for several nodes are said once."""
+    unique: list[Cause] = []
+    seen: set[tuple[str, int]] = set()
+    for cause in causes:
+        if (cause.text, cause.depth) not in seen:
+            seen.add((cause.text, cause.depth))
+            unique.append(cause)
+    return unique
