@@ -127,8 +127,9 @@ def _history(args: argparse.Namespace) -> int:
     from defib.history.store import HistoryEvent, HistoryStore
 
     now = time.time()
-    query = {"rsc": args.resource, "node": args.node, "since": parse_when(args.since, now),
-             "until": parse_when(args.until, now), "kinds": args.kind}
+    query: dict[str, Any] = {
+        "rsc": args.resource, "node": args.node, "since": parse_when(args.since, now),
+        "until": parse_when(args.until, now), "kinds": args.kind}
     if args.db is not None:
         store = HistoryStore.open_readonly(args.db)
         try:
@@ -136,6 +137,8 @@ def _history(args: argparse.Namespace) -> int:
         finally:
             store.close()
     else:
+        if args.resource:
+            query["rsc"] = _members(args, args.resource)
         answer = _ask(args, "history", args.source, **query)
         events = [HistoryEvent(**e) for e in answer["events"]]
     if args.svg:
@@ -148,6 +151,22 @@ def _history(args: argparse.Namespace) -> int:
         return 0
     print(timeline(events))
     return 0
+
+
+def _members(args: argparse.Namespace, name: str) -> list[str]:
+    """``name`` and, for a group, clone or bundle, every resource inside it (by the live
+    configuration), so that ``--resource GROUP`` shows what happened to its members."""
+    import xml.etree.ElementTree as ET
+
+    from defib.commands.env import LiveEnv
+
+    root = ET.fromstring(LiveEnv(_cluster_dir(args)).read())
+    for element in root.iterfind(".//configuration/resources//*[@id]"):
+        if element.get("id") == name:
+            inner = [e.get("id", "") for e in element.iter()
+                     if e.tag in ("primitive", "group", "clone", "master", "bundle")]
+            return [name, *(i for i in inner if i and i != name)]
+    return [name]
 
 
 def _transition(args: argparse.Namespace, number: int) -> int:

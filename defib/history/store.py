@@ -120,18 +120,22 @@ class HistoryStore:
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
-    def query(self, rsc: str | None = None, node: str | None = None,
+    def query(self, rsc: str | list[str] | None = None, node: str | None = None,
               since: float | None = None, until: float | None = None,
               kinds: Iterable[str] | None = None, transition: int | None = None,
               limit: int | None = None) -> list[HistoryEvent]:
         where: list[str] = []
         args: list[Any] = []
-        if rsc is not None:
-            # A clone's instances ("web:1") and a group's members are found by the name
-            # given; membership, quorum and transitions concern every resource.
-            where.append("(rsc = ? OR rsc LIKE ? OR rsc IS NULL AND kind IN"
+        names = [rsc] if isinstance(rsc, str) else list(rsc or [])
+        if names:
+            # A clone's instances ("web:1") are found by the clone's name, a group's members
+            # when the caller lists them; membership, quorum, fencing and transitions
+            # concern every resource.
+            match = " OR ".join("rsc = ? OR rsc LIKE ?" for _ in names)
+            where.append(f"({match} OR rsc IS NULL AND kind IN"
                          " ('transition', 'fencing', 'membership', 'node', 'quorum'))")
-            args += [rsc, f"{rsc}:%"]
+            for name in names:
+                args += [name, f"{name}:%"]
         if node is not None:
             where.append("(node = ? OR node IS NULL)")
             args.append(node)
@@ -160,14 +164,14 @@ class HistoryStore:
                               user=r[6], origin=r[7], summary=r[8], detail=json.loads(r[9]),
                               id=r[0])
                  for r in self.db.execute(sql, args)]
-        return found if rsc is None else _concerning(found, rsc)
+        return _concerning(found, names) if names else found
 
 
-def _concerning(events: list[HistoryEvent], rsc: str) -> list[HistoryEvent]:
-    """Of the transitions, only those that acted on ``rsc`` (its operations name them, or
-    the scheduler's summary does)."""
+def _concerning(events: list[HistoryEvent], names: list[str]) -> list[HistoryEvent]:
+    """Of the transitions, only those that acted on one of ``names`` (its operations name
+    them, or the scheduler's summary does)."""
     def mine(name: str | None) -> bool:
-        return name is not None and (name == rsc or name.startswith(f"{rsc}:"))
+        return name is not None and name.split(":", 1)[0] in names
 
     numbers = {e.transition for e in events if e.kind == "operation" and mine(e.rsc)}
     for e in events:

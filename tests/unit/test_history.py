@@ -211,3 +211,13 @@ def test_resource_filter_keeps_only_its_transitions(tmp_path: Path) -> None:
     assert [e.summary for e in store.query(rsc="web")] == [
         "transition 1", "transition 1 complete", "node2 was fenced"]
     store.close()
+
+
+def test_resource_filter_takes_a_group_and_its_members(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite")
+    store.add([HistoryEvent(ts=1.0, kind="config", rsc="site", summary="group site added"),
+               HistoryEvent(ts=2.0, kind="operation", rsc="ip", summary="start of ip"),
+               HistoryEvent(ts=3.0, kind="operation", rsc="other", summary="start of other")])
+    assert [e.summary for e in store.query(rsc=["site", "ip"])] == [
+        "group site added", "start of ip"]
+    store.close()
