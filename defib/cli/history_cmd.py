@@ -174,14 +174,35 @@ def _transition(args: argparse.Namespace, number: int) -> int:
     from defib.history.store import HistoryEvent
 
     answer = _ask(args, "history_pe_input", args.source, number=number)
+    if not answer.get("xml") and args.source is None:
+        # Saved by whichever node was DC then: look on the others.
+        answer = _pe_input_elsewhere(args, number, str(answer.get("node"))) or answer
     if not answer.get("xml"):
-        raise CommandError(f"{answer.get('node')} has no pe-input-{number}.xml (the DC saves "
-                           "the inputs; ask it with --from, or it was pruned by "
-                           "pe-input-series-max)", str(number))
-    events = [HistoryEvent(**e) for e in _ask(args, "history", args.source,
+        raise CommandError(f"no node has pe-input-{number}.xml (saved by the DC of the time; "
+                           "pruned beyond pe-input-series-max)", str(number))
+    events = [HistoryEvent(**e) for e in _ask(args, "history", str(answer["node"]),
                                               transition=number)["events"]]
     print(explain_transition(number, str(answer["xml"]), answer.get("previous"), events))
     return 0
+
+
+def _pe_input_elsewhere(args: argparse.Namespace, number: int,
+                        asked: str) -> dict[str, Any] | None:
+    from defib.cluster.config import load_config
+    from defib.cluster.local import CONFIG_NAME
+    from defib.errors import DefibError
+
+    directory = _cluster_dir(args)
+    for node in load_config(directory / CONFIG_NAME).nodes:
+        if node.name == asked:
+            continue
+        try:
+            answer = _ask(args, "history_pe_input", node.name, number=number)
+        except DefibError:
+            continue
+        if answer.get("xml"):
+            return answer
+    return None
 
 
 # -- defib report -----------------------------------------------------------------------------
