@@ -28,6 +28,8 @@ property stonith-enabled=false
 primitive db ocf:heartbeat:Dummy op monitor interval=5s timeout=20s
 primitive web ocf:heartbeat:Dummy op monitor interval=1s timeout=20s
 order db-then-web db web
+primitive ip ocf:heartbeat:Dummy
+group site ip
 """
 
 
@@ -102,7 +104,10 @@ def test_a_move_is_in_the_history_with_its_user_transition_and_replay(cluster: P
     assert f"Move       web     ( {home} -> {other} )" in replay
     assert f"location constraint cli-prefer-web gives {other} +INFINITY" in replay
     assert "complete" in replay.split("How it ended:")[1]
-    # Filters: another node's events and an empty time window.
+    # A group stands for its members; filters: a node's events, an empty time window.
+    site = events(cluster, "--resource", "site")
+    assert any(e["summary"].startswith("start of ip on ") for e in site)
+    assert any(e["summary"] == "group site added by " + user for e in site)
     assert all(e["node"] in (home, None) for e in events(cluster, "--node", home))
     assert events(cluster, "--until", "2000-01-01 00:00") == []
     # Every node keeps its own, private database.
