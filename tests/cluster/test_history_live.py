@@ -167,3 +167,38 @@ def test_report_gathers_every_node(cluster: Path, tmp_path: Path) -> None:
         member = tar.extractfile("incident/node1/history.json")
         assert member is not None
         assert any(e["kind"] == "config" for e in json.load(member))
+
+
+def test_a_crash_and_its_fencing_are_in_the_dc_history(tmp_path: Path) -> None:
+    from defib.controller.harness import ResourceCluster, cib_xml, fence_device, primitive
+
+    with ResourceCluster(tmp_path / "c", 3) as rc:
+        dc = str(rc.dc_status()["node"])
+        target = next(n for n in ("node1", "node2", "node3") if n != dc)
+        prefer = (f'<rsc_location id="prefer" rsc="svc" node="{target}" score="100"/>')
+        rc.load(cib_xml(fence_device() + primitive("svc", "ocf", "Dummy", "heartbeat",
+                                                   monitor="1s"), prefer))
+        assert rc.wait_running("svc")[0] == target
+        rc.crash(target)
+        survivor, _ = rc.wait_running("svc", not_on={target}, timeout=20)
+
+        def story() -> list[dict[str, Any]] | None:
+            seen = events(rc.dir, "--since", "10min")
+            fenced = [e for e in seen if e["kind"] == "fencing" and e["node"] == target]
+            started = [e for e in seen if e["summary"] == f"start of svc on {survivor}: ok"]
+            return seen if fenced and started else None
+
+        seen = until(story)
+        summaries = [e["summary"] for e in seen]
+        lost = summaries.index(f"{target} was lost")
+        fenced = next(i for i, e in enumerate(seen) if e["kind"] == "fencing")
+        started = summaries.index(f"start of svc on {survivor}: ok")
+        assert lost < fenced < started, summaries
+        assert any(e["kind"] == "membership" and target in e["detail"]["left"] for e in seen)
+        # The recovery's transition replays to the same decision, fencing first.
+        number = seen[started]["transition"]
+        replay = defib(rc.dir, "history", "transition", str(number)).stdout
+        assert f"  - {target} was lost" in replay.split("What the scheduler")[0]
+        assert f"* Fence (reboot) {target} 'peer is no longer part of the cluster'" in replay
+        assert f"{target} is UNCLEAN (peer is no longer part of the cluster): it must be " \
+               "fenced" in replay
