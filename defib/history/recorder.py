@@ -15,6 +15,7 @@ import io
 import itertools
 import logging
 import os
+import sqlite3
 import tarfile
 import time
 import xml.etree.ElementTree as ET
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 REPORT_TIMEOUT_S = 15.0
 REPORT_PE_FILES = 200  # newest pe-input/pe-graph files each node sends
 REPORT_LOG_BYTES = 4 << 20  # the end of each node's log
+REPORT_TIMELINE_EVENTS = 5000  # the newest events as text (the database has them all)
 
 
 class HistoryRecorder:
@@ -45,6 +47,7 @@ class HistoryRecorder:
         self._quorate: bool | None = None
         self._reports: dict[str, tuple[set[str], dict[str, str], asyncio.Future[None]]] = {}
         self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def attach(cls, node: ClusterNode) -> HistoryRecorder:
@@ -155,12 +158,13 @@ class HistoryRecorder:
             return float(value) if value is not None else None
 
         transition = request.get("transition")
-        events = self.store.query(
-            rsc=request.get("rsc"), node=request.get("node"), since=num("since"),
-            until=num("until"), kinds=request.get("kinds"),
-            transition=int(transition) if transition is not None else None,
-            limit=int(request["limit"]) if request.get("limit") is not None else None)
-        return {"node": self.name, "events": [e.as_dict() for e in events]}
+        query = {"rsc": request.get("rsc"), "node": request.get("node"),
+                 "since": num("since"), "until": num("until"), "kinds": request.get("kinds"),
+                 "transition": int(transition) if transition is not None else None,
+                 "limit": int(request["limit"]) if request.get("limit") is not None else None}
+        # A large history takes seconds to read: not on the loop that sends heartbeats.
+        events = await asyncio.to_thread(_read, self.store.path, query)
+        return {"node": self.name, "events": events}
 
     async def serve_pe_input(self, request: dict[str, Any]) -> dict[str, Any]:
         """The saved scheduler input N (and N-1, to say what changed), if this node has it."""
@@ -189,9 +193,10 @@ class HistoryRecorder:
     def on_deliver(self, d: Delivery) -> None:
         kind = d.payload.get("t")
         if kind == "hist-report-req":
-            bundle = base64.b64encode(self.bundle()).decode()
-            self.node.layer.send_ordered({"t": "hist-report", "r": d.payload.get("r"),
-                                          "from": self.name, "tgz": bundle})
+            task = asyncio.get_running_loop().create_task(
+                self._send_bundle(str(d.payload.get("r"))))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif kind == "hist-report":
             waiting = self._reports.get(str(d.payload.get("r")))
             if waiting is None:
@@ -201,16 +206,32 @@ class HistoryRecorder:
             if members <= set(files) and not done.done():
                 done.set_result(None)
 
-    def bundle(self) -> bytes:
-        """This node's part of a report: CIB, history, log end, newest pe files."""
+    async def _send_bundle(self, req: str) -> None:
+        cib = str(self.node.get_cib()["xml"])
+        try:
+            data = await asyncio.to_thread(self.bundle, cib)
+        except Exception as exc:  # noqa: BLE001 - the asker learns the node sent nothing
+            self.log.warning("report: cannot gather this node's files: %s", exc)
+            return
+        self.node.layer.send_ordered({"t": "hist-report", "r": req, "from": self.name,
+                                      "tgz": base64.b64encode(data).decode()})
+
+    def bundle(self, cib: str) -> bytes:
+        """This node's part of a report (built in a worker thread): CIB, a copy of the
+        history database and its newest events as text, the log's end, newest pe files."""
+        from defib.history.render import timeline
+
         state = self.node.state_dir
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            _add(tar, "cib.xml", self.node.get_cib()["xml"].encode())
-            events = [e.as_dict() for e in self.store.query()]
-            import json
-
-            _add(tar, "history.json", json.dumps(events, indent=1).encode())
+            _add(tar, "cib.xml", cib.encode())
+            _add(tar, DB_NAME, _snapshot(self.store.path))
+            reader = HistoryStore(self.store.path, reader=True)
+            try:
+                newest = reader.query(limit=REPORT_TIMELINE_EVENTS)
+            finally:
+                reader.close()
+            _add(tar, "history.txt", (timeline(newest) + "\n").encode())
             log = state / "daemon.log"
             if log.is_file():
                 with log.open("rb") as f:
@@ -222,6 +243,27 @@ class HistoryRecorder:
             for path in _newest_pe_files(state / "pengine", REPORT_PE_FILES):
                 _add(tar, f"pengine/{path.name}", path.read_bytes())
         return buf.getvalue()
+
+
+def _read(path: Path, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """A query on a connection of its own (worker threads do not share the node's)."""
+    store = HistoryStore(path, reader=True)
+    try:
+        return [e.as_dict() for e in store.query(**query)]
+    finally:
+        store.close()
+
+
+def _snapshot(path: Path) -> bytes:
+    """A consistent copy of the database (what the WAL holds included), as file bytes."""
+    source = sqlite3.connect(str(path))
+    copy = sqlite3.connect(":memory:")
+    try:
+        source.backup(copy)
+        return copy.serialize()
+    finally:
+        copy.close()
+        source.close()
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -63,10 +63,15 @@ class HistoryEvent:
 
 class HistoryStore:
     def __init__(self, path: Path, max_events: int = DEFAULT_MAX_EVENTS,
-                 max_age_s: float = DEFAULT_MAX_AGE_S) -> None:
+                 max_age_s: float = DEFAULT_MAX_AGE_S, reader: bool = False) -> None:
         self.path = path
         self.max_events = max_events
         self.max_age_s = max_age_s
+        self._since_prune = 0
+        if reader:
+            # Reading beside the writer (WAL: neither waits for the other); no schema work.
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            return
         if not path.exists():
             # Private from its creation: it holds who changed what (SQLite's journal files
             # take the database's mode).
@@ -75,7 +80,6 @@ class HistoryStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.executescript(_SCHEMA)
-        self._since_prune = 0
 
     @classmethod
     def open_readonly(cls, path: Path) -> HistoryStore:
@@ -83,7 +87,7 @@ class HistoryStore:
             from defib.errors import NotConnectedError
 
             raise NotConnectedError(f"no history database at {path}", str(path))
-        return cls(path)
+        return cls(path, reader=True)
 
     def close(self) -> None:
         self.db.close()
