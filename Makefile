@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale bench-events fuzz lab conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale bench-events bench-explain fuzz lab conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-scale: $(STAMP)
 # The event-sequence differential against crm_simulate, 200 sequences.
 bench-events: $(STAMP)
 	$(VENV)/bin/python -m bench.event_sequences --seeds 200
+
+# defib explain on every resource of the 603 Pacemaker cases: no error, and what a trace costs.
+bench-explain: $(STAMP)
+	$(VENV)/bin/python -m bench.explain_cases
 
 # 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
 fuzz: $(STAMP)
