@@ -50,8 +50,17 @@ class HistoryRecorder:
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def attach(cls, node: ClusterNode) -> HistoryRecorder:
-        recorder = cls(node, HistoryStore(node.state_dir / DB_NAME))
+    def attach(cls, node: ClusterNode) -> HistoryRecorder | None:
+        """Start recording for ``node``; None (and a warning) when its database cannot be
+        opened: a node without history still runs its resources."""
+        try:
+            store = HistoryStore(node.state_dir / DB_NAME)
+        except (OSError, sqlite3.Error) as exc:
+            logging.getLogger("defib.history").warning(
+                "no history on %s: cannot open %s: %s", node.node.name,
+                node.state_dir / DB_NAME, exc)
+            return None
+        recorder = cls(node, store)
         recorder._last = node.cib.copy.root
         node.subscribe(recorder.on_event)
         node.layer.on_deliver(recorder.on_deliver)

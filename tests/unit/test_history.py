@@ -221,3 +221,13 @@ def test_resource_filter_takes_a_group_and_its_members(tmp_path: Path) -> None:
     assert [e.summary for e in store.query(rsc=["site", "ip"])] == [
         "group site added", "start of ip"]
     store.close()
+
+
+def test_a_node_whose_database_cannot_open_runs_without_history(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from defib.history.recorder import HistoryRecorder
+
+    (tmp_path / "history.sqlite").mkdir()  # in the way: not a database file
+    node = SimpleNamespace(state_dir=tmp_path, node=SimpleNamespace(name="node1"))
+    assert HistoryRecorder.attach(node) is None  # type: ignore[arg-type]
