@@ -123,13 +123,27 @@ class _Explainer:
             out.causes += self._unmanaged(rsc, placement.why)
             return f"it is left as it is on {target} (not managed)"
         if start is not None and facts.running_on and target not in facts.running_on:
-            return f"it will move to {target}"
-        if start is not None and target in facts.running_on:
+            verdict = f"it will move to {target}"
+        elif start is not None and target in facts.running_on:
             because = f" ({start.reason})" if start.reason else ""
-            return f"it will be restarted on {target}{because}"
-        if start is not None:
-            return f"it will {'be recovered' if facts.failed else 'start'} on {target}"
-        return f"it stays on {target}"
+            verdict = f"it will be restarted on {target}{because}"
+        elif start is not None:
+            verdict = f"it will {'be recovered' if facts.failed else 'start'} on {target}"
+        else:
+            verdict = f"it stays on {target}"
+        return verdict + self._role_change(actions, out)
+
+    def _role_change(self, actions: list[ActionFacts], out: Explanation) -> str:
+        """A promotable clone's instance: promoted or demoted as well (or why it cannot)."""
+        for task, word in (("promote", "promoted"), ("demote", "demoted")):
+            action = next((a for a in actions if a.task == task and not a.optional), None)
+            if action is None:
+                continue
+            if not action.runnable:
+                out.causes += self._why_unrunnable(action, 0, set())
+                return f", and should be {word} on {action.node} but cannot"
+            return f", and {word} on {action.node}"
+        return ""
 
     def _resource_state(self, rsc: str) -> list[Cause]:
         facts = self.t.resources[rsc]

@@ -327,3 +327,15 @@ def test_colocation_loop_is_cut_short() -> None:
     # Pacemaker ignores the colocation that closes the loop: b is placed; a is not.
     assert "will not run anywhere" in why(xml, "a").summary
     assert all(len(why(xml, r).causes) < 50 for r in ("a", "b"))
+
+
+def test_promotion_is_said() -> None:
+    stateful = 'class="ocf" provider="pacemaker" type="Stateful"'
+    clone = ('<clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-m-p" '
+             'name="promotable" value="true"/></meta_attributes>'
+             f'{prim("st", cls=stateful)}</clone>')
+    states = "".join(state(n, attrs={"master-st": "10" if n == "n2" else "5"})
+                     for n in NODES)
+    answers = explain(trace_schedule(parse_cib(build(clone, "", states)), NOW), "ms")
+    summaries = [a.summary for a in answers]
+    assert sum("and promoted on n2" in s for s in summaries) == 1, summaries
