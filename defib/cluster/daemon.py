@@ -16,6 +16,7 @@ from defib.cluster.config import load_config
 from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import DAEMON_UMASK
+from defib.cluster.stack import resolve_nodes
 
 
 def _setup_logging(name: str, node_id: int, level: int) -> None:
@@ -42,9 +43,9 @@ Attach = Callable[[ClusterNode], Awaitable[None]]
 async def serve(config: Path, node_name: str, attach: Attach | None = None) -> int:
     """Run a node until asked to stop. ``attach`` (e.g. the controller) is awaited once the
     node has joined, with the ``ClusterNode`` it can subscribe to and register ops on."""
-    cfg = load_config(config)
-    node_cfg = cfg.node_by_name(node_name)
     log = logging.getLogger("defib.daemon")
+    cfg = await resolve_nodes(load_config(config), log)
+    node_cfg = cfg.node_by_name(node_name)
     key = load_key(cfg.key_file)
     node = ClusterNode(cfg, node_cfg, key)
     done = asyncio.Event()

@@ -39,6 +39,7 @@ LIMITS = ("nodes are processes of this machine marked by DEFIB_LOCAL_NODE: fenci
 class Layout:
     tag: str
     links: int
+    corosync: bool = False  # each host runs Corosync (stack = "corosync")
 
     def bridges(self) -> list[str]:
         return [bridge_name(self.tag, link) for link in range(self.links)]
@@ -82,19 +83,22 @@ def addresses(index: int, links: int) -> tuple[tuple[str, int], ...]:
     return tuple((node_address(index, link), BASE_PORT + link) for link in range(links))
 
 
-def enable(directory: Path, links: int) -> Layout:
+def enable(directory: Path, links: int, corosync: bool = False) -> Layout:
     """Mark a (new) cluster directory as one of hosts."""
     if str(directory.resolve()).startswith("/run/"):
         raise ClusterError("a cluster of hosts cannot live under /run (each host has its own)")
-    layout = Layout(tag_of(directory), links)
-    (directory / HOSTS_FILE).write_text(json.dumps({"tag": layout.tag, "links": links}) + "\n")
+    layout = Layout(tag_of(directory), links, corosync)
+    record: dict[str, object] = {"tag": layout.tag, "links": links}
+    if corosync:
+        record["corosync"] = True
+    (directory / HOSTS_FILE).write_text(json.dumps(record) + "\n")
     return layout
 
 
 def layout(directory: Path) -> Layout | None:
     try:
         data = json.loads((directory / HOSTS_FILE).read_text())
-        return Layout(str(data["tag"]), int(data["links"]))
+        return Layout(str(data["tag"]), int(data["links"]), bool(data.get("corosync", False)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -146,8 +150,8 @@ def spawn(directory: Path, node: str, index: int, daemon_cmd: list[str],
         raise ClusterError(f"{directory} is not a cluster of hosts")
     ensure_bridges(lay)
     cmd = [sys.executable, "-m", HOSTINIT_MODULE, "--dir", str(directory), "--node", node,
-           "--index", str(index), "--links", str(lay.links), "--tag", lay.tag, "--",
-           *daemon_cmd]
+           "--index", str(index), "--links", str(lay.links), "--tag", lay.tag,
+           *(["--corosync"] if lay.corosync else []), "--", *daemon_cmd]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             cwd=directory / node, env=env, start_new_session=True)
 

@@ -49,6 +49,7 @@ class LocalCluster:
         netns: bool = False,
         controller: bool = True,
         hosts: bool | None = None,
+        stack: str = "heartbeat",
     ) -> None:
         self.dir = directory.resolve()
         self.count = count
@@ -58,12 +59,15 @@ class LocalCluster:
         # Nodes as hosts (own namespaces, 198.18 bridge): asked for, or the default here.
         # The netns mode partitions loopback addresses, which hosts do not use.
         self.hosts = (hostmode.by_default() if hosts is None else hosts) and not netns
+        self.stack = stack
+        if stack == "corosync":  # Corosync needs a network stack per node
+            self.hosts = True
         self._rules: set[tuple[str, str]] = set()
         # Clusters of parallel tests must not race for the same ports: start the search at a
         # random place below the ephemeral range (our sending sockets use that one).
         start = random.randrange(10000, 30000, 2)
         self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start,
-                                hosts=self.hosts)
+                                hosts=self.hosts, stack=stack)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:

@@ -64,8 +64,10 @@ def cib_xml(resources: str, constraints: str = "", properties: dict[str, str] | 
 
 class ResourceCluster:
     def __init__(self, directory: Path, count: int = 3, *, timing: Timing | None = None,
-                 netns: bool = False, hosts: bool | None = None) -> None:
-        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns, hosts=hosts)
+                 netns: bool = False, hosts: bool | None = None,
+                 stack: str = "heartbeat") -> None:
+        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns, hosts=hosts,
+                                    stack=stack)
         self.dir = self.cluster.dir
         self.names = self.cluster.names
         self.down: set[str] = set()
