@@ -175,6 +175,38 @@ def set_cable(directory: Path, index: int, up: bool) -> None:
         _ip("link", "set", host_veth(lay.tag, index, link), "up" if up else "down")
 
 
+def split(directory: Path, groups: list[list[int]]) -> None:
+    """Partition the hosts' network as a switch split would: the hosts of ``groups[0]`` stay
+    on the cluster's bridges, each later group gets bridges of its own (all links).
+    ``heal`` joins them again."""
+    lay = layout(directory)
+    if lay is None:
+        raise ClusterError(f"{directory} is not a cluster of hosts")
+    for number, group in enumerate(groups[1:], 1):
+        for link in range(lay.links):
+            bridge = f"dfb{lay.tag}p{number}l{link}"
+            if _ip("link", "show", bridge, check=False).returncode != 0:
+                _ip("link", "add", bridge, "type", "bridge")
+            _ip("link", "set", bridge, "up")
+            for index in group:
+                _ip("link", "set", host_veth(lay.tag, index, link), "master", bridge)
+
+
+def heal(directory: Path) -> None:
+    """Every host back on the cluster's bridges; the split's bridges go."""
+    lay = layout(directory)
+    if lay is None:
+        raise ClusterError(f"{directory} is not a cluster of hosts")
+    prefix = f"dfb{lay.tag}n"
+    for name in link_names():
+        if name.startswith(prefix):
+            link = int(name.rsplit("l", 1)[1])
+            _ip("link", "set", name, "master", bridge_name(lay.tag, link))
+    for name in link_names():
+        if name.startswith(f"dfb{lay.tag}p"):
+            _ip("link", "del", name, check=False)
+
+
 class ClientNamespace:
     """A client machine on the cluster's link ``link``: a network namespace with one address
     (198.18.<link>.<host>), for reaching services and virtual IPs from outside the nodes.

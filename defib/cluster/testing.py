@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,22 @@ def netns_available() -> bool:
     if ok:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     return ok
+
+
+def corosync_unavailable_reason() -> str | None:
+    """Why a local Corosync cluster cannot run here (None: it can)."""
+    reason = hostmode.unavailable_reason()
+    if reason is not None:
+        return reason
+    if shutil.which("corosync") is None:
+        return "corosync is not installed"
+    try:
+        from defib.cluster.corosync.lib import libraries
+
+        libraries()
+    except ClusterError as exc:
+        return str(exc)
+    return None
 
 
 class LocalCluster:
@@ -176,7 +193,14 @@ class LocalCluster:
                                      "to", rule[1], "blackhole")
                             self._rules.add(rule)
 
+    def split(self, groups: list[list[str]]) -> None:
+        """Hosts only: partition the network between groups of nodes (all links)."""
+        hostmode.split(self.dir, [[self.cfg.node_by_name(n).id for n in g] for g in groups])
+
     def heal(self) -> None:
+        if self.hosts:
+            hostmode.heal(self.dir)
+            return
         for src, dst in sorted(self._rules):
             self._ns("ip", "rule", "del", "pref", "10", "from", src, "to", dst, "blackhole")
         self._rules.clear()

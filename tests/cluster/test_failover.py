@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from defib.cluster.testing import corosync_unavailable_reason
 from defib.controller.harness import (
     ResourceCluster,
     cib_xml,
@@ -28,6 +29,23 @@ def cluster(tmp_path: Path) -> Iterator[ResourceCluster]:
         yield rc
 
 
+# The crash tests also run on Corosync (each node a host running corosync: a crash is the
+# host's power cut, corosync included).
+STACKS = [
+    "heartbeat",
+    pytest.param("corosync", marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(corosync_unavailable_reason() is not None,
+                           reason=f"corosync: {corosync_unavailable_reason()}")]),
+]
+
+
+@pytest.fixture
+def stacked(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ResourceCluster]:
+    with ResourceCluster(tmp_path / "c", 3, stack=request.param) as rc:
+        yield rc
+
+
 def recorder(log: Path, rsc: str = "rec", meta: dict[str, str] | None = None) -> str:
     return primitive(rsc, "ocf", "Recorder", "defib", {"log": str(log)}, meta, monitor="1s")
 
@@ -36,8 +54,10 @@ def fenced_times(rc: ResourceCluster) -> dict[str, list[float]]:
     return {k: list(v) for k, v in rc.dc_status()["fenced"].items()}
 
 
-def test_crash_is_fenced_then_recovered_elsewhere(cluster: ResourceCluster,
+@pytest.mark.parametrize("stacked", STACKS, indirect=True)
+def test_crash_is_fenced_then_recovered_elsewhere(stacked: ResourceCluster,
                                                   tmp_path: Path) -> None:
+    cluster = stacked
     log = tmp_path / "activations.log"
     cluster.load(cib_xml(fence_device() + recorder(log)))
     first, _ = cluster.wait_running("rec")
@@ -114,7 +134,9 @@ def test_fencing_failure_blocks_recovery_until_fencing_works(cluster: ResourceCl
     assert second != first
 
 
-def test_dc_crash_new_dc_fences_and_recovers(cluster: ResourceCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stacked", STACKS, indirect=True)
+def test_dc_crash_new_dc_fences_and_recovers(stacked: ResourceCluster, tmp_path: Path) -> None:
+    cluster = stacked
     log = tmp_path / "activations.log"
     prefer = '<rsc_location id="rec-on-dc" rsc="rec" node="node1" score="100"/>'
     cluster.load(cib_xml(fence_device() + recorder(log), prefer))
