@@ -115,7 +115,8 @@ def create(directory: Path, count: int, port: int = 0, links: int = 2,
 
 
 # Local clusters detect a dead node in about a second, as the lab's fastest setting.
-LOCAL_TOTEM = TotemOptions(token_ms=1000, token_coefficient_ms=0, to_syslog=False)
+LOCAL_TOTEM = TotemOptions(token_ms=1000, token_coefficient_ms=0, to_syslog=False,
+                           knet_ping_interval_ms=100, knet_ping_timeout_ms=400)
 
 
 def _write_corosync(directory: Path, cfg: ClusterConfig, totem: TotemOptions) -> None:

@@ -28,6 +28,10 @@ class TotemOptions:
     token_coefficient_ms: int = 650
     crypto: bool = True           # knet: aes256 + sha256 with the authkey
     to_syslog: bool = True        # False: stderr (local clusters keep it in a file)
+    # knet's link checks (0: Corosync's default, derived from the token). A dead link must
+    # be found well within the token, or losing one of two links costs a membership change.
+    knet_ping_interval_ms: int = 0
+    knet_ping_timeout_ms: int = 0
 
 
 def render(cfg: ClusterConfig, totem: TotemOptions | None = None,
@@ -60,11 +64,22 @@ def render(cfg: ClusterConfig, totem: TotemOptions | None = None,
         "totem {\n    version: 2\n"
         f"    cluster_name: {cfg.name}\n    transport: knet\n"
         f"    token: {totem.token_ms}\n    token_coefficient: {totem.token_coefficient_ms}\n"
-        f"{crypto}}}\n"
+        f"{crypto}{_knet(cfg, totem)}}}\n"
         f"logging {{\n{logging_}    to_logfile: no\n    timestamp: hires\n}}\n"
         "quorum {\n" + "\n".join(quorum) + "\n}\n"
         "nodelist {\n" + "".join(nodes) + "}\n"
     )
+
+
+def _knet(cfg: ClusterConfig, totem: TotemOptions) -> str:
+    if not totem.knet_ping_interval_ms:
+        return ""
+    links = len(cfg.nodes[0].addresses) if cfg.nodes else 1
+    return "".join(
+        f"    interface {{\n        linknumber: {link}\n"
+        f"        knet_ping_interval: {totem.knet_ping_interval_ms}\n"
+        f"        knet_ping_timeout: {totem.knet_ping_timeout_ms}\n    }}\n"
+        for link in range(links))
 
 
 def write_authkey(path: Path) -> None:

@@ -394,7 +394,7 @@ class CorosyncLayer:
 
     def describe(self) -> dict[str, Any]:
         try:
-            cmap: lib.Cmap | None = lib.Cmap()
+            cmap: lib.Cmap | None = lib.Cmap(stats=True)
         except ClusterError:
             cmap = None
         try:

@@ -136,6 +136,7 @@ _SIGNATURES: dict[str, dict[str, tuple[Any, ...]]] = {
     },
     "libcmap.so.4": {
         "cmap_initialize": (_u64p,),
+        "cmap_initialize_map": (_u64p, c_int),
         "cmap_finalize": (c_uint64,),
         "cmap_get_uint32": (c_uint64, c_char_p, POINTER(c_uint32)),
         "cmap_get_uint8": (c_uint64, c_char_p, POINTER(c_uint8)),
@@ -187,13 +188,21 @@ def group_name(name: str) -> CpgName:
     return group
 
 
-class Cmap:
-    """A short-lived cmap connection (the node list, runtime and stats keys)."""
+CMAP_MAP_STATS = 1
 
-    def __init__(self) -> None:
+
+class Cmap:
+    """A short-lived cmap connection: the configuration and runtime keys, or with
+    ``stats=True`` the statistics map (``stats.knet.nodeN.linkL.connected``)."""
+
+    def __init__(self, stats: bool = False) -> None:
         self.lib = libraries()
         self.handle = c_uint64()
-        check(self.lib.cmap_initialize(ctypes.byref(self.handle)), "cmap_initialize")
+        if stats:
+            rc = self.lib.cmap_initialize_map(ctypes.byref(self.handle), CMAP_MAP_STATS)
+        else:
+            rc = self.lib.cmap_initialize(ctypes.byref(self.handle))
+        check(rc, "cmap_initialize")
 
     def close(self) -> None:
         if self.handle.value:
