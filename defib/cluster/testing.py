@@ -24,6 +24,7 @@ from defib.cluster import hosts as hostmode
 from defib.cluster import local
 from defib.cluster.client import ControlClient
 from defib.cluster.config import QuorumOptions, Timing
+from defib.cluster.corosync.conf import TotemOptions
 from defib.errors import ClusterError, NotConnectedError
 
 
@@ -67,6 +68,7 @@ class LocalCluster:
         controller: bool = True,
         hosts: bool | None = None,
         stack: str = "heartbeat",
+        totem: TotemOptions | None = None,
     ) -> None:
         self.dir = directory.resolve()
         self.count = count
@@ -84,7 +86,7 @@ class LocalCluster:
         # random place below the ephemeral range (our sending sockets use that one).
         start = random.randrange(10000, 30000, 2)
         self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start,
-                                hosts=self.hosts, stack=stack)
+                                hosts=self.hosts, stack=stack, totem=totem)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:
