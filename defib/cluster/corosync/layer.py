@@ -50,6 +50,7 @@ from defib.errors import ClusterError
 FRAGMENT = 256 * 1024
 RETRY = 0.01
 CONNECT_TIMEOUT = 60.0
+LINKS_EVERY = 0.5
 
 
 def _exit_fatal(reason: str) -> None:
@@ -105,6 +106,7 @@ class CorosyncLayer:
         self._fragments: dict[tuple[int, int, int], list[bytes]] = {}
         self._frag_ids = 0
         self._lost = False
+        self._links_cache: tuple[float, dict[str, list[bool]]] | None = None
         self.counters = {"sent": 0, "delivered": 0, "views_installed": 0, "try_again": 0,
                          "fragments": 0}
         # ctypes callbacks must outlive the handles that call them.
@@ -392,17 +394,28 @@ class CorosyncLayer:
             links.append(up if value is None else bool(value))
         return links
 
-    def describe(self) -> dict[str, Any]:
+    def _peer_links(self) -> dict[str, list[bool]]:
+        """knet's link state per peer, read at most every LINKS_EVERY seconds (status is
+        polled often; each read is a cmap connection)."""
+        now = time.monotonic()
+        if self._links_cache is not None and now - self._links_cache[0] < LINKS_EVERY:
+            return self._links_cache[1]
         try:
             cmap: lib.Cmap | None = lib.Cmap(stats=True)
         except ClusterError:
             cmap = None
         try:
-            peers = {str(p.id): {"links": self._links(cmap, p), "clock_offset_ms": None}
-                     for p in self.cfg.nodes if p.id != self.node.id}
+            links = {str(p.id): self._links(cmap, p) for p in self.cfg.nodes
+                     if p.id != self.node.id}
         finally:
             if cmap is not None:
                 cmap.close()
+        self._links_cache = (now, links)
+        return links
+
+    def describe(self) -> dict[str, Any]:
+        links = self._peer_links()
+        peers = {peer: {"links": up, "clock_offset_ms": None} for peer, up in links.items()}
         return {
             "node_id": self.node.id,
             "pid": os.getpid(),
