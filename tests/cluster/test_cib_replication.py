@@ -62,8 +62,11 @@ def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Pa
         assert len(digests) == 1
 
 
-def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "repl2", 3, links=1, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path,
+                                                                      stack: str) -> None:
+    with LocalCluster(tmp_path / "repl2", 3, links=1, controller=False,
+                      stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         events = cluster.client("node1").events(timeout=5)

@@ -22,15 +22,8 @@ from defib.controller.harness import (
     primitive,
 )
 
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[ResourceCluster]:
-    with ResourceCluster(tmp_path / "c", 3) as rc:
-        yield rc
-
-
-# The crash tests also run on Corosync (each node a host running corosync: a crash is the
-# host's power cut, corosync included).
+# Every test runs on defib's own layer and on Corosync (each node a host running corosync:
+# a crash is the host's power cut, corosync included).
 STACKS = [
     "heartbeat",
     pytest.param("corosync", marks=[
@@ -40,8 +33,8 @@ STACKS = [
 ]
 
 
-@pytest.fixture
-def stacked(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ResourceCluster]:
+@pytest.fixture(params=STACKS)
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ResourceCluster]:
     with ResourceCluster(tmp_path / "c", 3, stack=request.param) as rc:
         yield rc
 
@@ -54,10 +47,8 @@ def fenced_times(rc: ResourceCluster) -> dict[str, list[float]]:
     return {k: list(v) for k, v in rc.dc_status()["fenced"].items()}
 
 
-@pytest.mark.parametrize("stacked", STACKS, indirect=True)
-def test_crash_is_fenced_then_recovered_elsewhere(stacked: ResourceCluster,
+def test_crash_is_fenced_then_recovered_elsewhere(cluster: ResourceCluster,
                                                   tmp_path: Path) -> None:
-    cluster = stacked
     log = tmp_path / "activations.log"
     cluster.load(cib_xml(fence_device() + recorder(log)))
     first, _ = cluster.wait_running("rec")
@@ -134,9 +125,7 @@ def test_fencing_failure_blocks_recovery_until_fencing_works(cluster: ResourceCl
     assert second != first
 
 
-@pytest.mark.parametrize("stacked", STACKS, indirect=True)
-def test_dc_crash_new_dc_fences_and_recovers(stacked: ResourceCluster, tmp_path: Path) -> None:
-    cluster = stacked
+def test_dc_crash_new_dc_fences_and_recovers(cluster: ResourceCluster, tmp_path: Path) -> None:
     log = tmp_path / "activations.log"
     prefer = '<rsc_location id="rec-on-dc" rsc="rec" node="node1" score="100"/>'
     cluster.load(cib_xml(fence_device() + recorder(log), prefer))
