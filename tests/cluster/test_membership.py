@@ -160,8 +160,9 @@ def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
         assert all(s["view"] == view for s in cluster.statuses(cluster.names).values())
 
 
-def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "perm", 1, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_key_file_readable_by_others_is_refused(tmp_path: Path, stack: str) -> None:
+    with LocalCluster(tmp_path / "perm", 1, controller=False, stack=stack) as cluster:
         assert (cluster.cfg.key_file.stat().st_mode & 0o777) == 0o600
         cluster.cfg.key_file.chmod(0o644)
         with pytest.raises(ClusterError, match="accessible by group/others"):
