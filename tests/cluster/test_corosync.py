@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,34 @@ def test_losing_corosync_ends_the_daemon_and_the_others_go_on(tmp_path: Path) ->
                          is None, timeout=10)
         cluster.start(["node3"])
         cluster.wait_formed(timeout=30)
+
+
+def test_cli_starts_a_corosync_cluster_of_hosts_status_and_stop(tmp_path: Path) -> None:
+    directory = tmp_path / "cli"
+    defib = [sys.executable, "-m", "defib.cli.main"]
+    try:
+        done = subprocess.run([*defib, "cluster", "start", "-n", "3", "--stack", "corosync",
+                               "--links", "1", "--no-controller", "--dir", str(directory)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "membership formed: node1 node2 node3" in done.stdout
+        assert 'stack = "corosync"' in (directory / "cluster.toml").read_text()
+        for name in ("node1", "node2", "node3"):  # every host has its own corosync
+            assert corosync_pid(directory, name) > 0
+            assert "ring0_addr: 198.18.0.13" in (
+                directory / name / "corosync/etc/corosync.conf").read_text()
+        out = subprocess.run([*defib, "status", "--dir", str(directory), "--node", "node2"],
+                             capture_output=True, text=True, timeout=30).stdout
+        assert "* Online: [ node1 node2 node3 ]" in out
+        assert "partition with quorum" in out
+        stop = subprocess.run([*defib, "cluster", "stop", "--dir", str(directory)],
+                              capture_output=True, text=True, timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        assert all(hosts.host_record(directory, n) is None for n in ("node1", "node2", "node3"))
+        # A clean stop is a clean corosync shutdown, not a kill.
+        assert "Corosync Cluster Engine exiting normally" in (
+            directory / "node3" / "corosync.log").read_text()
+    finally:
+        subprocess.run([*defib, "cluster", "stop", "--dir", str(directory)],
+                       capture_output=True, timeout=60)
+        assert leftovers(hosts.tag_of(directory)) == []
