@@ -13,7 +13,8 @@ killed, Corosync included) and the time until a survivor reports it started else
 * ``pacemaker``: Pacemaker 2.1.5 on Corosync 3, as ../shared/labs/pacemaker-netns.
 
 Both Corosync stacks use the lab's fastest settings: knet, token 1000, token_coefficient 0,
-no crypto. ``stonith-enabled=false`` everywhere (the lab's Pacemaker runs without fencing);
+no crypto (``--corosync-defaults``: token 3000, token_coefficient 650).
+``stonith-enabled=false`` everywhere (the lab's Pacemaker runs without fencing);
 the ``-fenced`` variants of defib fence the victim with ``fence_defib_local`` before the
 recovery (``--fencing``). Detection is polled every 20 ms (defib: the CIB through the
 control socket; Pacemaker: ``crm_resource --locate`` in a survivor, about 30-60 ms a call).
@@ -44,13 +45,16 @@ NAMES = ("node1", "node2", "node3")
 # The lab's fastest Corosync settings, for both Corosync stacks.
 LAB_TOTEM = TotemOptions(token_ms=1000, token_coefficient_ms=0, crypto=False,
                          to_syslog=False)
+# Corosync's own defaults (token 3000, token_coefficient 650), with --corosync-defaults.
+DEFAULT_TOTEM = TotemOptions(crypto=False, to_syslog=False)
+TOTEM = {"totem": LAB_TOTEM}
 
 
 def defib_round(tmp: Path, stack: str, fencing: bool) -> float:
     resources = primitive(RSC, "ocf", "Dummy", "heartbeat", monitor="2s")
     if fencing:
         resources = fence_device() + resources
-    totem = LAB_TOTEM if stack == "corosync" else None
+    totem = TOTEM["totem"] if stack == "corosync" else None
     with ResourceCluster(tmp / "c", 3, hosts=True, stack=stack, totem=totem) as rc:
         rc.load(cib_xml(resources, properties={"stonith-enabled": str(fencing).lower()}))
         home, _ = rc.wait_running(RSC, timeout=60)
@@ -69,7 +73,7 @@ class PacemakerHosts:
         nodes = tuple(NodeConfig(i, n, hosts.addresses(i, 1)) for i, n in enumerate(NAMES, 1))
         cfg = ClusterConfig(name="pcmkbench", nodes=nodes, key_file=self.dir / "none",
                             state_dir=self.dir)
-        self.conf = corosync_conf.render(cfg, LAB_TOTEM)
+        self.conf = corosync_conf.render(cfg, TOTEM["totem"])
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "DEFIB_LOCAL_NODE"}
@@ -160,8 +164,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated variants")
     parser.add_argument("--fencing", action="store_true", help="add the fenced defib runs")
+    parser.add_argument("--corosync-defaults", action="store_true",
+                        help="Corosync's default token (3000 + 650 per node above 2)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if args.corosync_defaults:
+        TOTEM["totem"] = DEFAULT_TOTEM
     names = [n for n in (args.only.split(",") if args.only else VARIANTS)
              if args.only or args.fencing or not n.endswith("-fenced")]
     results: dict[str, list[float]] = {}
