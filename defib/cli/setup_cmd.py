@@ -1,4 +1,5 @@
-"""`defib cluster setup NAME NODE=ADDR...`: the files of a cluster of real machines.
+"""`defib cluster setup NAME NODE=ADDR...`: the files of a cluster of real machines;
+`defib cluster status`: do all members have the same files?
 
 Registered under `defib cluster` by ``cluster_cmd`` (kept apart: it writes system files,
 the rest of `cluster` runs local clusters).
@@ -53,6 +54,57 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     setup.add_argument("--force", action="store_true",
                        help="replace an existing setup (new keys: copy them everywhere)")
     setup.set_defaults(func=_setup)
+
+    status = sub.add_parser(
+        "status", help="check that every member has the same cluster file and keys",
+        description="Ask every member (through one node's daemon) for fingerprints of its"
+                    " cluster file, defib key and, on the Corosync stack, corosync.conf and"
+                    " Corosync's authkey; exit 1 if any node differs or does not answer.")
+    where = status.add_mutually_exclusive_group()
+    where.add_argument("--dir", type=Path, help="a local cluster's directory")
+    where.add_argument("--config", type=Path,
+                       help="cluster file (default /etc/defib/cluster.toml)")
+    status.add_argument("--node", help="ask this node's daemon (default: the first that"
+                                       " answers)")
+    status.set_defaults(func=_status)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from defib.cluster.agreement import differences
+    from defib.cluster.client import ControlClient
+    from defib.cluster.config import load_config
+    from defib.errors import ClusterError, NotConnectedError
+
+    config = (args.dir / "cluster.toml" if args.dir
+              else args.config or Path("/etc/defib/cluster.toml"))
+    cfg = load_config(config)
+    names = [args.node] if args.node else [n.name for n in cfg.nodes]
+    answer = None
+    for name in names:
+        try:
+            answer = ControlClient.for_node(cfg.state_dir, name, 10.0).request("config_check")
+            break
+        except NotConnectedError:
+            continue
+    if answer is None:
+        raise ClusterError(f"no daemon of {', '.join(names)} answers under {cfg.state_dir}")
+    prints: dict[str, dict[str, str]] = answer["nodes"]
+    nodes = sorted(prints)
+    files = sorted({f for p in prints.values() for f in p})
+    width = max([len(f) for f in files] + [4])
+    print(" ".join([f"{'file':{width}}", *(f"{n:16}" for n in nodes)]))
+    for name in files:
+        print(" ".join([f"{name:{width}}", *(f"{prints[n].get(name, 'missing')[:16]:16}"
+                                             for n in nodes)]))
+    odd = differences(prints)
+    for name, who in odd.items():
+        print(f"{name}: differs on {', '.join(who)}")
+    if answer["silent"]:
+        print(f"no answer from {', '.join(answer['silent'])}")
+    if odd or answer["silent"]:
+        return 1
+    print(f"all {len(nodes)} members agree")
+    return 0
 
 
 def _setup(args: argparse.Namespace) -> int:

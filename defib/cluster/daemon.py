@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from defib.cluster.agreement import Agreement
 from defib.cluster.auth import load_key
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.config import load_config
@@ -48,6 +49,7 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     node_cfg = cfg.node_by_name(node_name)
     key = load_key(cfg.key_file)
     node = ClusterNode(cfg, node_cfg, key)
+    Agreement(node)  # `defib cluster status`: do all members have the same files?
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -151,3 +151,25 @@ def test_cli_starts_a_corosync_cluster_of_hosts_status_and_stop(tmp_path: Path) 
         subprocess.run([*defib, "cluster", "stop", "--dir", str(directory)],
                        capture_output=True, timeout=60)
         assert leftovers(hosts.tag_of(directory)) == []
+
+
+def test_cluster_status_finds_the_node_whose_corosync_conf_differs(tmp_path: Path) -> None:
+    defib = [sys.executable, "-m", "defib.cli.main", "cluster", "status"]
+    with LocalCluster(tmp_path / "agree", 3, links=1, controller=False,
+                      stack="corosync") as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=30)
+        done = subprocess.run([*defib, "--dir", str(cluster.dir)], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "all 3 members agree" in done.stdout
+        for name in ("cluster.toml", "authkey", "corosync.conf", "corosync authkey"):
+            assert name in done.stdout
+        # node3's administrator edited its copy (not yet applied: corosync runs on).
+        conf = cluster.dir / "node3" / "corosync/etc/corosync.conf"
+        conf.write_text(conf.read_text().replace("token: 1000", "token: 5000"))
+        done = subprocess.run([*defib, "--dir", str(cluster.dir), "--node", "node1"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1
+        assert "corosync.conf: differs on node3" in done.stdout
+        assert "authkey: differs" not in done.stdout

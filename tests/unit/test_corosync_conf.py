@@ -54,3 +54,15 @@ def test_messages_round_trip_small_and_compressed() -> None:
     assert encode(small)[:1] == b"J" and decode(encode(small)) == small
     assert encode(big)[:1] == b"Z" and decode(encode(big)) == big
     assert decode(b"Xjunk") is None and decode(b"Z\x00\x01") is None
+
+
+def test_differences_name_the_odd_nodes_and_unreadable_files() -> None:
+    from defib.cluster.agreement import differences
+
+    same = {"cluster.toml": "aa", "authkey": "kk"}
+    assert differences({"n1": same, "n2": dict(same), "n3": dict(same)}) == {}
+    odd = {"n1": same, "n2": dict(same), "n3": {"cluster.toml": "bb", "authkey": "kk"}}
+    assert differences(odd) == {"cluster.toml": ["n3"]}
+    broken = {"n1": {"authkey": "unreadable: Permission denied"},
+              "n2": {"authkey": "unreadable: Permission denied"}}
+    assert differences(broken) == {"authkey": ["n1", "n2"]}
