@@ -151,7 +151,11 @@ class Init:
             os.setsid()
             os.dup2(log, 1)
             os.dup2(log, 2)
-            os.execvp("corosync", ["corosync", "-f"])
+            try:
+                os.execvp("corosync", ["corosync", "-f"])
+            except OSError as exc:  # the daemon then says it cannot reach corosync
+                os.write(2, f"defib host: cannot run corosync: {exc}\n".encode())
+            os._exit(127)
         os.close(log)
         self.corosync = pid
 
