@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from defib.cluster.testing import LocalCluster, corosync_unavailable_reason
+from defib.cluster.testing import LocalCluster
 from defib.errors import CibConflictError
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -63,14 +63,8 @@ print("done", count, refused)
 """
 
 
-@pytest.mark.parametrize("stack", [
-    "heartbeat",
-    pytest.param("corosync", marks=pytest.mark.skipif(
-        corosync_unavailable_reason() is not None,
-        reason=f"corosync: {corosync_unavailable_reason()}")),
-])
-def test_two_writers_making_100_changes_each_lose_none(tmp_path: Path, stack: str) -> None:
-    with LocalCluster(tmp_path / "w", 3, links=1, controller=False, stack=stack) as cluster:
+def test_two_writers_making_100_changes_each_lose_none(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path / "w", 3, links=1, controller=False) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=15)
         writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(cluster.dir), name,
