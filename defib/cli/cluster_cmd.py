@@ -1,4 +1,5 @@
-"""`defib cluster keygen|start|stop`: cluster key and a local cluster of N daemons."""
+"""`defib cluster keygen|start|stop|setup`: cluster key, a local cluster of N daemons, and
+(``setup_cmd``) the files of a cluster of real machines."""
 
 from __future__ import annotations
 
@@ -47,7 +48,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--hosts", action=argparse.BooleanOptionalAction, default=None,
                        help="run each node as a host: own PID/mount/UTS/network namespaces,"
                             " 198.18.<link>.(10+i) on a bridge (root; at creation)")
+
+    start.add_argument("--stack", choices=("heartbeat", "corosync"), default="heartbeat",
+                       help="messaging layer; corosync runs in each host (needs --hosts;"
+                            " at creation)")
     start.set_defaults(func=_start)
+
+    from defib.cli import setup_cmd
+
+    setup_cmd.register(sub)
 
     stop = sub.add_parser("stop", help="stop the local cluster's daemons (recorded PIDs)")
     stop.add_argument("--dir", type=Path, default=None)
@@ -78,8 +87,10 @@ def _start(args: argparse.Namespace) -> int:
         if args.hosts and (why := hosts.unavailable_reason()):
             raise ClusterError(f"--hosts: {why}")
         as_hosts = hosts.by_default() if args.hosts is None else args.hosts
+        if args.stack == "corosync" and args.hosts is None and not hosts.unavailable_reason():
+            as_hosts = True  # each Corosync needs a host of its own
         local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
-                     hosts=as_hosts)
+                     hosts=as_hosts, stack=args.stack)
         print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
     elif args.nodes and args.nodes != len(load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"

@@ -6,6 +6,8 @@ TOML, for example::
     name = "demo"
     key_file = "authkey"          # relative paths are relative to the cluster file
     encrypt = false               # AES-GCM on top of the HMAC
+    stack = "heartbeat"           # or "corosync": membership, messages and quorum from
+                                  # a running Corosync 3 (defib.cluster.corosync)
     state_dir = "state"           # per-node state lives in <state_dir>/<node name>
 
     [timing]                      # seconds
@@ -87,6 +89,8 @@ class ClusterConfig:
     # Let users outside the admin group reach the control socket (0666 in a 0711 state
     # directory), where peer credentials and the CIB's ACLs decide what they may do.
     acl_users: bool = False
+    # The messaging layer: defib's own heartbeat layer or Corosync (defib.cluster.stack).
+    stack: str = "heartbeat"
     timing: Timing = field(default_factory=Timing)
     quorum: QuorumOptions = field(default_factory=QuorumOptions)
     source: Path | None = None
@@ -127,6 +131,7 @@ def parse_config(text: str, base: Path, source: Path | None = None) -> ClusterCo
         encrypt=cluster.get("encrypt", False),
         admin_group=cluster.get("admin_group", "haclient"),
         acl_users=cluster.get("acl_users", False),
+        stack=cluster.get("stack", "heartbeat"),
         timing=Timing(**raw.timing),
         quorum=QuorumOptions(**raw.quorum),
         source=source,
@@ -165,6 +170,10 @@ def render_config(cfg: ClusterConfig) -> str:
         f"encrypt = {'true' if cfg.encrypt else 'false'}",
         f"admin_group = {q(cfg.admin_group)}",
         f"acl_users = {'true' if cfg.acl_users else 'false'}",
+    ]
+    if cfg.stack != "heartbeat":
+        lines.append(f"stack = {q(cfg.stack)}")
+    lines += [
         "",
         "[timing]",
     ]

@@ -10,12 +10,14 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from defib.cluster.agreement import Agreement
 from defib.cluster.auth import load_key
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.config import load_config
 from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import DAEMON_UMASK
+from defib.cluster.stack import resolve_nodes
 
 
 def _setup_logging(name: str, node_id: int, level: int) -> None:
@@ -42,11 +44,12 @@ Attach = Callable[[ClusterNode], Awaitable[None]]
 async def serve(config: Path, node_name: str, attach: Attach | None = None) -> int:
     """Run a node until asked to stop. ``attach`` (e.g. the controller) is awaited once the
     node has joined, with the ``ClusterNode`` it can subscribe to and register ops on."""
-    cfg = load_config(config)
-    node_cfg = cfg.node_by_name(node_name)
     log = logging.getLogger("defib.daemon")
+    cfg = await resolve_nodes(load_config(config), log)
+    node_cfg = cfg.node_by_name(node_name)
     key = load_key(cfg.key_file)
     node = ClusterNode(cfg, node_cfg, key)
+    Agreement(node)  # `defib cluster status`: do all members have the same files?
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

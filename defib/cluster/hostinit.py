@@ -16,6 +16,10 @@ Two processes:
   198.18.<link>.<10+index>/24 on ``eth<link>``. It runs the daemon and reaps orphans; when
   the daemon exits, so does the host (the kernel kills what is left). It dies with the
   supply (``PR_SET_PDEATHSIG``), so SIGKILL of the supply is a power cut too.
+  With ``--corosync`` the host also runs Corosync before the daemon, as a machine's
+  corosync.service: its own ``/etc/corosync`` and ``/var/lib/corosync`` (bind-mounted from
+  ``DIR/<node>/corosync/{etc,lib}``) and ``/dev/shm`` (libqb's IPC buffers), its log in
+  ``DIR/<node>/corosync.log``; a clean stop of the daemon stops Corosync cleanly too.
 
 Linux only, root only; the standard library (ctypes) only, as Python 3.11 has no
 ``os.unshare``.
@@ -111,6 +115,10 @@ def _setup_host(args: argparse.Namespace) -> None:
     run = state / "run"
     run.mkdir(parents=True, exist_ok=True)
     mount(str(run), "/run", None, MS_BIND)
+    if args.corosync:
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV)
+        for mine, there in (("etc", "/etc/corosync"), ("lib", "/var/lib/corosync")):
+            mount(str(state / "corosync" / mine), there, None, MS_BIND)
     socket.sethostname(args.node)
     _ip("link", "set", "lo", "up")
     for link in range(args.links):
@@ -124,13 +132,51 @@ class Init:
     signal (a crash) leaves the host up, its resources running, until the supply asks for
     a new daemon (``start``)."""
 
-    def __init__(self, command: list[str], commands: int) -> None:
+    def __init__(self, command: list[str], commands: int, corosync_log: Path | None = None
+                 ) -> None:
         self.command = command
         self.commands = commands  # the supply's requests, one byte each
         self.daemon: int | None = None
         self.stopping = False
         self.start_when_reaped = False
         self.lock = threading.Lock()
+        self.corosync_log = corosync_log
+        self.corosync: int | None = None
+
+    def spawn_corosync(self) -> None:
+        assert self.corosync_log is not None
+        log = os.open(self.corosync_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            try:
+                os.execvp("corosync", ["corosync", "-f"])
+            except OSError as exc:  # the daemon then says it cannot reach corosync
+                os.write(2, f"defib host: cannot run corosync: {exc}\n".encode())
+            os._exit(127)
+        os.close(log)
+        self.corosync = pid
+
+    def stop_corosync(self, timeout: float = 5.0) -> None:
+        """SIGTERM: Corosync leaves the ring at once, the others need not wait for a token
+        timeout (as at a clean shutdown of a machine)."""
+        if self.corosync is None:
+            return
+        try:
+            os.kill(self.corosync, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(self.corosync, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid:
+                return
+            time.sleep(0.02)
 
     def spawn(self) -> None:
         pid = os.fork()
@@ -164,6 +210,8 @@ class Init:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self.stop)
+        if self.corosync_log is not None:
+            self.spawn_corosync()  # the daemon waits for it to answer
         self.spawn()
         threading.Thread(target=self.listen, daemon=True).start()
         while True:  # reap every orphan
@@ -176,12 +224,15 @@ class Init:
                 continue
             except InterruptedError:
                 continue
+            if pid == self.corosync:
+                self.corosync = None
             with self.lock:
                 if pid != self.daemon:
                     continue
                 self.daemon = None
                 code = os.waitstatus_to_exitcode(status)
                 if code >= 0 or self.stopping:
+                    self.stop_corosync()
                     return code  # the kernel kills whatever is left
                 if self.start_when_reaped:
                     self.start_when_reaped = False
@@ -192,7 +243,8 @@ def _init(args: argparse.Namespace, go: int) -> int:
     if os.read(go, 1) != b"1":  # the supply could not plug the links: nothing to run
         return 1
     _setup_host(args)
-    return Init(args.command, go).run()
+    corosync_log = Path(args.dir) / args.node / "corosync.log" if args.corosync else None
+    return Init(args.command, go, corosync_log).run()
 
 
 # -- supply: the machine side ---------------------------------------------------------------------
@@ -360,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--links", type=int, required=True)
     parser.add_argument("--tag", required=True)
+    parser.add_argument("--corosync", action="store_true",
+                        help="run corosync in the host before the daemon")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command[:1] == ["--"]:

@@ -39,6 +39,7 @@ LIMITS = ("nodes are processes of this machine marked by DEFIB_LOCAL_NODE: fenci
 class Layout:
     tag: str
     links: int
+    corosync: bool = False  # each host runs Corosync (stack = "corosync")
 
     def bridges(self) -> list[str]:
         return [bridge_name(self.tag, link) for link in range(self.links)]
@@ -82,19 +83,22 @@ def addresses(index: int, links: int) -> tuple[tuple[str, int], ...]:
     return tuple((node_address(index, link), BASE_PORT + link) for link in range(links))
 
 
-def enable(directory: Path, links: int) -> Layout:
+def enable(directory: Path, links: int, corosync: bool = False) -> Layout:
     """Mark a (new) cluster directory as one of hosts."""
     if str(directory.resolve()).startswith("/run/"):
         raise ClusterError("a cluster of hosts cannot live under /run (each host has its own)")
-    layout = Layout(tag_of(directory), links)
-    (directory / HOSTS_FILE).write_text(json.dumps({"tag": layout.tag, "links": links}) + "\n")
+    layout = Layout(tag_of(directory), links, corosync)
+    record: dict[str, object] = {"tag": layout.tag, "links": links}
+    if corosync:
+        record["corosync"] = True
+    (directory / HOSTS_FILE).write_text(json.dumps(record) + "\n")
     return layout
 
 
 def layout(directory: Path) -> Layout | None:
     try:
         data = json.loads((directory / HOSTS_FILE).read_text())
-        return Layout(str(data["tag"]), int(data["links"]))
+        return Layout(str(data["tag"]), int(data["links"]), bool(data.get("corosync", False)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -146,8 +150,8 @@ def spawn(directory: Path, node: str, index: int, daemon_cmd: list[str],
         raise ClusterError(f"{directory} is not a cluster of hosts")
     ensure_bridges(lay)
     cmd = [sys.executable, "-m", HOSTINIT_MODULE, "--dir", str(directory), "--node", node,
-           "--index", str(index), "--links", str(lay.links), "--tag", lay.tag, "--",
-           *daemon_cmd]
+           "--index", str(index), "--links", str(lay.links), "--tag", lay.tag,
+           *(["--corosync"] if lay.corosync else []), "--", *daemon_cmd]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             cwd=directory / node, env=env, start_new_session=True)
 
@@ -169,6 +173,38 @@ def set_cable(directory: Path, index: int, up: bool) -> None:
         raise ClusterError(f"{directory} is not a cluster of hosts")
     for link in range(lay.links):
         _ip("link", "set", host_veth(lay.tag, index, link), "up" if up else "down")
+
+
+def split(directory: Path, groups: list[list[int]]) -> None:
+    """Partition the hosts' network as a switch split would: the hosts of ``groups[0]`` stay
+    on the cluster's bridges, each later group gets bridges of its own (all links).
+    ``heal`` joins them again."""
+    lay = layout(directory)
+    if lay is None:
+        raise ClusterError(f"{directory} is not a cluster of hosts")
+    for number, group in enumerate(groups[1:], 1):
+        for link in range(lay.links):
+            bridge = f"dfb{lay.tag}p{number}l{link}"
+            if _ip("link", "show", bridge, check=False).returncode != 0:
+                _ip("link", "add", bridge, "type", "bridge")
+            _ip("link", "set", bridge, "up")
+            for index in group:
+                _ip("link", "set", host_veth(lay.tag, index, link), "master", bridge)
+
+
+def heal(directory: Path) -> None:
+    """Every host back on the cluster's bridges; the split's bridges go."""
+    lay = layout(directory)
+    if lay is None:
+        raise ClusterError(f"{directory} is not a cluster of hosts")
+    prefix = f"dfb{lay.tag}n"
+    for name in link_names():
+        if name.startswith(prefix):
+            link = int(name.rsplit("l", 1)[1])
+            _ip("link", "set", name, "master", bridge_name(lay.tag, link))
+    for name in link_names():
+        if name.startswith(f"dfb{lay.tag}p"):
+            _ip("link", "del", name, check=False)
 
 
 class ClientNamespace:

@@ -32,6 +32,8 @@ from defib.cluster.config import (
     load_config,
     render_config,
 )
+from defib.cluster.corosync import conf as corosync_conf
+from defib.cluster.corosync.conf import TotemOptions
 from defib.cluster.private import private_dir, write_private
 from defib.errors import ClusterError, NotConnectedError
 
@@ -71,16 +73,22 @@ def pick_port(count: int, links: int, start: int = 5405) -> int:
 def create(directory: Path, count: int, port: int = 0, links: int = 2,
            quorum: QuorumOptions | None = None, encrypt: bool = False,
            timing: Timing | None = None, search_from: int = 5405,
-           hosts: bool = False) -> ClusterConfig:
+           hosts: bool = False, stack: str = "heartbeat",
+           totem: TotemOptions | None = None) -> ClusterConfig:
     """Write DIR/cluster.toml and DIR/authkey for a new local cluster. Without ``port`` the
     first free port (pair) from ``search_from`` is used. ``hosts``: the nodes run as hosts
-    (their own network stacks, so the addresses are 198.18.x and the port is fixed)."""
+    (their own network stacks, so the addresses are 198.18.x and the port is fixed).
+    ``stack="corosync"`` (hosts only): every host runs Corosync with ``totem``'s settings
+    (default ``LOCAL_TOTEM``), its corosync.conf and authkey in DIR/<node>/corosync/etc."""
     if count < 1 or count > 200:
         raise ClusterError(f"node count {count} out of range 1..200")
+    if stack == "corosync" and not hosts:
+        raise ClusterError("a local Corosync cluster needs its nodes as hosts (--hosts, root):"
+                           " each Corosync needs its own network stack")
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
     if hosts:
-        hostmode.enable(directory, links)
+        hostmode.enable(directory, links, corosync=stack == "corosync")
         nodes = tuple(NodeConfig(i, f"node{i}", hostmode.addresses(i, links))
                       for i in range(1, count + 1))
     else:
@@ -95,12 +103,37 @@ def create(directory: Path, count: int, port: int = 0, links: int = 2,
         encrypt=encrypt,
         timing=timing or Timing(),
         quorum=quorum or QuorumOptions(two_node=count == 2),
+        stack=stack,
         source=directory / CONFIG_NAME,
     )
     if not cfg.key_file.exists():
         keygen(cfg.key_file)
     (directory / CONFIG_NAME).write_text(render_config(cfg))
+    if stack == "corosync":
+        _write_corosync(directory, cfg, totem or LOCAL_TOTEM)
     return cfg
+
+
+# Local clusters detect a dead node in about a second, as the lab's fastest setting.
+LOCAL_TOTEM = TotemOptions(token_ms=1000, token_coefficient_ms=0, to_syslog=False,
+                           knet_ping_interval_ms=100, knet_ping_timeout_ms=400)
+
+
+def _write_corosync(directory: Path, cfg: ClusterConfig, totem: TotemOptions) -> None:
+    """Each host's /etc/corosync (the same corosync.conf and authkey on every node, as on
+    real machines) and /var/lib/corosync."""
+    text = corosync_conf.render(cfg, totem)
+    shared_key = directory / "corosync-authkey"
+    if not shared_key.exists():
+        corosync_conf.write_authkey(shared_key)
+    # Each host has its own copy, as a real machine would.
+    for node in cfg.nodes:
+        base = private_dir(directory / node.name) / "corosync"
+        etc = base / "etc"
+        etc.mkdir(parents=True, exist_ok=True)
+        (base / "lib").mkdir(exist_ok=True)
+        (etc / "corosync.conf").write_text(text)
+        write_private(etc / "authkey", shared_key.read_bytes())
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -13,11 +13,11 @@ from typing import Any
 
 from defib.cluster.cibstore import CibStore
 from defib.cluster.config import ClusterConfig, NodeConfig
-from defib.cluster.heartbeat import HeartbeatLayer
 from defib.cluster.layer import Membership
 from defib.cluster.private import private_dir
 from defib.cluster.quorum import QuorumState
 from defib.cluster.replication import CibReplicator
+from defib.cluster.stack import make_layer
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
@@ -31,7 +31,7 @@ class ClusterNode:
         self.node = node
         self.log = logging.LoggerAdapter(logging.getLogger("defib.cluster"), {"node": node.name})
         self.state_dir = cfg.node_state_dir(node.name)
-        self.layer = HeartbeatLayer(cfg, node, key)
+        self.layer = make_layer(cfg, node, key)  # by the cluster file's stack
         self.cib = CibReplicator(self.layer, CibStore(self.state_dir, self.log), self.log,
                                  timeout=cfg.timing.cib_timeout)
         self._listeners: list[Listener] = []

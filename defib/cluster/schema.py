@@ -26,6 +26,8 @@ from defib.errors import ConfigError
 
 # A node name becomes a directory (<state_dir>/<name>) and a CIB uname: no "/", no "..".
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+# The messaging layers a cluster can run on (defib.cluster.stack).
+STACKS = ("heartbeat", "corosync")
 # Ids travel as u32 in every packet header.
 MAX_NODE_ID = 2**32 - 1
 
@@ -85,6 +87,12 @@ def address(value: object) -> tuple[str, int]:
     return host, int(port)
 
 
+def stack(value: object) -> str:
+    if value not in STACKS:
+        raise Invalid(f"must be one of {', '.join(map(repr, STACKS))}")
+    return str(value)
+
+
 def addresses(value: object) -> tuple[tuple[str, int], ...]:
     if not isinstance(value, list) or not value or len(value) > 8:
         raise Invalid('must be a list of one to eight "HOST:PORT" (one per link)')
@@ -98,6 +106,7 @@ CLUSTER: dict[str, Check] = {
     "encrypt": boolean,
     "admin_group": text(NODE_NAME, "a group name"),
     "acl_users": boolean,
+    "stack": stack,
 }
 TIMING: dict[str, Check] = {
     "heartbeat_interval": seconds(0.01, 60),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from defib.cluster import hosts as hostmode
 from defib.cluster import local
 from defib.cluster.client import ControlClient
 from defib.cluster.config import QuorumOptions, Timing
+from defib.cluster.corosync.conf import TotemOptions
 from defib.errors import ClusterError, NotConnectedError
 
 
@@ -34,6 +36,22 @@ def netns_available() -> bool:
     if ok:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     return ok
+
+
+def corosync_unavailable_reason() -> str | None:
+    """Why a local Corosync cluster cannot run here (None: it can)."""
+    reason = hostmode.unavailable_reason()
+    if reason is not None:
+        return reason
+    if shutil.which("corosync") is None:
+        return "corosync is not installed"
+    try:
+        from defib.cluster.corosync.lib import libraries
+
+        libraries()
+    except ClusterError as exc:
+        return str(exc)
+    return None
 
 
 class LocalCluster:
@@ -49,6 +67,8 @@ class LocalCluster:
         netns: bool = False,
         controller: bool = True,
         hosts: bool | None = None,
+        stack: str = "heartbeat",
+        totem: TotemOptions | None = None,
     ) -> None:
         self.dir = directory.resolve()
         self.count = count
@@ -58,12 +78,15 @@ class LocalCluster:
         # Nodes as hosts (own namespaces, 198.18 bridge): asked for, or the default here.
         # The netns mode partitions loopback addresses, which hosts do not use.
         self.hosts = (hostmode.by_default() if hosts is None else hosts) and not netns
+        self.stack = stack
+        if stack == "corosync":  # Corosync needs a network stack per node
+            self.hosts = True
         self._rules: set[tuple[str, str]] = set()
         # Clusters of parallel tests must not race for the same ports: start the search at a
         # random place below the ephemeral range (our sending sockets use that one).
         start = random.randrange(10000, 30000, 2)
         self.cfg = local.create(self.dir, count, 0, links, quorum, encrypt, timing, start,
-                                hosts=self.hosts)
+                                hosts=self.hosts, stack=stack, totem=totem)
 
     # -- lifecycle --------------------------------------------------------------------------
     def __enter__(self) -> LocalCluster:
@@ -172,7 +195,14 @@ class LocalCluster:
                                      "to", rule[1], "blackhole")
                             self._rules.add(rule)
 
+    def split(self, groups: list[list[str]]) -> None:
+        """Hosts only: partition the network between groups of nodes (all links)."""
+        hostmode.split(self.dir, [[self.cfg.node_by_name(n).id for n in g] for g in groups])
+
     def heal(self) -> None:
+        if self.hosts:
+            hostmode.heal(self.dir)
+            return
         for src, dst in sorted(self._rules):
             self._ns("ip", "rule", "del", "pref", "10", "from", src, "to", dst, "blackhole")
         self._rules.clear()

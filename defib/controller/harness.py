@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from defib.cluster.config import Timing
+from defib.cluster.corosync.conf import TotemOptions
 from defib.cluster.testing import LocalCluster
 from defib.controller.observe import node_attributes, resource_locations
 from defib.errors import ClusterError, NotConnectedError
@@ -64,8 +65,10 @@ def cib_xml(resources: str, constraints: str = "", properties: dict[str, str] | 
 
 class ResourceCluster:
     def __init__(self, directory: Path, count: int = 3, *, timing: Timing | None = None,
-                 netns: bool = False, hosts: bool | None = None) -> None:
-        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns, hosts=hosts)
+                 netns: bool = False, hosts: bool | None = None,
+                 stack: str = "heartbeat", totem: TotemOptions | None = None) -> None:
+        self.cluster = LocalCluster(directory, count, timing=timing, netns=netns, hosts=hosts,
+                                    stack=stack, totem=totem)
         self.dir = self.cluster.dir
         self.names = self.cluster.names
         self.down: set[str] = set()

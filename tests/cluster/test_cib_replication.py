@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from defib.cluster.cibstore import verify
-from defib.cluster.testing import LocalCluster
+from defib.cluster.testing import LocalCluster, corosync_unavailable_reason
 from defib.errors import ClusterError
 
 pytestmark = pytest.mark.cluster
+# The same tests on defib's own layer and on Corosync (each node a host running corosync).
+STACKS = [
+    "heartbeat",
+    pytest.param("corosync", marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(corosync_unavailable_reason() is not None,
+                           reason=f"corosync: {corosync_unavailable_reason()}")]),
+]
 
 RESOURCES = (
     '<resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/>'
@@ -24,8 +32,10 @@ def cib_of(cluster: LocalCluster, name: str) -> dict:
     return cluster.client(name).get_cib()
 
 
-def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "repl", 3, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Path,
+                                                                   stack: str) -> None:
+    with LocalCluster(tmp_path / "repl", 3, controller=False, stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         # Through a non-DC node; the answer comes only once every member acked.
@@ -52,8 +62,11 @@ def test_change_on_one_node_is_visible_on_all_and_survives_dc_crash(tmp_path: Pa
         assert len(digests) == 1
 
 
-def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "repl2", 3, links=1, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: Path,
+                                                                      stack: str) -> None:
+    with LocalCluster(tmp_path / "repl2", 3, links=1, controller=False,
+                      stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         events = cluster.client("node1").events(timeout=5)
@@ -75,8 +88,10 @@ def test_replace_whole_cib_and_invalid_change_refused_events_streamed(tmp_path: 
         assert {cib_of(cluster, n)["version"][1] for n in cluster.names} == {42}
 
 
-def test_corrupt_cib_file_detected_and_newest_copy_used(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "corrupt", 3, links=1, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_corrupt_cib_file_detected_and_newest_copy_used(tmp_path: Path, stack: str) -> None:
+    with LocalCluster(tmp_path / "corrupt", 3, links=1, controller=False,
+                      stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         for i in range(3):
@@ -96,14 +111,15 @@ def test_corrupt_cib_file_detected_and_newest_copy_used(tmp_path: Path) -> None:
         assert list((cluster.dir / "node2").glob("cib.xml.corrupt-*"))
 
 
-def test_large_cib_travels_in_fragments(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_large_cib_travels_in_fragments(tmp_path: Path, stack: str) -> None:
     primitives = "".join(
         f'<primitive id="r{i}" class="ocf" provider="heartbeat" type="Dummy">'
         f'<instance_attributes id="r{i}-ia"><nvpair id="r{i}-s" name="state"'
         f' value="{os.urandom(16).hex()}"/></instance_attributes></primitive>'
         for i in range(3000)
     )
-    with LocalCluster(tmp_path / "big", 3, links=1, controller=False) as cluster:
+    with LocalCluster(tmp_path / "big", 3, links=1, controller=False, stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         result = cluster.client("node2").replace_section(

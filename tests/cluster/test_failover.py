@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from defib.cluster.testing import corosync_unavailable_reason
 from defib.controller.harness import (
     ResourceCluster,
     cib_xml,
@@ -21,10 +22,20 @@ from defib.controller.harness import (
     primitive,
 )
 
+# Every test runs on defib's own layer and on Corosync (each node a host running corosync:
+# a crash is the host's power cut, corosync included).
+STACKS = [
+    "heartbeat",
+    pytest.param("corosync", marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(corosync_unavailable_reason() is not None,
+                           reason=f"corosync: {corosync_unavailable_reason()}")]),
+]
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[ResourceCluster]:
-    with ResourceCluster(tmp_path / "c", 3) as rc:
+
+@pytest.fixture(params=STACKS)
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ResourceCluster]:
+    with ResourceCluster(tmp_path / "c", 3, stack=request.param) as rc:
         yield rc
 
 

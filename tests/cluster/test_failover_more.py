@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from defib.cluster.local import daemon_pid
-from defib.cluster.testing import netns_available
+from defib.cluster.testing import corosync_unavailable_reason, netns_available
 from defib.controller.cibinput import parse_input
 from defib.controller.harness import ResourceCluster, cib_xml, fence_device, overlaps, primitive
 from defib.scheduler.pipeline import unpack
@@ -83,16 +83,26 @@ def test_standby_moves_resource_cleanly(tmp_path: Path) -> None:
     assert overlaps(log.read_text(), {}) == []
 
 
-@pytest.mark.skipif(not netns_available(), reason="needs root and ip netns for partitions")
-def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stack", [
+    pytest.param("heartbeat", marks=pytest.mark.skipif(
+        not netns_available(), reason="needs root and ip netns for partitions")),
+    # On Corosync the nodes are hosts and the partition is a switch split.
+    pytest.param("corosync", marks=[pytest.mark.slow, pytest.mark.skipif(
+        corosync_unavailable_reason() is not None,
+        reason=f"corosync: {corosync_unavailable_reason()}")]),
+])
+def test_partition_majority_fences_minority_and_takes_over(tmp_path: Path, stack: str) -> None:
     log = tmp_path / "activations.log"
     prefer = '<rsc_location id="rec-prefers-node1" rsc="rec" node="node1" score="100"/>'
     # A fencing delay gives the minority time to act on its own before it is powered off.
     device = fence_device(params={"pcmk_delay_base": "1s"})
-    with ResourceCluster(tmp_path / "c", 3, netns=True) as rc:
+    with ResourceCluster(tmp_path / "c", 3, netns=stack == "heartbeat", stack=stack) as rc:
         rc.load(cib_xml(device + recorder(log), prefer))
         rc.wait("rec on node1", lambda: rc.locations()["rec"] == ["node1"], timeout=20)
-        rc.cluster.block(["node1"], ["node2", "node3"])
+        if stack == "corosync":
+            rc.cluster.split([["node2", "node3"], ["node1"]])
+        else:
+            rc.cluster.block(["node1"], ["node2", "node3"])
         rc.down.add("node1")
         other, _ = rc.wait_running("rec", not_on={"node1"}, timeout=20)
         majority_dc = rc.dc_status()

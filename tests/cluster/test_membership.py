@@ -14,11 +14,20 @@ import pytest
 from defib.cluster.auth import PacketCodec, load_key
 from defib.cluster.config import QuorumOptions
 from defib.cluster.heartbeat import encode
-from defib.cluster.testing import LocalCluster, netns_available
+from defib.cluster.testing import LocalCluster, corosync_unavailable_reason, netns_available
 from defib.errors import ClusterError
+from defib.fencing.local_agent import power_off_node
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
+# The same tests on defib's own layer and on Corosync (each node a host running corosync).
+STACKS = [
+    "heartbeat",
+    pytest.param("corosync", marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(corosync_unavailable_reason() is not None,
+                           reason=f"corosync: {corosync_unavailable_reason()}")]),
+]
 
 
 def members(status: dict) -> list[str]:
@@ -32,8 +41,9 @@ def agree(cluster: LocalCluster, names: list[str], expected: list[str]) -> bool:
             and all(members(s) == expected for s in sts.values()))
 
 
-def test_three_nodes_form_one_membership_and_status_shows_it(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "c3", 3) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_three_nodes_form_one_membership_and_status_shows_it(tmp_path: Path, stack: str) -> None:
+    with LocalCluster(tmp_path / "c3", 3, stack=stack) as cluster:
         cluster.start()
         sts = cluster.wait_formed(timeout=10)
         assert {s["view"] for s in sts.values()} == {sts["node1"]["view"]}
@@ -52,8 +62,9 @@ def test_three_nodes_form_one_membership_and_status_shows_it(tmp_path: Path) -> 
         assert f"DEFIB_LOCAL_NODE={cluster.dir}:node2".encode() in env
 
 
-def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "c5", 5, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path, stack: str) -> None:
+    with LocalCluster(tmp_path / "c5", 5, controller=False, stack=stack) as cluster:
         cluster.start()
         cluster.wait_formed(timeout=10)
         survivors = ["node1", "node2", "node4", "node5"]
@@ -63,8 +74,11 @@ def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) ->
         detected = time.monotonic() - killed
         assert detected < 1.0, f"kill -9 took {detected:.3f}s to be agreed on"
         st = cluster.status("node5")
-        assert st["quorum"]["quorate"] and st["quorum"]["total_votes"] == 4
-        assert "node 3 unreachable: link0: port refused" in cluster.log("node1")
+        # Corosync's votes are its nodes': node3's host and corosync are still up.
+        assert st["quorum"]["quorate"]
+        assert st["quorum"]["total_votes"] == (4 if stack == "heartbeat" else 5)
+        if stack == "heartbeat":
+            assert "node 3 unreachable: link0: port refused" in cluster.log("node1")
 
         # The DC dies too: the next lowest id takes over, quorum (3 of 5) holds.
         cluster.kill("node1")
@@ -78,9 +92,11 @@ def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path) ->
         assert cluster.status("node3")["dc"]["name"] == "node1"
 
 
-def test_two_node_with_wait_for_all(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_node_with_wait_for_all(tmp_path: Path, stack: str) -> None:
     options = QuorumOptions(two_node=True)  # implies wait_for_all
-    with LocalCluster(tmp_path / "c2", 2, quorum=options, controller=False) as cluster:
+    with LocalCluster(tmp_path / "c2", 2, quorum=options, controller=False,
+                      stack=stack) as cluster:
         cluster.start(["node1"])
         time.sleep(0.6)
         st = cluster.status("node1")
@@ -89,7 +105,10 @@ def test_two_node_with_wait_for_all(tmp_path: Path) -> None:
         cluster.start(["node2"])
         cluster.wait_formed(timeout=10)
         assert all(s["quorum"]["quorate"] for s in cluster.statuses(["node1", "node2"]).values())
-        cluster.kill("node2")
+        if stack == "corosync":  # the whole host: its corosync's vote goes too
+            assert power_off_node(str(cluster.dir), "node2", 5.0)[0]
+        else:
+            cluster.kill("node2")
         cluster.wait_for("node1 alone", lambda: members(cluster.status("node1")) == ["node1"],
                          timeout=3)
         st = cluster.status("node1")
@@ -141,8 +160,9 @@ def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
         assert all(s["view"] == view for s in cluster.statuses(cluster.names).values())
 
 
-def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "perm", 1, controller=False) as cluster:
+@pytest.mark.parametrize("stack", STACKS)
+def test_key_file_readable_by_others_is_refused(tmp_path: Path, stack: str) -> None:
+    with LocalCluster(tmp_path / "perm", 1, controller=False, stack=stack) as cluster:
         assert (cluster.cfg.key_file.stat().st_mode & 0o777) == 0o600
         cluster.cfg.key_file.chmod(0o644)
         with pytest.raises(ClusterError, match="accessible by group/others"):

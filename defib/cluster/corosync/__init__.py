@@ -1,0 +1,1 @@
+"""The Corosync 3 stack under defib (``stack = "corosync"`` in the cluster file)."""
