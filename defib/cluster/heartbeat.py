@@ -24,6 +24,7 @@ from typing import Any
 from defib.cluster.auth import PacketCodec
 from defib.cluster.config import ClusterConfig, NodeConfig
 from defib.cluster.detector import FailureDetector
+from defib.cluster.framing import COMPRESS_LEVEL, decode, encode, encode_with_payload, pack, unpack
 from defib.cluster.layer import (
     DeliverCallback,
     Delivery,
@@ -58,23 +59,7 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def encode(body: dict[str, Any]) -> bytes:
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    if len(raw) > 1000:
-        return b"Z" + zlib.compress(raw, 6)
-    return b"J" + raw
-
-
-def decode(data: bytes) -> dict[str, Any] | None:
-    try:
-        if data[:1] == b"Z":
-            data = b"J" + zlib.decompress(data[1:])
-        if data[:1] != b"J":
-            return None
-        value = json.loads(data[1:])
-    except (zlib.error, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+__all__ = ["HeartbeatLayer", "decode", "encode"]
 
 
 class HeartbeatLayer:
@@ -121,13 +106,19 @@ class HeartbeatLayer:
         self._receiver = Receiver(self._delivered)
         self._early: dict[tuple[int, int], list[Ordered]] = {}
         self._fragments: dict[tuple[int, str], dict[int, bytes]] = {}
-        self._outbox: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
+        # Own ordered messages not yet delivered back: uid -> (payload, its JSON, last sent).
+        self._outbox: OrderedDict[str, tuple[dict[str, Any], bytes, float]] = OrderedDict()
+        # Ordered-stream bodies waiting for the end of this turn of the loop, per
+        # (peer, on every link); sent as one batch each by _flush.
+        self._out: dict[tuple[int, bool], list[bytes]] = {}
+        self._flush_handle: asyncio.Handle | None = None
         self._uid_counter = 0
         self._seq_high_seen = 0
         self._last_nack = 0.0
         self.counters: dict[str, int] = {
             "send_errors": 0, "refused": 0, "views_installed": 0, "loop_stalls": 0,
             "delivered": 0, "retransmit_requests": 0, "keeper_heartbeats": 0,
+            "ordered_sent": 0, "ordered_packets": 0,
         }
         self.max_tick_gap = 0.0
         # The keeper thread re-sends the loop's last heartbeat while the loop is busy.
@@ -201,6 +192,7 @@ class HeartbeatLayer:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        self._flush()
         for peer in self.peers:
             for link in range(self.cfg.link_count):
                 self._send_to(peer.id, link, {"t": "bye"})
@@ -215,11 +207,11 @@ class HeartbeatLayer:
     def send_ordered(self, payload: dict[str, Any]) -> None:
         raw = json.dumps(payload, separators=(",", ":")).encode()
         if len(raw) <= FRAGMENT:  # small enough uncompressed: no need to compress to know
-            self._queue(payload)
+            self._queue(payload, raw)
             return
-        packed = zlib.compress(raw, 6)
+        packed = zlib.compress(raw, COMPRESS_LEVEL)
         if len(packed) <= FRAGMENT:
-            self._queue(payload)
+            self._queue(payload, raw)
             return
         if len(packed) > MAX_MESSAGE:
             raise ClusterError(f"message of {len(packed)} bytes is too large", self.node.name)
@@ -230,11 +222,13 @@ class HeartbeatLayer:
             self._queue({"t": "_frag", "f": fid, "k": k, "n": len(chunks),
                          "d": base64.b64encode(chunk).decode()})
 
-    def _queue(self, payload: dict[str, Any]) -> None:
+    def _queue(self, payload: dict[str, Any], raw: bytes | None = None) -> None:
+        if raw is None:
+            raw = json.dumps(payload, separators=(",", ":")).encode()
         self._uid_counter += 1
         uid = f"{self.node.id}:{self.incarnation}:{self._uid_counter}"
-        self._outbox[uid] = (payload, self.clock())
-        self._submit(uid, payload)
+        self._outbox[uid] = (payload, raw, self.clock())
+        self._submit(uid, payload, raw)
 
     def stats(self) -> dict[str, Any]:
         now = self.clock()
@@ -298,11 +292,46 @@ class HeartbeatLayer:
             opened = self.codec.open(data, link)
             if opened is None:
                 continue
-            body = decode(opened.body)
-            if body is None or not isinstance(body.get("i"), int):
-                self.codec.stats["rx_malformed"] += 1
-                continue
-            self._handle(opened.sender, link, body)
+            for item in unpack(opened.body) or [b""]:
+                body = decode(item)
+                if body is None or not isinstance(body.get("i"), int):
+                    self.codec.stats["rx_malformed"] += 1
+                    continue
+                self._handle(opened.sender, link, body)
+
+    # -- the ordered stream's sending side ----------------------------------------------------
+    def _post(self, peer: int, data: bytes, every_link: bool = False) -> None:
+        """Queue an ordered-stream body for ``peer``: whatever is posted during one turn of
+        the event loop leaves as one batch (one HMAC, one send) per peer, on its preferred
+        link, or on every link for a retransmission. A body lost on one link is asked for
+        again (``nack``) as soon as a gap or the sequencer's number in a heartbeat shows."""
+        self._out.setdefault((peer, every_link), []).append(data)
+        self.counters["ordered_sent"] += 1
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        out, self._out = self._out, {}
+        now = self.clock()
+        for (peer, every_link), bodies in out.items():
+            link = None if every_link else self._preferred_link(peer, now)
+            for packet in pack(bodies):
+                self.counters["ordered_packets"] += 1
+                if link is None:
+                    self._send_all_links(peer, packet)
+                else:
+                    self._send_to(peer, link, packet)
+
+    def _preferred_link(self, peer: int, now: float) -> int | None:
+        """The lowest link the peer was heard on lately; None (every link) if none was."""
+        fresh = 3 * self.cfg.timing.heartbeat_interval
+        for link, state in enumerate(self.detector.peers[peer].links):
+            if state.last_heard is not None and now - state.last_heard < fresh:
+                return link
+        return None
 
     # -- protocol ---------------------------------------------------------------------------
     def _handle(self, sender: int, link: int, body: dict[str, Any]) -> None:
@@ -332,24 +361,31 @@ class HeartbeatLayer:
         cur = self.views.current
         return (cur.id.seq, cur.id.coord) if cur else None
 
-    def _submit(self, uid: str, payload: dict[str, Any]) -> None:
+    def _submit(self, uid: str, payload: dict[str, Any], raw: bytes,
+                every_link: bool = False) -> None:
         cur = self.views.current
         if cur is None:
             return
         if cur.id.coord == self.node.id:
-            self._sequence(self.node.id, uid, payload)
+            self._sequence(self.node.id, uid, payload, raw)
         else:
-            body = {"t": "oreq", "v": [cur.id.seq, cur.id.coord], "u": uid, "p": payload}
-            self._send_all_links(cur.id.coord, body)
+            head = {"t": "oreq", "v": [cur.id.seq, cur.id.coord], "u": uid,
+                    "i": self.incarnation}
+            self._post(cur.id.coord, encode_with_payload(head, raw), every_link)
 
-    def _sequence(self, origin: int, uid: str, payload: dict[str, Any]) -> None:
+    def _sequence(self, origin: int, uid: str, payload: dict[str, Any],
+                  raw: bytes | None = None) -> None:
         cur = self.views.current
         assert cur is not None
         msg, _ = self._sequencer.assign(origin, uid, payload)
-        wire = self._encoded({"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()})
+        if raw is None:
+            raw = json.dumps(payload, separators=(",", ":")).encode()
+        head = {"t": "ord", "v": [cur.id.seq, cur.id.coord], "s": msg.seq, "o": msg.origin,
+                "u": msg.uid, "i": self.incarnation}
+        wire = encode_with_payload(head, raw)
         for member in cur.member_ids:
             if member != self.node.id:
-                self._send_all_links(member, wire)
+                self._post(member, wire)
         self._accept(msg)
 
     def _on_oreq(self, sender: int, body: dict[str, Any]) -> None:
@@ -510,9 +546,9 @@ class HeartbeatLayer:
         for msg in early:
             self._accept(msg)
         now = self.clock()
-        for uid, (payload, _) in list(self._outbox.items()):
-            self._outbox[uid] = (payload, now)
-            self._submit(uid, payload)
+        for uid, (payload, raw, _) in list(self._outbox.items()):
+            self._outbox[uid] = (payload, raw, now)
+            self._submit(uid, payload, raw, every_link=True)
 
     def _update_quorum(self, now: float) -> None:
         before = self.tracker.state
@@ -552,10 +588,10 @@ class HeartbeatLayer:
         return {p.id: self.codec.offset(p.id) for p in self.peers}
 
     def _resend_pending(self, now: float) -> None:
-        for uid, (payload, sent) in list(self._outbox.items()):
+        for uid, (payload, raw, sent) in list(self._outbox.items()):
             if now - sent >= RESEND_AFTER:
-                self._outbox[uid] = (payload, now)
-                self._submit(uid, payload)
+                self._outbox[uid] = (payload, raw, now)
+                self._submit(uid, payload, raw, every_link=True)
 
     def _request_gaps(self, now: float) -> None:
         cur = self.views.current
