@@ -7,10 +7,12 @@ reaches the same decisions without extra rounds:
 * On each new view every member announces its CIB version (``cib-ver``). Once all members
   have spoken, the holder of the newest copy (the DC on a tie) sends it (``cib-full``) if
   anyone differs; everyone adopts it. Until then the DC holds back changes.
-* A change (``cib-req``) is applied by the DC alone, then sent to all as a versioned diff
-  (``cib-commit``: the change itself, the version it applies to and the version it makes),
-  never as a whole copy. Members replay it on their copy, which is that same base version
-  (the stream is totally ordered), and answer ``cib-ack``. A member whose copy is not the
+* A change (``cib-req``) is applied by the DC alone, then committed to all as a versioned
+  diff (``cib-commit``: the version it applies to and the version it makes), never as a
+  whole copy. The change itself travelled once, in the request, which every member
+  delivered just before (the stream is totally ordered) and keeps until its commit; the
+  commit names it. Members replay it on their copy, which is that same base version, and
+  answer ``cib-ack``. A member whose copy is not the
   base (it missed something) does not guess: it asks for a full copy (``cib-resync``) and
   the DC sends one. The caller is answered once every member acked (or, after
   ``ack_timeout``, with the list of those who did).
@@ -27,6 +29,7 @@ import asyncio
 import itertools
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +41,8 @@ from defib.errors import CibConflictError, ClusterError, DefibError
 
 CibListener = Callable[[dict[str, Any]], None]
 STATUS_SAVE_DELAY = 1.0
+# Requests delivered and not yet committed, kept by every member for the commit to name.
+REQUEST_MEMORY = 2000
 
 
 @dataclass
@@ -75,6 +80,7 @@ class CibReplicator:
         self._ids = itertools.count(1)
         self._listeners: list[CibListener] = []
         self._resyncing = False
+        self._requests: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._saved: tuple[int, int, int] | None = None
         self._save_timer: asyncio.TimerHandle | None = None
         layer.on_membership(self._on_membership)
@@ -166,6 +172,8 @@ class CibReplicator:
                     self._commit(d)
                 else:
                     self._deferred.append(d)
+            else:
+                self._keep_request(str(d.payload["r"]), dict(d.payload["c"]))
         elif kind == "cib-resync":
             if self.layer.node_id == self.dc and self.synced:
                 self.log.info("sending CIB %s to node %s (it has %s)", _v(self.copy.version),
@@ -180,6 +188,7 @@ class CibReplicator:
                 pending.acked.add(d.origin)
                 self._check_done(str(d.payload["r"]))
         elif kind == "cib-nack":
+            self._requests.pop(str(d.payload["r"]), None)
             pending = self._pending.get(str(d.payload["r"]))
             if pending is not None and not pending.future.done():
                 error = (CibConflictError if d.payload.get("k") == CibConflictError.__name__
@@ -233,12 +242,20 @@ class CibReplicator:
         self._store(new, f"change {req} from node {d.origin}")
         self._remember(req, new.version)
         self.layer.send_ordered({"t": "cib-commit", "r": req, "b": list(base.version),
-                                 "v": list(new.version), "c": d.payload["c"]})
+                                 "v": list(new.version)})
+
+    def _keep_request(self, req: str, change: dict[str, Any]) -> None:
+        self._requests[req] = change
+        while len(self._requests) > REQUEST_MEMORY:
+            self._requests.popitem(last=False)
 
     def _on_commit(self, d: Delivery) -> None:
         req, version = str(d.payload["r"]), _version(d.payload["v"])
-        if "c" in d.payload and version > self.copy.version:
-            if not self._replay(d, version):
+        change = self._requests.pop(req, None)
+        if "c" in d.payload:  # a DC of an earlier version sends the change again
+            change = dict(d.payload["c"])
+        if "b" in d.payload and version > self.copy.version:
+            if not self._replay(d, change, version):
                 return  # not acked: this copy waits for a full one
         # Every node remembers what was committed: a request re-sent after a DC change
         # is then answered, not applied twice, by whoever is DC next.
@@ -249,13 +266,15 @@ class CibReplicator:
             pending.committed = version
             self._check_done(req)
 
-    def _replay(self, d: Delivery, version: tuple[int, int, int]) -> bool:
-        """Apply the DC's diff to this copy; False (and a resync asked) if it cannot."""
+    def _replay(self, d: Delivery, change: dict[str, Any] | None,
+                version: tuple[int, int, int]) -> bool:
+        """Apply the DC's diff to this copy; False (and a resync asked) if it cannot (its
+        base is not this copy, or this member never delivered the request)."""
         base = _version(d.payload["b"])
         why = f"commit {d.payload['r']} by DC {d.origin}"
-        if base == self.copy.version:
+        if base == self.copy.version and change is not None:
             try:
-                new = apply_change(self.copy, dict(d.payload["c"]))
+                new = apply_change(self.copy, change)
             except DefibError as exc:
                 new = None
                 self.log.error("%s does not apply to CIB %s: %s", why, _v(base), exc)
@@ -264,8 +283,9 @@ class CibReplicator:
                 return True
         if not self._resyncing:
             self._resyncing = True
-            self.log.warning("%s applies to CIB %s, this copy is %s: asking for a full copy",
-                             why, _v(base), _v(self.copy.version))
+            self.log.warning("%s applies to CIB %s, this copy is %s%s: asking for a full copy",
+                             why, _v(base), _v(self.copy.version),
+                             "" if change is not None else " and never saw the request")
             self.layer.send_ordered({"t": "cib-resync", "v": list(self.copy.version)})
         return False
 

@@ -168,9 +168,12 @@ def test_commits_are_versioned_diffs_and_a_member_off_the_base_is_resynced(
             {"id": "1", "uname": "n1", "lrm_resource": '<lrm_resource id="a"/>'}]}
         await reps[2].change(update)
         commits = [p for p in seen if p["t"] == "cib-commit"]
-        # The change itself travels, with the version it applies to; never the whole CIB.
+        requests = [p for p in seen if p["t"] == "cib-req"]
+        # The change itself travels once, in the request every member delivers; the commit
+        # names it with the version it applies to and the one it makes; never the whole CIB.
         assert commits[-1]["b"] == [0, 1, 0] and commits[-1]["v"] == [0, 1, 1]
-        assert "x" not in commits[-1] and commits[-1]["c"] == update
+        assert requests[-1]["c"] == update and requests[-1]["r"] == commits[-1]["r"]
+        assert "x" not in commits[-1] and "c" not in commits[-1]
         assert {r.copy.digest for r in reps.values()} == {reps[1].copy.digest}
         # Node 3 "missed" the last commit: the next diff does not apply to its copy, so it
         # asks for (and adopts) a full copy instead of guessing.
@@ -181,6 +184,27 @@ def test_commits_are_versioned_diffs_and_a_member_off_the_base_is_resynced(
         assert any(p["t"] == "cib-full" for p in seen)
         assert reps[3].copy.version == (0, 1, 2)
         assert {r.copy.xml for r in reps.values()} == {reps[1].copy.xml}
+
+    asyncio.run(scenario())
+
+
+def test_a_member_that_never_saw_the_request_of_a_commit_asks_for_a_full_copy(
+        tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        seen: list[dict[str, object]] = []
+        reps[1].layer.on_deliver(lambda d: seen.append(d.payload))
+        # Node 3 forgets every request as soon as it is delivered (as if it had missed it).
+        reps[3].layer.on_deliver(lambda d: reps[3]._requests.clear())
+        result = await reps[2].change({"op": "replace_section", "section": "resources",
+                                       "xml": RES.format("a")})
+        await settle()
+        assert 3 not in result["acked_by"], "no ack for a commit it could not replay"
+        assert [p["t"] for p in seen].count("cib-resync") == 1
+        assert reps[3].copy.version == reps[1].copy.version == (0, 1, 0)
+        assert {r.copy.xml for r in reps.values()} == {reps[1].copy.xml}
+        assert not reps[2]._requests, "a committed request is not kept"
 
     asyncio.run(scenario())
 
