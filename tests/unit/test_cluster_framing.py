@@ -1,0 +1,50 @@
+"""Packet bodies: one JSON encoding per message, batches within a datagram."""
+
+from __future__ import annotations
+
+import json
+
+from defib.cluster.framing import (
+    COMPRESS_ABOVE,
+    PACKET_BUDGET,
+    decode,
+    encode,
+    encode_with_payload,
+    pack,
+    unpack,
+)
+
+
+def test_a_spliced_payload_decodes_as_the_whole_message() -> None:
+    payload = {"t": "cib-req", "r": "1:2:3", "c": {"op": "patch_status", "xml": "<a/>"}}
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    head = {"t": "ord", "v": [4, 1], "s": 7, "o": 2, "u": "2:9:1", "i": 99}
+    assert decode(encode_with_payload(head, raw)) == {**head, "p": payload}
+    assert decode(encode_with_payload({}, raw)) == {"p": payload}
+
+
+def test_small_bodies_are_not_compressed_large_ones_are() -> None:
+    small = encode({"t": "hb", "r": [1, 2]})
+    large = encode({"x": "<lrm_resource/>" * (COMPRESS_ABOVE // 10)})
+    assert small[:1] == b"J" and large[:1] == b"Z"
+    assert len(large) < COMPRESS_ABOVE
+    assert decode(large) == {"x": "<lrm_resource/>" * (COMPRESS_ABOVE // 10)}
+
+
+def test_bodies_are_batched_in_order_within_the_packet_budget() -> None:
+    bodies = [encode({"n": i, "pad": "x" * 3000}) for i in range(50)]
+    packets = pack(bodies)
+    assert 1 < len(packets) < len(bodies)
+    assert all(len(p) <= PACKET_BUDGET for p in packets)
+    out = [body for p in packets for body in unpack(p) or []]
+    assert out == bodies
+    # A lone body travels as it is (what every older peer reads too).
+    assert pack([bodies[0]]) == [bodies[0]]
+    assert unpack(bodies[0]) == [bodies[0]]
+
+
+def test_a_batch_cut_short_is_malformed() -> None:
+    packet = pack([encode({"a": 1}), encode({"b": 2})])[0]
+    assert unpack(packet[:-3]) is None
+    assert unpack(packet[:3]) is None
+    assert decode(b"Znot zlib") is None and decode(b"Q{}") is None
