@@ -12,10 +12,11 @@ reaches the same decisions without extra rounds:
   whole copy. The change itself travelled once, in the request, which every member
   delivered just before (the stream is totally ordered) and keeps until its commit; the
   commit names it. Members replay it on their copy, which is that same base version, and
-  answer ``cib-ack``. A member whose copy is not the
-  base (it missed something) does not guess: it asks for a full copy (``cib-resync``) and
-  the DC sends one. The caller is answered once every member acked (or, after
-  ``ack_timeout``, with the list of those who did).
+  answer ``cib-ack`` with the newest version they replayed: one ack, sent at the end of
+  the loop's turn, answers every commit up to it (a burst of commits costs each member one
+  ack). A member whose copy is not the base (it missed something) does not guess: it asks
+  for a full copy (``cib-resync``) and the DC sends one. The caller is answered once every
+  member acked (or, after ``ack_timeout``, with the list of those who did).
 * A change may name the configuration it was based on (``base``: admin_epoch, epoch); the
   DC refuses it when the configuration changed since (``CibConflictError`` for the caller).
 * Copies are written durably: at once when the configuration changed, within
@@ -81,6 +82,8 @@ class CibReplicator:
         self._listeners: list[CibListener] = []
         self._resyncing = False
         self._requests: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # The newest commit replayed and not yet acked (request, version), sent by _ack.
+        self._ack_due: tuple[str, tuple[int, int, int]] | None = None
         self._saved: tuple[int, int, int] | None = None
         self._save_timer: asyncio.TimerHandle | None = None
         layer.on_membership(self._on_membership)
@@ -183,10 +186,7 @@ class CibReplicator:
         elif kind == "cib-commit":
             self._on_commit(d)
         elif kind == "cib-ack":
-            pending = self._pending.get(str(d.payload["r"]))
-            if pending is not None:
-                pending.acked.add(d.origin)
-                self._check_done(str(d.payload["r"]))
+            self._on_ack(d)
         elif kind == "cib-nack":
             self._requests.pop(str(d.payload["r"]), None)
             pending = self._pending.get(str(d.payload["r"]))
@@ -260,11 +260,30 @@ class CibReplicator:
         # Every node remembers what was committed: a request re-sent after a DC change
         # is then answered, not applied twice, by whoever is DC next.
         self._remember(req, version)
-        self.layer.send_ordered({"t": "cib-ack", "r": req, "v": list(version)})
+        if self._ack_due is None:
+            asyncio.get_running_loop().call_soon(self._ack)
+        self._ack_due = (req, version)
         pending = self._pending.get(req)
         if pending is not None:
             pending.committed = version
             self._check_done(req)
+
+    def _ack(self) -> None:
+        if self._ack_due is not None:
+            req, version = self._ack_due
+            self._ack_due = None
+            self.layer.send_ordered({"t": "cib-ack", "r": req, "v": list(version)})
+
+    def _on_ack(self, d: Delivery) -> None:
+        """An ack answers its own request and every commit before it: the member applied
+        the stream in order up to that version (a copy that could not replay a commit
+        waits for a full copy, which holds it, before it acks anything newer)."""
+        version = _version(d.payload["v"])
+        named = str(d.payload["r"])
+        for req, pending in list(self._pending.items()):
+            if req == named or (pending.committed is not None and pending.committed <= version):
+                pending.acked.add(d.origin)
+                self._check_done(req)
 
     def _replay(self, d: Delivery, change: dict[str, Any] | None,
                 version: tuple[int, int, int]) -> bool:

@@ -209,6 +209,24 @@ def test_a_member_that_never_saw_the_request_of_a_commit_asks_for_a_full_copy(
     asyncio.run(scenario())
 
 
+def test_one_ack_answers_a_burst_of_commits(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        hub, reps = make(tmp_path, 3)
+        await join_all(hub)
+        seen: list[tuple[int, dict[str, object]]] = []
+        reps[1].layer.on_deliver(lambda d: seen.append((d.origin, d.payload)))
+        results = await asyncio.gather(*(
+            reps[2].change({"op": "patch_status", "xml": f'<node_state id="{i}"/>'})
+            for i in range(1, 6)))
+        assert all(r["acked_by"] == [1, 2, 3] for r in results)
+        commits = [p for _, p in seen if p["t"] == "cib-commit"]
+        acks_of_3 = [p for origin, p in seen if p["t"] == "cib-ack" and origin == 3]
+        assert len(commits) == 5 and 1 <= len(acks_of_3) < 5
+        assert acks_of_3[-1]["v"] == commits[-1]["v"]
+
+    asyncio.run(scenario())
+
+
 def test_change_based_on_an_older_configuration_is_refused_as_a_conflict(
         tmp_path: Path) -> None:
     async def scenario() -> None:
