@@ -1,6 +1,7 @@
 """Failure-detection benchmark of the built-in heartbeat layer, on real local daemons.
 
-    python -m bench.detection [--nodes 3] [--runs 7] [--idle 20] [--links 2] [--freeze]
+    python -m bench.detection [--nodes 3] [--runs 7] [--idle 20] [--links 2] [--freeze | --cut]
+                              [--victim last|first] [--hogs N] [--loss P] [--dead-time S]
 
 1. Detection: kill -9 the highest node, then poll every surviving node's control socket
    (5 ms) until it has installed a view without the victim, and until all survivors agree
@@ -12,6 +13,10 @@
 ``--freeze`` uses SIGSTOP instead of kill -9: the process keeps its sockets, so nothing
 refuses packets and only the silence rule (``dead_time``) can declare it; SIGCONT then
 lets it rejoin. This is what a hung process, a dead host or a cut network costs.
+``--cut`` cuts the victim off the network instead (every link, both ways; the cluster runs
+in its own network namespace), then heals. ``--victim first`` picks node1, the coordinator
+(and DC), whose loss also moves the coordination. ``--hogs N`` keeps N busy loops running
+and ``--loss P`` drops that share of every packet (``bench.faults``) during the runs.
 
 Default timing (heartbeat 0.1 s, suspect 0.25 s, dead 2.0 s). Reference: Corosync 3.1.7
 declares a crashed node after 3.65 s by default (token 3000) on these machines.
@@ -28,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.faults import busy_loops, cut_off, dropped, heal_cut, packet_loss
+from defib.cluster.config import Timing
 from defib.cluster.testing import LocalCluster
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -38,19 +45,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def detection_runs(cluster: LocalCluster, runs: int,
-                   freeze: bool = False) -> tuple[list[float], list[float]]:
-    victim = cluster.names[-1]
-    survivors = cluster.names[:-1]
+def detection_runs(cluster: LocalCluster, runs: int, fault: str = "kill",
+                   victim: str | None = None) -> tuple[list[float], list[float]]:
+    victim = victim or cluster.names[-1]
+    survivors = [n for n in cluster.names if n != victim]
     detected: list[float] = []
     agreed: list[float] = []
     for _ in range(runs):
         cluster.wait_formed(timeout=15)
-        time.sleep(0.5)
-        if freeze:
+        time.sleep(0.5)  # a settled membership: heartbeats flowing for a while
+        if fault == "freeze":
             pid = cluster.pid(victim)
             os.kill(pid, signal.SIGSTOP)
             killed = time.monotonic()
+        elif fault == "cut":
+            killed = time.monotonic()
+            cut_off(cluster, victim)
         else:
             killed = cluster.kill(victim)
         pending = set(survivors)
@@ -62,11 +72,13 @@ def detection_runs(cluster: LocalCluster, runs: int,
                     first = first or time.monotonic() - killed
                     pending.discard(name)
             time.sleep(0.005)
+        agreed.append(time.monotonic() - killed)
         cluster.wait_formed(survivors, timeout=10)
         detected.append(first or 0.0)
-        agreed.append(time.monotonic() - killed)
-        if freeze:
+        if fault == "freeze":
             os.kill(pid, signal.SIGCONT)
+        elif fault == "cut":
+            heal_cut(cluster)
         else:
             cluster.start([victim])
     return detected, agreed
@@ -90,19 +102,33 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU sampling")
     parser.add_argument("--links", type=int, default=2)
-    parser.add_argument("--freeze", action="store_true", help="SIGSTOP instead of kill -9")
+    fault = parser.add_mutually_exclusive_group()
+    fault.add_argument("--freeze", action="store_true", help="SIGSTOP instead of kill -9")
+    fault.add_argument("--cut", action="store_true", help="cut the victim off every link")
+    parser.add_argument("--victim", choices=("last", "first"), default="last")
+    parser.add_argument("--hogs", type=int, default=0, help="busy loops during the runs")
+    parser.add_argument("--loss", type=float, default=0.0,
+                        help="share of packets dropped on every link (needs root)")
+    parser.add_argument("--dead-time", type=float, help="override [timing] dead_time")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    kind = "freeze" if args.freeze else "cut" if args.cut else "kill"
+    timing = Timing() if args.dead_time is None else Timing(dead_time=args.dead_time)
     with tempfile.TemporaryDirectory(prefix="defib-bench-") as tmp:
-        with LocalCluster(Path(tmp) / "bench", args.nodes, links=args.links,
-                          controller=False) as cluster:
+        with LocalCluster(Path(tmp) / "bench", args.nodes, links=args.links, timing=timing,
+                          controller=False, netns=args.cut or args.loss > 0) as cluster:
             cluster.start()
-            detected, agreed = detection_runs(cluster, args.runs, args.freeze)
+            victim = cluster.names[0 if args.victim == "first" else -1]
+            with busy_loops(args.hogs), packet_loss(cluster, args.loss):
+                detected, agreed = detection_runs(cluster, args.runs, kind, victim)
+                lost_packets = dropped(cluster)
             cpu = idle_cpu(cluster, args.idle)
             timing = cluster.cfg.timing
     result = {
         "nodes": args.nodes,
-        "fault": "SIGSTOP" if args.freeze else "SIGKILL",
+        "fault": {"freeze": "SIGSTOP", "cut": "network cut", "kill": "SIGKILL"}[kind],
+        "victim": victim, "hogs": args.hogs, "loss": args.loss,
+        "packets_dropped": lost_packets,
         "links": args.links,
         "timing": {"heartbeat_interval": timing.heartbeat_interval,
                    "suspect_time": timing.suspect_time, "dead_time": timing.dead_time},
@@ -117,8 +143,9 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{args.nodes} nodes, {args.links} link(s), heartbeat {timing.heartbeat_interval}s,"
-          f" suspect {timing.suspect_time}s, dead {timing.dead_time}s")
-    how = "SIGSTOP" if args.freeze else "kill -9"
+          f" suspect {timing.suspect_time}s, dead {timing.dead_time}s; victim {victim},"
+          f" {args.hogs} busy loops, loss {args.loss:g} ({lost_packets} packets dropped)")
+    how = result["fault"]
     print(f"{how} detection (first survivor's new view), {args.runs} runs:"
           f" median {result['median_detection_s']:.3f}s"
           f" (min {min(detected):.3f}, max {max(detected):.3f})")

@@ -156,6 +156,8 @@ class Bench:
         else:
             victim = max(counts, key=lambda n: counts[n])
         before = self.cpu_snapshot()
+        marks = {n: len(self.rc.log(n)) for n in self.rc.alive() if n != victim}
+        wall0 = time.time()
         t0 = self.rc.crash(victim)
         try:
             self.wait_all(timeout, {victim}, not_on={victim}, poll=0.05)
@@ -167,6 +169,9 @@ class Bench:
         cpu = cpu_used(before, self.cpu_snapshot())
         progress(f"crash of {victim} ({counts[victim]} resources"
                  f"{', the DC' if victim == dc else ''}): all running again after {took:.2f}s")
+        new_dc = self.dc()
+        for line in self.crash_timeline(new_dc, marks.get(new_dc, 0), wall0):
+            progress(f"  {new_dc}: {line}")
         self.rc.wait("fencing recorded", lambda: victim in self.rc.dc_status()["fenced"],
                      timeout=30)
         self.rc.restart(victim)
@@ -207,6 +212,26 @@ class Bench:
             if match:
                 out.append(f"{match.group(1)} {match.group(2).strip()}")
         return out
+
+    def crash_timeline(self, name: str, mark: int, wall0: float) -> list[str]:
+        """The (new) DC's lines after a crash, as seconds since the power cut: detection,
+        view, fencing, transitions."""
+        wanted = re.compile(r"unreachable|view \S+:|fenc|transition \d+(?::| complete| abort)"
+                            r"|stalled")
+        day = time.strftime("%Y-%m-%d ", time.localtime(wall0))
+        out = []
+        for line in self.rc.log(name)[mark:].splitlines():
+            if not wanted.search(line):
+                continue
+            parts = line.split(" ", 2)
+            try:
+                stamp = time.mktime(time.strptime(day + parts[1].split(",")[0],
+                                                  "%Y-%m-%d %H:%M:%S"))
+                at = stamp + int(parts[1].split(",")[1]) / 1000 - wall0
+            except (IndexError, ValueError):
+                continue
+            out.append(f"+{at:.3f}s {line.split('] ', 1)[-1][:110]}")
+        return out[:20]
 
     def stalls(self) -> dict[str, int]:
         return {n: self.rc.log(n).count(STALL) for n in self.rc.names}

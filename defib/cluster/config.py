@@ -13,7 +13,7 @@ TOML, for example::
     [timing]                      # seconds
     heartbeat_interval = 0.1
     suspect_time = 0.25           # silence after which a refused probe confirms a loss
-    dead_time = 2.0               # silence after which a peer is lost without any proof
+    dead_time = 0.7               # silence after which a peer is lost without any proof
 
     [quorum]
     two_node = false
@@ -51,7 +51,11 @@ class NodeConfig:
 class Timing:
     heartbeat_interval: float = 0.1
     suspect_time: float = 0.25
-    dead_time: float = 2.0
+    # Seven heartbeat intervals: a frozen or cut-off host is declared lost within 1 s
+    # (about 0.8 s measured), while 5 % packet loss on every link under full CPU
+    # saturation caused no false loss in 10 minutes (bench.detection, bench.saturation).
+    # A busy event loop is covered by the keeper thread, not by this time.
+    dead_time: float = 0.7
     join_time: float = 0.3
     # While the daemon's event loop is busy (not stalled as a whole process), a thread keeps
     # its heartbeats going for at most this long.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -90,6 +91,30 @@ def test_five_nodes_kill9_detected_survivors_agree_and_rejoin(tmp_path: Path, st
         cluster.start(["node1", "node3"])
         cluster.wait_formed(timeout=10)
         assert cluster.status("node3")["dc"]["name"] == "node1"
+
+
+def test_a_frozen_node_is_declared_lost_by_silence_within_a_second(tmp_path: Path) -> None:
+    # SIGSTOP: the process keeps its sockets, nothing refuses our packets; only the silence
+    # rule (dead_time) can find it out, as after a power loss or a cut cable.
+    with LocalCluster(tmp_path / "frz", 3, controller=False) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=10)
+        assert cluster.cfg.timing.dead_time <= 0.7
+        pid = cluster.pid("node1")  # the coordinator: its loss also moves the coordination
+        os.kill(pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            survivors = ["node2", "node3"]
+            cluster.wait_for("survivors to agree without node1",
+                             lambda: agree(cluster, survivors, survivors), timeout=5)
+            lost = time.monotonic() - frozen
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        # The bench measures ~0.7 s (bench.detection --freeze); the margin is for the load
+        # of a shared test machine.
+        assert lost < 1.5, f"a frozen node took {lost:.3f}s to be agreed lost"
+        assert "node 1 unreachable: link0: silent for" in cluster.log("node2")
+        cluster.wait_formed(timeout=10)
 
 
 @pytest.mark.parametrize("stack", STACKS)
