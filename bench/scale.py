@@ -278,6 +278,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if rounds[-1]["seconds"] is None:
                     break
             stalls = bench.stalls()
+            if args.keep_logs:
+                args.keep_logs.mkdir(parents=True, exist_ok=True)
+                for name in rc.names:
+                    (args.keep_logs / f"{name}.log").write_text(rc.log(name))
     times = [r["seconds"] for r in rounds if r["seconds"] is not None]
     failover = statistics.median(times) if times else None
     return {
@@ -315,6 +319,8 @@ def main() -> int:
     parser.add_argument("--round-timeout", type=float, default=180.0,
                         help="a crash round not recovered by then is reported as failed")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--keep-logs", type=Path, metavar="DIR",
+                        help="copy every node's daemon.log into DIR at the end")
     args = parser.parse_args()
     result = run(args)
     if args.json:

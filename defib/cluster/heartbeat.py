@@ -24,7 +24,14 @@ from typing import Any
 from defib.cluster.auth import PacketCodec
 from defib.cluster.config import ClusterConfig, NodeConfig
 from defib.cluster.detector import FailureDetector
-from defib.cluster.framing import COMPRESS_LEVEL, decode, encode, encode_with_payload, pack, unpack
+from defib.cluster.framing import (
+    COMPRESS_LEVEL,
+    Batcher,
+    decode,
+    encode,
+    encode_with_payload,
+    unpack,
+)
 from defib.cluster.layer import (
     DeliverCallback,
     Delivery,
@@ -108,17 +115,13 @@ class HeartbeatLayer:
         self._fragments: dict[tuple[int, str], dict[int, bytes]] = {}
         # Own ordered messages not yet delivered back: uid -> (payload, its JSON, last sent).
         self._outbox: OrderedDict[str, tuple[dict[str, Any], bytes, float]] = OrderedDict()
-        # Ordered-stream bodies waiting for the end of this turn of the loop, per
-        # (peer, on every link); sent as one batch each by _flush.
-        self._out: dict[tuple[int, bool], list[bytes]] = {}
-        self._flush_handle: asyncio.Handle | None = None
+        self._batcher = Batcher(self._send_packet, self._preferred_link, clock)
         self._uid_counter = 0
         self._seq_high_seen = 0
         self._last_nack = 0.0
         self.counters: dict[str, int] = {
             "send_errors": 0, "refused": 0, "views_installed": 0, "loop_stalls": 0,
             "delivered": 0, "retransmit_requests": 0, "keeper_heartbeats": 0,
-            "ordered_sent": 0, "ordered_packets": 0,
         }
         self.max_tick_gap = 0.0
         # The keeper thread re-sends the loop's last heartbeat while the loop is busy.
@@ -192,7 +195,7 @@ class HeartbeatLayer:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        self._flush()
+        self._batcher.flush()
         for peer in self.peers:
             for link in range(self.cfg.link_count):
                 self._send_to(peer.id, link, {"t": "bye"})
@@ -236,6 +239,8 @@ class HeartbeatLayer:
             "packets": dict(self.codec.stats),
             **self.counters,
             "max_tick_gap_ms": round(self.max_tick_gap * 1000, 1),
+            "ordered_sent": self._batcher.bodies,
+            "ordered_packets": self._batcher.packets,
             "pending_ordered": len(self._outbox),
             "links": {
                 str(p.id): self.detector.links_up(p.id, now) for p in self.peers
@@ -299,31 +304,12 @@ class HeartbeatLayer:
                     continue
                 self._handle(opened.sender, link, body)
 
-    # -- the ordered stream's sending side ----------------------------------------------------
-    def _post(self, peer: int, data: bytes, every_link: bool = False) -> None:
-        """Queue an ordered-stream body for ``peer``: whatever is posted during one turn of
-        the event loop leaves as one batch (one HMAC, one send) per peer, on its preferred
-        link, or on every link for a retransmission. A body lost on one link is asked for
-        again (``nack``) as soon as a gap or the sequencer's number in a heartbeat shows."""
-        self._out.setdefault((peer, every_link), []).append(data)
-        self.counters["ordered_sent"] += 1
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        out, self._out = self._out, {}
-        now = self.clock()
-        for (peer, every_link), bodies in out.items():
-            link = None if every_link else self._preferred_link(peer, now)
-            for packet in pack(bodies):
-                self.counters["ordered_packets"] += 1
-                if link is None:
-                    self._send_all_links(peer, packet)
-                else:
-                    self._send_to(peer, link, packet)
+    # -- the ordered stream's sending side (defib.cluster.framing.Batcher) --------------------
+    def _send_packet(self, peer: int, link: int | None, packet: bytes) -> None:
+        if link is None:
+            self._send_all_links(peer, packet)
+        else:
+            self._send_to(peer, link, packet)
 
     def _preferred_link(self, peer: int, now: float) -> int | None:
         """The lowest link the peer was heard on lately; None (every link) if none was."""
@@ -371,7 +357,7 @@ class HeartbeatLayer:
         else:
             head = {"t": "oreq", "v": [cur.id.seq, cur.id.coord], "u": uid,
                     "i": self.incarnation}
-            self._post(cur.id.coord, encode_with_payload(head, raw), every_link)
+            self._batcher.post(cur.id.coord, encode_with_payload(head, raw), every_link)
 
     def _sequence(self, origin: int, uid: str, payload: dict[str, Any],
                   raw: bytes | None = None) -> None:
@@ -385,7 +371,7 @@ class HeartbeatLayer:
         wire = encode_with_payload(head, raw)
         for member in cur.member_ids:
             if member != self.node.id:
-                self._post(member, wire)
+                self._batcher.post(member, wire)
         self._accept(msg)
 
     def _on_oreq(self, sender: int, body: dict[str, Any]) -> None:
@@ -447,9 +433,10 @@ class HeartbeatLayer:
             return
         if list(body.get("v", ())) != [cur.id.seq, cur.id.coord]:
             return
+        self._batcher.lossy(sender)
         for msg in self._sequencer.range(int(body["a"]), int(body["b"])):
             wire = {"t": "ord", "v": [cur.id.seq, cur.id.coord], **msg.to_wire()}
-            self._send_all_links(sender, wire)
+            self._batcher.post(sender, self._encoded(wire), every_link=True)
 
     # -- periodic work ----------------------------------------------------------------------
     async def _run(self) -> None:
@@ -591,6 +578,9 @@ class HeartbeatLayer:
         for uid, (payload, raw, sent) in list(self._outbox.items()):
             if now - sent >= RESEND_AFTER:
                 self._outbox[uid] = (payload, raw, now)
+                cur = self.views.current
+                if cur is not None and cur.id.coord != self.node.id:
+                    self._batcher.lossy(cur.id.coord)
                 self._submit(uid, payload, raw, every_link=True)
 
     def _request_gaps(self, now: float) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from defib.cluster.framing import (
     COMPRESS_ABOVE,
+    LOSSY_FOR,
     PACKET_BUDGET,
+    Batcher,
     decode,
     encode,
     encode_with_payload,
@@ -48,3 +51,31 @@ def test_a_batch_cut_short_is_malformed() -> None:
     assert unpack(packet[:-3]) is None
     assert unpack(packet[:3]) is None
     assert decode(b"Znot zlib") is None and decode(b"Q{}") is None
+
+
+def test_the_batcher_sends_one_packet_per_peer_and_turn_on_the_preferred_link() -> None:
+    sent: list[tuple[int, int | None, list[bytes] | None]] = []
+    now = [0.0]
+    batcher = Batcher(lambda peer, link, packet: sent.append((peer, link, unpack(packet))),
+                      lambda peer, at: 0, lambda: now[0])
+
+    async def scenario() -> None:
+        for i in range(5):
+            batcher.post(2, encode({"n": i}))
+        batcher.post(3, encode({"n": 9}), every_link=True)
+        assert not sent, "nothing leaves before the end of the loop's turn"
+        await asyncio.sleep(0)
+        assert [(peer, link, len(bodies or [])) for peer, link, bodies in sent] == [
+            (2, 0, 5), (3, None, 1)]
+        # A peer that showed loss gets the stream on every link for a while.
+        sent.clear()
+        batcher.lossy(2)
+        batcher.post(2, encode({"n": 10}))
+        await asyncio.sleep(0)
+        now[0] += LOSSY_FOR + 0.1
+        batcher.post(2, encode({"n": 11}))
+        await asyncio.sleep(0)
+        assert [(peer, link) for peer, link, _ in sent] == [(2, None), (2, 0)]
+        assert batcher.bodies == 8 and batcher.packets == 4
+
+    asyncio.run(scenario())
