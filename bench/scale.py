@@ -37,6 +37,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from defib.cluster import hosts as hostmode
 from defib.controller.harness import ResourceCluster
 from defib.controller.observe import resource_locations
 from defib.errors import ClusterError, NotConnectedError
@@ -181,7 +182,11 @@ class Bench:
 
     def cpu_seconds(self, name: str, children: bool = False) -> float:
         """CPU time of a node's daemon (with ``children``: of the agents it waited for)."""
-        pid = self.rc.cluster.pid(name)
+        # As hosts, the recorded PID is the host's power supply, not its daemon.
+        pid = (hostmode.daemon_process(self.rc.dir, name) if self.rc.cluster.hosts
+               else self.rc.cluster.pid(name))
+        if pid is None:
+            raise ClusterError(f"{name} has no daemon", name)
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         first = 13 if children else 11
         return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
