@@ -6,7 +6,9 @@
 is the DC's own work), then ``--resources`` stopped Dummy resources are configured and
 ``--changes`` configuration changes follow, each a full scheduler run over all of them.
 Reports each daemon's worst gap between two heartbeat-layer ticks (what a heartbeat waited
-for), its "event loop stalled" count, and the DC's scheduler runs.
+for), its "event loop stalled" count, the longest silence it saw from a peer (what
+``dead_time`` must stay above: the keeper thread's heartbeats count), and the DC's
+scheduler runs.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def main() -> None:
         print(f"  {name}{' (DC)' if name == dc else ''}: worst tick gap"
               f" {after[name]['max_tick_gap_ms']} ms, loop stalls"
               f" {after[name]['loop_stalls'] - before[name]['loop_stalls']},"
-              f" views installed {views[name]}")
+              f" views installed {views[name]}, worst silence of a peer"
+              f" {max(after[name]['worst_silence_ms'].values())} ms")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def main() -> int:
     print("worst event-loop gap (ms): " + ", ".join(
         f"{n} {s['max_tick_gap_ms']}" for n, s in stats.items()))
     print("loop stalls forgiven: " + ", ".join(f"{n} {s['loop_stalls']}" for n, s in stats.items()))
+    print("longest silence of a peer (ms): " + ", ".join(
+        f"{n} {max(s['worst_silence_ms'].values())}" for n, s in stats.items()))
     print(f"nodes that logged a peer unreachable: {log_lost or 'none'}")
     print("RESULT:", "PASS (no membership change)" if ok else "FAIL")
     return 0 if ok else 1

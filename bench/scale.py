@@ -238,6 +238,18 @@ class Bench:
             out.append(f"+{at:.3f}s {line.split('] ', 1)[-1][:110]}")
         return out[:20]
 
+    def worst_silence(self) -> dict[str, float]:
+        """Per live node, the longest silence it saw from a member (ms): what dead_time
+        must stay above."""
+        out = {}
+        for name in self.rc.alive():
+            try:
+                seen = self.rc.cluster.client(name).stats()["worst_silence_ms"]
+            except (ClusterError, NotConnectedError):
+                continue
+            out[name] = max(seen.values(), default=0.0)
+        return out
+
     def stalls(self) -> dict[str, int]:
         return {n: self.rc.log(n).count(STALL) for n in self.rc.names}
 
@@ -283,6 +295,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if rounds[-1]["seconds"] is None:
                     break
             stalls = bench.stalls()
+            silence = bench.worst_silence()
             if args.keep_logs:
                 args.keep_logs.mkdir(parents=True, exist_ok=True)
                 for name in rc.names:
@@ -300,6 +313,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "failover_rounds": rounds,
         "idle_dc": dc, "idle_dc_cpu_percent": round(idle * 100, 1),
         "stalls": stalls,
+        "worst_silence_ms": silence,
         "reference_pacemaker_s": REFERENCE,
         "ratio_to_reference": {
             "start_all": round(all_running / REFERENCE["start_all_s"], 3),
@@ -346,6 +360,7 @@ def main() -> int:
               f" target < {TARGET['failover_100_s']} s): {runs}")
     print(f"  DC ({r['idle_dc']}) CPU while idle: {r['idle_dc_cpu_percent']:.1f} % of a core")
     print(f"  '{STALL}' warnings: {sum(r['stalls'].values())} {r['stalls']}")
+    print(f"  longest silence of a member seen by a survivor: {r['worst_silence_ms']} ms")
     return 0
 
 

@@ -30,6 +30,9 @@ class LinkState:
 class PeerState:
     links: list[LinkState]
     incarnation: int | None = None
+    # The longest silence (no heartbeat on any link, our own stalls forgiven) this peer
+    # ended by being heard again: what dead_time must stay above to cause no false loss.
+    worst_silence: float = 0.0
 
 
 class FailureDetector:
@@ -41,8 +44,11 @@ class FailureDetector:
     def heard(self, peer: int, link: int, now: float, incarnation: int) -> bool:
         """Record a heartbeat; True when the peer came back with a new incarnation."""
         state = self.peers[peer]
-        state.links[link].last_heard = now
+        heard = [ls.last_heard for ls in state.links if ls.last_heard is not None]
         restarted = state.incarnation is not None and state.incarnation != incarnation
+        if heard and not restarted:
+            state.worst_silence = max(state.worst_silence, now - max(heard))
+        state.links[link].last_heard = now
         state.incarnation = incarnation
         return restarted
 

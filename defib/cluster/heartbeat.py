@@ -239,6 +239,8 @@ class HeartbeatLayer:
             "packets": dict(self.codec.stats),
             **self.counters,
             "max_tick_gap_ms": round(self.max_tick_gap * 1000, 1),
+            "worst_silence_ms": {str(p.id): round(self.detector.peers[p.id].worst_silence * 1000, 1)
+                                 for p in self.peers},
             "ordered_sent": self._batcher.bodies,
             "ordered_packets": self._batcher.packets,
             "pending_ordered": len(self._outbox),

@@ -54,3 +54,15 @@ def test_own_stall_is_forgiven() -> None:
     fd.heard(2, 0, 0.0, 1)
     fd.forgive(5.0)
     assert fd.reachable(5.1) == {2}
+
+
+def test_worst_silence_counts_gaps_on_all_links_with_our_own_stalls_forgiven() -> None:
+    fd = make()
+    fd.heard(2, 0, 0.0, 7)
+    fd.heard(2, 1, 0.05, 7)
+    fd.heard(2, 0, 0.3, 7)  # 0.25 s since link 1 spoke: the peer's silence, not link 0's
+    fd.forgive(1.0)  # our loop stalled a second: not the peer's silence
+    fd.heard(2, 1, 1.4, 7)
+    assert abs(fd.peers[2].worst_silence - 0.25) < 1e-9
+    fd.heard(2, 0, 5.0, 8)  # a restart: the time it was gone is not a silence of a member
+    assert abs(fd.peers[2].worst_silence - 0.25) < 1e-9
