@@ -57,8 +57,8 @@ def main() -> None:
         print(f"  {name}{' (DC)' if name == dc else ''}: worst tick gap"
               f" {after[name]['max_tick_gap_ms']} ms, loop stalls"
               f" {after[name]['loop_stalls'] - before[name]['loop_stalls']},"
-              f" views installed {views[name]}, worst silence of a peer"
-              f" {max(after[name]['worst_silence_ms'].values())} ms")
+              f" views installed {views[name]}, longest silence per peer"
+              f" {after[name]['worst_silence_ms']} ms")
 
 
 if __name__ == "__main__":
