@@ -9,6 +9,7 @@ acks) costs one packet, one HMAC and one ``send`` per peer instead of one per me
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import struct
 import zlib
@@ -139,3 +140,43 @@ class Batcher:
             for packet in pack(bodies):
                 self.packets += 1
                 self._send(peer, link, packet)
+
+
+# Ordered payloads larger than this (compressed) travel as fragments, each its own message.
+FRAGMENT = 40000
+MAX_MESSAGE = 64 << 20
+
+
+def fragments(raw: bytes, fid: str) -> list[dict[str, Any]] | None:
+    """The ``_frag`` messages carrying ``raw`` (a payload's JSON) when it is too large for
+    one message; None when it fits in one. ``fid`` names the whole."""
+    if len(raw) <= FRAGMENT:  # small enough uncompressed: no need to compress to know
+        return None
+    packed = zlib.compress(raw, COMPRESS_LEVEL)
+    if len(packed) <= FRAGMENT:
+        return None
+    if len(packed) > MAX_MESSAGE:
+        raise ValueError(f"message of {len(packed)} bytes is too large")
+    chunks = [packed[i:i + FRAGMENT] for i in range(0, len(packed), FRAGMENT)]
+    return [{"t": "_frag", "f": fid, "k": k, "n": len(chunks),
+             "d": base64.b64encode(chunk).decode()} for k, chunk in enumerate(chunks)]
+
+
+class Reassembler:
+    """Puts fragmented payloads back together, per sender (at most 64 partial ones)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple[int, str], dict[int, bytes]] = {}
+
+    def add(self, origin: int, frag: dict[str, Any]) -> dict[str, Any] | None:
+        """The whole payload once ``frag`` completes it, else None."""
+        key = (origin, str(frag["f"]))
+        parts = self._parts.setdefault(key, {})
+        parts[int(frag["k"])] = base64.b64decode(frag["d"])
+        if len(parts) < int(frag["n"]):
+            while len(self._parts) > 64:
+                self._parts.pop(next(iter(self._parts)))
+            return None
+        del self._parts[key]
+        value = json.loads(zlib.decompress(b"".join(parts[k] for k in sorted(parts))))
+        return value if isinstance(value, dict) else None

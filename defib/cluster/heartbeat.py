@@ -9,14 +9,12 @@ ECONNREFUSED, which is the failure detector's proof that the peer's daemon is go
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import os
 import socket
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -25,11 +23,12 @@ from defib.cluster.auth import PacketCodec
 from defib.cluster.config import ClusterConfig, NodeConfig
 from defib.cluster.detector import FailureDetector
 from defib.cluster.framing import (
-    COMPRESS_LEVEL,
     Batcher,
+    Reassembler,
     decode,
     encode,
     encode_with_payload,
+    fragments,
     unpack,
 )
 from defib.cluster.layer import (
@@ -44,9 +43,6 @@ from defib.cluster.quorum import QuorumState, QuorumTracker
 from defib.cluster.views import Report, View, ViewAgreement
 from defib.errors import ClusterError
 
-# Ordered payloads larger than this (compressed) travel as fragments.
-FRAGMENT = 40000
-MAX_MESSAGE = 64 << 20
 RESEND_AFTER = 0.2
 CLOCK_LOG_EVERY = 5.0
 
@@ -114,7 +110,7 @@ class HeartbeatLayer:
         self._delivered: OrderedDict[str, None] = OrderedDict()
         self._receiver = Receiver(self._delivered)
         self._early: dict[tuple[int, int], list[Ordered]] = {}
-        self._fragments: dict[tuple[int, str], dict[int, bytes]] = {}
+        self._fragments = Reassembler()
         # Own ordered messages not yet delivered back: uid -> (payload, its JSON, last sent).
         self._outbox: OrderedDict[str, tuple[dict[str, Any], bytes, float]] = OrderedDict()
         self._batcher = Batcher(self._send_packet, self._preferred_link, clock)
@@ -211,21 +207,15 @@ class HeartbeatLayer:
 
     def send_ordered(self, payload: dict[str, Any]) -> None:
         raw = json.dumps(payload, separators=(",", ":")).encode()
-        if len(raw) <= FRAGMENT:  # small enough uncompressed: no need to compress to know
-            self._queue(payload, raw)
-            return
-        packed = zlib.compress(raw, COMPRESS_LEVEL)
-        if len(packed) <= FRAGMENT:
-            self._queue(payload, raw)
-            return
-        if len(packed) > MAX_MESSAGE:
-            raise ClusterError(f"message of {len(packed)} bytes is too large", self.node.name)
         self._uid_counter += 1
-        fid = f"{self.incarnation}:{self._uid_counter}"
-        chunks = [packed[i:i + FRAGMENT] for i in range(0, len(packed), FRAGMENT)]
-        for k, chunk in enumerate(chunks):
-            self._queue({"t": "_frag", "f": fid, "k": k, "n": len(chunks),
-                         "d": base64.b64encode(chunk).decode()})
+        try:
+            parts = fragments(raw, f"{self.incarnation}:{self._uid_counter}")
+        except ValueError as exc:
+            raise ClusterError(str(exc), self.node.name) from None
+        if parts is None:
+            self._queue(payload, raw)
+        for part in parts or []:
+            self._queue(part)
 
     def _queue(self, payload: dict[str, Any], raw: bytes | None = None) -> None:
         if raw is None:
@@ -423,7 +413,7 @@ class HeartbeatLayer:
                 self._outbox.pop(item.uid, None)
             payload = item.payload
             if payload.get("t") == "_frag":
-                whole = self._reassemble(item.origin, payload)
+                whole = self._fragments.add(item.origin, payload)
                 if whole is None:
                     continue
                 payload = whole
@@ -434,19 +424,6 @@ class HeartbeatLayer:
                     cb(delivery)
                 except Exception:
                     self.log.exception("deliver callback failed")
-
-    def _reassemble(self, origin: int, frag: dict[str, Any]) -> dict[str, Any] | None:
-        key = (origin, str(frag["f"]))
-        parts = self._fragments.setdefault(key, {})
-        parts[int(frag["k"])] = base64.b64decode(frag["d"])
-        if len(parts) < int(frag["n"]):
-            while len(self._fragments) > 64:
-                self._fragments.pop(next(iter(self._fragments)))
-            return None
-        del self._fragments[key]
-        data = zlib.decompress(b"".join(parts[k] for k in sorted(parts)))
-        value = json.loads(data)
-        return value if isinstance(value, dict) else None
 
     def _on_nack(self, sender: int, body: dict[str, Any]) -> None:
         cur = self.views.current

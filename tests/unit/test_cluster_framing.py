@@ -10,9 +10,11 @@ from defib.cluster.framing import (
     LOSSY_FOR,
     PACKET_BUDGET,
     Batcher,
+    Reassembler,
     decode,
     encode,
     encode_with_payload,
+    fragments,
     pack,
     unpack,
 )
@@ -79,3 +81,15 @@ def test_the_batcher_sends_one_packet_per_peer_and_turn_on_the_preferred_link() 
         assert batcher.bodies == 8 and batcher.packets == 4
 
     asyncio.run(scenario())
+
+
+def test_a_large_payload_travels_as_fragments_and_is_put_back_together() -> None:
+    import os
+    payload = {"t": "cib-full", "x": os.urandom(60000).hex()}  # incompressible: 120 kB
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    parts = fragments(raw, "7:1")
+    assert parts is not None and len(parts) >= 2
+    assert fragments(json.dumps({"small": 1}).encode(), "7:2") is None
+    again = Reassembler()
+    assert all(again.add(2, part) is None for part in reversed(parts[1:]))
+    assert again.add(2, parts[0]) == payload
