@@ -152,6 +152,7 @@ class Assigner(Promotion):
             return self.assign_clone(rsc)
         if isinstance(rsc, GroupRt):
             node = None
+            self._show_scores("pcmk__group_assign", rsc)
             for child in rsc.children:
                 got = self.assign_primitive(child)
                 if child is rsc.children[0]:
@@ -160,6 +161,23 @@ class Assigner(Promotion):
             return node
         assert isinstance(rsc, Prim)
         return self.assign_primitive(rsc)
+
+    def _show_scores(self, where: str, rsc: Rsc) -> None:
+        """Keep ``rsc``'s node scores (and its members', recursively) as they are now: where
+        Pacemaker prints them for ``crm_simulate -s``. A group prints once, when its
+        assignment starts (re-entries return early in Pacemaker too)."""
+        if isinstance(rsc, GroupRt) and (rsc.assigned_done or any(
+                c.assigned_done or c.assigning for c in rsc.children)):
+            return
+        log = self.ws.score_log
+        stack = [rsc]
+        while stack:
+            item = stack.pop()
+            log.append((where, item, dict(item.allowed)))
+            if isinstance(item, CloneRt):
+                stack.extend(reversed(item.instances))
+            elif isinstance(item, GroupRt):
+                stack.extend(reversed(item.children))
 
     # -- primitives -----------------------------------------------------------------------
 
@@ -191,6 +209,7 @@ class Assigner(Promotion):
                     colo.score / INFINITY, rollback=True)
                 if trace is not None:
                     trace.scores(prim, before, "dependents", f"{colo.id}|{colo.dependent.id}")
+        self._show_scores("pcmk__primitive_assign", prim)
         if self.capacity.enabled and prim.managed:
             before = dict(prim.allowed) if trace is not None else {}
             self.capacity.ban_insufficient(
@@ -466,6 +485,7 @@ class Assigner(Promotion):
                 clone.allowed = self._merge_weights(
                     colo.dependent, clone.allowed, colo.node_attribute, colo.score / INFINITY,
                     rollback=True, positive=True)
+        self._show_scores("pcmk__clone_allocate", clone)
         usable = [n for n in self.ws.nodes if n.id in clone.allowed and n.can_run()]
         most = clone.clone_max
         all_coloc = most < len(usable)
@@ -571,6 +591,7 @@ class Assigner(Promotion):
         if isinstance(inst, Prim):
             return self.assign_primitive(inst, prefer, extra_this, extra_with)
         chosen: NodeInfo | None = None
+        self._show_scores("pcmk__group_assign", inst)
         for index, member in enumerate(inst.children):
             if index == 0:
                 chosen = self.assign_primitive(member, prefer, extra_this, extra_with)

@@ -67,6 +67,9 @@ class WorkingSet:
     clear_failcounts: list[tuple[Prim, NodeInfo]] = field(default_factory=list)
     processing_order: list[Rsc] = field(default_factory=list)  # set by the assignment phase
     trace: DecisionRecorder | None = None  # an optional observer of the decisions
+    # Node scores as they stood where Pacemaker prints them (``crm_simulate -s``), in the
+    # order taken: (the printing function's name, resource, its scores then).
+    score_log: list[tuple[str, Rsc, dict[str, int]]] = field(default_factory=list)
     _node_index: dict[str, NodeInfo] = field(default_factory=dict, repr=False)
     _indexed: int = -1
 

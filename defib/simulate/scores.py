@@ -2,8 +2,10 @@
 
 The scheduler keeps each resource's node scores (``allowed``) as they stand when it is
 assigned; this module prints them the way Pacemaker's score dump names them. Pacemaker prints
-a group's members as they are when the group starts being assigned; we only have the scores
-as the members were assigned, so those lines can differ from crm_simulate's.
+a group's members as they are when the group starts being assigned, a clone's instances
+before they are distributed, and a primitive's scores once its colocations are applied: the
+scheduler keeps a copy at each of those points (``WorkingSet.score_log``). Bundles are still
+printed from their final scores.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from defib.graph.build import by_priority, natural_key
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
+from defib.scheduler.working import BundleRt, CloneRt, GroupRt, Prim, Rsc
 
 
 def _score(value: int) -> str:
@@ -28,12 +30,13 @@ class ScoreDump:
         self.names = {n.id: n.uname for n in ws.nodes}
         self.lines: list[str] = []
 
-    def allocation(self, where: str, rsc: Rsc) -> None:
-        nodes = sorted(rsc.allowed, key=lambda nid: natural_key(self.names.get(nid) or nid))
+    def allocation(self, where: str, rsc: Rsc, allowed: dict[str, int] | None = None) -> None:
+        scores = rsc.allowed if allowed is None else allowed
+        nodes = sorted(scores, key=lambda nid: natural_key(self.names.get(nid) or nid))
         disabled = (rsc.meta.get("target-role") or "").strip().lower() == "stopped"
         current = {n.id for n in rsc.running_on} if isinstance(rsc, Prim) else set()
         for node_id in nodes:
-            score = rsc.allowed[node_id]
+            score = scores[node_id]
             if disabled:
                 score = -INFINITY  # Pacemaker bans a disabled resource everywhere first
             elif isinstance(rsc, Prim) and not rsc.managed and node_id in current:
@@ -77,7 +80,18 @@ class ScoreDump:
 
 def score_lines(ws: WorkingSet) -> list[str]:
     dump = ScoreDump(ws)
+    logged: dict[int, list[tuple[str, Rsc, dict[str, int]]]] = {}
+    for where, rsc, allowed in ws.score_log:
+        logged.setdefault(id(rsc.top()), []).append((where, rsc, allowed))
     for rsc in by_priority(ws.resources):
-        if not rsc.orphan:  # orphans are only stopped, never assigned
+        if rsc.orphan:  # orphans are only stopped, never assigned
+            continue
+        entries = logged.get(id(rsc))
+        if isinstance(rsc, BundleRt) or not entries:
             dump.resource(rsc)
+            continue
+        for where, item, allowed in entries:
+            dump.allocation(where, item, allowed)
+        if isinstance(rsc, CloneRt) and rsc.promotable:
+            dump.promotion(rsc)
     return dump.lines
