@@ -570,10 +570,7 @@ class Assigner(Promotion):
             and (all_coloc or c.score < 0 or c.score >= INFINITY))
         extra_with = tuple(c for c in self.with_this.get(id(clone), [])
                            if c.influence and (all_coloc or c.score < 0))
-        for prim in inst.primitives():
-            for node_id, used in count.items():
-                if used >= clone.clone_node_max and node_id in prim.allowed:
-                    prim.allowed[node_id] = -INFINITY
+        self._ban_where_instance_cannot_run(clone, inst, count)
         backup = {id(p): dict(p.allowed) for p in inst.primitives()}
         chosen = self._assign_instance_members(inst, prefer, extra_this, extra_with)
         if chosen is not None and prefer is not None and chosen is not prefer:
@@ -584,6 +581,24 @@ class Assigner(Promotion):
         if chosen is not None:
             count[chosen.id] = count.get(chosen.id, 0) + 1
         return chosen is not None
+
+    def _ban_where_instance_cannot_run(self, clone: CloneRt, inst: Prim | GroupRt,
+                                       count: dict[str, int]) -> None:
+        """Pacemaker's can_run_instance: before an instance is assigned, every node it cannot
+        take is banned for it (and its members) for good, even when this attempt is undone:
+        nodes that cannot run resources, that the clone does not allow, or that are full."""
+        lead = _lead_prim(inst)
+        banned = []
+        for node_id in lead.allowed if isinstance(inst, Prim) else _union_allowed(inst):
+            node = self.ws.node(node_id)
+            if (node is None or not node.can_run() or lead.orphan
+                    or clone.allowed.get(node_id, -INFINITY) < 0
+                    or count.get(node_id, 0) >= clone.clone_node_max):
+                banned.append(node_id)
+        for rsc in (inst, *inst.primitives()) if isinstance(inst, GroupRt) else (inst,):
+            for node_id in banned:
+                if node_id in rsc.allowed:
+                    rsc.allowed[node_id] = -INFINITY
 
     def _assign_instance_members(self, inst: Prim | GroupRt, prefer: NodeInfo | None,
                                  extra_this: tuple[ColocationRt, ...],
@@ -652,6 +667,13 @@ class Assigner(Promotion):
 
 
 _UNUSABLE = -INFINITY + 7  # Pacemaker's INFINITY_HACK marker during positive merges
+
+
+def _union_allowed(group: GroupRt) -> list[str]:
+    seen: dict[str, None] = dict.fromkeys(group.allowed)
+    for prim in group.primitives():
+        seen.update(dict.fromkeys(prim.allowed))
+    return list(seen)
 
 
 def _lead_prim(inst: Prim | GroupRt) -> Prim:
