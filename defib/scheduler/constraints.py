@@ -96,17 +96,18 @@ def _children(rsc: Rsc) -> list[Rsc]:
 
 
 def init_allowed(ws: WorkingSet) -> None:
+    # In a symmetric cluster every resource may run everywhere, at first with the node's own
+    # base score (the ``score`` of its ``<node>`` entry).
+    base = {node.id: parse_score(node.score) if node.score else 0 for node in ws.cib.nodes}
+    start = {n.id: base.get(n.id, 0) for n in ws.nodes} if ws.config.symmetric else {}
     for rsc in ws.resources:
-        _init(rsc, ws)
+        _init(rsc, start)
 
 
-def _init(rsc: Rsc, ws: WorkingSet) -> None:
-    if ws.config.symmetric:
-        rsc.allowed = {n.id: 0 for n in ws.nodes}
-    else:
-        rsc.allowed = {}
+def _init(rsc: Rsc, start: dict[str, int]) -> None:
+    rsc.allowed = dict(start)
     for child in _children(rsc):
-        _init(child, ws)
+        _init(child, start)
 
 
 def _resolve(ws: WorkingSet, ident: str | None) -> list[Rsc]:

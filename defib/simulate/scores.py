@@ -11,7 +11,7 @@ printed from their final scores.
 from __future__ import annotations
 
 from defib.graph.build import by_priority, natural_key
-from defib.model.scores import INFINITY
+from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import BundleRt, CloneRt, GroupRt, Prim, Rsc
 
@@ -33,14 +33,22 @@ class ScoreDump:
     def allocation(self, where: str, rsc: Rsc, allowed: dict[str, int] | None = None) -> None:
         scores = rsc.allowed if allowed is None else allowed
         nodes = sorted(scores, key=lambda nid: natural_key(self.names.get(nid) or nid))
-        disabled = (rsc.meta.get("target-role") or "").strip().lower() == "stopped"
+        if allowed is None:
+            disabled = (rsc.meta.get("target-role") or "").strip().lower() == "stopped"
+        else:
+            # A primitive to be stopped (disabled, or stopped by on-fail) is banned from
+            # every node just before its scores are printed.
+            disabled = (where == "pcmk__primitive_assign" and isinstance(rsc, Prim)
+                        and rsc.target_role == "Stopped")
         current = {n.id for n in rsc.running_on} if isinstance(rsc, Prim) else set()
         for node_id in nodes:
             score = scores[node_id]
+            if isinstance(rsc, Prim) and not rsc.managed and node_id in current:
+                # An unmanaged resource is pinned where it runs, from the start: a ban
+                # there still wins.
+                score = add_scores(score, INFINITY)
             if disabled:
-                score = -INFINITY  # Pacemaker bans a disabled resource everywhere first
-            elif isinstance(rsc, Prim) and not rsc.managed and node_id in current:
-                score = INFINITY  # ... and pins an unmanaged one where it is
+                score = -INFINITY
             self.lines.append(f"{where}: {rsc.id} allocation score on "
                               f"{self.names.get(node_id, node_id)}: {_score(score)}")
 
