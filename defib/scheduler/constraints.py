@@ -48,6 +48,9 @@ class PromotionPref:
     rsc: Rsc
     node: NodeInfo
     score: int
+    # Pacemaker applies a ticket's ban to the clone's node scores, after each instance's
+    # own score (location constraints for the promoted role) is known.
+    clone_level: bool = False
 
 
 @dataclass
@@ -472,7 +475,7 @@ def apply_tickets(ws: WorkingSet, cons: Constraints) -> None:
 
 def _no_promotion(ws: WorkingSet, cons: Constraints, rsc: Rsc) -> None:
     for node in ws.nodes:
-        cons.promotion_prefs.append(PromotionPref(rsc, node, -INFINITY))
+        cons.promotion_prefs.append(PromotionPref(rsc, node, -INFINITY, clone_level=True))
 
 
 def _ban_everywhere(ws: WorkingSet, rsc: Rsc) -> None:

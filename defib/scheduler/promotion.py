@@ -30,14 +30,19 @@ class Promotion:
     def set_instance_roles(self, clone: CloneRt) -> None:
         base = clone.child_id
         candidates: list[tuple[int, int, Prim | GroupRt, NodeInfo, int]] = []
+        owns: list[tuple[Prim | GroupRt, NodeInfo, int, int]] = []
         for inst in clone.instances:
             lead = inst.primitives()[0] if inst.primitives() else None
             if lead is None or lead.assigned is None:
                 continue
             node = lead.assigned
-            score = self._promotion_score(clone, inst, lead, node, base)
-            pull = self._dependent_pull(clone, node)
+            own = self._promotion_score(clone, inst, lead, node, base)
+            shared = self._clone_level_score(clone, node)
+            score = self._with_clone_preference(clone, lead, node, add_scores(own, shared))
+            pull = add_scores(self._dependent_pull(clone, node), shared)
             candidates.append((score, instance_number(inst), inst, node, pull))
+            owns.append((inst, node, own, pull))
+        shown = self._shown_scores(clone, owns)
         # Dependents' preferences order the candidates; only an instance's own score decides
         # whether it may be promoted at all.
         candidates.sort(key=lambda c: (-add_scores(c[0], c[4]), 0 if is_promoted(c[2]) else 1,
@@ -50,6 +55,8 @@ class Promotion:
             if prims and any(not p.managed or p.blocked for p in prims) and is_promoted(inst):
                 for p in prims:
                     p.next_role = "Promoted"
+                    if p.assigned is not None:  # it stays promoted: it sorts first
+                        p.promotion_score[p.assigned.id] = INFINITY
                 held = prims[0].running_on[0] if prims[0].running_on else None
                 promoted += 1
                 if held is not None:
@@ -67,10 +74,48 @@ class Promotion:
                 if prim.assigned is None:
                     continue
                 prim.next_role = "Promoted" if want else "Unpromoted"
-                prim.promotion_score[node.id] = score
+                prim.promotion_score[node.id] = shown[id(inst)]
             if want:
                 promoted += 1
                 per_node[node.id] = per_node.get(node.id, 0) + 1
+
+    @staticmethod
+    def _shown_scores(clone: CloneRt,
+                      owns: list[tuple[Prim | GroupRt, NodeInfo, int, int]]) -> dict[int, int]:
+        """The promotion score crm_simulate prints for each placed instance (its sort index).
+
+        Pacemaker adds every promotable instance's own score to its node's score in the clone,
+        with what must run with the promoted instance, and then gives each such instance its
+        node's total: instances sharing a node share the sum. An instance that may not be
+        promoted keeps its own (negative) score."""
+        totals: dict[str, int] = {}
+        pulls: dict[str, int] = {}
+        for _inst, node, own, pull in owns:
+            if own >= 0:
+                totals[node.id] = add_scores(totals.get(node.id, clone.allowed.get(node.id, 0)),
+                                             own)
+                pulls[node.id] = pull
+        shown: dict[int, int] = {}
+        for inst, node, own, _pull in owns:
+            lead = inst.primitives()[0]
+            if own < 0:
+                shown[id(inst)] = own
+            elif lead.allowed.get(node.id, 0) <= -INFINITY:
+                shown[id(inst)] = -INFINITY
+            else:
+                shown[id(inst)] = add_scores(totals[node.id], pulls[node.id])
+        return shown
+
+    @staticmethod
+    def _with_clone_preference(clone: CloneRt, lead: Prim, node: NodeInfo, score: int) -> int:
+        if score >= 0:
+            # The clone's own preference for the node adds to a promotable instance's
+            # (Pacemaker adds each instance's priority to its node's weight in the clone and
+            # reads it back, unless the instance may not be promoted at all).
+            score = add_scores(score, clone.allowed.get(node.id, 0))
+        if lead.allowed.get(node.id, 0) <= -INFINITY:
+            score = -INFINITY
+        return score
 
     def _dependent_pull(self, clone: CloneRt, node: NodeInfo) -> int:
         """What must run with the promoted instance pulls the promotion to where it can run."""
@@ -89,6 +134,8 @@ class Promotion:
     def _promotion_score(
         self, clone: CloneRt, inst: Prim | GroupRt, lead: Prim, node: NodeInfo, base: str
     ) -> int:
+        """An instance's own promotion score on its node: what its agent set (-1 without any),
+        and location constraints for the promoted role."""
         score = 0
         found = False
         for prim in inst.primitives():
@@ -114,7 +161,17 @@ class Promotion:
                                 for p in inst.primitives())
             score = 0 if promoted_here else -1
         for pref in self.cons.promotion_prefs:
-            if (pref.rsc is clone or pref.rsc is inst) and pref.node is node:
+            if pref.node is node and (pref.rsc is inst or pref.rsc is clone
+                                      and not pref.clone_level):
+                score = add_scores(score, pref.score)
+        return score
+
+    def _clone_level_score(self, clone: CloneRt, node: NodeInfo) -> int:
+        """What the clone's node score for promotion gets beyond its instances' own scores:
+        tickets for the promoted role, colocations of the promoted role with others."""
+        score = 0
+        for pref in self.cons.promotion_prefs:
+            if pref.rsc is clone and pref.node is node and pref.clone_level:
                 score = add_scores(score, pref.score)
         for colo in self.this_with.get(id(clone), []):
             if colo.dependent_role != "Promoted":
@@ -124,13 +181,6 @@ class Promotion:
                 score = add_scores(score, colo.score)
             elif colo.score >= INFINITY:
                 score = -INFINITY
-        if score >= 0:
-            # The clone's own preference for the node adds to a promotable instance's
-            # (Pacemaker adds each instance's priority to its node's weight in the clone and
-            # reads it back, unless the instance may not be promoted at all).
-            score = add_scores(score, clone.allowed.get(node.id, 0))
-        if lead.allowed.get(node.id, 0) <= -INFINITY:
-            score = -INFINITY
         return score
 
 

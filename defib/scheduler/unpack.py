@@ -266,6 +266,10 @@ class ResourceBuilder:
             clone.globally_unique = False
         clone.clone_max = instance_count(meta.get("clone-max"), self.node_count)
         clone.clone_node_max = _int(meta.get("clone-node-max"), 1)
+        if not clone.globally_unique:
+            # Instances of an anonymous clone are told apart by their node only: Pacemaker
+            # runs at most one per node, whatever clone-node-max says.
+            clone.clone_node_max = min(clone.clone_node_max, 1)
         clone.promoted_max = _int(meta.get("promoted-max", meta.get("master-max")), 1)
         clone.promoted_node_max = _int(
             meta.get("promoted-node-max", meta.get("master-node-max")), 1

@@ -75,15 +75,15 @@ class ScoreDump:
 
     def promotion(self, clone: CloneRt) -> None:
         for inst in clone.instances:
-            prim = inst if isinstance(inst, Prim) else None
-            if prim is None:
+            prims = inst.primitives()
+            if not prims:
                 continue
-            node = prim.assigned
+            node = prims[0].assigned  # a group instance is where its first member is
             if node is None:
-                self.lines.append(f"{prim.id} promotion score on none: 0")
+                self.lines.append(f"{inst.id} promotion score on none: 0")
             else:
-                score = prim.promotion_score.get(node.id, 0)
-                self.lines.append(f"{prim.id} promotion score on {node.uname}: {_score(score)}")
+                score = prims[0].promotion_score.get(node.id, 0)
+                self.lines.append(f"{inst.id} promotion score on {node.uname}: {_score(score)}")
 
 
 def score_lines(ws: WorkingSet) -> list[str]:
