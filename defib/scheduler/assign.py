@@ -82,7 +82,9 @@ class Assigner(Promotion):
                     if trace is not None:
                         trace.score(prim, node, prim.stickiness, "stickiness", "")
             for node in self.ws.nodes:
-                if prim.banned_everywhere or node.id in prim.banned_on:
+                # A node where its stop failed is out until cleanup (or fencing) says more.
+                if (prim.banned_everywhere or node.id in prim.banned_on
+                        or node.id in prim.stop_failed_on):
                     prim.allowed[node.id] = -INFINITY
                     if trace is not None:
                         trace.score(prim, node, -INFINITY, "hard-error", "")
