@@ -436,6 +436,11 @@ class Orderer:
         if (isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
                 and order.min_first == 0 and self._interleaved(order)):
             self.interleave(order, flags)
+            # The clones' own actions stay ordered, but pass nothing on: what each instance
+            # needs is its peer's on the same node.
+            for f in firsts:
+                for t in thens:
+                    self.edge(f, t)
             return
         for f in firsts:
             for t in thens:
