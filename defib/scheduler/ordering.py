@@ -99,6 +99,7 @@ class Orderer:
         self.colocation_blocks()
         self.shutdowns()
         self.fencing_orders()
+        self.probes_before_restarts()
         self.probes_before_stop_followers()
         if self.ws.config.placement_strategy != "default":
             for prim in self.ws.all_primitives():
@@ -211,6 +212,53 @@ class Orderer:
             for start in self.actions_of(prim, "start"):
                 if start.node is node:
                     self.edge(load, start)
+
+    def probes_before_restarts(self) -> None:
+        """A probe comes before the restart of what its resource's start implies.
+
+        Pacemaker's add_restart_orderings_for_probe: "A then B" means "probe A, then
+        restart B" (stop B, or demote it for a promotion), along every chain of orders that
+        make the next action required, and from a group or clone into its members (into
+        the one instance on the probed node for an interleaved clone)."""
+        after: dict[int, list[Edge]] = {}
+        for edge in self.edges:
+            after.setdefault(id(edge.first), []).append(edge)
+        for prim in self.ws.all_primitives():
+            for probe in self.actions_of(prim, "monitor"):
+                if probe.interval_ms != 0:
+                    continue
+                for edge in list(after.get(id(probe), ())):
+                    self._restart_walk(probe, edge.then, after, set())
+
+    def _restart_walk(self, probe: Action, then: Action, after: dict[int, list[Edge]],
+                      seen: set[int]) -> None:
+        if id(then) in seen:
+            return
+        seen.add(id(then))
+        rsc = then.rsc
+        if isinstance(rsc, Prim) and rsc is not probe.rsc:
+            undo = {"start": "stop", "promote": "demote"}.get(then.task)
+            for action in self.actions_of(rsc, undo) if undo else ():
+                if not action.pseudo:  # a stop implied by fencing needs no probe
+                    self.edge(probe, action)
+        peer: Rsc | None = None
+        interleave = isinstance(rsc, CloneRt) and rsc.interleave
+        if interleave:
+            assert isinstance(rsc, CloneRt) and isinstance(probe.rsc, Prim)
+            node = probe.rsc.assigned
+            peer = next((i for i in rsc.instances
+                         if node is not None and _instance_node(i, False) is node), None)
+        for edge in after.get(id(then), ()):
+            nxt = edge.then.rsc
+            if IMPLIES_THEN not in edge.flags:
+                # Otherwise only from a collective into its own members.
+                if (rsc is None or isinstance(rsc, Prim) or probe.rsc is not None
+                        and probe.rsc.parent is rsc or nxt is None
+                        or isinstance(nxt, CloneRt) or nxt.parent is not rsc):
+                    continue
+                if interleave and (peer is None or peer is not nxt):
+                    continue
+            self._restart_walk(probe, edge.then, after, seen)
 
     def probes_before_stop_followers(self) -> None:
         """What must wait for a resource's stop also waits for its probes: until every
@@ -433,6 +481,12 @@ class Orderer:
                 flags.append(IMPLIES_THEN)
         else:
             flags = []
+            # The deprecated restart-type=restart makes an optional order restart what is
+            # ordered after (and, in the inverse half, stop what was ordered before).
+            inverse = order.symmetry == "inverse"
+            later = order.first if inverse else order.then
+            if later.meta.get("restart-type", "").lower() == "restart":
+                flags = [IMPLIES_FIRST if inverse else IMPLIES_THEN]
         if (isinstance(order.first, CloneRt) and isinstance(order.then, CloneRt)
                 and order.min_first == 0 and self._interleaved(order)):
             self.interleave(order, flags)
