@@ -22,7 +22,7 @@ from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
 from defib.model.resources import Operation
 from defib.scheduler.actions import Action
-from defib.scheduler.ordering import COLOCATED
+from defib.scheduler.ordering import ANTI_COLOCATION, COLOCATED
 from defib.scheduler.pipeline import Transition
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet
@@ -77,6 +77,9 @@ def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGra
         if COLOCATED in edge.flags:
             continue  # what blocking a colocated primary implies: no ordering
         first, then = edge.first, edge.then
+        if ANTI_COLOCATION in edge.flags and (first.optional or (
+                first.node is not None and then.node is not None and first.node is not then.node)):
+            continue  # only a required leave before an arrival on the same node
         if id(first) in chosen_keys and id(then) in chosen_keys and first is not then:
             wanted = inputs[id(then)]
             fid = ids[id(first)]

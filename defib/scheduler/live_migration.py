@@ -11,7 +11,7 @@ start or stop of another resource carry over to the migration actions
 from __future__ import annotations
 
 from defib.scheduler.actions import Action, ActionTable, op_uuid
-from defib.scheduler.ordering import COLOCATED, RUNNABLE_LEFT, Edge, add_edge
+from defib.scheduler.ordering import ANTI_COLOCATION, COLOCATED, RUNNABLE_LEFT, Edge, add_edge
 from defib.scheduler.summary import migratable, migration_blocker
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import Prim, Rsc
@@ -48,7 +48,7 @@ def plan_migrations(ws: WorkingSet, table: ActionTable, edges: list[Edge]) -> No
                 edge(probe, m.migrate_to)
     for e in list(edges):
         first_rsc, then_rsc = e.first.rsc, e.then.rsc
-        if COLOCATED in e.flags:
+        if COLOCATED in e.flags or ANTI_COLOCATION in e.flags:
             continue  # not an ordering: nothing to carry over to the migration
         if (first_rsc is None or then_rsc is None or first_rsc is then_rsc
                 or _contains(first_rsc, then_rsc) or _contains(then_rsc, first_rsc)):

@@ -20,6 +20,9 @@ CHILD_END = "child_end"  # a member's action -> the collective's completion
 MIN_INPUT = "min_input"  # one part of a "one or more" first side
 ASYMMETRIC = "asymmetric"  # blocks a start, but leaves an active "then" alone
 COLOCATED = "colocated"  # a primary that can't start (promote) blocks its dependent's
+# "-INFINITY with": one leaves a node before the other arrives there. Kept in the graph only
+# when the first action is required and both are on the same node; implies nothing.
+ANTI_COLOCATION = "anti_colocation"
 
 
 @dataclass(eq=False)
@@ -93,6 +96,7 @@ class Orderer:
             self.guest_placement(prim)
         for rsc in self.ws.resources:
             self.collective_internal(rsc)
+        self.anti_colocations()
         for order in self.cons.orderings:
             self.constraint(order)
         self.withdraw_unmatched()
@@ -213,6 +217,36 @@ class Orderer:
                 if start.node is node:
                     self.edge(load, start)
 
+    def anti_colocations(self) -> None:
+        """Two resources that may never share a node: each leaves (stops, or demotes for
+        the promoted role) before the other arrives (starts, or promotes). Pacemaker's
+        anti_colocation_order, both ways."""
+        for colo in self.cons.colocations:
+            if colo.score > -INFINITY:
+                continue
+            self._anti_order(colo.dependent, colo.dependent_role, colo.primary, colo.primary_role)
+            self._anti_order(colo.primary, colo.primary_role, colo.dependent, colo.dependent_role)
+
+    def _anti_order(self, first: Rsc, first_role: str | None, then: Rsc,
+                    then_role: str | None) -> None:
+        if first_role == "Promoted":
+            leave = ["demote"]
+        else:
+            leave = ["stop", "promote"] if first_role == "Unpromoted" else ["stop"]
+        if then_role == "Promoted":
+            arrive = ["promote"]
+        else:
+            arrive = ["start", "demote"] if then_role == "Unpromoted" else ["start"]
+        for task in leave:
+            firsts = (self.actions_of(first, task) if isinstance(first, Prim)
+                      else [a for a in [self.pseudo(first, _COMPLETION[task])] if a])
+            for then_task in arrive:
+                thens = (self.actions_of(then, then_task) if isinstance(then, Prim)
+                         else [a for a in [self.pseudo(then, then_task)] if a])
+                for f in firsts:
+                    for t in thens:
+                        self.edge(f, t, ANTI_COLOCATION)
+
     def probes_before_restarts(self) -> None:
         """A probe comes before the restart of what its resource's start implies.
 
@@ -284,7 +318,7 @@ class Orderer:
                         continue  # a node is probed after it is unfenced
                 if then.task == "do_shutdown" and probe.node is not then.node:
                     continue
-                self.edge(probe, then)
+                self.edge(probe, then, *(edge.flags & {ANTI_COLOCATION}))
 
     def primitive_internal(self, prim: Prim) -> None:
         stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
