@@ -8,7 +8,15 @@ from defib.model.scores import INFINITY
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc, start_requirement
+from defib.scheduler.working import (
+    BundleRt,
+    CloneRt,
+    GroupRt,
+    NodeInfo,
+    Prim,
+    Rsc,
+    start_requirement,
+)
 
 IMPLIES_THEN = "implies_then"
 IMPLIES_FIRST = "implies_first"
@@ -376,13 +384,33 @@ class Orderer:
                 for cancel in self.actions_of(prim, "cancel"):
                     if cancel.node is change.node and cancel.extra.get("role_change"):
                         self.edge(cancel, change, RUNNABLE_LEFT)
+        self._after_fencing(prim, stops)
+
+    def _after_fencing(self, prim: Prim, stops: list[Action]) -> None:
+        """Stops (and demotes) implied by fencing their node come after it, with the stop of
+        the whole resource, when the resource requires fencing or the node is a guest
+        (Pacemaker's order_stop_vs_fencing). Inside a bundle the bundle's stop carries it."""
+        top = prim.top()
+        bundled = isinstance(top, BundleRt)
+        needs_fencing = start_requirement(prim, self.ws.config.stonith_enabled) == "fencing"
+        top_stop = (self.pseudo(top, "stop") if top is not prim
+                    else next(iter(stops), None))
         for stop in stops:
-            if stop.node is not None and stop.node.unclean:
-                fence = next(
-                    (a for a in self.table.actions if a.task == "stonith" and a.node is stop.node),
-                    None,
-                )
+            node = stop.node
+            if node is None or not node.unclean:
+                continue
+            fence = next(
+                (a for a in self.table.actions if a.task == "stonith" and a.node is node),
+                None,
+            )
+            if not (needs_fencing or node.container_rsc is not None):
+                continue
+            if not bundled:
                 self.edge(fence, stop, RUNNABLE_LEFT)
+                for demote in self.actions_of(prim, "demote"):
+                    if demote.node is node:
+                        self.edge(fence, demote)
+            self.edge(fence, top_stop)
 
     def guest_placement(self, prim: Prim) -> None:
         """What runs inside a guest node starts after, and stops before, its container."""
