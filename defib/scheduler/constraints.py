@@ -308,7 +308,7 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                         forward.min_first = max(clone_min, 1)
                         forward.one_or_more = f"clone-one-or-more:{order.id}"
                 cons.orderings.append(forward)
-                if symmetrical and forward.min_first == 0:
+                if symmetrical:  # clone-min or not, the stops are ordered the other way
                     inv_f, inv_t = _invert(first_action), _invert(then_action)
                     if inv_f and inv_t:
                         cons.orderings.append(
