@@ -343,15 +343,24 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
     for rsc in _top_level(ws):
         if isinstance(rsc, GroupRt):
             members = rsc.children
+            ordered = rsc.meta.get("ordered", "true").lower() not in ("false", "no", "0", "off")
+            last_active = members[0] if members and members[0].running_on else None
             for prev, cur in zip(members, members[1:], strict=False):
                 cons.colocations.append(ColocationRt(f"{rsc.id}-internal", cur, prev, INFINITY))
-                if rsc.meta.get("ordered", "true").lower() not in ("false", "no", "0", "off"):
+                if ordered:
                     cons.orderings.append(
                         OrderingRt(rsc.id, prev, "start", cur, "start", "Mandatory")
                     )
                     cons.orderings.append(
                         OrderingRt(rsc.id, cur, "stop", prev, "stop", "Mandatory", "inverse")
                     )
+                if cur.running_on:
+                    # A partly active group still stops in sequence: past the members
+                    # that are not running, after the last one that is.
+                    if ordered and not prev.running_on and last_active is not None:
+                        cons.orderings.append(OrderingRt(
+                            rsc.id, cur, "stop", last_active, "stop", "Optional", "asymmetric"))
+                    last_active = cur
     return cons
 
 
