@@ -452,7 +452,8 @@ class ActionBuilder:
                 continue
             if op_role is None and role == "Promoted" and _has_role_monitor(prim, "Promoted"):
                 continue
-            needed = starting or not known or (prim.role != role and op_role is not None)
+            needed = (starting or not known or (prim.role != role and op_role is not None)
+                      or (node.id, op.interval_ms) in prim.reschedule)
             action = Action(
                 op_uuid(prim.id, "monitor", op.interval_ms),
                 "monitor",

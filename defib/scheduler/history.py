@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import re
 
+from defib.cib.timespec import parse_ms
 from defib.model.status import LrmResource, NodeState, OpRecord
-from defib.scheduler.digests import definition_change
+from defib.scheduler.digests import definition_change, recurring_changed
 from defib.scheduler.failcounts import fail_count, failure_table
 from defib.scheduler.locks import history_lock_holds
 from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.node_states import fence_node
 from defib.scheduler.remote import set_remote_online
+from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import (
     BundleRt,
@@ -49,6 +51,8 @@ class HistoryReader:
         self.anonymous: dict[str, CloneRt] | None = None
         self.histories: dict[tuple[int, str], NodeHistory] = {}
         self.spares: dict[int, list[Prim]] = {}  # clone -> surplus (orphan) instances
+        defaults = evaluate_nvsets(ws.cib.op_defaults, RuleContext(now=ws.now))
+        self.default_timeout_ms = parse_ms(defaults.get("timeout"), None) or 20000
 
     def run(self) -> None:
         states = list(self.ws.cib.node_states)
@@ -254,6 +258,9 @@ class HistoryReader:
             for key, op in recurring.items():
                 if key not in configured:
                     prim.orphan_recurring.append((node, op))  # no longer configured: cancel
+                elif (op.rc_code in (0, 8) and node.can_run()
+                      and recurring_changed(prim, op, self.default_timeout_ms)):
+                    prim.reschedule.add((node.id, op.interval_ms))
         if last_start is not None and role not in ("Stopped", "Unknown"):
             change = definition_change(prim, last_start)
             pending_start = last_start.op_status == EXEC_PENDING or last_start.call_id < 0

@@ -147,6 +147,8 @@ class Prim(Rsc):
     failure_ignored: bool = False  # a failure was ignored (on-fail=ignore): no threshold
     spare_instance: bool = False  # an orphan that is a surplus instance of an anonymous clone
     reload_needed_on: set[str] = field(default_factory=set)
+    # (node id, interval) of recurring monitors whose definition changed: run them anew
+    reschedule: set[tuple[str, int]] = field(default_factory=set)
     stop_failed_on: set[str] = field(default_factory=set)
     banned_on: set[str] = field(default_factory=set)  # hard errors
     banned_everywhere: bool = False  # fatal errors
