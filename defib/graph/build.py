@@ -384,6 +384,13 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
                 rank = -2
             elif task == "monitor" and action.interval_ms > 0:
                 rank = -3
+        if action.extra.get("from_history"):
+            # Cancels and rescheduled monitors are created while the history is checked
+            # for changed definitions, before any probe.
+            rank = -1
+        elif (task == "start" and action.node is not None
+              and action.node.id in rsc.restart_needed_on):
+            rank = -2  # ... and so is the start of a restart for a changed definition
         if task in ("stop", "demote") and action.node in rsc.running_on:
             # Stops and demotes are created walking the nodes it runs on, in status order.
             node = rsc.running_on.index(action.node)

@@ -171,6 +171,7 @@ class ActionBuilder:
                     cancel = Action(op_uuid(prim.id, "monitor", op.interval_ms), "cancel", prim,
                                     node, interval_ms=op.interval_ms, optional=False)
                     cancel.extra["cancel_task"] = "monitor"
+                    cancel.extra["from_history"] = "1"
                     self.table.add(cancel)
 
     def cancel_orphan_recurring(self, prim: Prim) -> None:
@@ -184,6 +185,7 @@ class ActionBuilder:
                             node, interval_ms=op.interval_ms, optional=False)
             cancel.extra["cancel_task"] = op.operation
             cancel.extra["call_id"] = str(op.call_id)
+            cancel.extra["from_history"] = "1"
             self.table.add(cancel)
 
     # -- probes ----------------------------------------------------------------------------
@@ -463,6 +465,8 @@ class ActionBuilder:
                 optional=not needed,
                 target_rc=8 if op_role == "Promoted" else None,
             )
+            if (node.id, op.interval_ms) in prim.reschedule and not starting:
+                action.extra["from_history"] = "1"
             self.table.add(action)
 
 
