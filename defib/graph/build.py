@@ -368,7 +368,7 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
 
 
 def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, int],
-                 creation: int) -> tuple[int, int, int, int, int]:
+                 creation: int) -> tuple[int, int, float, int, int]:
     rsc = action.rsc
     node = node_rank.get(action.node.id, 0) if action.node is not None else 0
     if rsc is None or id(rsc) not in rsc_rank:
@@ -376,7 +376,7 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
         return (1, 0, 0, 0, -creation)
     if isinstance(rsc, Prim):
         task = "probe" if _is_probe(action) else action.task
-        rank = _PRIM_RANK.get(task, 6)
+        rank: float = _PRIM_RANK.get(task, 6)
         if rsc.failed and action.node is not None and action.node.id in rsc.fail_node_ids:
             # Recovering a failure, Pacemaker creates the recurring monitors and then the stop
             # while reading the history, before any probe.
@@ -386,11 +386,11 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
                 rank = -3
         if action.extra.get("from_history"):
             # Cancels and rescheduled monitors are created while the history is checked
-            # for changed definitions, before any probe.
+            # for changed definitions, before anything else.
             rank = -1
         elif (task == "start" and action.node is not None
               and action.node.id in rsc.restart_needed_on):
-            rank = -2  # ... and so is the start of a restart for a changed definition
+            rank = -0.5  # the start of a restart for a changed definition: before probes
         if task in ("stop", "demote") and action.node in rsc.running_on:
             # Stops and demotes are created walking the nodes it runs on, in status order.
             node = rsc.running_on.index(action.node)

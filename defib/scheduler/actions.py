@@ -465,7 +465,7 @@ class ActionBuilder:
                 optional=not needed,
                 target_rc=8 if op_role == "Promoted" else None,
             )
-            if (node.id, op.interval_ms) in prim.reschedule and not starting:
+            if (node.id, op.interval_ms) in prim.reschedule:
                 action.extra["from_history"] = "1"
             self.table.add(action)
 
