@@ -107,8 +107,12 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
     if state.in_ccm is None and node.type == "member":
         fence_node(node, "peer has not been seen by the cluster")
         return
+    # Pacemaker counts a member of the cluster layer as online even when it must be fenced
+    # (shown "UNCLEAN (online)"); what runs there is only stopped by the fencing.
+    online = in_cluster
     if join in ("nack", "banned"):
         fence_node(node, "peer failed Pacemaker membership criteria")
+        node.online = online
     elif not do_terminate and (state.expected or "down") == "down":
         if in_cluster or is_peer:
             node.pending = True
@@ -123,8 +127,10 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
         fence_node(node, "peer is no longer part of the cluster")
     elif not is_peer:
         fence_node(node, "peer process is no longer available")
+        node.online = online
     elif do_terminate:
         fence_node(node, "termination was requested")
+        node.online = online
     elif join == "member":
         node.online = True
     elif join in ("pending", "down"):
@@ -133,6 +139,7 @@ def _online_with_fencing(ws: WorkingSet, node: NodeInfo, state: NodeState) -> No
         node.online = True  # a member still joining: online, yet runs nothing
     else:
         fence_node(node, "peer was in an unknown state")
+        node.online = online
 
 
 def fence_node(node: NodeInfo, reason: str) -> None:
