@@ -428,6 +428,7 @@ class HistoryReader:
                 and status in (EXEC_NOT_INSTALLED, EXEC_ERROR_HARD, EXEC_ERROR)):
             # An expired probe failure counts for nothing: the node is asked again.
             self.reprobe = True
+            self.ws.expired_probes.add((prim.id, node.uname))
             return "Stopped", None
         if op.interval_ms > 0:
             prim.failed_recurring = True

@@ -70,6 +70,8 @@ class WorkingSet:
     # Node scores as they stood where Pacemaker prints them (``crm_simulate -s``), in the
     # order taken: (the printing function's name, resource, its scores then).
     score_log: list[tuple[str, Rsc, dict[str, int]]] = field(default_factory=list)
+    # (resource id, node name) of probe failures expired by failure-timeout: no longer shown
+    expired_probes: set[tuple[str, str]] = field(default_factory=set)
     _node_index: dict[str, NodeInfo] = field(default_factory=dict, repr=False)
     _indexed: int = -1
 

@@ -399,9 +399,12 @@ class StatusView:
 
     def _failed_probe(self, prims: list[Prim], node_uname: str | None) -> OpRecord | None:
         ids = {p.id for p in prims} | {p.base_id() for p in prims}
+        # An expired failure (failure-timeout) is history: Pacemaker lists it no more.
+        expired = {n.uname for p, n in self.ws.clear_failcounts if p.id in ids}
+        expired.update(uname for rsc_id, uname in self.ws.expired_probes if rsc_id in ids)
         for rsc_id in sorted(ids):
             for uname, op in self._by_rsc.get(rsc_id, []):
-                if node_uname is not None and uname != node_uname:
+                if node_uname is not None and uname != node_uname or uname in expired:
                     continue
                 # Pacemaker lists only failures it recorded: on online nodes, naming their
                 # node; it masks these probe failures as "not running" and says why.
