@@ -78,6 +78,11 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
                 _add_running(prim, target)
         elif migrate_from is not None:
             prim.failed = True
+            if target is not None and target in prim.running_on and source in prim.running_on:
+                # Pacemaker learns of the target while reading the source's migrate_to,
+                # before it adds the source itself: the target is listed first.
+                prim.running_on.remove(target)
+                prim.running_on.insert(0, target)
         elif target is not None and target.online and not target.unclean:
             prim.partial_migration_source = source
             prim.partial_migration_target = target
