@@ -21,6 +21,7 @@ from typing import Any
 from defib.cib.timespec import parse_ms
 from defib.graph.model import ActionKind, GraphAction, Synapse, TransitionGraph
 from defib.model.resources import Operation
+from defib.perf import cyclic_gc_paused
 from defib.scheduler.actions import Action
 from defib.scheduler.ordering import ANTI_COLOCATION, COLOCATED
 from defib.scheduler.pipeline import Transition
@@ -67,6 +68,11 @@ def included(action: Action) -> bool:
 def build_graph(transition: Transition, transition_id: int = 0) -> TransitionGraph:
     """The transition's graph. An action's id is its position in ``transition.actions``
     (the live controller relies on that to map graph actions back to scheduler actions)."""
+    with cyclic_gc_paused():  # a burst of objects that live as long as the graph
+        return _build_graph(transition, transition_id)
+
+
+def _build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
     ws = transition.working_set
     chosen = [a for a in transition.actions.actions if included(a)]
     ids = {id(a): n for n, a in enumerate(transition.actions.actions)}

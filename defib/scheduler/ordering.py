@@ -262,45 +262,57 @@ class Orderer:
         restart B" (stop B, or demote it for a promotion), along every chain of orders that
         make the next action required, and from a group or clone into its members (into
         the one instance on the probed node for an interleaved clone)."""
+        # Only the edges a walk can take: from probes, those that imply the next action,
+        # and those from a collective's own actions.
         after: dict[int, list[Edge]] = {}
         for edge in self.edges:
-            after.setdefault(id(edge.first), []).append(edge)
+            first = edge.first
+            if (IMPLIES_THEN in edge.flags or not isinstance(first.rsc, Prim)
+                    or first.interval_ms == 0 and first.task == "monitor"):
+                after.setdefault(id(first), []).append(edge)
         for prim in self.ws.all_primitives():
+            # What a probe leads to depends on its resource only: walk once per resource
+            # and first step, not once per probe.
+            reached: dict[int, list[Action]] = {}
             for probe in self.actions_of(prim, "monitor"):
                 if probe.interval_ms != 0:
                     continue
                 for edge in list(after.get(id(probe), ())):
-                    self._restart_walk(probe, edge.then, after, set())
+                    targets = reached.get(id(edge.then))
+                    if targets is None:
+                        targets = reached[id(edge.then)] = []
+                        self._restart_walk(prim, edge.then, after, set(), targets)
+                    for action in targets:
+                        self.edge(probe, action)
 
-    def _restart_walk(self, probe: Action, then: Action, after: dict[int, list[Edge]],
-                      seen: set[int]) -> None:
+    def _restart_walk(self, prim: Prim, then: Action, after: dict[int, list[Edge]],
+                      seen: set[int], targets: list[Action]) -> None:
         if id(then) in seen:
             return
         seen.add(id(then))
         rsc = then.rsc
-        if isinstance(rsc, Prim) and rsc is not probe.rsc:
+        if isinstance(rsc, Prim) and rsc is not prim:
             undo = {"start": "stop", "promote": "demote"}.get(then.task)
             for action in self.actions_of(rsc, undo) if undo else ():
                 if not action.pseudo:  # a stop implied by fencing needs no probe
-                    self.edge(probe, action)
+                    targets.append(action)
         peer: Rsc | None = None
         interleave = isinstance(rsc, CloneRt) and rsc.interleave
         if interleave:
-            assert isinstance(rsc, CloneRt) and isinstance(probe.rsc, Prim)
-            node = probe.rsc.assigned
+            assert isinstance(rsc, CloneRt)
+            node = prim.assigned
             peer = next((i for i in rsc.instances
                          if node is not None and _instance_node(i, False) is node), None)
         for edge in after.get(id(then), ()):
             nxt = edge.then.rsc
             if IMPLIES_THEN not in edge.flags:
                 # Otherwise only from a collective into its own members.
-                if (rsc is None or isinstance(rsc, Prim) or probe.rsc is not None
-                        and probe.rsc.parent is rsc or nxt is None
+                if (rsc is None or isinstance(rsc, Prim) or prim.parent is rsc or nxt is None
                         or isinstance(nxt, CloneRt) or nxt.parent is not rsc):
                     continue
                 if interleave and (peer is None or peer is not nxt):
                     continue
-            self._restart_walk(probe, edge.then, after, seen)
+            self._restart_walk(prim, edge.then, after, seen, targets)
 
     def probes_before_stop_followers(self) -> None:
         """What must wait for a resource's stop also waits for its probes: until every
