@@ -83,16 +83,17 @@ def _build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
         if COLOCATED in edge.flags:
             continue  # what blocking a colocated primary implies: no ordering
         first, then = edge.first, edge.then
-        if ANTI_COLOCATION in edge.flags and (first.optional or (
-                first.node is not None and then.node is not None and first.node is not then.node)):
-            continue  # only a required leave before an arrival on the same node
+        if ANTI_COLOCATION in edge.flags and not _anti_colocation_kept(first, then):
+            continue
         if id(first) in chosen_keys and id(then) in chosen_keys and first is not then:
             wanted = inputs[id(then)]
             fid = ids[id(first)]
             if fid not in wanted:
                 wanted.append(fid)
     for action in chosen:  # orderings recorded only on the action itself
-        for first, _flags in action.before:
+        for first, flags in action.before:
+            if ANTI_COLOCATION in flags and not _anti_colocation_kept(first, action):
+                continue
             if id(first) in chosen_keys and first is not action:
                 fid = ids[id(first)]
                 if fid not in inputs[id(action)]:
@@ -113,6 +114,12 @@ def _build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
                            stonith_timeout=ws.config.properties.get("stonith-timeout", "60s"),
                            cluster_delay=ws.config.properties.get("cluster-delay", "60s"),
                            batch_limit=_int(ws.config.properties.get("batch-limit"), 0))
+
+
+def _anti_colocation_kept(first: Action, then: Action) -> bool:
+    """Only a required leave before an arrival on the same node stays in the graph."""
+    return not first.optional and (first.node is None or then.node is None
+                                   or first.node is then.node)
 
 
 def lrm_id(prim: Prim) -> str:

@@ -322,7 +322,8 @@ class Orderer:
             # The implicit "member stops, then its collective has stopped" order holds
             # even where the member has no stop to do.
             stopped = self.pseudo(prim.parent, "stopped") if prim.parent is not None else None
-            if stopped is not None and not self.actions_of(prim, "stop"):
+            if stopped is not None and not any("placeholder" not in a.extra
+                                               for a in self.actions_of(prim, "stop")):
                 for probe in self.actions_of(prim, "monitor"):
                     if probe.extra.get("probe"):
                         self.edge(probe, stopped)
