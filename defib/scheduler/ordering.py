@@ -248,6 +248,10 @@ class Orderer:
         for task in leave:
             firsts = (self.actions_of(first, task) if isinstance(first, Prim)
                       else [a for a in [self.pseudo(first, _COMPLETION[task])] if a])
+            if not firsts and task == "stop" and isinstance(first, Prim):
+                # Nothing to stop: until probed it may be active somewhere, so its probes
+                # stand in for the stop (what probes_before_stop_followers does otherwise).
+                firsts = [a for a in self.actions_of(first, "monitor") if a.interval_ms == 0]
             for then_task in arrive:
                 thens = (self.actions_of(then, then_task) if isinstance(then, Prim)
                          else [a for a in [self.pseudo(then, then_task)] if a])
