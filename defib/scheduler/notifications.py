@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from defib.scheduler.actions import Action, ActionTable, op_uuid
+from defib.scheduler.ordering import Edge
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import CloneRt, NodeInfo, Prim
+from defib.scheduler.working import CloneRt, NodeInfo, Prim, Rsc
 
 _TASKS = (("stop", "stopped"), ("demote", "demoted"), ("start", "running"),
           ("promote", "promoted"))
@@ -31,6 +32,42 @@ def add_notifications(ws: WorkingSet, table: ActionTable, edge: EdgeFn) -> None:
     for rsc in ws.resources:
         if isinstance(rsc, CloneRt) and rsc.notify:
             _clone_notifications(rsc, table, edge)
+
+
+def remap_to_notifications(ws: WorkingSet, table: ActionTable, edges: list[Edge]) -> None:
+    """What is ordered after a notifying clone's completion (running, stopped, promoted,
+    demoted) waits for its post-notifications to be confirmed instead: Pacemaker maps the
+    "first" of such orders to ``confirmed-post_notify_<completion>``. The clone's own
+    orders stay as they are."""
+    remap: dict[int, Action] = {}
+    owner: dict[int, CloneRt] = {}
+    for rsc in ws.resources:
+        if not (isinstance(rsc, CloneRt) and rsc.notify):
+            continue
+        for _task, done in _TASKS:
+            end = table.get(op_uuid(rsc.id, done), None)
+            post_done = table.get(f"{rsc.id}_confirmed-post_notify_{done}_0", None)
+            if end is not None and post_done is not None:
+                remap[id(end)] = post_done
+                owner[id(end)] = rsc
+    if not remap:
+        return
+    for edge in edges:
+        target = remap.get(id(edge.first))
+        if target is None or _within(edge.then.rsc, owner[id(edge.first)]):
+            continue
+        old, then = edge.first, edge.then
+        edge.first = target
+        then.before = [(target if first is old else first, label)
+                       for first, label in then.before]
+
+
+def _within(rsc: Rsc | None, clone: CloneRt) -> bool:
+    while rsc is not None:
+        if rsc is clone:
+            return True
+        rsc = rsc.parent
+    return False
 
 
 def _usable(node: NodeInfo | None) -> bool:

@@ -13,7 +13,7 @@ from defib.scheduler.constraints import Constraints, unpack_constraints
 from defib.scheduler.history import HistoryReader
 from defib.scheduler.live_migration import plan_migrations
 from defib.scheduler.node_states import unpack_node_states
-from defib.scheduler.notifications import add_notifications
+from defib.scheduler.notifications import add_notifications, remap_to_notifications
 from defib.scheduler.ordering import IMPLIES_THEN, Edge, Orderer, add_edge
 from defib.scheduler.propagation import propagate
 from defib.scheduler.remote import remote_nodes
@@ -79,6 +79,7 @@ def _schedule(cib: Cib, now: dt.datetime | None, trace: DecisionRecorder | None)
     lines = summarize(ws, table)
     plan_migrations(ws, table, edges)
     add_notifications(ws, table, lambda first, then: add_edge(edges, first, then))
+    remap_to_notifications(ws, table, edges)
     if trace is not None:
         trace.finished(ws, table)
     return Transition(ws, cons, table, edges, lines)
