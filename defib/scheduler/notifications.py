@@ -112,10 +112,10 @@ def _clone_notifications(clone: CloneRt, table: ActionTable, edge: EdgeFn) -> No
                 op = _notify_op(table, prim, after, "post", task, lists)
                 edge(post, op)
                 edge(op, post_done)
-                if task in ("start", "promote"):
-                    for mon in table.for_rsc(prim, "monitor"):
-                        if mon.interval_ms > 0 and mon.node is after and not mon.optional:
-                            edge(post_done, mon)
+            # Every recurring monitor of an instance waits for the post-notifications.
+            for mon in table.for_rsc(prim, "monitor"):
+                if mon.interval_ms > 0 and not mon.optional:
+                    edge(post_done, mon)
     # Stops and demotions are told about before starts and promotions.
     for first, then in (("stop", "start"), ("demote", "promote"), ("demote", "stop"),
                         ("stop", "promote")):
