@@ -143,13 +143,22 @@ def unpack_nodes(cib: Cib, config: ClusterConfig, now: dt.datetime | None) -> li
     return nodes
 
 
+def _template_op_key(op: Operation) -> tuple[str, str]:
+    role = (op.role or "").lower()
+    if role in ("", "started", "unpromoted", "slave"):
+        role = "unknown"
+    return (op.name, role)
+
+
 def _merge_template(prim: Primitive, templates: dict[str, Template]) -> Primitive:
     tpl = templates.get(prim.template or "")
     if tpl is None:
         return prim
-    own_ops = {(op.name, op.interval_ms) for op in prim.operations}
+    # A primitive's operation replaces the template's of the same name and role (Pacemaker
+    # keys them so, whatever their intervals).
+    own_ops = {_template_op_key(op) for op in prim.operations}
     ops = prim.operations + tuple(
-        op for op in tpl.operations if (op.name, op.interval_ms) not in own_ops
+        op for op in tpl.operations if _template_op_key(op) not in own_ops
     )
     return Primitive(
         id=prim.id,
