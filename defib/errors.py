@@ -8,11 +8,14 @@
     ├── ClusterError                the cluster layer: membership, quorum, CIB replication
     │   ├── AuthError               a key file is missing, unsafe, or a packet failed its check
     │   ├── CibConflictError        a CIB change based on a configuration that changed since
-    │   └── NotConnectedError       no daemon answers at the given address
+    │   ├── NotConnectedError       no daemon answers at the given address
+    │   └── UnsupportedOpError      the daemon does not offer this control request
     ├── AgentError                  a resource or fence agent could not be run at all
     └── CommandError                a command of the command library was refused
 
-Errors carry the offending id in ``.ident`` (may be None) so that callers can point at it.
+Errors carry the offending id in ``.ident`` (may be None) so that callers can point at it,
+and a stable ``.code`` (the class's, or a more precise one given when raised) so that callers
+tell errors apart by type or code, never by their text.
 Foreign exceptions are mapped at the boundary: ``raise CibParseError(...) from exc``.
 """
 
@@ -22,25 +25,37 @@ from __future__ import annotations
 class DefibError(Exception):
     """Base of every error defib raises on purpose."""
 
-    def __init__(self, message: str, ident: str | None = None) -> None:
+    default_code = "error"
+
+    def __init__(self, message: str, ident: str | None = None, code: str | None = None
+                 ) -> None:
         super().__init__(message)
         self.ident = ident
+        self.code = code or self.default_code
 
 
 class ConfigError(DefibError):
     """A configuration is invalid."""
 
+    default_code = "invalid-configuration"
+
 
 class CibParseError(ConfigError):
     """Malformed CIB XML, or an element that cannot be read."""
+
+    default_code = "cib-parse"
 
 
 class UnknownReferenceError(ConfigError):
     """An id that names nothing."""
 
+    default_code = "unknown-id"
+
 
 class ConfigSyntaxError(ConfigError):
     """Configure-language text that does not parse."""
+
+    default_code = "syntax"
 
     def __init__(
         self,
@@ -65,23 +80,41 @@ class ConfigSyntaxError(ConfigError):
 class ClusterError(DefibError):
     """Cluster layer failure."""
 
+    default_code = "cluster"
+
 
 class AuthError(ClusterError):
     """Key file missing or unsafe, or a packet failed authentication."""
+
+    default_code = "auth"
 
 
 class CibConflictError(ClusterError):
     """A CIB change was based on an older configuration (epoch) than the DC's: refused, so
     that two writers never silently overwrite each other; read again and retry."""
 
+    default_code = "cib-conflict"
+
 
 class NotConnectedError(ClusterError):
     """No daemon answers at the given address."""
+
+    default_code = "not-connected"
+
+
+class UnsupportedOpError(ClusterError):
+    """The daemon does not offer this control request (an older or partial daemon)."""
+
+    default_code = "unsupported-op"
 
 
 class AgentError(DefibError):
     """A resource or fence agent could not be run at all."""
 
+    default_code = "agent"
+
 
 class CommandError(DefibError):
     """A command of the command library was refused."""
+
+    default_code = "refused"

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from defib.cli.configure_cmd import add_cib_option, report, store_from_args
+from defib.cli.common import emit, env_from_args
+from defib.cli.configure_cmd import add_cib_option, report
 from defib.cli.confirm import add_force, confirm
-from defib.commands.danger import dangers, preview
-from defib.configure import commands
-from defib.configure.cibdoc import for_pacemaker, parse_cib
-from defib.configure.heartbeat import convert
-from defib.configure.live import LiveCib
-from defib.configure.report import errors
-from defib.configure.validate import import_problems
 
 EXAMPLES = """examples:
   defib cib import --file cib.xml pacemaker-cib.xml
@@ -53,50 +46,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _import(args: argparse.Namespace) -> int:
+    from defib.commands.cib import commit_import, prepare_import
+    from defib.commands.danger import dangers, preview
+    from defib.commands.result import Result
+
     text = sys.stdin.read() if args.source == "-" else Path(args.source).read_text()
-    problems = import_problems(text, None if args.source == "-" else args.source)
-    if errors(problems):
-        return report(commands.Result(False, "", (), tuple(problems)))
-    root = parse_cib(text)
-    for name in ("admin_epoch", "epoch", "num_updates"):
-        root.set(name, root.get(name, "0"))
-    store = store_from_args(args)
-    before = store.read()
-    # What the cluster will hold: the imported configuration over the status it has.
-    after = parse_cib(before)
-    conf = after.find("configuration")
-    new_conf = root.find("configuration")
-    if conf is not None and new_conf is not None:
-        after.insert(list(after).index(conf), new_conf)
-        after.remove(conf)
-    after_xml = ET.tostring(after, encoding="unicode")
-    found = dangers(before, after_xml, live=isinstance(store, LiveCib), replacing=True)
-    if found and not confirm(found, preview(before, after_xml), args.force,
+    env = env_from_args(args, create=True)
+    prepared = prepare_import(env, text, None if args.source == "-" else args.source)
+    if not prepared.ok:
+        return report(args, Result(prepared.reports))
+    found = dangers(prepared.before, prepared.after, live=env.live, replacing=True)
+    if found and not confirm(found, preview(prepared.before, prepared.after), args.force,
                              "Replace the configuration"):
         return 1
-    store.replace(commands.to_xml(root))
-    return 0
+    return report(args, commit_import(env, prepared))
 
 
 def _export(args: argparse.Namespace) -> int:
-    store = store_from_args(args)
-    text = store.read()
-    if isinstance(store, LiveCib):
-        text = store.scheduler_input(text)
-    xml = commands.to_xml(for_pacemaker(parse_cib(text)))
+    from defib.commands.cib import export_cib
+    from defib.commands.result import Result
+
+    result = export_cib(env_from_args(args))
     if args.target:
-        Path(args.target).write_text(xml)
-    else:
-        sys.stdout.write(xml)
-    return 0
+        Path(args.target).write_text(result.output)
+        return emit(Result(result.reports, "", False, {"target": args.target}),
+                    bool(args.json))
+    return emit(result, bool(args.json))
 
 
 def _import_heartbeat(args: argparse.Namespace) -> int:
+    from defib.commands.report import info
+    from defib.commands.result import Result
+    from defib.configure import commands
+    from defib.configure.heartbeat import convert
+
     result = convert(Path(args.ha_cf).read_text(), Path(args.haresources).read_text())
-    for note in result.notes:
-        print(f"INFO: {note}", file=sys.stderr)
+    notes = tuple(info("heartbeat-note", note) for note in result.notes)
     if args.show:
-        sys.stdout.write(result.text)
-        return 0
-    return report(commands.load(store_from_args(args), "update", result.text,
-                                commands.default_agents()))
+        return emit(Result(notes, result.text), bool(args.json))
+    loaded = commands.load(env_from_args(args, create=True), "update", result.text,
+                           commands.default_agents())
+    return report(args, Result((*notes, *loaded.reports), loaded.output, loaded.changed))

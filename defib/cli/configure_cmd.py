@@ -1,8 +1,6 @@
-"""``defib configure``: crmsh's configure language on the CIB.
-
-Until the live cluster client is plugged in, the CIB is a file: ``--file FILE`` or the
-environment variable ``CIB_file`` (as Pacemaker's tools do).
-"""
+"""``defib configure``: crmsh's configure language on the CIB (the running cluster, or a CIB
+file with ``--file FILE`` / ``$CIB_file`` as Pacemaker's tools do). The work is done by
+``defib.configure.commands``; this module parses the words and renders the result."""
 
 from __future__ import annotations
 
@@ -15,11 +13,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from defib.cli.common import emit, env_from_args
 from defib.cli.confirm import add_force, confirm
+from defib.commands.env import CommandEnv, MemoryEnv
+from defib.commands.result import Result
 from defib.configure import commands
 from defib.configure.agents import AgentCatalog
-from defib.configure.commands import CibStore, FileCib, MemoryCib, Result
-from defib.errors import CibConflictError, NotConnectedError
+from defib.errors import CibConflictError
 
 EXAMPLES = """examples:
   defib configure --file cib.xml primitive ip1 ocf:heartbeat:IPaddr2 params ip=198.18.0.10
@@ -61,69 +61,47 @@ def add_cib_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", type=Path, default=None,
                    help="cluster directory of the running cluster "
                         "(default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    p.add_argument("--node", help="talk to this node (default: the first that answers)")
+    p.add_argument("--node", dest="node_name",
+                   help="talk to this node (default: the first that answers)")
+    p.add_argument("--json", action="store_true",
+                   help="print the result (reports and data) as JSON")
 
 
-def store_from_args(args: argparse.Namespace) -> CibStore:
-    """``--file`` / ``$CIB_file`` as Pacemaker's tools, otherwise the running cluster."""
-    path = getattr(args, "file", None) or os.environ.get("CIB_file")
-    if path:
-        return FileCib(Path(path))
-    from defib.configure.live import LiveCib
-
-    directory = getattr(args, "dir", None) or Path(
-        os.environ.get("DEFIB_CLUSTER_DIR", "defib-local"))
-    if not (directory / "cluster.toml").is_file():
-        raise NotConnectedError(f"no CIB: give --file FILE, set CIB_file, or run a cluster "
-                                f"({directory}/cluster.toml not found)", str(directory))
-    return LiveCib(directory.resolve(), getattr(args, "node", None))
-
-
-def report(result: Result, writes: bool = True) -> int:
-    if result.output:
-        sys.stdout.write(result.output)
-    for note in result.notes:
-        print(f"INFO: {note}", file=sys.stderr)
-    for problem in result.problems:
-        print(str(problem), file=sys.stderr)
-    if not result.ok:
-        print("defib: configuration not changed" if writes else
-              "defib: errors found: configuration not valid", file=sys.stderr)
-    return 0 if result.ok else 1
+def report(args: argparse.Namespace, result: Result, writes: bool = True) -> int:
+    return emit(result, bool(getattr(args, "json", False)),
+                "configuration not changed" if writes
+                else "errors found: configuration not valid")
 
 
 def _read(path: str) -> str:
     return sys.stdin.read() if path == "-" else Path(path).read_text()
 
 
-def guarded(store: CibStore, args: argparse.Namespace,
-            change: Callable[[CibStore], Result], retry: bool = True) -> int:
+def guarded(env: CommandEnv, args: argparse.Namespace,
+            change: Callable[[CommandEnv], Result]) -> int:
     """Run ``change`` on a copy first: if it would erase the configuration or delete or stop
-    running resources, show that and ask (or need ``--force``); then run it for real (again
-    from a fresh read while the DC refuses the write as based on an older configuration)."""
+    running resources, show that and ask (or need ``--force``); then run it for real."""
     if getattr(args, "dry_run", False):
-        return report(change(store))
-    before = store.read()
-    trial_store = MemoryCib(before)
-    trial = change(trial_store)
+        return report(args, change(env))
+    before = env.read()
+    trial_env = MemoryEnv(before, is_live=False)
+    trial = change(trial_env)
     if not trial.ok:
-        return report(trial)
+        return report(args, trial)
     from defib.commands.danger import dangers, preview
-    from defib.configure.live import LiveCib
 
-    found = dangers(before, trial_store.xml, live=isinstance(store, LiveCib))
-    if found and not confirm(found, preview(before, trial_store.xml),
+    found = dangers(before, trial_env.xml, live=env.live)
+    if found and not confirm(found, preview(before, trial_env.xml),
                              getattr(args, "force", False), "Apply this change"):
         return 1
-    if not retry:
-        return report(change(store))
-    return _retrying(lambda: report(change(store)))
+    return report(args, change(env))
 
 
 # Options that may also come after the words (``configure show --node node2``): the words
 # are taken verbatim (a statement may hold ``-inf:``), so they are picked out here.
-_FLAGS = {"--no-defaults": "no_defaults", "--dry-run": "dry_run", "--force": "force"}
-_VALUED = {"--file": "file", "--dir": "dir", "--node": "node", "-f": "script",
+_FLAGS = {"--no-defaults": "no_defaults", "--dry-run": "dry_run", "--force": "force",
+          "--json": "json"}
+_VALUED = {"--file": "file", "--dir": "dir", "--node": "node_name", "-f": "script",
            "--script": "script"}
 
 
@@ -151,7 +129,7 @@ def options_after_words(args: argparse.Namespace, words: list[str]) -> list[str]
 
 def run(args: argparse.Namespace) -> int:
     words = options_after_words(args, list(args.words))
-    store = store_from_args(args)
+    env = env_from_args(args, create=True)
     agents = commands.default_agents()
     defaults, dry = not args.no_defaults, args.dry_run
     if args.script or not words:
@@ -164,48 +142,37 @@ def run(args: argparse.Namespace) -> int:
             print("defib configure: nothing to do: give a command, a statement, -f SCRIPT or "
                   "a script on standard input", file=sys.stderr)
             return 2
-        return guarded(store, args, lambda s: commands.apply_script(s, text, agents, defaults,
-                                                                    dry))
+        return guarded(env, args, lambda e: commands.apply_script(e, text, agents, defaults,
+                                                                  dry))
     head, rest = words[0], words[1:]
     if head == "edit":
-        return _edit(store, agents, args)
+        return _edit(env, agents, args)
     if head == "show":
         if rest[:1] == ["xml"]:
-            return report(commands.show_xml(store, rest[1:]))
-        return report(commands.show(store, rest))
+            return report(args, commands.show_xml(env, rest[1:]))
+        return report(args, commands.show(env, rest))
     if head == "verify":
-        return report(commands.verify(store, agents), writes=False)
+        return report(args, commands.verify(env, agents), writes=False)
     if head == "load":
         if len(rest) != 2:
             print("usage: defib configure load replace|update FILE|-", file=sys.stderr)
             return 2
         loaded = _read(rest[1])
-        return guarded(store, args, lambda s: commands.load(s, rest[0], loaded, agents))
+        return guarded(env, args, lambda e: commands.load(e, rest[0], loaded, agents))
     if head in ("delete", "rm") and rest:
-        return guarded(store, args, lambda s: commands.delete(s, rest))
+        return guarded(env, args, lambda e: commands.delete(e, rest))
     if head == "rename" and len(rest) == 2:
-        return guarded(store, args, lambda s: commands.rename(s, rest[0], rest[1]))
-    statement = shlex.join(words)
-    return guarded(store, args, lambda s: commands.apply_script(s, statement, agents, defaults,
-                                                                dry))
+        return guarded(env, args, lambda e: commands.rename(e, rest[0], rest[1]))
+    # One quoted argument is a whole statement (``defib configure 'primitive a Dummy'``).
+    statement = words[0] if len(words) == 1 else shlex.join(words)
+    return guarded(env, args, lambda e: commands.apply_script(e, statement, agents, defaults,
+                                                              dry))
 
 
-def _retrying(command: Callable[[], int]) -> int:
-    """Run a read-modify-write command again from a fresh read while the DC refuses its
-    write as based on a configuration another writer changed meanwhile."""
-    from defib.configure.live import CONFLICT_RETRIES, retry_on_conflict
-
-    try:
-        return retry_on_conflict(command)
-    except CibConflictError as exc:
-        print(f"defib: {exc} (gave up after {CONFLICT_RETRIES} attempts)", file=sys.stderr)
-        print("defib: configuration not changed", file=sys.stderr)
-        return 1
-
-
-def _edit(store: CibStore, agents: AgentCatalog, args: argparse.Namespace) -> int:
-    """Open $EDITOR on the configuration text; an invalid result is refused (kept in a file)."""
-    text = commands.edit_text(store)
+def _edit(env: CommandEnv, agents: AgentCatalog, args: argparse.Namespace) -> int:
+    """Open $EDITOR on the configuration text; an invalid result is refused (kept in a file),
+    and so is one made from a configuration that changed while the editor was open."""
+    text, base = commands.edit_text(env)
     editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
     fd, name = tempfile.mkstemp(prefix="defib-edit-", suffix=".crm")
     with os.fdopen(fd, "w") as fh:
@@ -214,11 +181,10 @@ def _edit(store: CibStore, agents: AgentCatalog, args: argparse.Namespace) -> in
     edited = Path(name).read_text()
     if edited == text:
         os.unlink(name)
-        print("INFO: no changes", file=sys.stderr)
+        print("no changes", file=sys.stderr)
         return 0
     try:
-        code = guarded(store, args, lambda s: commands.apply_edit(s, edited, agents),
-                       retry=False)
+        code = guarded(env, args, lambda e: commands.apply_edit(e, edited, base, agents))
     except CibConflictError as exc:
         print(f"defib: {exc}", file=sys.stderr)
         print(f"defib: configuration not changed; your edited text is kept in {name}",

@@ -107,7 +107,10 @@ def _run(argv: list[str] | None) -> int:
         sys.stdout.flush()
         return code
     except DefibError as exc:
-        print(f"defib: error: {exc}", file=sys.stderr)
+        # A refused command: its reports, as text or (--json) as data; never a traceback.
+        from defib.cli.common import emit_error
+
+        emit_error(exc, bool(getattr(args, "json", False)))
     except ET.ParseError as exc:
         print(f"defib: error: not well-formed XML: {exc}", file=sys.stderr)
     except BrokenPipeError:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import xml.etree.ElementTree as ET
 
-from defib.cli.resource_cmd import Formatter, SuggestingSubParsers, action, add_top_options
+from defib.cli.common import Formatter, action, add_top_options
+from defib.cli.resource_cmd import SuggestingSubParsers
 from defib.commands.danger import Danger
 from defib.commands.env import CommandEnv
 

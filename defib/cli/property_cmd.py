@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from defib.cli.resource_cmd import DEFAULT_TIMEOUT, Formatter, common_options, env_from_args, finish
+from defib.cli.common import DEFAULT_TIMEOUT, Formatter, common_options, env_from_args, finish
 
 EXAMPLES = """examples:
   defib property                            options set in the cluster
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("value", nargs="?", metavar="VALUE")
     p.add_argument("--delete", "-D", action="store_true", help="delete NAME (default applies)")
     p.add_argument("--all", action="store_true", help="list every known option")
-    p.set_defaults(func=_run, timeout=DEFAULT_TIMEOUT)
+    p.set_defaults(func=_run, timeout=DEFAULT_TIMEOUT, parser=p)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         name, value = name.split("=", 1)
     if args.delete:
         if not name:
-            raise SystemExit("defib property: error: --delete needs NAME")
+            args.parser.error("--delete needs NAME")
         outcome = prop.delete(env, name)
     elif value is not None:
         outcome = prop.set_property(env, name, value)

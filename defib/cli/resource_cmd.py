@@ -7,116 +7,11 @@ command line: where the CIB is (``--dir``/``--file``), ``--wait``/``--timeout``,
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from defib.cli.confirm import add_force, confirm
-from defib.commands.danger import Danger
-from defib.commands.env import CommandEnv, FileEnv, LiveEnv
-from defib.commands.result import Outcome
-
-DEFAULT_TIMEOUT = 60.0
-Formatter = argparse.RawDescriptionHelpFormatter
-
-
-def common_options(changes: bool) -> argparse.ArgumentParser:
-    """Options every action takes; SUPPRESS keeps a value given before the action."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--dir", type=Path, default=argparse.SUPPRESS,
-                        help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    common.add_argument("--file", metavar="CIB_FILE", default=argparse.SUPPRESS,
-                        help="work on a CIB XML file instead (default $CIB_file)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print the result as JSON")
-    if changes:
-        common.add_argument("--wait", action="store_true", default=argparse.SUPPRESS,
-                            help="return once the cluster has settled (shows progress)")
-        common.add_argument("--timeout", type=float, default=argparse.SUPPRESS,
-                            metavar="SECONDS",
-                            help=f"give up waiting after this long (default {DEFAULT_TIMEOUT:g})")
-    return common
-
-
-def add_top_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--file", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--json", action="store_true", default=False, help=argparse.SUPPRESS)
-    parser.add_argument("--wait", action="store_true", default=False, help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=argparse.SUPPRESS)
-
-
-def env_from_args(args: argparse.Namespace) -> CommandEnv:
-    path = getattr(args, "file", None) or os.environ.get("CIB_file")
-    if path:
-        return FileEnv(Path(path))
-    from defib.cli.cluster_cmd import default_dir
-
-    return LiveEnv((getattr(args, "dir", None) or default_dir()).resolve())
-
-
-def _progress(line: str) -> None:
-    print(f"  .. {line}", flush=True)
-
-
-def finish(args: argparse.Namespace, env: CommandEnv, outcome: Outcome) -> int:
-    """Print the outcome; with ``--wait``, then wait for the cluster to settle."""
-    if getattr(args, "json", False):
-        print(json.dumps({"lines": list(outcome.lines), "changed": outcome.changed,
-                          **outcome.data}, indent=2))
-    else:
-        print(outcome.text())
-    if getattr(args, "wait", False):
-        from defib.commands.wait import wait_settled
-
-        wait_settled(env, float(getattr(args, "timeout", DEFAULT_TIMEOUT)),
-                     None if getattr(args, "json", False) else _progress)
-    sys.stdout.flush()
-    return 0
-
-
-# What is dangerous about an action, and the change it makes (a diff, may be empty).
-Check = Callable[[argparse.Namespace, CommandEnv], tuple[list[Danger], str]]
-
-
-def action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str,
-           example: str, changes: bool, func: Callable[[argparse.Namespace, CommandEnv],
-                                                       Outcome],
-           check: Check | None = None) -> argparse.ArgumentParser:
-    """An action; ``check`` says what is dangerous about it (then it asks, or needs
-    ``--force``)."""
-    p = sub.add_parser(name, help=help_, description=help_, parents=[common_options(changes)],
-                       epilog="example:\n  " + example, formatter_class=Formatter)
-    if check is not None:
-        add_force(p, name)
-
-    def run(args: argparse.Namespace) -> int:
-        env = env_from_args(args)
-        if check is not None:
-            found, change = check(args, env)
-            if found and not confirm(found, change, args.force, f"{name.capitalize()}"):
-                return 1
-        return finish(args, env, func(args, env))
-
-    p.set_defaults(func=run)
-    return p
-
-
-def trial(func: Callable[[argparse.Namespace, CommandEnv], Outcome]) -> Check:
-    """Dangers of ``func``, found by running it on a copy of the CIB first."""
-    def check(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Danger], str]:
-        from defib.commands.danger import dangers, preview
-        from defib.commands.env import MemoryEnv
-
-        before = env.read()
-        copy = MemoryEnv(before, is_live=False)
-        func(args, copy)
-        return dangers(before, copy.xml, live=env.live), preview(before, copy.xml)
-
-    return check
-
+from defib.cli.common import Formatter, action, add_top_options, progress, trial
+from defib.commands.env import CommandEnv
+from defib.commands.result import Result
 
 EXAMPLES = """examples:
   defib resource move web node2 --wait      prefer node2 (cli-prefer-web), wait until moved
@@ -141,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="resource_command", metavar="ACTION", required=True,
                                 action=SuggestingSubParsers)
 
-    def rsc_action(name: str, help_: str, call: Callable[[CommandEnv, str], Outcome],
+    def rsc_action(name: str, help_: str, call: Callable[[CommandEnv, str], Result],
                    changes: bool = True, guard: bool = False) -> None:
-        def func(a: argparse.Namespace, env: CommandEnv) -> Outcome:
+        def func(a: argparse.Namespace, env: CommandEnv) -> Result:
             return call(env, a.rsc)
 
         p = action(sub, name, help_, f"defib resource {name} web" + (" --wait" if changes
@@ -162,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = action(sub, "restart", "stop a resource, wait, start it again, wait",
                "defib resource restart web --timeout 30", True,
-               lambda a, env: r.restart(env, a.rsc, float(a.timeout), _progress))
+               lambda a, env: r.restart(env, a.rsc, float(a.timeout), progress))
     p.add_argument("rsc", metavar="RESOURCE")
 
     p = action(sub, "maintenance", "put a resource in (or out of) maintenance mode",
@@ -171,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("rsc", metavar="RESOURCE")
     p.add_argument("state", nargs="?", default="on", metavar="on|off")
 
-    moves: tuple[tuple[str, str, Callable[..., Outcome]], ...] = (
+    moves: tuple[tuple[str, str, Callable[..., Result]], ...] = (
         ("move", "move a resource to a node (constraint cli-prefer-RSC); without NODE, away "
                  "from where it runs", r.move),
         ("ban", "keep a resource off a node (constraint cli-ban-RSC-on-NODE); without NODE, "
@@ -219,21 +114,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("value", nargs="?", metavar="VALUE")
     p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
 
-    status = sub.add_parser("status", help="DC, nodes, resources and fail counts (controller's "
-                                           "view)", parents=[common_options(False)],
-                            epilog="example:\n  defib resource status", formatter_class=Formatter)
-    status.set_defaults(func=_status)
+    action(sub, "status", "resources, fail counts, failed actions and tickets (crm_mon's "
+                          "resource part)", "defib resource status --json", False,
+           lambda a, env: _status(env))
 
 
-def _placement(call: Callable[..., Outcome]) -> Callable[[argparse.Namespace, CommandEnv],
-                                                          Outcome]:
-    def run(args: argparse.Namespace, env: CommandEnv) -> Outcome:
+def _placement(call: Callable[..., Result]) -> Callable[[argparse.Namespace, CommandEnv],
+                                                          Result]:
+    def run(args: argparse.Namespace, env: CommandEnv) -> Result:
         return call(env, args.rsc, args.node_arg or args.node, args.lifetime, args.promoted)
 
     return run
 
 
-def _transient_attribute(args: argparse.Namespace, env: CommandEnv) -> Outcome:
+def _transient_attribute(args: argparse.Namespace, env: CommandEnv) -> Result:
     from defib.commands.node import attribute
 
     return attribute(env, args.node, args.name, args.value, args.delete, lifetime="reboot")
@@ -245,13 +139,10 @@ def _on_off(text: str) -> bool:
     return parse_on_off(text)
 
 
-def _status(args: argparse.Namespace) -> int:
-    from defib.cli.cluster_cmd import default_dir
-    from defib.controller import commands
+def _status(env: CommandEnv) -> Result:
+    from defib.commands.status import resources
 
-    directory = (args.dir or default_dir()).resolve()
-    print("\n".join(commands.resource_view(directory).lines()))
-    return 0
+    return resources(env)
 
 
 class _AnyName(dict):  # type: ignore[type-arg]

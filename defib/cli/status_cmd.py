@@ -6,16 +6,23 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from defib.errors import NotConnectedError
+from defib.errors import ClusterError, NotConnectedError
+
+if TYPE_CHECKING:
+    from defib.commands.connection import Connection
+    from defib.commands.env import CommandEnv
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("status", help="nodes, quorum, DC and resources (crm_mon -1)")
     parser.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    parser.add_argument("--node", help="ask this node (default: the first that answers)")
+    parser.add_argument("--node", dest="node_name",
+                        help="ask this node (default: the first that answers)")
+    parser.add_argument("--file", metavar="CIB_FILE",
+                        help="the status a CIB file records (as crm_mon with CIB_file)")
     parser.add_argument("--json", action="store_true",
                         help="print the status (membership and resources) as JSON")
     parser.add_argument("--xml", action="store_true",
@@ -28,23 +35,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      "  defib status --json | jq .resources")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.set_defaults(func=_run)
-
-
-def query(directory: Path, node: str | None) -> dict[str, Any]:
-    from defib.cluster.client import ControlClient
-    from defib.cluster.config import load_config
-    from defib.cluster.local import CONFIG_NAME
-
-    if node:
-        return ControlClient.for_node(directory, node).status()
-    cfg = load_config(directory / CONFIG_NAME)
-    errors = []
-    for n in cfg.nodes:
-        try:
-            return ControlClient.for_node(directory, n.name, timeout=5.0).status()
-        except NotConnectedError as exc:
-            errors.append(str(exc))
-    raise NotConnectedError(f"no node of {directory} answers: " + "; ".join(errors))
 
 
 def render(status: dict[str, Any]) -> str:
@@ -82,15 +72,12 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def fencing_state(directory: Path, node: str) -> dict[str, dict[str, Any]]:
-    """The DC's failed fencing attempts per node, as ``node`` knows them (the DC broadcasts
-    them); empty when the controller does not answer."""
-    from defib.cluster.client import ControlClient
-    from defib.errors import ClusterError
-
+def fencing_state(connection: Connection) -> dict[str, dict[str, Any]]:
+    """The DC's failed fencing attempts per node, as the answering node knows them (the DC
+    broadcasts them); empty when the controller does not answer."""
     try:
-        answer = ControlClient.for_node(directory, node, timeout=5.0).request("crm_status")
-    except (NotConnectedError, ClusterError):
+        answer = connection.request("crm_status")
+    except ClusterError:
         return {}
     return {str(k): dict(v) for k, v in dict(answer.get("fencing") or {}).items()}
 
@@ -104,18 +91,33 @@ def fencing_lines(fencing: dict[str, dict[str, Any]], now: float) -> list[str]:
                               for t, info in sorted(fencing.items()))]
 
 
-def _report(directory: Path, args: argparse.Namespace) -> str:
+def _report(env: CommandEnv, args: argparse.Namespace) -> str:
     """One status report: the membership header, completed with the resources (crm_mon -1
     layout) unless --brief."""
-    status = query(directory, args.node)
+    from defib.commands.env import LiveEnv
+    from defib.commands.status import (
+        crm_mon_xml,
+        full_dict,
+        full_text,
+        instance_line,
+        resource_status,
+    )
+
+    if not isinstance(env, LiveEnv):
+        # A CIB file: what its status section records, without a membership.
+        report = resource_status(env)
+        if args.json:
+            return json.dumps(report.to_dict(), indent=2)
+        if args.xml:
+            return crm_mon_xml(None, report)
+        return "\n".join(["Cluster Summary:", "  * CIB file (no running cluster)",
+                          instance_line(report), *report.node_mode_lines(), *report.lines()])
+    status = env.connection.status()
     if args.brief:
         return json.dumps(status, indent=2) if args.json else render(status)
-    from defib.commands.env import LiveEnv
-    from defib.commands.status import crm_mon_xml, full_dict, full_text, resource_status
-
-    report = resource_status(LiveEnv(directory))
+    report = resource_status(env)
     # Only an unclean node can wait for fencing: no extra request otherwise.
-    fencing = fencing_state(directory, str(status["node"]["name"])) \
+    fencing = fencing_state(env.connection) \
         if any(n.unclean for n in report.ws.nodes) else {}
     if args.json:
         return json.dumps({**full_dict(status, report), "fencing": fencing}, indent=2)
@@ -125,16 +127,16 @@ def _report(directory: Path, args: argparse.Namespace) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from defib.cli.cluster_cmd import default_dir
+    from defib.cli.common import env_from_args
 
-    directory = (args.dir or default_dir()).resolve()
+    env = env_from_args(args)
     if args.watch is None:
-        print(_report(directory, args))
+        print(_report(env, args))
         return 0
     try:
         while True:
             try:
-                text = _report(directory, args)
+                text = _report(env, args)
             except NotConnectedError as exc:
                 text = f"(no answer: {exc})"
             print("\033[H\033[2J" + text, flush=True)

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from defib.errors import CibConflictError, ClusterError, NotConnectedError
+from defib.errors import CibConflictError, ClusterError, NotConnectedError, UnsupportedOpError
+
+# The error kinds a daemon names in its answer that clients tell apart by type.
+_KINDS: dict[str, type[ClusterError]] = {
+    CibConflictError.__name__: CibConflictError,
+    UnsupportedOpError.__name__: UnsupportedOpError,
+}
 
 SOCKET_NAME = "control.sock"
 
@@ -48,8 +54,7 @@ class ControlClient:
             raise NotConnectedError(f"{self.path}: connection closed", str(self.path))
         answer = json.loads(line)
         if not answer.get("ok"):
-            error = (CibConflictError if answer.get("kind") == CibConflictError.__name__
-                     else ClusterError)
+            error = _KINDS.get(str(answer.get("kind")), ClusterError)
             raise error(f"{op}: {answer.get('error')}", str(self.path))
         return dict(answer)
 

@@ -126,7 +126,8 @@ class ControlServer:
                 return {"ok": True, **await node.ops[op](request)}
         except DefibError as exc:
             return {"ok": False, "error": str(exc), "kind": type(exc).__name__}
-        return {"ok": False, "error": f"unknown op {op!r}"}
+        # The kind lets a client tell "not offered here" from a failure without the text.
+        return {"ok": False, "error": f"unknown op {op!r}", "kind": "UnsupportedOpError"}
 
     async def _stream(self, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=10000)

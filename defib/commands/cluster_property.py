@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 from defib.commands import cibtree
 from defib.commands.env import CommandEnv, edit
 from defib.commands.options import OPTIONS, validate
-from defib.commands.result import Outcome
+from defib.commands.report import info, warning
+from defib.commands.result import Result, done, shown
 from defib.errors import UnknownReferenceError
 
 SET_ID = "cib-bootstrap-options"
@@ -38,23 +39,23 @@ def _bootstrap(root: ET.Element) -> ET.Element:
     return new
 
 
-def show(env: CommandEnv, name: str | None = None, all_options: bool = False) -> Outcome:
+def show(env: CommandEnv, name: str | None = None, all_options: bool = False) -> Result:
     values = configured(ET.fromstring(env.read()))
     if name is None:
         names = sorted(set(values) | (set(OPTIONS) if all_options else set()))
         lines = [f"{n}={values[n]}" if n in values else f"{n}={OPTIONS[n].default} (default)"
                  for n in names]
-        return Outcome(tuple(lines) or ("no cluster options set (all defaults)",), False,
-                       {"properties": values})
+        return shown(lines or ["no cluster options set (all defaults)"],
+                     {"properties": values})
     if name not in values:
         _check(name)
         default = OPTIONS[name].default
-        return Outcome((f"{name}={default} (default)",), False,
-                       {"name": name, "value": default, "default": True})
-    return Outcome((f"{name}={values[name]}",), False, {"name": name, "value": values[name]})
+        return shown(f"{name}={default} (default)",
+                     {"name": name, "value": default, "default": True})
+    return shown(f"{name}={values[name]}", {"name": name, "value": values[name]})
 
 
-def set_property(env: CommandEnv, name: str, value: str) -> Outcome:
+def set_property(env: CommandEnv, name: str, value: str) -> Result:
     _check(name)
     value = validate(name, value)
 
@@ -79,12 +80,14 @@ def set_property(env: CommandEnv, name: str, value: str) -> Outcome:
         return True
 
     changed = edit(env, change)
-    note = "" if not OPTIONS[name].deprecated else " (deprecated option)"
-    return Outcome((f"{name}={value}" + ("" if changed else " (unchanged)") + note,), changed,
-                   {"name": name, "value": value})
+    reports = [info("property-set" if changed else "property-unchanged",
+                    f"{name}={value}" + ("" if changed else " (unchanged)"), name)]
+    if OPTIONS[name].deprecated:
+        reports.append(warning("deprecated-option", f"{name} is a deprecated option", name))
+    return Result(tuple(reports), "", changed, {"name": name, "value": value})
 
 
-def delete(env: CommandEnv, name: str) -> Outcome:
+def delete(env: CommandEnv, name: str) -> Result:
     def change(root: ET.Element) -> bool:
         removed = False
         for nvset in root.iterfind("configuration/crm_config/cluster_property_set"):
@@ -98,5 +101,7 @@ def delete(env: CommandEnv, name: str) -> Outcome:
     if not removed and name not in OPTIONS:
         _check(name)
     default = OPTIONS[name].default if name in OPTIONS else ""
-    return Outcome((f"{name} " + (f"deleted (default {default or 'none'} applies)" if removed
-                                  else "was not set"),), removed, {"name": name})
+    return done("property-deleted" if removed else "property-not-set",
+                f"{name} " + (f"deleted (default {default or 'none'} applies)" if removed
+                              else "was not set"), name, changed=removed,
+                data={"name": name})

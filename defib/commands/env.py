@@ -1,5 +1,6 @@
 """Where the command library reads and writes the CIB: the running cluster, a CIB file, or
-memory (unit tests). Commands only see the ``CommandEnv`` protocol.
+memory (unit tests, trial runs). Commands only see the ``CommandEnv`` protocol; ``open_env``
+builds one from what a caller knows (a CIB file path, or a cluster directory and node).
 
 Writes go section by section (``crm_config``, ``nodes``, ``resources``, ``constraints`` ...)
 so that a command never overwrites the status section the DC keeps moving, and only the
@@ -20,10 +21,20 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from defib.attrd import store as attrd
-from defib.errors import CibConflictError, ClusterError, CommandError, NotConnectedError
+from defib.commands.result import ReportedError
+from defib.errors import (
+    CibConflictError,
+    ClusterError,
+    CommandError,
+    NotConnectedError,
+    UnsupportedOpError,
+)
+
+if TYPE_CHECKING:
+    from defib.commands.connection import Connection
 
 T = TypeVar("T")
 EDIT_RETRIES = 30
@@ -63,6 +74,11 @@ class CommandEnv(Protocol):
         """Set (``None``: delete) a transient node attribute (lifetime ``reboot``)."""
         ...
 
+    def import_cib(self, xml: str) -> None:
+        """Make ``xml``'s configuration the CIB's (a running cluster keeps its own status; a
+        file or memory takes the whole document, status included)."""
+        ...
+
     def scheduler_input(self, xml: str) -> str:
         """The CIB as the DC would give it to the scheduler (quorum, DC)."""
         ...
@@ -81,6 +97,18 @@ class CommandEnv(Protocol):
     def monotonic(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+
+def open_env(file: str | Path | None = None, directory: str | Path | None = None,
+             node: str | None = None, create: bool = False) -> CommandEnv:
+    """The environment commands run in: the CIB file ``file`` (``create``: a missing one
+    reads as an empty CIB and is written on the first change), else the running cluster in
+    ``directory`` (through ``node``'s control socket, or any node's)."""
+    if file is not None:
+        return FileEnv(Path(file), create=create)
+    if directory is None:
+        raise NotConnectedError("no CIB: give a CIB file or a cluster directory")
+    return LiveEnv(Path(directory).resolve(), node)
 
 
 def epoch_of(xml: str) -> tuple[int, int]:
@@ -126,7 +154,22 @@ def edit(env: CommandEnv, change: Callable[[ET.Element], T]) -> T:
             continue
         return result
     raise CommandError(f"the configuration keeps changing under this command (refused"
-                       f" {EDIT_RETRIES} times as based on an older version); try again")
+                       f" {EDIT_RETRIES} times as based on an older version); try again",
+                       code="cib-conflict")
+
+
+def retrying(env: CommandEnv, command: Callable[[], T], attempts: int = EDIT_RETRIES) -> T:
+    """Run a read-modify-write ``command`` again, from a fresh read, while its conditional
+    write is refused because another writer changed the configuration meanwhile."""
+    for attempt in range(attempts):
+        try:
+            return command()
+        except CibConflictError:
+            if attempt == attempts - 1:
+                raise
+            # Randomised and growing, so that two writers do not collide again in step.
+            env.sleep(EDIT_BACKOFF_S * (attempt + 1) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
 
 
 def refuse_invalid(before: ET.Element, after: ET.Element) -> None:
@@ -137,10 +180,8 @@ def refuse_invalid(before: ET.Element, after: ET.Element) -> None:
 
     problems = errors(write_problems(before, after))
     if problems:
-        first = problems[0]
-        raise CommandError("refused, the configuration would not be valid: "
-                           + "; ".join(str(p).removeprefix("error: ") for p in problems),
-                           first.ident)
+        raise ReportedError(problems, "refused, the configuration would not be valid: "
+                            + "; ".join(p.text for p in problems))
 
 
 def set_transient_status(root: ET.Element, node: str, name: str, value: str | None) -> bool:
@@ -223,6 +264,10 @@ class MemoryEnv:
         self.xml = ET.tostring(root, encoding="unicode")
         self.writes.append(section)
 
+    def import_cib(self, xml: str) -> None:
+        self.xml = xml
+        self.writes.append("cib")
+
     def cleanup(self, lrm_id: str, node: str | None) -> None:
         root = ET.fromstring(self.xml)
         cleanup_status(root, lrm_id, node)
@@ -258,9 +303,11 @@ class MemoryEnv:
 
 @dataclass
 class FileEnv:
-    """A CIB XML file (``--file`` / ``$CIB_file``): edits only, nothing runs."""
+    """A CIB XML file (``--file`` / ``$CIB_file``): edits only, nothing runs. With
+    ``create``, a missing file reads as an empty CIB (``configure --file new.xml``)."""
 
     path: Path
+    create: bool = False
 
     @property
     def live(self) -> bool:
@@ -268,14 +315,25 @@ class FileEnv:
 
     def read(self) -> str:
         if not self.path.exists():
-            raise CommandError(f"CIB file {self.path} does not exist", str(self.path))
+            if self.create:
+                from defib.configure.cibdoc import empty_cib
+
+                return ET.tostring(empty_cib(), encoding="unicode")
+            raise CommandError(f"CIB file {self.path} does not exist", str(self.path),
+                               code="no-cib-file")
         return self.path.read_text()
 
     def _write(self, root: ET.Element) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tree = ET.ElementTree(root)
+        ET.indent(tree)  # a file people read and diff
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cib-")
         with os.fdopen(fd, "w") as fh:
-            fh.write(ET.tostring(root, encoding="unicode"))
+            fh.write(ET.tostring(root, encoding="unicode") + "\n")
         os.replace(tmp, self.path)
+
+    def import_cib(self, xml: str) -> None:
+        self._write(ET.fromstring(xml))
 
     def write_section(self, section: str, xml: str, base: tuple[int, int] | None = None
                       ) -> None:
@@ -316,40 +374,30 @@ class FileEnv:
 
 @dataclass
 class LiveEnv:
-    """The running local cluster in ``directory``, through its nodes' control sockets."""
+    """The running local cluster in ``directory``, through one ``Connection`` to it."""
 
     directory: Path
     node: str | None = None
     timeout: float = 5.0
+    connection: Connection = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from defib.commands.connection import Connection
+
+        self.connection = Connection(self.directory, self.node, self.timeout)
 
     @property
     def live(self) -> bool:
         return True
 
-    def _names(self) -> list[str]:
-        if self.node:
-            return [self.node]
-        from defib.cluster.config import load_config
-        from defib.cluster.local import CONFIG_NAME
-
-        path = self.directory / CONFIG_NAME
-        if not path.is_file():
-            raise NotConnectedError(f"no cluster in {self.directory} ({path} not found); "
-                                    "give --dir DIR or --file CIB", str(self.directory))
-        return [n.name for n in load_config(path).nodes]
-
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
-        from defib.cluster.client import ControlClient
+        return self.connection.request(op, **fields)
 
-        problems = []
-        for name in self._names():
-            client = ControlClient.for_node(self.directory, name, self.timeout)
-            try:
-                return client.request(op, **fields)
-            except NotConnectedError as exc:
-                problems.append(str(exc))
-        raise NotConnectedError(f"no node of {self.directory} answers: " + "; ".join(problems),
-                                str(self.directory))
+    def import_cib(self, xml: str) -> None:
+        conf = ET.fromstring(xml).find("configuration")
+        if conf is None:
+            raise CommandError("the CIB to import has no <configuration>", code="cib-parse")
+        self.write_section("configuration", ET.tostring(conf, encoding="unicode"))
 
     def read(self) -> str:
         return str(self.request("get_cib")["xml"])
@@ -397,28 +445,20 @@ class LiveEnv:
         try:
             answer = self.request("crm_fence", node=node,
                                   action="confirm" if confirm else "reboot")
-        except ClusterError as exc:
-            if "unknown op" in str(exc):
-                raise CommandError("this cluster's controller offers no fencing request yet "
-                                   "(control op crm_fence); nothing was done", node) from exc
-            raise
+        except UnsupportedOpError as exc:
+            raise CommandError("this cluster's controller offers no fencing request yet "
+                               "(control op crm_fence); nothing was done", node,
+                               code="no-controller") from exc
         return str(answer.get("message") or f"fencing of {node} requested")
 
     def in_flight(self) -> list[str]:
-        from defib.cluster.client import ControlClient
-
         try:
-            answer = self.request("crm_status")
-        except ClusterError as exc:
-            if "unknown op" not in str(exc):
-                raise
+            answer = self.connection.request_dc("crm_status")
+        except UnsupportedOpError as exc:
             raise CommandError("no controller runs in this cluster (started with "
                                "--no-controller?): nothing acts on the CIB, so --wait would "
-                               "never return") from exc
+                               "never return", code="no-controller") from exc
         dc = answer.get("dc")
-        if dc and dc != answer.get("node"):
-            answer = ControlClient.for_node(self.directory, str(dc), self.timeout).request(
-                "crm_status")
         count = int(answer.get("in_flight", 0) or 0)
         return [f"{count} operations in flight (DC {dc})"] if count else []
 

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 from defib.commands import cibtree
 from defib.commands.env import CommandEnv, edit
-from defib.commands.result import Outcome
+from defib.commands.report import info
+from defib.commands.result import Result, done, shown
 from defib.errors import CommandError
 
 ON_OFF = {"on": "on", "true": "on", "yes": "on", "1": "on",
@@ -54,31 +55,35 @@ def _set(env: CommandEnv, node: str, tag: str, name: str, value: str | None,
     return edit(env, change)
 
 
-def standby(env: CommandEnv, node: str, on: bool = True, lifetime: str = "forever") -> Outcome:
+def standby(env: CommandEnv, node: str, on: bool = True, lifetime: str = "forever") -> Result:
     changed = _set(env, node, "instance_attributes", "standby", "on" if on else "off",
                    lifetime)
     state = "standby" if on else "online"
-    return Outcome((f"{node}: {state}" + ("" if changed else " (already)"),), changed,
-                   {"node": node, "standby": on})
+    return done("standby" if on else "online", f"{node}: {state}"
+                + ("" if changed else " (already)"), node, changed=changed,
+                data={"node": node, "standby": on})
 
 
-def online(env: CommandEnv, node: str, lifetime: str = "forever") -> Outcome:
+def online(env: CommandEnv, node: str, lifetime: str = "forever") -> Result:
     out = standby(env, node, False, lifetime)
     transient = _transient(ET.fromstring(env.read()), node).get("standby", "off")
     if lifetime == "forever" and ON_OFF.get(transient.lower()) == "on":
         # A transient standby would keep the node in standby: online means online.
         env.set_transient(node, "standby", None)
-        return Outcome((*out.lines, f"{node}: transient standby removed"), True, out.data)
+        return Result((*out.reports, info("transient-standby-removed",
+                                          f"{node}: transient standby removed", node)),
+                      "", True, out.data)
     return out
 
 
 def maintenance(env: CommandEnv, node: str, on: bool = True,
-                lifetime: str = "forever") -> Outcome:
+                lifetime: str = "forever") -> Result:
     changed = _set(env, node, "instance_attributes", "maintenance", "on" if on else "off",
                    lifetime)
     state = "in maintenance" if on else "out of maintenance"
-    return Outcome((f"{node}: {state}" + ("" if changed else " (already)"),), changed,
-                   {"node": node, "maintenance": on})
+    return done("maintenance" if on else "ready", f"{node}: {state}"
+                + ("" if changed else " (already)"), node, changed=changed,
+                data={"node": node, "maintenance": on})
 
 
 def parse_on_off(text: str) -> bool:
@@ -89,7 +94,7 @@ def parse_on_off(text: str) -> bool:
 
 
 def _nv_command(env: CommandEnv, node: str, tag: str, what: str, name: str | None,
-                value: str | None, delete: bool, lifetime: str = "forever") -> Outcome:
+                value: str | None, delete: bool, lifetime: str = "forever") -> Result:
     _check_lifetime(lifetime)
 
     def read_all() -> dict[str, str]:
@@ -102,22 +107,24 @@ def _nv_command(env: CommandEnv, node: str, tag: str, what: str, name: str | Non
     if name is None:
         values = read_all()
         lines = [f"{node}: {k}={v}" for k, v in sorted(values.items())]
-        return Outcome(tuple(lines) or (f"{node}: no {what}s",), False, {"values": values})
+        return shown(lines or [f"{node}: no {what}s"], {"values": values})
     if delete:
         changed = _set(env, node, tag, name, None, lifetime)
-        return Outcome((f"{node}: {what} {name} " + ("deleted" if changed else "not set"),),
-                       changed)
+        return done(f"{tag}-deleted", f"{node}: {what} {name} "
+                    + ("deleted" if changed else "not set"), node, changed=changed,
+                    data={"node": node, "name": name})
     if value is None:
         current = read_all().get(name)
         if current is None:
             raise CommandError(f"{node} has no {what} {name!r}", name)
-        return Outcome((f"{node}: {name}={current}",), False, {"value": current})
+        return shown(f"{node}: {name}={current}", {"value": current})
     changed = _set(env, node, tag, name, value, lifetime)
-    return Outcome((f"{node}: {name}={value}" + ("" if changed else " (unchanged)"),), changed)
+    return done(f"{tag}-set", f"{node}: {name}={value}" + ("" if changed else " (unchanged)"),
+                node, changed=changed, data={"node": node, "name": name, "value": value})
 
 
 def attribute(env: CommandEnv, node: str, name: str | None = None, value: str | None = None,
-              delete: bool = False, lifetime: str = "forever") -> Outcome:
+              delete: bool = False, lifetime: str = "forever") -> Result:
     """List, get, set or delete a node attribute: permanent (``forever``, the nodes
     section) or transient (``reboot``, the status section, written by the DC)."""
     return _nv_command(env, node, "instance_attributes", "attribute", name, value, delete,
@@ -125,14 +132,14 @@ def attribute(env: CommandEnv, node: str, name: str | None = None, value: str | 
 
 
 def utilization(env: CommandEnv, node: str, name: str | None = None,
-                value: str | None = None, delete: bool = False) -> Outcome:
+                value: str | None = None, delete: bool = False) -> Result:
     """List, get, set or delete a node's utilization (capacity) value; an integer."""
     if value is not None and not value.lstrip("-").isdigit():
         raise CommandError(f"invalid utilization {name}={value!r}: an integer is needed", value)
     return _nv_command(env, node, "utilization", "utilization", name, value, delete)
 
 
-def fence(env: CommandEnv, node: str, confirm: bool = False) -> Outcome:
+def fence(env: CommandEnv, node: str, confirm: bool = False) -> Result:
     root = ET.fromstring(env.read())
     cibtree.check_node(root, node)
-    return Outcome((env.fence(node, confirm),), True, {"node": node})
+    return done("fence-requested", env.fence(node, confirm), node, data={"node": node})

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from defib.commands import cibtree
 from defib.commands.env import CommandEnv, edit
 from defib.commands.placement import locations, working_set
-from defib.commands.result import Outcome
+from defib.commands.report import Report, info, warning
+from defib.commands.result import Result, done, shown
 from defib.commands.wait import wait_settled
 from defib.errors import CommandError
 
@@ -47,11 +48,11 @@ def _meta_target(root: ET.Element, rsc: str) -> ET.Element:
     return element
 
 
-def set_meta(env: CommandEnv, rsc: str, name: str, value: str | None) -> Outcome:
+def set_meta(env: CommandEnv, rsc: str, name: str, value: str | None) -> Result:
     """Set (``None``: delete) a meta attribute on ``rsc``, and remove the same attribute from
     its children so that the new value is the one in effect (as crmsh does)."""
 
-    def change(root: ET.Element) -> tuple[str, bool, list[str]]:
+    def change(root: ET.Element) -> tuple[str, bool, list[Report]]:
         target = _meta_target(root, rsc)
         tid = target.get("id", rsc)
         changed = cibtree.set_nv(root, target, "meta_attributes", f"{tid}-meta_attributes",
@@ -61,28 +62,32 @@ def set_meta(env: CommandEnv, rsc: str, name: str, value: str | None) -> Outcome
             if child is not target and child.tag in cibtree.RESOURCE_TAGS:
                 if cibtree.set_nv(root, child, "meta_attributes", "", name, None):
                     changed = True
-                    notes.append(f"removed {name} of {child.get('id')}")
+                    notes.append(info("meta-removed-from-child",
+                                      f"removed {name} of {child.get('id')}",
+                                      child.get("id", "")))
         ancestor = cibtree.parent_of(root, target)
         while ancestor is not None and ancestor.tag in cibtree.RESOURCE_TAGS:
             other = cibtree.get_nv(ancestor, "meta_attributes", name)
             if other is not None and other != value:
-                notes.append(f"warning: {ancestor.get('id')} (containing {tid}) has "
-                             f"{name}={other}, which may still apply")
+                notes.append(warning("meta-overridden", f"{ancestor.get('id')} (containing "
+                                     f"{tid}) has {name}={other}, which may still apply",
+                                     ancestor.get("id", ""), tid))
             ancestor = cibtree.parent_of(root, ancestor)
         return tid, changed, notes
 
     tid, changed, notes = edit(env, change)
     what = f"{name}={value}" if value is not None else f"{name} removed"
     state = "set" if changed else "unchanged"
-    return Outcome((f"{tid}: {what} ({state})", *notes), changed,
-                   {"resource": tid, "name": name, "value": value})
+    return Result((info("meta-set" if changed else "meta-unchanged",
+                        f"{tid}: {what} ({state})", tid), *notes), "", changed,
+                  {"resource": tid, "name": name, "value": value})
 
 
-def start(env: CommandEnv, rsc: str) -> Outcome:
+def start(env: CommandEnv, rsc: str) -> Result:
     return set_meta(env, rsc, "target-role", "Started")
 
 
-def stop(env: CommandEnv, rsc: str) -> Outcome:
+def stop(env: CommandEnv, rsc: str) -> Result:
     return set_meta(env, rsc, "target-role", "Stopped")
 
 
@@ -98,34 +103,34 @@ def _promotable(env: CommandEnv, rsc: str) -> None:
                        "clones (use start/stop)", rsc)
 
 
-def promote(env: CommandEnv, rsc: str) -> Outcome:
+def promote(env: CommandEnv, rsc: str) -> Result:
     _promotable(env, rsc)
     return set_meta(env, rsc, "target-role", "Promoted")
 
 
-def demote(env: CommandEnv, rsc: str) -> Outcome:
+def demote(env: CommandEnv, rsc: str) -> Result:
     _promotable(env, rsc)
     return set_meta(env, rsc, "target-role", "Unpromoted")
 
 
-def _flag(env: CommandEnv, rsc: str, name: str, on: bool) -> Outcome:
+def _flag(env: CommandEnv, rsc: str, name: str, on: bool) -> Result:
     return set_meta(env, rsc, name, "true" if on else "false")
 
 
-def manage(env: CommandEnv, rsc: str) -> Outcome:
+def manage(env: CommandEnv, rsc: str) -> Result:
     return _flag(env, rsc, "is-managed", True)
 
 
-def unmanage(env: CommandEnv, rsc: str) -> Outcome:
+def unmanage(env: CommandEnv, rsc: str) -> Result:
     return _flag(env, rsc, "is-managed", False)
 
 
-def maintenance(env: CommandEnv, rsc: str, on: bool = True) -> Outcome:
+def maintenance(env: CommandEnv, rsc: str, on: bool = True) -> Result:
     return _flag(env, rsc, "maintenance", on)
 
 
 def restart(env: CommandEnv, rsc: str, timeout: float,
-            progress: Callable[[str], None] | None = None) -> Outcome:
+            progress: Callable[[str], None] | None = None) -> Result:
     """Stop, wait until stopped, restore the target-role, wait (crm_resource --restart)."""
     if not env.live:
         raise CommandError("restart needs a running cluster (this is a CIB file)", rsc)
@@ -136,8 +141,9 @@ def restart(env: CommandEnv, rsc: str, timeout: float,
     stopped = wait_settled(env, timeout, progress)
     set_meta(env, rsc, "target-role", before)
     started = wait_settled(env, timeout, progress)
-    return Outcome((f"{rsc}: restarted (stopped in {stopped:.1f}s, "
-                    f"started in {started:.1f}s)",), True)
+    return done("restarted", f"{rsc}: restarted (stopped in {stopped:.1f}s, "
+                f"started in {started:.1f}s)", rsc,
+                data={"stopped_s": round(stopped, 3), "started_s": round(started, 3)})
 
 
 # -- location constraints ------------------------------------------------------------------------
@@ -204,7 +210,7 @@ def _check_movable(root: ET.Element, rsc: str, promoted: bool) -> ET.Element:
 
 
 def move(env: CommandEnv, rsc: str, node: str | None, lifetime: str | None = None,
-         promoted: bool = False) -> Outcome:
+         promoted: bool = False) -> Result:
     """Prefer ``node`` (``cli-prefer-<rsc>``, INFINITY); without a node, ban the current one."""
     root = ET.fromstring(env.read())
     _check_movable(root, rsc, promoted)
@@ -215,7 +221,8 @@ def move(env: CommandEnv, rsc: str, node: str | None, lifetime: str | None = Non
                                f"({', '.join(current) or 'none'}): name the node to move to",
                                rsc)
         out = ban(env, rsc, current[0], lifetime, promoted)
-        return Outcome((f"{rsc}: moving away from {current[0]}", *out.lines), True, out.data)
+        return Result((info("moving-away", f"{rsc}: moving away from {current[0]}", rsc,
+                            current[0]), *out.reports), "", True, out.data)
     cibtree.check_node(root, node)
     current = _current_nodes(env, rsc, promoted)
     if current == [node]:
@@ -233,16 +240,17 @@ def move(env: CommandEnv, rsc: str, node: str | None, lifetime: str | None = Non
                                                 else "Started", end))
 
     edit(env, change)
-    lines = [f"{rsc}: prefers {node} (constraint cli-prefer-{rsc}"
-             + (f", until {end})" if end else ")")]
+    reports = [info("prefers", f"{rsc}: prefers {node} (constraint cli-prefer-{rsc}"
+                    + (f", until {end})" if end else ")"), rsc, node, f"cli-prefer-{rsc}")]
     if current:
-        lines.append(f"{rsc}: was active on {', '.join(current)}")
-    return Outcome(tuple(lines), True, {"constraint": f"cli-prefer-{rsc}", "node": node,
-                                        "until": end})
+        reports.append(info("was-active", f"{rsc}: was active on {', '.join(current)}", rsc,
+                            *current))
+    return Result(tuple(reports), "", True, {"constraint": f"cli-prefer-{rsc}", "node": node,
+                                             "until": end})
 
 
 def ban(env: CommandEnv, rsc: str, node: str | None, lifetime: str | None = None,
-        promoted: bool = False) -> Outcome:
+        promoted: bool = False) -> Result:
     """Keep ``rsc`` off ``node`` (``cli-ban-<rsc>-on-<node>``, -INFINITY)."""
     root = ET.fromstring(env.read())
     element = cibtree.find_resource(root, rsc)
@@ -264,9 +272,9 @@ def ban(env: CommandEnv, rsc: str, node: str | None, lifetime: str | None = None
                                                 "Promoted" if promoted else None, end))
 
     edit(env, change)
-    return Outcome((f"{rsc}: banned from {node} (constraint {cid}"
-                    + (f", until {end})" if end else ")"),), True,
-                   {"constraint": cid, "node": node, "until": end})
+    return done("banned", f"{rsc}: banned from {node} (constraint {cid}"
+                + (f", until {end})" if end else ")"), rsc, node, cid,
+                data={"constraint": cid, "node": node, "until": end})
 
 
 def _prefer_node(el: ET.Element) -> str | None:
@@ -278,7 +286,7 @@ def _prefer_node(el: ET.Element) -> str | None:
     return None
 
 
-def clear(env: CommandEnv, rsc: str, node: str | None = None) -> Outcome:
+def clear(env: CommandEnv, rsc: str, node: str | None = None) -> Result:
     """Remove the constraints move and ban created (only those for ``node`` when given)."""
     root = ET.fromstring(env.read())
     cibtree.find_resource(root, rsc)
@@ -298,9 +306,11 @@ def clear(env: CommandEnv, rsc: str, node: str | None = None) -> Outcome:
 
     removed = edit(env, change)
     if not removed:
-        return Outcome((f"{rsc}: no move or ban constraints"
-                        + (f" for {node}" if node else ""),), False, {"removed": []})
-    return Outcome((f"{rsc}: removed {', '.join(removed)}",), True, {"removed": removed})
+        return done("nothing-to-clear", f"{rsc}: no move or ban constraints"
+                    + (f" for {node}" if node else ""), rsc, changed=False,
+                    data={"removed": []})
+    return done("cleared", f"{rsc}: removed {', '.join(removed)}", rsc, *removed,
+                data={"removed": removed})
 
 
 # -- status: cleanup, locate, fail counts ------------------------------------------------------
@@ -319,7 +329,7 @@ def _lrm_ids(root: ET.Element, prims: list[str], node: str | None) -> list[str]:
     return ids
 
 
-def cleanup(env: CommandEnv, rsc: str | None, node: str | None = None) -> Outcome:
+def cleanup(env: CommandEnv, rsc: str | None, node: str | None = None) -> Result:
     """Forget operation history and fail counts of ``rsc`` (all resources without one);
     the cluster then probes it again (crm_resource --cleanup)."""
     root = ET.fromstring(env.read())
@@ -334,19 +344,19 @@ def cleanup(env: CommandEnv, rsc: str | None, node: str | None = None) -> Outcom
     for lid in ids:
         env.cleanup(lid, node)
     where = f" on {node}" if node else ""
-    return Outcome((f"cleaned up {', '.join(ids) or 'nothing'}{where}",), bool(ids),
-                   {"cleaned": ids, "node": node})
+    return done("cleaned-up", f"cleaned up {', '.join(ids) or 'nothing'}{where}", *ids,
+                changed=bool(ids), data={"cleaned": ids, "node": node})
 
 
-def locate(env: CommandEnv, rsc: str) -> Outcome:
+def locate(env: CommandEnv, rsc: str) -> Result:
     xml = env.read()
     cibtree.find_resource(ET.fromstring(xml), rsc)
     places = locations(working_set(env, xml), rsc)
     if not places:
-        return Outcome((f"resource {rsc} is NOT running",), False, {"nodes": []})
+        return shown(f"resource {rsc} is NOT running", {"nodes": []})
     lines = [f"resource {rsc} is running on: {node}" + (" Promoted" if role == "Promoted"
                                                        else "") for node, role in places]
-    return Outcome(tuple(lines), False, {"nodes": [{"node": n, "role": r} for n, r in places]})
+    return shown(lines, {"nodes": [{"node": n, "role": r} for n, r in places]})
 
 
 def fail_counts(root: ET.Element, prims: list[str],
@@ -377,7 +387,7 @@ def _total(counts: dict[str, str]) -> str:
 
 
 def failcount(env: CommandEnv, rsc: str, node: str | None = None,
-              delete: bool = False) -> Outcome:
+              delete: bool = False) -> Result:
     """Show (or delete, through a cleanup) the fail counts of ``rsc``."""
     root = ET.fromstring(env.read())
     prims = cibtree.primitive_ids(cibtree.find_resource(root, rsc))
@@ -393,4 +403,4 @@ def failcount(env: CommandEnv, rsc: str, node: str | None = None,
         detail = ", ".join(f"{k.rpartition('#')[2]}={v}" for k, v in sorted(per_op.items()))
         lines.append(f"scope=status  node={name}  name=fail-count-{rsc}  "
                      f"value={_total(per_op)}" + (f"  ({detail})" if detail else ""))
-    return Outcome(tuple(lines), False, {"fail_counts": counts})
+    return shown(lines, {"fail_counts": counts})

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from defib.commands.env import CommandEnv
 from defib.commands.placement import working_set
 from defib.commands.resource import fail_counts
+from defib.commands.result import Result
 from defib.executor.types import ExecStatus, OcfRc
 from defib.scheduler.working import CloneRt, GroupRt, Prim, Rsc
 
@@ -287,6 +288,13 @@ def _rsc_xml(parent: ET.Element, rsc: dict[str, Any]) -> None:
 def resource_status(env: CommandEnv) -> ResourceStatus:
     xml = env.read()
     return ResourceStatus(ET.fromstring(xml), working_set(env, xml))
+
+
+def resources(env: CommandEnv) -> Result:
+    """``resource status``: crm_mon's resource part (resources, migration summary, failed
+    actions, tickets), from a running cluster or a CIB file."""
+    report = resource_status(env)
+    return Result(output="\n".join(report.lines()).strip("\n"), data=report.to_dict())
 
 
 def crm_mon_xml(summary: dict[str, Any] | None, report: ResourceStatus) -> str:

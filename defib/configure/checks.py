@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from defib.cib.options import invalid_value
 from defib.commands.options import OPTIONS
+from defib.commands.report import Severity
 from defib.configure.syntax import suggest
 
 _SCORE = re.compile(r"^[+-]?(INFINITY|\d+)$")
@@ -164,7 +165,7 @@ class Finding:
     where: str
     needle: str | None = None
     suggestion: str | None = None
-    severity: str = "error"
+    severity: Severity = "error"
 
     def key(self) -> tuple[str, str, str]:
         return self.code, self.where, self.message

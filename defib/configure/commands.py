@@ -1,20 +1,21 @@
-"""``defib configure`` as a library: every command returns a ``Result``; nothing is printed.
-
-The CIB is reached through ``CibStore`` (``read() -> str``, ``replace(xml)``); ``FileCib`` works
-on a CIB XML file as Pacemaker's tools do with ``CIB_file``. An invalid configuration is never
-written: all problems are collected and returned instead.
+"""``defib configure`` as a library: every command takes an environment
+(``defib.commands.env``: the running cluster, a CIB file, memory) and returns a ``Result`` of
+reports; nothing is printed. An invalid configuration is never written: all problems are
+collected and returned instead. Writes are conditional on the configuration read: when
+another writer changed it meanwhile the command runs again on a fresh read (``edit`` excepted:
+its text was made from what the editor showed).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
+from defib.commands.env import CommandEnv, MemoryEnv, epoch_of, retrying
+from defib.commands.report import info
+from defib.commands.result import Result
 from defib.configure import editing
 from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
 from defib.configure.checks import check_parsed
@@ -34,64 +35,14 @@ from defib.configure.validate import (
     write_problems,
 )
 
-
-class CibStore(Protocol):
-    def read(self) -> str: ...
-
-    def replace(self, xml: str) -> None: ...
+__all__ = ["Result", "apply_edit", "apply_script", "delete", "edit_text", "load", "memory",
+           "rename", "show", "show_xml", "verify"]
 
 
-@dataclass
-class FileCib:
-    """A CIB kept in an XML file; a missing file reads as an empty CIB."""
-
-    path: Path
-
-    def read(self) -> str:
-        if not self.path.exists():
-            return ET.tostring(empty_cib(), encoding="unicode")
-        return self.path.read_text()
-
-    def replace(self, xml: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cib-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(xml)
-        os.replace(tmp, self.path)
-
-
-@dataclass
-class MemoryCib:
-    """In-memory store for tests and dry runs."""
-
-    xml: str = field(default_factory=lambda: ET.tostring(empty_cib(), encoding="unicode"))
-
-    def read(self) -> str:
-        return self.xml
-
-    def replace(self, xml: str) -> None:
-        self.xml = xml
-
-
-@dataclass(frozen=True)
-class Result:
-    ok: bool
-    output: str = ""
-    notes: tuple[str, ...] = ()
-    problems: tuple[Problem, ...] = ()
-
-    def raise_for_errors(self) -> Result:
-        """For library callers that prefer exceptions: ConfigSyntaxError naming every error."""
-        from defib.errors import ConfigSyntaxError
-
-        errs = errors(list(self.problems))
-        if errs:
-            first = errs[0]
-            loc = first.location
-            raise ConfigSyntaxError("; ".join(str(p) for p in errs), first.ident,
-                                    loc.line if loc else None, loc.column if loc else None,
-                                    first.suggestion)
-        return self
+def memory(xml: str | None = None) -> MemoryEnv:
+    """An in-memory CIB (empty by default) for tests, trial runs and conversions."""
+    return MemoryEnv(xml if xml is not None else ET.tostring(empty_cib(), encoding="unicode"),
+                     is_live=False)
 
 
 def to_xml(root: ET.Element) -> str:
@@ -100,53 +51,57 @@ def to_xml(root: ET.Element) -> str:
     return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _load(store: CibStore) -> CibDoc:
-    return CibDoc(parse_cib(store.read()))
+def _load(env: CommandEnv) -> tuple[CibDoc, str]:
+    """The configuration as a document to change, and the text it was read from."""
+    xml = env.read()
+    return CibDoc(parse_cib(xml)), xml
 
 
-def _bump_epoch(doc: CibDoc) -> None:
-    try:
-        doc.root.set("epoch", str(int(doc.root.get("epoch", "0")) + 1))
-    except ValueError:
-        doc.root.set("epoch", "1")
-    doc.root.set("num_updates", "0")
+def _notes(notes: list[str]) -> tuple[Problem, ...]:
+    return tuple(info("configure-note", note) for note in notes)
 
 
-def _commit(store: CibStore, doc: CibDoc, notes: list[str], problems: list[Problem],
-            dry_run: bool = False) -> Result:
+def _commit(env: CommandEnv, doc: CibDoc, read: str, notes: list[str],
+            problems: list[Problem], dry_run: bool = False,
+            base: tuple[int, int] | None = None) -> Result:
+    """Write ``doc``'s configuration if nothing in it is an error; conditional on the
+    version ``read`` (or ``base``) so that a concurrent change is never overwritten."""
     seen = {(p.code, p.ident) for p in problems}
     problems = problems + [p for p in verify_doc(doc) if (p.code, p.ident) not in seen]
-    problems += write_problems(parse_cib(store.read()), doc.root, problems)
+    before = parse_cib(read)
+    problems += write_problems(before, doc.root, problems)
+    reports = (*_notes(notes), *problems)
     if errors(problems):
-        return Result(False, "", tuple(notes), tuple(problems))
-    if not dry_run:
-        _bump_epoch(doc)
-        store.replace(to_xml(doc.root))
-    return Result(True, "", tuple(notes), tuple(problems))
+        return Result(reports)
+    conf, old = doc.root.find("configuration"), before.find("configuration")
+    text = ET.tostring(conf, encoding="unicode") if conf is not None else ""
+    changed = old is None or text != ET.tostring(old, encoding="unicode")
+    if changed and not dry_run and conf is not None:
+        env.write_section("configuration", text, base=base or epoch_of(read))
+    return Result(reports, changed=changed and not dry_run)
 
 
 # -- show / verify ----------------------------------------------------------------------------
-def show(store: CibStore, idents: list[str] | None = None, sort: bool = True) -> Result:
-    doc = _load(store)
-    return Result(True, render(doc.conf, idents or None, sort))
+def show(env: CommandEnv, idents: list[str] | None = None, sort: bool = True) -> Result:
+    doc, _ = _load(env)
+    return Result(output=render(doc.conf, idents or None, sort))
 
 
-def show_xml(store: CibStore, idents: list[str] | None = None) -> Result:
-    doc = _load(store)
+def show_xml(env: CommandEnv, idents: list[str] | None = None) -> Result:
+    doc, _ = _load(env)
     if not idents:
-        return Result(True, to_xml(doc.root))
+        return Result(output=to_xml(doc.root))
     out = []
     for ident in idents:
         el = doc.find(ident)
         if el is None:
-            return Result(False, "", (), (Problem("unknown-id", f"no object {ident!r}",
-                                                  ident=ident),))
+            return Result((Problem("unknown-id", f"no object {ident!r}", ident=ident),))
         out.append(to_xml(el))
-    return Result(True, "".join(out))
+    return Result(output="".join(out))
 
 
-def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
-    doc = _load(store)
+def verify(env: CommandEnv, agents: AgentCatalog | None = None) -> Result:
+    doc, _ = _load(env)
     problems = verify_all(doc)
     if agents is not None:
         text = render(doc.conf)
@@ -154,7 +109,7 @@ def verify(store: CibStore, agents: AgentCatalog | None = None) -> Result:
         # Locations would point into the rendered text, not at anything the user wrote.
         problems += [dataclasses.replace(p, location=None)
                      for x in parsed for p in check_agent(x, agents)] + parse_problems
-    return Result(not errors(problems), "", (), tuple(problems))
+    return Result(tuple(problems))
 
 
 # -- changing the configuration -----------------------------------------------------------------
@@ -197,11 +152,16 @@ def _interactive_defaults(p: Parsed, agents: AgentCatalog | None, ids: IdAllocat
                                            "name": "interleave", "value": "true"})
 
 
-def apply_script(store: CibStore, text: str, agents: AgentCatalog | None = None,
+def apply_script(env: CommandEnv, text: str, agents: AgentCatalog | None = None,
                  interactive: bool = True, dry_run: bool = False) -> Result:
     """Run a configure script statement by statement (crmsh session semantics), then write
     the result once, only if no statement had an error."""
-    doc = _load(store)
+    return retrying(env, lambda: _apply_script(env, text, agents, interactive, dry_run))
+
+
+def _apply_script(env: CommandEnv, text: str, agents: AgentCatalog | None,
+                  interactive: bool, dry_run: bool) -> Result:
+    doc, read = _load(env)
     notes: list[str] = []
     problems: list[Problem] = []
     statements, lex_problems = split_statements(text)
@@ -226,8 +186,8 @@ def apply_script(store: CibStore, text: str, agents: AgentCatalog | None = None,
         problems.extend(pr)
         all_parsed.append(p)
     problems.extend(check_references(doc, all_parsed))
-    result = _commit(store, doc, notes, problems, dry_run)
-    return Result(result.ok, "".join(outputs), result.notes, result.problems)
+    result = _commit(env, doc, read, notes, problems, dry_run)
+    return dataclasses.replace(result, output="".join(outputs))
 
 
 def _script_command(doc: CibDoc, st: Statement, notes: list[str],
@@ -269,12 +229,16 @@ def _script_command(doc: CibDoc, st: Statement, notes: list[str],
     return ""
 
 
-def load(store: CibStore, mode: str, text: str, agents: AgentCatalog | None = None) -> Result:
+def load(env: CommandEnv, mode: str, text: str, agents: AgentCatalog | None = None,
+         base: tuple[int, int] | None = None) -> Result:
     """``load replace``: the text becomes the whole configuration; ``load update``: objects in
-    the text replace same-id objects, everything else stays."""
-    doc = _load(store)
-    problems = _load_into(doc, mode, text, agents)
-    return _commit(store, doc, [], problems)
+    the text replace same-id objects, everything else stays. With ``base`` (the version the
+    text was made from) a concurrent change refuses the write (``CibConflictError``)."""
+    def run() -> Result:
+        doc, read = _load(env)
+        return _commit(env, doc, read, [], _load_into(doc, mode, text, agents), base=base)
+
+    return run() if base is not None else retrying(env, run)
 
 
 def _load_into(doc: CibDoc, mode: str, text: str,
@@ -286,28 +250,34 @@ def _load_into(doc: CibDoc, mode: str, text: str,
     return editing.update(doc, text, agents)
 
 
-def delete(store: CibStore, idents: list[str]) -> Result:
-    doc = _load(store)
-    notes = doc.delete(idents)
-    return _commit(store, doc, notes, [])
+def _changing(env: CommandEnv, change: Callable[[CibDoc], list[str]]) -> Result:
+    def run() -> Result:
+        doc, read = _load(env)
+        return _commit(env, doc, read, change(doc), [])
+
+    return retrying(env, run)
 
 
-def rename(store: CibStore, old: str, new: str) -> Result:
-    doc = _load(store)
-    notes = doc.rename(old, new)
-    return _commit(store, doc, notes, [])
+def delete(env: CommandEnv, idents: list[str]) -> Result:
+    return _changing(env, lambda doc: doc.delete(idents))
 
 
-def edit_text(store: CibStore) -> str:
-    """The text ``edit`` puts in front of the editor."""
-    return render(_load(store).conf)
+def rename(env: CommandEnv, old: str, new: str) -> Result:
+    return _changing(env, lambda doc: doc.rename(old, new))
 
 
-def apply_edit(store: CibStore, text: str, agents: AgentCatalog | None = None) -> Result:
-    """Take back edited text: it replaces the configuration, or nothing happens."""
-    return load(store, "replace", text, agents)
+def edit_text(env: CommandEnv) -> tuple[str, tuple[int, int]]:
+    """The text ``edit`` puts in front of the editor, and the version it shows."""
+    doc, read = _load(env)
+    return render(doc.conf), epoch_of(read)
+
+
+def apply_edit(env: CommandEnv, text: str, base: tuple[int, int],
+               agents: AgentCatalog | None = None) -> Result:
+    """Take back edited text: it replaces the configuration, or nothing happens; refused
+    (``CibConflictError``) when the configuration changed since the editor opened."""
+    return load(env, "replace", text, agents, base)
 
 
 def default_agents() -> LocalAgents:
     return LocalAgents()
-

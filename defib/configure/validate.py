@@ -11,7 +11,7 @@ from defib.configure.agents import AgentCatalog
 from defib.configure.checks import Finding, check_configuration, new_findings
 from defib.configure.cibdoc import CibDoc
 from defib.configure.parser import Parsed
-from defib.configure.report import Location, Problem, errors
+from defib.configure.report import Location, Problem, Severity, errors
 from defib.configure.syntax import suggest
 
 # Parameters every agent accepts although metadata does not list them.
@@ -31,7 +31,7 @@ def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
     if not agents.exists(cls, provider, typ):
         spec = ":".join(x for x in (cls, provider, typ) if x)
         # Init scripts may be installed on the nodes later; OCF and fence agents must exist.
-        severity = "warning" if cls in ("lsb", "service") else "error"
+        severity: Severity = "warning" if cls in ("lsb", "service") else "error"
         return [Problem("unknown-agent", f"resource agent {spec} is not installed",
                         agent_tok.location, suggest(typ, agents.candidates(cls, provider)),
                         p.ident, severity)]

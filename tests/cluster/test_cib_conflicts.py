@@ -22,7 +22,6 @@ import sys, time
 from pathlib import Path
 from defib.commands.env import LiveEnv, edit
 from defib.configure.commands import apply_script
-from defib.configure.live import LiveCib, retry_on_conflict
 from defib.errors import CibConflictError
 import xml.etree.ElementTree as ET
 
@@ -41,7 +40,6 @@ def counted(write):
     return wrapper
 
 LiveEnv.write_section = counted(LiveEnv.write_section)
-LiveCib.replace = counted(LiveCib.replace)
 while not (directory / "go").exists():  # both writers start together
     time.sleep(0.01)
 
@@ -56,8 +54,8 @@ for i in range(count):
     if i % 2:
         edit(env, add(rsc))
     else:
-        result = retry_on_conflict(lambda: apply_script(
-            LiveCib(directory, timeout=20.0), f"primitive {rsc} ocf:heartbeat:Dummy", None))
+        # Retried by the library itself from a fresh read while refused.
+        result = apply_script(env, f"primitive {rsc} ocf:heartbeat:Dummy", None)
         assert result.ok, result.problems
 print("done", count, refused)
 """

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from defib.commands.env import MemoryEnv
 from defib.configure.agents import LocalAgents
-from defib.configure.commands import MemoryCib, apply_script, load, show, show_xml
+from defib.configure.commands import apply_script, load, memory, show, show_xml
 
 CASES_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "crmsh-cases"
 
@@ -192,7 +193,7 @@ def _seed_from_transcript(name: str) -> str:
 
 def _run(name: str) -> tuple[list[str], list[str]]:
     head, sessions = _script(name)
-    store = MemoryCib()
+    store = memory()
     agents = LocalAgents()
     for line in SEED.get(name, []):
         apply_script(store, line, agents)
@@ -214,7 +215,7 @@ def _run(name: str) -> tuple[list[str], list[str]]:
     return outputs, _expected_outputs(name, head, sessions)
 
 
-def _step(store: MemoryCib, agents: LocalAgents, session: _Session, line: str,
+def _step(store: MemoryEnv, agents: LocalAgents, session: _Session, line: str,
           outputs: list[str]) -> None:
     """One statement of a crmsh session (a bad one is reported and skipped, as crmsh does)."""
     stripped = line.strip()

@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from defib.cli.main import main
+from defib.commands.env import FileEnv
 from defib.commands.options import OPTIONS
 from defib.commands.options import validate as validate_option
 from defib.configure.agents import LocalAgents
 from defib.configure.checks import CONSTRAINT_ATTRS, OP_ATTRS, RESOURCE_META
-from defib.configure.commands import FileCib, apply_script
+from defib.configure.commands import apply_script
 from defib.configure.report import errors
 from defib.configure.syntax import canon_score
 from defib.errors import CommandError
@@ -163,7 +164,7 @@ def agents() -> LocalAgents:
 @pytest.fixture()
 def base_cib(tmp_path: Path, agents: LocalAgents) -> Path:
     cib = tmp_path / "cib.xml"
-    result = apply_script(FileCib(cib), BASE, agents)
+    result = apply_script(FileEnv(cib, create=True), BASE, agents)
     assert result.ok, [str(p) for p in result.problems]
     return cib
 
@@ -179,7 +180,7 @@ def test_templates_are_valid(base_cib: Path, agents: LocalAgents) -> None:
         statement = " ".join(t.split(":", 1)[1] if re.match(r"^(K|R|A|N|NV|V|S|RS|OK|Q):", t)
                              else t for t in template.split())
         base_cib.write_bytes(original)
-        result = apply_script(FileCib(base_cib), statement, agents)
+        result = apply_script(FileEnv(base_cib, create=True), statement, agents)
         assert result.ok, (statement, [str(p) for p in result.problems])
 
 
@@ -191,7 +192,7 @@ def test_every_careless_statement_is_refused_located_and_changes_nothing(
     accepted, unlocated, changed = [], [], []
     with_hint = 0
     for statement, what in cases:
-        result = apply_script(FileCib(base_cib), statement, agents)
+        result = apply_script(FileEnv(base_cib, create=True), statement, agents)
         errs = errors(list(result.problems))
         if result.ok or not errs:
             accepted.append(f"{what}: {statement}")
@@ -254,7 +255,7 @@ XML_BASE = ("primitive app Dummy meta target-role=Stopped migration-threshold=3 
 
 def test_cib_import_refuses_mistyped_xml(base_cib: Path, tmp_path: Path,
                                           agents: LocalAgents) -> None:
-    assert apply_script(FileCib(base_cib), XML_BASE, agents).ok
+    assert apply_script(FileEnv(base_cib, create=True), XML_BASE, agents).ok
     good = base_cib.read_text()
     target = tmp_path / "live.xml"
     target.write_text(good)

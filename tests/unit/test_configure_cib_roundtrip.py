@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from defib.configure.cibdoc import CibDoc
-from defib.configure.commands import MemoryCib, load
+from defib.configure.commands import load, memory
 from defib.configure.render import render
 
 CASES = Path(__file__).resolve().parents[2] / ".." / "shared" / "scheduler-cases" / "xml"
@@ -89,7 +89,7 @@ def test_scheduler_case_cibs_round_trip() -> None:
             continue
         root = ET.parse(path).getroot()
         text = render(CibDoc(root).conf)
-        store = MemoryCib()
+        store = memory()
         result = load(store, "replace", text)
         if path.name in REFUSED:
             codes = {p.code for p in result.problems if p.severity == "error"}

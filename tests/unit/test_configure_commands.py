@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from defib.configure.commands import FileCib, delete, load, rename, show
+from defib.commands.env import FileEnv
+from defib.configure.commands import delete, load, rename, show
 from defib.configure.heartbeat import convert
 
 DEFIB = [sys.executable, "-m", "defib.cli.main"]
@@ -79,7 +80,7 @@ def test_cli_load_delete_rename(tmp_path: Path) -> None:
                       "location l g 100: node1\ntag t a\n")
     assert run(cib, "configure", "load", "replace", str(script)).returncode == 0
     r = run(cib, "configure", "rename", "g", "grp")
-    assert r.returncode == 0 and "modified location:l from g to grp" in r.stderr
+    assert r.returncode == 0 and "modified location:l from g to grp" in r.stdout
     assert "location l grp 100: node1" in run(cib, "configure", "show").stdout
     assert run(cib, "configure", "delete", "a").returncode == 0
     text = run(cib, "configure", "show").stdout
@@ -113,7 +114,7 @@ def test_cli_edit_with_editor(tmp_path: Path) -> None:
 
 
 def test_rename_updates_references_and_derived_ids(tmp_path: Path) -> None:
-    store = FileCib(tmp_path / "cib.xml")
+    store = FileEnv(tmp_path / "cib.xml", create=True)
     assert load(store, "replace", "primitive p Dummy params x=1\nprimitive q Dummy\n"
                                   "order o p q\ncolocation c inf: ( p q )\n").ok
     assert rename(store, "p", "p2").ok

@@ -57,14 +57,14 @@ def test_configure_web_service_on_running_cluster(cluster: Path) -> None:
 
 
 def test_write_refused_when_configuration_changed_meanwhile(cluster: Path) -> None:
-    from defib.configure.commands import apply_script, edit_text
-    from defib.configure.live import LiveCib
+    from defib.commands.env import open_env
+    from defib.configure.commands import apply_edit, edit_text
     from defib.errors import CibConflictError
 
-    mine = LiveCib(cluster)
-    edit_text(mine)  # what "defib configure edit" shows in the editor
+    mine = open_env(directory=cluster)
+    text, base = edit_text(mine)  # what "defib configure edit" shows in the editor
     assert _run(cluster, "configure", "primitive", "other", "Dummy").returncode == 0
     # Refused by the DC itself (the write carries the epoch it was based on).
     with pytest.raises(CibConflictError, match="changed since it was read"):
-        apply_script(mine, "primitive mine Dummy", None)
+        apply_edit(mine, text + "primitive mine Dummy\n", base)
     assert "primitive mine" not in _run(cluster, "configure", "show").stdout

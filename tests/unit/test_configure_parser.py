@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from defib.configure.agents import LocalAgents
-from defib.configure.commands import MemoryCib, apply_script, load, show, show_xml
+from defib.configure.commands import apply_script, load, memory, show, show_xml
 from defib.configure.parser import parse_text
 
 
@@ -56,7 +56,7 @@ def test_resource_sets_and_simple_forms() -> None:
 
 
 def test_acl_shortcuts_round_trip() -> None:
-    store = MemoryCib()
+    store = memory()
     # ref:d0 must name something: Pacemaker's schema refuses a dangling reference.
     text = ("primitive d0 Dummy\n"
             "role r read meta:d0:target-role write property read status deny ref:d0\n"
@@ -70,7 +70,7 @@ def test_acl_shortcuts_round_trip() -> None:
 
 
 def test_errors_have_location_and_suggestion_and_are_collected() -> None:
-    store = MemoryCib()
+    store = memory()
     before = store.xml
     text = ("primitive ip1 ocf:heartbeat:IPaddr2 parms ip=198.18.0.10\n"
             "primitve x Dummy\n"
@@ -92,7 +92,7 @@ def test_errors_have_location_and_suggestion_and_are_collected() -> None:
 
 
 def test_duplicate_id_is_refused() -> None:
-    store = MemoryCib()
+    store = memory()
     assert apply_script(store, "primitive a Dummy", None).ok
     result = apply_script(store, "primitive a Dummy", None)
     assert not result.ok and result.problems[0].code == "duplicate-id"
@@ -108,19 +108,22 @@ def test_line_continuation_and_comments() -> None:
 def test_unterminated_quote_and_library_exception() -> None:
     import pytest
 
-    from defib.errors import ConfigSyntaxError
+    from defib.commands.result import ReportedError
 
     parsed, problems = parse_text('primitive a Dummy params x="open\n')
     assert not parsed and problems[0].message == "unterminated quote"
     assert problems[0].location is not None and problems[0].location.column == 28
-    result = apply_script(MemoryCib(), "primitve a Dummy", None)
-    with pytest.raises(ConfigSyntaxError) as info:
+    result = apply_script(memory(), "primitve a Dummy", None)
+    with pytest.raises(ReportedError) as info:
         result.raise_for_errors()
-    assert info.value.line == 1 and info.value.suggestion == "primitive"
+    (first,) = info.value.reports
+    assert first.code == "unknown-keyword" and info.value.code == "unknown-keyword"
+    assert first.location is not None and first.location.line == 1
+    assert first.suggestion == "primitive"
 
 
 def test_location_on_unknown_node_is_a_warning() -> None:
-    store = MemoryCib()
+    store = memory()
     result = apply_script(store, "node node1\nprimitive a Dummy\nlocation l a 50: nod1\n", None)
     assert result.ok
     (warning,) = [p for p in result.problems if p.code == "unknown-node"]
@@ -129,7 +132,7 @@ def test_location_on_unknown_node_is_a_warning() -> None:
 
 
 def test_dangling_id_ref_is_refused() -> None:
-    store = MemoryCib()
+    store = memory()
     result = apply_script(store, "primitive a Dummy params $id-ref=nothere\n", None)
     assert not result.ok
     assert [p.code for p in result.problems] == ["missing-reference"]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from defib.commands.options import OPTIONS
 from defib.configure.checks import OP_ATTRS, RESOURCE_META, typo_of
-from defib.configure.commands import MemoryCib, load, show
+from defib.configure.commands import load, memory, show
 
 KEYWORDS = {"params", "meta", "utilization", "op", "operations", "rule", "and", "or", "op_params",
             "op_meta", "attributes", "description", "date", "defined", "not_defined", "to",
@@ -225,11 +225,11 @@ def canonical(xml: str) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(configuration())
 def test_parse_render_roundtrip(text: str) -> None:
-    first = MemoryCib()
+    first = memory()
     result = load(first, "replace", text)
     assert result.ok, "\n".join(str(p) for p in result.problems) + "\n" + text
     rendered = show(first).output
-    second = MemoryCib()
+    second = memory()
     again = load(second, "replace", rendered)
     assert again.ok, "\n".join(str(p) for p in again.problems) + "\n" + rendered
     assert canonical(second.xml) == canonical(first.xml), rendered
