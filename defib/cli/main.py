@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
+from typing import NoReturn
 
 # Modules that provide sub-commands; a missing one is skipped so that partial
 # checkouts still give a working CLI for what is there.
@@ -39,8 +41,22 @@ def _version() -> str:
         return "unknown"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser (sub-commands' parsers are of the same class), whose argument errors
+    are, with ``--json`` anywhere on the line, also a JSON result on standard output."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        if Parser.json_errors:
+            print(json.dumps({"ok": False, "changed": False, "reports": [
+                {"code": "usage", "severity": "error", "ids": [],
+                 "message": f"{self.prog}: {message}"}]}, indent=2))
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="defib",
         description="defib: a high-availability cluster stack (Pacemaker-compatible).",
     )
@@ -90,6 +106,7 @@ def _silence_stdout() -> None:
 
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
+    Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
         # The sub-command's own usage, not the top-level one.
