@@ -162,13 +162,26 @@ def option_problems(doc: CibDoc) -> list[Problem]:
 def fencing_problems(doc: CibDoc) -> list[Problem]:
     """stonith-enabled (the default) without any fence device: nothing starts, and a lost
     node can never be fenced (Pacemaker's crm_verify reports it too)."""
-    enabled = "true"
+    enabled, alias = "true", None
     for nv in doc.section("crm_config", False).iter("nvpair"):
         if nv.get("name") in ("stonith-enabled", "fencing-enabled"):
             enabled = (nv.get("value") or "").strip().lower()
-    if enabled not in ("true", "yes", "on", "y", "1"):
-        return []
+        if nv.get("name") == "fencing-enabled" and alias is None:
+            alias = nv
     if any(el.tag == "primitive" and el.get("class") == "stonith" for el in doc.resources()):
+        return []
+    stonith_set = any(nv.get("name") == "stonith-enabled"
+                      for nv in doc.section("crm_config", False).iter("nvpair"))
+    on = enabled in ("true", "yes", "on", "y", "1")
+    if alias is not None and not stonith_set and not on:
+        # Pacemaker 3's name: defib honours it, but Pacemaker 2.1.5 (crm_verify,
+        # crm_simulate on an export) does not know it and keeps fencing enabled.
+        return [Problem("fencing-enabled-unknown-to-pacemaker",
+                        f"fencing-enabled={alias.get('value')} is Pacemaker 3's name: "
+                        "Pacemaker 2.1.5 ignores it, keeps stonith enabled and so starts "
+                        "nothing without a fence device; set stonith-enabled as well",
+                        ident="fencing-enabled", severity="warning")]
+    if not on:
         return []
     # An error, as crm_verify says: "Resource start-up disabled since no STONITH resources
     # have been defined".

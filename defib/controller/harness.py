@@ -16,6 +16,7 @@ from typing import Any
 from defib.cluster.config import Timing
 from defib.cluster.corosync.conf import TotemOptions
 from defib.cluster.testing import LocalCluster
+from defib.configure.cibdoc import FEATURE_SET
 from defib.controller.observe import node_attributes, resource_locations
 from defib.errors import ClusterError, NotConnectedError
 from defib.executor.activations import double_activations, read_activations
@@ -56,7 +57,7 @@ def cib_xml(resources: str, constraints: str = "", properties: dict[str, str] | 
     pairs = "".join(f'<nvpair id="opt-{k}" name="{k}" value="{v}"/>' for k, v in props.items())
     return (
         '<cib admin_epoch="0" epoch="1" num_updates="0" validate-with="pacemaker-3.9"'
-        ' crm_feature_set="3.17.4"><configuration><crm_config>'
+        f' crm_feature_set="{FEATURE_SET}"><configuration><crm_config>'
         f'<cluster_property_set id="cib-bootstrap-options">{pairs}</cluster_property_set>'
         f"</crm_config><nodes>{nodes}</nodes><resources>{resources}</resources>"
         f"<constraints>{constraints}</constraints></configuration><status/></cib>"

@@ -11,6 +11,7 @@ Known differences are listed in KNOWN with the reason; anything else fails the t
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
@@ -192,14 +193,22 @@ def _seed_from_transcript(name: str) -> str:
 
 
 def _run(name: str) -> tuple[list[str], list[str]]:
+    outputs: list[str] = []
     head, sessions = _script(name)
+    _run_case(name, outputs)
+    return outputs, _expected_outputs(name, head, sessions)
+
+
+def _run_case(name: str, outputs: list[str] | None = None) -> MemoryEnv:
+    """The case run on an empty in-memory CIB; its show outputs go to ``outputs``."""
+    outputs = [] if outputs is None else outputs
+    _, sessions = _script(name)
     store = memory()
     agents = LocalAgents()
     for line in SEED.get(name, []):
         apply_script(store, line, agents)
     if name in SEED_FROM_TRANSCRIPT:
         assert load(store, "replace", _seed_from_transcript(name)).ok
-    outputs: list[str] = []
     with tempfile.TemporaryDirectory() as workdir:
         for session in sessions:
             for line in session.lines:
@@ -212,7 +221,7 @@ def _run(name: str) -> tuple[list[str], list[str]]:
                         outputs.append(proc.stdout)
                     continue
                 _step(store, agents, session, line, outputs)
-    return outputs, _expected_outputs(name, head, sessions)
+    return store
 
 
 def _step(store: MemoryEnv, agents: LocalAgents, session: _Session, line: str,
@@ -264,3 +273,36 @@ def test_crmsh_case(name: str) -> None:
     known = "; ".join(f"{k[0]}: {k[3]}" for k in KNOWN.get(name, []))
     print(f"\ncrmsh case {name}: {status}" + (f" (known differences: {known})" if known else ""))
     assert not problems, "\n".join(problems)
+
+
+def _pacemaker_reads(export: str, workdir: str) -> tuple[subprocess.CompletedProcess[str], ...]:
+    path = Path(workdir) / "export.xml"
+    path.write_text(export)
+    return tuple(subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+                 for argv in (["crm_simulate", "-x", str(path), "-S"],
+                              ["crm_verify", "-x", str(path), "-V"]))
+
+
+@pytest.mark.skipif(None in (shutil.which("crm_simulate"), shutil.which("crm_verify")),
+                    reason="crm_simulate/crm_verify not installed (pacemaker-cli-utils)")
+@pytest.mark.parametrize("name", CASES)
+def test_export_of_crmsh_case_passes_crm_simulate_and_crm_verify(name: str) -> None:
+    """What each case configured, exported as ``defib cib export`` does: Pacemaker 2.1.5's
+    crm_simulate runs it, and crm_verify finds nothing once fencing is off under the name
+    Pacemaker 2.1.5 knows (the cases turn it off as ``fencing-enabled``, Pacemaker 3's name,
+    which ``configure verify`` warns about for that reason)."""
+    from defib.commands.cib import export_cib
+    from defib.configure.commands import verify
+
+    store = _run_case(name)
+    findings = {p.code for p in verify(store).problems}
+    assert "fencing-enabled-unknown-to-pacemaker" in findings
+    apply_script(store, "property stonith-enabled=false", None)
+    assert verify(store).ok and not verify(store).problems
+    export = export_cib(store).output
+    with tempfile.TemporaryDirectory() as workdir:
+        simulated, verified = _pacemaker_reads(export, workdir)
+    assert simulated.returncode == 0, simulated.stderr[-2000:]
+    assert "Transition Summary:" in simulated.stdout
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "error" not in (verified.stdout + verified.stderr).lower()
