@@ -138,7 +138,7 @@ def action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, 
                 return 1
         return finish(args, env, func(args, env))
 
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
     return p
 
 

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "defib.cli.property_cmd",
     "defib.cli.explain_cmd",
     "defib.cli.history_cmd",
+    "defib.cli.ra_cmd",
 ]
 
 

@@ -6,9 +6,10 @@ import argparse
 import xml.etree.ElementTree as ET
 
 from defib.cli.common import Formatter, action, add_top_options
-from defib.cli.resource_cmd import SuggestingSubParsers
+from defib.cli.resource_cmd import SuggestingSubParsers, add_name_value, name_to_delete
 from defib.commands.danger import Danger
 from defib.commands.env import CommandEnv
+from defib.commands.result import Result
 
 EXAMPLES = """examples:
   defib node standby node1 --wait           move everything off node1 (standby=on)
@@ -55,13 +56,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _lifetime(p)
     p = action(sub, "attribute", "list, show, set or --delete node attributes",
                "defib node attribute node1 rack r12  (--lifetime reboot: transient)", True,
-               lambda a, env: n.attribute(env, a.node, a.name, a.value, a.delete, a.lifetime))
+               _node_attribute)
     _nv_arguments(p)
     _lifetime(p)
     p = action(sub, "utilization", "list, show, set or --delete node utilization",
                "defib node utilization node1 memory 4096", True,
-               lambda a, env: n.utilization(env, a.node, a.name, a.value, a.delete))
+               _node_utilization)
     _nv_arguments(p)
+    action(sub, "list", "every node with its id, state and attributes (crm node list)",
+           "defib node list --json", False, lambda a, env: n.listing(env))
+    p = action(sub, "clearstate", "forget a stopped node's resource history and transient "
+                                  "attributes (crm node clearstate)",
+               "defib node clearstate node3", True, lambda a, env: n.clearstate(env, a.node))
+    p.add_argument("node", metavar="NODE")
+    p = action(sub, "delete", "remove a stopped node from the configuration (crm node delete)",
+               "defib node delete node3", True, lambda a, env: n.delete(env, a.node))
+    p.add_argument("node", metavar="NODE")
     p = action(sub, "fence", "ask the cluster to fence (reboot) a node; asks first (or "
                              "--force)",
                "defib node fence node3 --force  (--confirm: it is down, treat it as fenced)",
@@ -70,6 +80,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--confirm", action="store_true",
                    help="the node is known to be down (powered off by hand): record it as "
                         "fenced without running any device (stonith_admin --confirm)")
+
+
+def _node_attribute(args: argparse.Namespace, env: CommandEnv) -> Result:
+    from defib.commands.node import attribute
+
+    name, delete = name_to_delete(args)
+    return attribute(env, args.node, name, args.value, delete, args.lifetime)
+
+
+def _node_utilization(args: argparse.Namespace, env: CommandEnv) -> Result:
+    from defib.commands.node import utilization
+
+    name, delete = name_to_delete(args)
+    return utilization(env, args.node, name, args.value, delete)
 
 
 def _fence_danger(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Danger], str]:
@@ -90,6 +114,4 @@ def _lifetime(p: argparse.ArgumentParser) -> None:
 
 def _nv_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("node", metavar="NODE")
-    p.add_argument("name", nargs="?", metavar="NAME")
-    p.add_argument("value", nargs="?", metavar="VALUE")
-    p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
+    add_name_value(p)

@@ -114,9 +114,72 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("value", nargs="?", metavar="VALUE")
     p.add_argument("--delete", "-D", action="store_true", help="delete NAME")
 
+    _more_actions(sub)
     action(sub, "status", "resources, fail counts, failed actions and tickets (crm_mon's "
                           "resource part)", "defib resource status --json", False,
            lambda a, env: _status(env))
+
+
+def _more_actions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from defib.commands import rsc_info as ri
+
+    for kind, what in (("param", "instance attributes (agent parameters)"),
+                       ("meta", "meta attributes"), ("utilization", "utilization values")):
+        p = action(sub, kind, f"list, show, set or --delete a resource's {what}",
+                   f"defib resource {kind} web NAME VALUE   (no NAME: list; --delete NAME)",
+                   True, _attribute(kind))
+        p.add_argument("rsc", metavar="RESOURCE")
+        add_name_value(p)
+    action(sub, "list", "every resource and its state (crm_resource --list)",
+           "defib resource list", False, lambda a, env: ri.listing(env))
+    p = action(sub, "operations", "the operation history of the resources (crm_resource "
+                                  "--list-operations)",
+               "defib resource operations web --node node1", False,
+               lambda a, env: ri.operations(env, a.rsc, a.node))
+    p.add_argument("rsc", nargs="?", metavar="RESOURCE", help="default: all resources")
+    p.add_argument("--node", "-N", default=None, help="only on this node")
+    p = action(sub, "refresh", "forget a resource's history whether it failed or not; the "
+                               "cluster probes it again",
+               "defib resource refresh web --wait", True,
+               lambda a, env: ri.refresh(env, a.rsc, a.node_arg or a.node))
+    p.add_argument("rsc", nargs="?", metavar="RESOURCE", help="default: all resources")
+    p.add_argument("node_arg", nargs="?", metavar="NODE")
+    p.add_argument("--node", "-N", default=None, help="only on this node")
+    p = action(sub, "why", "why a resource runs where it does, or does not run "
+                           "(crm_resource --why)",
+               "defib resource why web", False,
+               lambda a, env: ri.why(env, a.rsc, a.node_arg or a.node))
+    p.add_argument("rsc", metavar="RESOURCE")
+    p.add_argument("node_arg", nargs="?", metavar="NODE")
+    p.add_argument("--node", "-N", default=None, help="only this node")
+
+
+def add_name_value(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("value", nargs="?", metavar="VALUE")
+    # ``--delete NAME`` as well as ``NAME --delete`` (argparse would take NAME after the
+    # option as an extra word once the positionals were filled).
+    p.add_argument("--delete", "-D", nargs="?", const=True, default=False, metavar="NAME",
+                   help="delete NAME")
+
+
+def name_to_delete(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """NAME and whether to delete it, from NAME --delete or --delete NAME."""
+    if isinstance(args.delete, str):
+        if args.name is not None and args.name != args.delete:
+            args.parser.error(f"two names to delete: {args.name} and {args.delete}")
+        return args.delete, True
+    return args.name, bool(args.delete)
+
+
+def _attribute(kind: str) -> Callable[[argparse.Namespace, CommandEnv], Result]:
+    def run(args: argparse.Namespace, env: CommandEnv) -> Result:
+        from defib.commands.rsc_info import attribute
+
+        name, delete = name_to_delete(args)
+        return attribute(env, args.rsc, kind, name, args.value, delete)
+
+    return run
 
 
 def _placement(call: Callable[..., Result]) -> Callable[[argparse.Namespace, CommandEnv],

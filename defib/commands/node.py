@@ -143,3 +143,81 @@ def fence(env: CommandEnv, node: str, confirm: bool = False) -> Result:
     root = ET.fromstring(env.read())
     cibtree.check_node(root, node)
     return done("fence-requested", env.fence(node, confirm), node, data={"node": node})
+
+
+def listing(env: CommandEnv) -> Result:
+    """Every node with its id, state and permanent attributes (crm node list)."""
+    from defib.commands.placement import working_set
+
+    xml = env.read()
+    root = ET.fromstring(xml)
+    ws = working_set(env, xml)
+    lines, data = [], []
+    for node in ws.nodes:
+        state = ("standby" if node.standby else "online") if node.online else (
+            "UNCLEAN (offline)" if node.unclean else "offline")
+        if node.maintenance:
+            state += ", maintenance"
+        element = next((el for el in root.iterfind("configuration/nodes/node")
+                        if el.get("id") == node.id), None)
+        attrs = cibtree.all_nv(element, "instance_attributes") if element is not None else {}
+        lines.append(f"{node.uname}({node.id}): {node.type}: {state}")
+        lines += [f"\t{k}={v}" for k, v in sorted(attrs.items())]
+        data.append({"name": node.uname, "id": node.id, "type": node.type, "state": state,
+                     "online": node.online, "attributes": attrs})
+    return shown(lines or ["no nodes"], {"nodes": data})
+
+
+def clearstate(env: CommandEnv, node: str) -> Result:
+    """Forget what the status section records of ``node``: every resource's history there
+    and its transient attributes (crm node clearstate); the cluster probes it again when it
+    rejoins. Refused for a node that is online (its state is what it reports)."""
+    root = ET.fromstring(env.read())
+    cibtree.check_node(root, node)
+    _refuse_online(env, node, "clear the state of")
+    ids = sorted({e.get("id", "") for state in root.iterfind("status/node_state")
+                  if state.get("uname") == node for e in state.iter("lrm_resource")})
+    for lid in ids:
+        env.cleanup(lid, node)
+    attrs = sorted(_transient(ET.fromstring(env.read()), node))
+    for name in attrs:
+        env.set_transient(node, name, None)
+    return done("state-cleared", f"{node}: state cleared ({len(ids)} resource histories, "
+                f"{len(attrs)} transient attributes)", node, changed=bool(ids or attrs),
+                data={"node": node, "resources": ids, "attributes": attrs})
+
+
+def _refuse_online(env: CommandEnv, node: str, what: str) -> None:
+    from defib.commands.placement import working_set
+
+    if any(n.uname == node and n.online for n in working_set(env).nodes):
+        raise CommandError(f"{node} is online: cannot {what} a running node (stop it first)",
+                           node, code="node-online")
+
+
+def delete(env: CommandEnv, node: str) -> Result:
+    """Remove ``node`` from the configuration (crm node delete): its entry in the nodes
+    section and the constraints that name it only. Refused while it is online."""
+    root = ET.fromstring(env.read())
+    cibtree.check_node(root, node)
+    _refuse_online(env, node, "delete")
+
+    def change(root: ET.Element) -> list[str]:
+        removed = []
+        nodes = cibtree.section(root, "nodes")
+        for el in nodes.findall("node"):
+            if (el.get("uname") or el.get("id")) == node:
+                nodes.remove(el)
+                removed.append(el.get("id", node))
+        constraints = cibtree.section(root, "constraints")
+        for el in constraints.findall("rsc_location"):
+            if el.get("node") == node:
+                constraints.remove(el)
+                removed.append(el.get("id", ""))
+        return removed
+
+    removed = edit(env, change)
+    return done("node-deleted" if removed else "node-not-configured",
+                f"{node}: " + (f"deleted ({', '.join(removed)})" if removed
+                               else "not in the configuration"), node, *removed,
+                changed=bool(removed), data={"node": node, "removed": removed})

@@ -110,7 +110,9 @@ class LocalAgents:
         self._cache[spec] = result
         return result
 
-    def _load(self, cls: str, provider: str | None, typ: str, spec: str) -> AgentInfo | None:
+    def metadata(self, cls: str, provider: str | None, typ: str) -> ET.Element | None:
+        """The agent's own metadata document (``meta-data`` / ``-o metadata``); None when
+        it is not installed or says nothing readable."""
         path = self._path(cls, provider, typ)
         if path is None or not self.exists(cls, provider, typ) or cls == "lsb":
             return None
@@ -119,8 +121,13 @@ class LocalAgents:
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
                                   env=env, check=False)
-            root = ET.fromstring(proc.stdout)
+            return ET.fromstring(proc.stdout)
         except (OSError, subprocess.TimeoutExpired, ET.ParseError):
+            return None
+
+    def _load(self, cls: str, provider: str | None, typ: str, spec: str) -> AgentInfo | None:
+        root = self.metadata(cls, provider, typ)
+        if root is None:
             return None
         params = root.findall("./parameters/parameter")
         actions = tuple(
