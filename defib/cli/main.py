@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "defib.cli.explain_cmd",
     "defib.cli.history_cmd",
     "defib.cli.ra_cmd",
+    "defib.cli.ticket_cmd",
 ]
 
 

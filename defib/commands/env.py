@@ -79,6 +79,11 @@ class CommandEnv(Protocol):
         file or memory takes the whole document, status included)."""
         ...
 
+    def set_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        """Set (``None``: remove) attributes of ``ticket``'s state in the status section
+        (``granted``, ``standby``, ``last-granted``), as crm_ticket does."""
+        ...
+
     def scheduler_input(self, xml: str) -> str:
         """The CIB as the DC would give it to the scheduler (quorum, DC)."""
         ...
@@ -192,6 +197,29 @@ def set_transient_status(root: ET.Element, node: str, name: str, value: str | No
     raise CommandError(f"node {node} has no status entry to hold transient attributes", node)
 
 
+def set_ticket_status(root: ET.Element, ticket: str, attrs: dict[str, str | None]) -> bool:
+    """What crm_ticket writes, for a CIB without a DC: ``status/tickets/ticket_state``."""
+    status = root.find("status")
+    if status is None:
+        status = ET.SubElement(root, "status")
+    tickets = status.find("tickets")
+    if tickets is None:
+        tickets = ET.SubElement(status, "tickets")
+    state = next((t for t in tickets.findall("ticket_state") if t.get("id") == ticket), None)
+    if state is None:
+        state = ET.SubElement(tickets, "ticket_state", {"id": ticket})
+    changed = False
+    for name, value in attrs.items():
+        if state.get(name) == value:
+            continue
+        if value is None:
+            del state.attrib[name]
+        else:
+            state.set(name, value)
+        changed = True
+    return changed
+
+
 def _history_of(root: ET.Element, lrm_id: str, node: str | None) -> dict[str, str]:
     """node -> the resource's history entry and fail counts there, as text (to compare)."""
     out = {}
@@ -279,6 +307,11 @@ class MemoryEnv:
         set_transient_status(root, node, name, value)
         self.xml = ET.tostring(root, encoding="unicode")
 
+    def set_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        root = ET.fromstring(self.xml)
+        set_ticket_status(root, ticket, attrs)
+        self.xml = ET.tostring(root, encoding="unicode")
+
     def scheduler_input(self, xml: str) -> str:
         return xml
 
@@ -350,6 +383,12 @@ class FileEnv:
     def set_transient(self, node: str, name: str, value: str | None) -> None:
         root = ET.fromstring(self.read())
         if set_transient_status(root, node, name, value):
+            root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
+            self._write(root)
+
+    def set_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        root = ET.fromstring(self.read())
+        if set_ticket_status(root, ticket, attrs):
             root.set("num_updates", str(int(root.get("num_updates", "0")) + 1))
             self._write(root)
 
@@ -431,6 +470,18 @@ class LiveEnv:
         self._until(lambda root: any(
             attrd.get_attrs(state).get(name) == value
             for state in root.iterfind("status/node_state") if state.get("uname") == node))
+
+    def set_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        # The DC is the only writer of the status section: it has to write ticket states.
+        try:
+            self.request("crm_ticket", ticket=ticket, attrs=attrs)
+        except UnsupportedOpError as exc:
+            raise CommandError("this cluster's controller offers no ticket request yet "
+                               "(control op crm_ticket); nothing was done", ticket,
+                               code="no-controller") from exc
+        self._until(lambda root: all(
+            t.get(k) == v for t in root.iterfind("status/tickets/ticket_state")
+            if t.get("id") == ticket for k, v in attrs.items()))
 
     def scheduler_input(self, xml: str) -> str:
         from defib.controller.status import scheduler_input

@@ -5,6 +5,7 @@ agent classes, lists and metadata. On an in-memory CIB with the fake cluster."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,53 @@ def test_agents_classes_list_and_metadata() -> None:
     with pytest.raises(CommandError) as bad:
         ra.listing("ocff")
     assert bad.value.code == "unknown-class"
+
+
+def test_tickets_grant_standby_revoke_move_what_is_bound() -> None:
+    from defib.commands import ticket as t
+    from defib.configure.commands import apply_script
+
+    env = settled_env()
+    assert apply_script(env, "rsc_ticket web-needs-a site-a: web loss-policy=stop", None).ok
+    wait_settled(env, 10)
+    assert where(env, "web") == []  # not granted: bound resources stay stopped
+    assert t.listing(env).data["tickets"] == [{"id": "site-a", "status": "revoked",
+                                               "standby": "false", "last-granted": ""}]
+    granted = t.grant(env, "site-a")
+    assert granted.changed and granted.reports[0].code == "ticket-granted"
+    assert not t.grant(env, "site-a").changed
+    wait_settled(env, 10)
+    assert where(env, "web") == ["node1"]
+    assert [d.code for d in t.dangers(env, "site-a")] == ["ticket-stops-resources"]
+    t.standby(env, "site-a")
+    wait_settled(env, 10)
+    assert where(env, "web") == []
+    t.activate(env, "site-a")
+    wait_settled(env, 10)
+    assert where(env, "web") == ["node1"]
+    t.revoke(env, "site-a")
+    wait_settled(env, 10)
+    assert where(env, "web") == [] and t.dangers(env, "site-a") == []
+    with pytest.raises(CommandError) as typo:
+        t.revoke(env, "site-b")
+    assert typo.value.code == "unknown-id" and "did you mean 'site-a'" in str(typo.value)
+
+
+def test_ticket_revoke_asks_first_on_the_command_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from defib.cli.main import main
+    from defib.commands import ticket as t
+    from defib.configure.commands import apply_script
+
+    env = settled_env()
+    apply_script(env, "rsc_ticket web-needs-a site-a: web", None)
+    t.grant(env, "site-a")
+    wait_settled(env, 10)
+    cib = tmp_path / "cib.xml"
+    cib.write_text(env.xml)
+    assert main(["ticket", "revoke", "site-a", "--file", str(cib)]) == 1
+    out, err = capsys.readouterr()
+    assert "stops resources bound to ticket site-a" in err and "--force" in err
+    assert 'granted="true"' in cib.read_text()
+    assert main(["ticket", "revoke", "site-a", "--file", str(cib), "--force"]) == 0
+    assert 'granted="false"' in cib.read_text()
