@@ -13,6 +13,7 @@ from defib.errors import ClusterError, NotConnectedError
 if TYPE_CHECKING:
     from defib.commands.connection import Connection
     from defib.commands.env import CommandEnv
+    from defib.commands.status import View
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         metavar="SECONDS", help="refresh every SECONDS (default 2) until Ctrl-C")
     parser.add_argument("--brief", action="store_true",
                         help="membership only: nodes, quorum and DC, no resources")
+    parser.add_argument("-r", "--inactive", action="store_true",
+                        help="also list inactive resources (with --group-by-node; the full "
+                             "list shows them anyway)")
+    parser.add_argument("-n", "--group-by-node", action="store_true",
+                        help="resources under the node they run on")
+    parser.add_argument("-A", "--show-node-attributes", action="store_true",
+                        help="node attributes (permanent and transient)")
+    parser.add_argument("-f", "--failcounts", action="store_true",
+                        help="the migration summary for every node, failures or not")
     parser.epilog = ("examples:\n  defib status\n  defib status --watch\n"
                      "  defib status --json | jq .resources")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -111,7 +121,8 @@ def _report(env: CommandEnv, args: argparse.Namespace) -> str:
         if args.xml:
             return crm_mon_xml(None, report)
         return "\n".join(["Cluster Summary:", "  * CIB file (no running cluster)",
-                          instance_line(report), *report.node_mode_lines(), *report.lines()])
+                          instance_line(report), *report.node_mode_lines(),
+                          *report.lines(_view(args))])
     status = env.connection.status()
     if args.brief:
         return json.dumps(status, indent=2) if args.json else render(status)
@@ -123,7 +134,14 @@ def _report(env: CommandEnv, args: argparse.Namespace) -> str:
         return json.dumps({**full_dict(status, report), "fencing": fencing}, indent=2)
     if args.xml:
         return crm_mon_xml(status, report)
-    return "\n".join([full_text(render(status), report), *fencing_lines(fencing, time.time())])
+    return "\n".join([full_text(render(status), report, _view(args)),
+                      *fencing_lines(fencing, time.time())])
+
+
+def _view(args: argparse.Namespace) -> View:
+    from defib.commands.status import View
+
+    return View(args.inactive, args.group_by_node, args.show_node_attributes, args.failcounts)
 
 
 def _run(args: argparse.Namespace) -> int:

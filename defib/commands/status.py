@@ -106,6 +106,17 @@ def _found_running(op: ET.Element) -> bool:
         op.get("rc-code")) in (OcfRc.OK, OcfRc.RUNNING_PROMOTED)
 
 
+@dataclass(frozen=True)
+class View:
+    """crm_mon's display options: -r --inactive, -n --group-by-node,
+    -A --show-node-attributes, -f --failcounts."""
+
+    inactive: bool = False
+    by_node: bool = False
+    node_attributes: bool = False
+    failcounts: bool = False
+
+
 @dataclass
 class ResourceStatus:
     """The resource part of the cluster status, from the CIB."""
@@ -151,6 +162,61 @@ class ResourceStatus:
                 }
         return table
 
+    def _inactive_lines(self) -> list[str]:
+        from defib.simulate.status import StatusView
+
+        view = StatusView(self.ws)
+        stopped = [p for p in self.ws.all_primitives() if not p.running_on and not p.orphan]
+        return [f"  * {view.primitive(p)}" for p in sorted(stopped, key=lambda p: p.id)] \
+            or ["  * No inactive resources"]
+
+    def by_node_lines(self) -> list[str]:
+        """crm_mon --group-by-node: each node with what is active on it."""
+        from defib.simulate.status import StatusView
+
+        view = StatusView(self.ws)
+        out = ["Node List:"]
+        for node in self.ws.nodes:
+            state = ("standby" if node.standby else "online") if node.online else (
+                "UNCLEAN (offline)" if node.unclean else "OFFLINE")
+            if node.maintenance:
+                state += " (maintenance)"
+            out.append(f"  * Node {node.uname}: {state}:")
+            for prim in sorted(node.running, key=lambda p: p.id):
+                line = view.primitive(prim).split("\t")
+                out.append(f"    * {line[0]}\t{line[1]}\t {prim.role}"
+                           if len(line) > 1 else f"    * {line[0]}")
+        return out
+
+    def node_attributes(self) -> dict[str, dict[str, str]]:
+        """node -> its attributes (permanent and transient), without the built-in ones."""
+        return {n.uname: {k: v for k, v in sorted(n.attrs.items()) if not k.startswith("#")
+                          and not k.startswith(("fail-count-", "last-failure-"))}
+                for n in self.ws.nodes}
+
+    def node_attribute_lines(self) -> list[str]:
+        """crm_mon --show-node-attributes."""
+        out = ["", "Node Attributes:"]
+        for node in self.ws.nodes:
+            out.append(f"  * Node: {node.uname} ({node.id}):")
+            out += [f"    * {k:<32}: {v}" for k, v in self.node_attributes()[node.uname].items()]
+        return out
+
+    def fail_count_lines(self, every_node: bool = False) -> list[str]:
+        """crm_mon's Migration Summary (``every_node``: --failcounts lists every node)."""
+        table = self.fail_count_table()
+        if not table and not every_node:
+            return []
+        out = ["", "Migration Summary:"]
+        names = [n.uname for n in self.ws.nodes] if every_node else list(table)
+        for node in names:
+            out.append(f"  * Node: {node}:")
+            for rsc, info in table.get(node, {}).items():
+                out.append(f"    * {rsc}: migration-threshold={info['migration-threshold']}"
+                           f" fail-count={info['fail-count']}"
+                           f" last-failure='{when(info['last-failure'])}'")
+        return out
+
     def tickets(self) -> list[dict[str, str]]:
         names = {el.get("ticket", "") for el in self.root.iter("rsc_ticket") if el.get("ticket")}
         states = {el.get("id", ""): el for el in self.root.iterfind("status/tickets/ticket_state")}
@@ -165,17 +231,17 @@ class ResourceStatus:
                         else ""})
         return out
 
-    def lines(self) -> list[str]:
-        out = ["", *self.resource_lines()]
-        table = self.fail_count_table()
-        if table:
-            out += ["", "Migration Summary:"]
-            for node, per_rsc in table.items():
-                out.append(f"  * Node: {node}:")
-                for rsc, info in per_rsc.items():
-                    out.append(f"    * {rsc}: migration-threshold="
-                               f"{info['migration-threshold']} fail-count={info['fail-count']}"
-                               f" last-failure='{when(info['last-failure'])}'")
+    def lines(self, view: View | None = None) -> list[str]:
+        view = view or View()
+        if view.by_node:
+            out = ["", *self.by_node_lines()]
+            if view.inactive:
+                out += ["", "Inactive Resources:", *self._inactive_lines()]
+        else:
+            out = ["", *self.resource_lines()]
+        if view.node_attributes:
+            out += self.node_attribute_lines()
+        out += self.fail_count_lines(view.failcounts)
         failed = failures(self.root)
         if failed:
             out += ["", "Failed Resource Actions:", *(f.line() for f in failed)]
@@ -204,6 +270,7 @@ class ResourceStatus:
     def to_dict(self) -> dict[str, Any]:
         return {
             "cib_nodes": self.nodes(),
+            "node_attributes": self.node_attributes(),
             "resources": self.resources(),
             "fail_counts": self.fail_count_table(),
             "failures": [f.__dict__ | {"exitstatus": f.rc_text, "status_text": f.status_text}
@@ -347,16 +414,22 @@ def _ancestors(rsc: Rsc) -> list[Rsc]:
     return out
 
 
-def full_text(header: str, report: ResourceStatus) -> str:
+def full_text(header: str, report: ResourceStatus, view: View | None = None) -> str:
     """The membership header (``defib status``'s, ending with its Node List) completed to
     crm_mon -1's layout: resource count, node modes, resources, fail counts, failures,
-    tickets."""
+    tickets. Grouped by node, the nodes with their resources replace the Node List."""
+    view = view or View()
     lines = header.split("\n")
     for i, line in enumerate(lines):
         if line.endswith(" nodes configured"):
             lines.insert(i + 1, instance_line(report))
             break
-    return "\n".join([*lines, *report.node_mode_lines(), *report.lines()])
+    if view.by_node and "Node List:" in lines:
+        lines = lines[:lines.index("Node List:")]
+        while lines and not lines[-1]:
+            lines.pop()
+        return "\n".join([*lines, *report.lines(view)])
+    return "\n".join([*lines, *report.node_mode_lines(), *report.lines(view)])
 
 
 def full_dict(status: dict[str, Any], report: ResourceStatus) -> dict[str, Any]:

@@ -111,3 +111,32 @@ def test_a_probe_that_found_the_resource_running_is_no_failure() -> None:
     env.xml = ET.tostring(root, encoding="unicode")
     assert "web_last_failure_0" in env.xml
     assert "Failed Resource Actions" not in "\n".join(resource_status(env).lines())
+
+
+def test_crm_mon_display_options() -> None:
+    from defib.commands import node as nodes
+    from defib.commands import resource as r
+    from defib.commands.status import View, full_text
+    from defib.commands.wait import wait_settled
+
+    env = settled_env()
+    nodes.attribute(env, "node1", "rack", "r12")
+    nodes.attribute(env, "node2", "pingd", "100", lifetime="reboot")
+    r.stop(env, "web")
+    wait_settled(env, 10)
+    report = resource_status(env)
+    header = "Cluster Summary:\n  * 2 nodes configured\n\nNode List:\n  * Online: [ node1 node2 ]"
+    text = full_text(header, report, View(inactive=True, by_node=True, node_attributes=True,
+                                          failcounts=True))
+    assert "Online: [" not in text  # the nodes with their resources replace the Node List
+    assert "Node List:\n  * Node node1: online:\n    * db\t(ocf:heartbeat:Stateful):\t " \
+           "Unpromoted\n    * ping\t(ocf:heartbeat:Dummy):\t Started\n  * Node node2: online:" \
+           in text
+    assert "Inactive Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Stopped (disabled)" in text
+    assert "Node Attributes:\n  * Node: node1 (1):\n    * rack" in text
+    assert "    * pingd                           : 100" in text
+    assert "Migration Summary:\n  * Node: node1:\n  * Node: node2:" in text
+    plain = full_text(header, report)
+    assert "Online: [ node1 node2 ]" in plain and "Migration Summary" not in plain
+    assert report.to_dict()["node_attributes"] == {"node1": {"rack": "r12"},
+                                                   "node2": {"pingd": "100"}}
