@@ -89,6 +89,12 @@ def chosen_parser(parser: argparse.ArgumentParser,
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:2] == ["completion", "names"] and len(words) == 3:
+        # Asked on every TAB: answered without building the whole parser.
+        from defib.cli.completion_cmd import print_names
+
+        return print_names(words[2])
     try:
         return _run(argv)
     except BrokenPipeError:

@@ -94,3 +94,59 @@ def test_node_and_property_on_a_file(cib: Path, capsys: pytest.CaptureFixture[st
     assert out.strip() == "resource grp is running on: node2"
     code, out, _ = run(capsys, "resource", "failcount", "web")
     assert "name=fail-count-web  value=0" in out
+
+
+def _complete_in_bash(script: str, line: str, env: dict[str, str]) -> list[str]:
+    """What bash offers for ``line`` (the word being completed is its last, maybe empty)."""
+    import shlex
+    import subprocess
+    import sys
+
+    words = line.split(" ")
+    # The script calls ``defib``: this checkout's, through a function.
+    defib = f'defib() {{ {shlex.quote(sys.executable)} -m defib.cli.main "$@"; }}\n'
+    array = " ".join(shlex.quote(w) for w in words)
+    check = subprocess.run(["bash", "-c", defib + script + f"\nCOMP_WORDS=({array}); "
+                            f"COMP_CWORD={len(words) - 1}; _defib; "
+                            'printf "%s\\n" "${COMPREPLY[@]}"'],
+                           capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert check.returncode == 0, check.stderr
+    return check.stdout.split()
+
+
+def test_completion_of_resource_node_agent_and_ticket_names(
+        cib: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    code, script, _ = run(capsys, "completion", "bash")
+    assert code == 0
+    env = {**os.environ, "CIB_file": str(cib)}
+    assert _complete_in_bash(script, "defib resource move ", env) == [
+        "cl", "db", "fs", "grp", "ip", "ms", "ping", "web"]
+    assert _complete_in_bash(script, "defib resource move web n", env) == ["node1", "node2"]
+    assert _complete_in_bash(script, "defib resource ban --node ", env) == ["node1", "node2"]
+    assert _complete_in_bash(script, "defib node standby node", env) == ["node1", "node2"]
+    assert "ocf:heartbeat:Dummy" in _complete_in_bash(script, "defib ra info ocf:heartbeat:D",
+                                                      env)
+    assert _complete_in_bash(script, "defib resource mo", env) == ["move"]
+    assert "--json" in _complete_in_bash(script, "defib resource move web node1 --j", env)
+    # No CIB anywhere: names are simply not offered (no error in the prompt).
+    env_none = {**env, "CIB_file": str(cib.parent / "none.xml")}
+    assert _complete_in_bash(script, "defib resource move ", env_none) == []
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_scripts(shell: str, capsys: pytest.CaptureFixture[str],
+                              tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    code, script, _ = run(capsys, "completion", shell)
+    assert code == 0 and "completion names" in script and "resource move" in script
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} not installed: script generated, not run")
+    path = tmp_path / f"defib.{shell}"
+    path.write_text(script)
+    check = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True,
+                           check=False, timeout=60)
+    assert check.returncode == 0, check.stderr
