@@ -61,7 +61,7 @@ def add_cib_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dir", type=Path, default=None,
                    help="cluster directory of the running cluster "
                         "(default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    p.add_argument("--node", dest="node_name",
+    p.add_argument("--node", dest="node_name", metavar="NODE",
                    help="talk to this node (default: the first that answers)")
     p.add_argument("--json", action="store_true",
                    help="print the result (reports and data) as JSON")

@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("status", help="nodes, quorum, DC and resources (crm_mon -1)")
     parser.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
-    parser.add_argument("--node", dest="node_name",
+    parser.add_argument("--node", dest="node_name", metavar="NODE",
                         help="ask this node (default: the first that answers)")
     parser.add_argument("--file", metavar="CIB_FILE",
                         help="the status a CIB file records (as crm_mon with CIB_file)")

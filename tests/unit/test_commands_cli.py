@@ -150,3 +150,51 @@ def test_zsh_and_fish_scripts(shell: str, capsys: pytest.CaptureFixture[str],
     check = subprocess.run([shell, "-n", str(path)], capture_output=True, text=True,
                            check=False, timeout=60)
     assert check.returncode == 0, check.stderr
+    if shell == "fish":
+        # Completion as fish offers it, with this checkout's defib first on PATH.
+        import os
+        import sys
+
+        bindir = tmp_path / "bin"
+        bindir.mkdir()
+        (bindir / "defib").write_text(f'#!/bin/sh\nexec {sys.executable} -m defib.cli.main '
+                                      '"$@"\n')
+        (bindir / "defib").chmod(0o755)
+        cib = tmp_path / "cib.xml"
+        from tests.unit.test_commands import settled_env
+
+        cib.write_text(settled_env().xml)
+        env = {**os.environ, "CIB_file": str(cib), "PATH": f"{bindir}:{os.environ['PATH']}"}
+        offered = subprocess.run(
+            ["fish", "-c", f"source {path}; complete -C 'defib resource move web n'; "
+                           "echo ---; complete -C 'defib reso'"],
+            capture_output=True, text=True, check=False, timeout=60, env=env)
+        assert offered.stdout.split() == ["node1", "node2", "---", "resource"], offered
+
+
+def test_man_pages_from_the_parser(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """defib(1) and a page per command, each naming every action of its command; man
+    renders each without a warning."""
+    import shutil
+    import subprocess
+
+    code, out, _ = run(capsys, "man", "--write", str(tmp_path / "man1"))
+    assert code == 0
+    top = _actions(build_parser())
+    pages = sorted(p.name for p in (tmp_path / "man1").iterdir())
+    assert pages == sorted(["defib.1", *(f"defib-{c}.1" for c in top)])
+    for command, parser in top.items():
+        text = (tmp_path / "man1" / f"defib-{command}.1").read_text()
+        assert text.startswith(".TH DEFIB\\-") and ".SH SYNOPSIS" in text
+        for action in _actions(parser):
+            assert f"\\fBdefib {command} {action}" in text.replace("\\-", "-"), (command, action)
+    if shutil.which("man") is None:
+        pytest.skip("man not installed: pages generated, not rendered")
+    for page in pages:
+        shown = subprocess.run(["man", "--warnings", "-l", str(tmp_path / "man1" / page)],
+                               capture_output=True, text=True, check=False, timeout=60,
+                               env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin"})
+        assert shown.returncode == 0 and not shown.stderr, (page, shown.stderr)
+        assert "NAME" in shown.stdout and "SYNOPSIS" in shown.stdout
+    code, _, err = run(capsys, "man", "resourse")
+    assert code == 1 and "did you mean 'resource'" in err
