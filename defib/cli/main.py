@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "defib.cli.history_cmd",
     "defib.cli.ra_cmd",
     "defib.cli.ticket_cmd",
+    "defib.cli.attribute_cmd",
     "defib.cli.man_cmd",
 ]
 

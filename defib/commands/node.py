@@ -26,7 +26,7 @@ def _check_lifetime(lifetime: str) -> None:
                            lifetime)
 
 
-def _transient(root: ET.Element, node: str) -> dict[str, str]:
+def transient_attributes(root: ET.Element, node: str) -> dict[str, str]:
     from defib.attrd.store import get_attrs
 
     for state in root.iterfind("status/node_state"):
@@ -41,7 +41,7 @@ def _set(env: CommandEnv, node: str, tag: str, name: str, value: str | None,
     if lifetime == "reboot":
         root = ET.fromstring(env.read())
         cibtree.check_node(root, node)
-        if _transient(root, node).get(name) == value:
+        if transient_attributes(root, node).get(name) == value:
             return False
         env.set_transient(node, name, value)
         return True
@@ -66,7 +66,7 @@ def standby(env: CommandEnv, node: str, on: bool = True, lifetime: str = "foreve
 
 def online(env: CommandEnv, node: str, lifetime: str = "forever") -> Result:
     out = standby(env, node, False, lifetime)
-    transient = _transient(ET.fromstring(env.read()), node).get("standby", "off")
+    transient = transient_attributes(ET.fromstring(env.read()), node).get("standby", "off")
     if lifetime == "forever" and ON_OFF.get(transient.lower()) == "on":
         # A transient standby would keep the node in standby: online means online.
         env.set_transient(node, "standby", None)
@@ -101,7 +101,7 @@ def _nv_command(env: CommandEnv, node: str, tag: str, what: str, name: str | Non
         root = ET.fromstring(env.read())
         if lifetime == "reboot":
             cibtree.check_node(root, node)
-            return _transient(root, node)
+            return transient_attributes(root, node)
         return cibtree.all_nv(cibtree.node_element(root, node), tag)
 
     if name is None:
@@ -179,7 +179,7 @@ def clearstate(env: CommandEnv, node: str) -> Result:
                   if state.get("uname") == node for e in state.iter("lrm_resource")})
     for lid in ids:
         env.cleanup(lid, node)
-    attrs = sorted(_transient(ET.fromstring(env.read()), node))
+    attrs = sorted(transient_attributes(ET.fromstring(env.read()), node))
     for name in attrs:
         env.set_transient(node, name, None)
     return done("state-cleared", f"{node}: state cleared ({len(ids)} resource histories, "

@@ -184,3 +184,35 @@ def test_ticket_revoke_asks_first_on_the_command_line(
     assert 'granted="true"' in cib.read_text()
     assert main(["ticket", "revoke", "site-a", "--file", str(cib), "--force"]) == 0
     assert 'granted="false"' in cib.read_text()
+
+
+def test_crm_attribute_scopes_query_update_delete(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from defib.cli.main import main
+    from defib.commands.attribute import EXIT_NOSUCH
+    from defib.commands.attribute import attribute as crm_attribute
+
+    env = settled_env()
+    shown = crm_attribute(env, "stonith-enabled")
+    assert shown.output == "scope=crm_config  name=stonith-enabled value=false"
+    assert crm_attribute(env, "rack", node="node1", value="r12").changed
+    assert crm_attribute(env, "rack", node="node1", quiet=True).output == "r12"
+    assert crm_attribute(env, "pingd", node="node2", value="5", lifetime="reboot").changed
+    assert crm_attribute(env, "pingd", "status", "node2").data["value"] == "5"
+    assert crm_attribute(env, "cpu", node="node1", value="8", utilization=True).changed
+    assert crm_attribute(env, "cpu", node="node1", utilization=True).data["value"] == "8"
+    assert crm_attribute(env, "rack", node="node1", delete=True).changed
+    with pytest.raises(CommandError) as unset:
+        crm_attribute(env, "rack", node="node1")
+    assert unset.value.code == "attribute-not-set"
+    assert crm_attribute(env, "rack", node="node1", default="none").data["value"] == "none"
+    with pytest.raises(CommandError) as no_node:
+        crm_attribute(env, "rack", "nodes")
+    assert no_node.value.code == "usage"
+    cib = tmp_path / "cib.xml"
+    cib.write_text(env.xml)
+    assert main(["attribute", "-n", "no-quorum-policy", "-G", "--file", str(cib)]) == EXIT_NOSUCH
+    assert main(["attribute", "-n", "no-quorum-policy", "-v", "freeze", "--file", str(cib)]) == 0
+    capsys.readouterr()
+    assert main(["attribute", "-n", "no-quorum-policy", "-q", "--file", str(cib)]) == 0
+    assert capsys.readouterr().out == "freeze\n"
