@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from defib.cli.common import emit, env_from_args
+from defib.cli.common import confirmed, emit, env_from_args
 from defib.cli.configure_cmd import add_cib_option, report
-from defib.cli.confirm import add_force, confirm
+from defib.cli.confirm import add_force
 
 EXAMPLES = """examples:
   defib cib import --file cib.xml pacemaker-cib.xml
@@ -56,8 +56,8 @@ def _import(args: argparse.Namespace) -> int:
     if not prepared.ok:
         return report(args, Result(prepared.reports))
     found = dangers(prepared.before, prepared.after, live=env.live, replacing=True)
-    if found and not confirm(found, preview(prepared.before, prepared.after), args.force,
-                             "Replace the configuration"):
+    if not confirmed(args, found, preview(prepared.before, prepared.after),
+                     "Replace the configuration"):
         return 1
     return report(args, commit_import(env, prepared))
 

@@ -134,12 +134,27 @@ def action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, 
         env = env_from_args(args)
         if check is not None:
             found, change = check(args, env)
-            if found and not confirm(found, change, args.force, f"{name.capitalize()}"):
+            if not confirmed(args, found, change, f"{name.capitalize()}"):
                 return 1
         return finish(args, env, func(args, env))
 
     p.set_defaults(func=run, parser=p)
     return p
+
+
+def confirmed(args: argparse.Namespace, found: list[Danger], change: str,
+              question: str) -> bool:
+    """Ask about ``found`` (or need ``--force``); a refusal with ``--json`` is also a JSON
+    result: the dangers as warnings and an error ``confirmation-needed``."""
+    if not found or confirm(found, change, bool(getattr(args, "force", False)), question):
+        return True
+    if getattr(args, "json", False):
+        from defib.commands.report import error, warning
+
+        emit(Result((*(warning(d.code, d.message, *d.ids) for d in found),
+                     error("confirmation-needed", "not done: this needs confirmation "
+                           "(--force)"))), True)
+    return False
 
 
 def trial(func: Command) -> Check:

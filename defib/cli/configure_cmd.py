@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from defib.cli.common import emit, env_from_args
-from defib.cli.confirm import add_force, confirm
+from defib.cli.common import confirmed, emit, env_from_args
+from defib.cli.confirm import add_force
 from defib.commands.env import CommandEnv, MemoryEnv
 from defib.commands.result import Result
 from defib.configure import commands
@@ -91,8 +91,7 @@ def guarded(env: CommandEnv, args: argparse.Namespace,
     from defib.commands.danger import dangers, preview
 
     found = dangers(before, trial_env.xml, live=env.live)
-    if found and not confirm(found, preview(before, trial_env.xml),
-                             getattr(args, "force", False), "Apply this change"):
+    if not confirmed(args, found, preview(before, trial_env.xml), "Apply this change"):
         return 1
     return report(args, change(env))
 

@@ -239,6 +239,40 @@ def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
     assert out.count("Cluster Summary:") >= 2 and out.count("Full List of Resources:") >= 2
 
 
+def test_library_commands_answer_as_data_on_a_live_cluster(cluster: Path) -> None:
+    """The crm_resource / crm node / crm_attribute commands through the one connection to
+    the running cluster, read as JSON (codes and data, no text matching)."""
+    def data(*args: str, check: bool = True) -> dict[str, object]:
+        return dict(json.loads(defib(cluster, *args, "--json", check=check).stdout))
+
+    where = running_on(cluster, "web")
+    why = data("resource", "why", "web")
+    assert why["running_on"] == where and why["reasons"] == [  # type: ignore[index]
+        {"code": "running", "severity": "info", "ids": ["web", *where],
+         "message": f"Resource web is running on host {where[0]}"}]
+    listed = data("resource", "list")
+    assert [r["id"] for r in listed["resources"]] == ["web", "site"]  # type: ignore[attr-defined]
+    ops = data("resource", "operations", "web")["operations"]
+    assert any(o["operation"] == "web_start_0" and o["node"] == where[0] and o["rc"] == "0"
+               for o in ops)  # type: ignore[attr-defined]
+    assert data("resource", "param", "web", "fake", "x", "--wait")["changed"] is True
+    assert data("resource", "param", "web", "fake")["value"] == "x"
+    assert running_on(cluster, "web") == where  # a reloadable parameter: reloaded in place
+    nodes = data("node", "list")["nodes"]
+    assert [(n["name"], n["online"]) for n in nodes] == [  # type: ignore[attr-defined]
+        ("node1", True), ("node2", True)]
+    defib(cluster, "attribute", "-N", "node1", "-n", "probe-me", "-v", "3", "-l", "reboot")
+    assert defib(cluster, "attribute", "-N", "node1", "-n", "probe-me", "-l", "reboot", "-G",
+                 "-q").stdout == "3\n"
+    by_node = defib(cluster, "status", "-n", "-A", "-f").stdout
+    assert f"  * Node {where[0]}: online:\n    * web\t" in by_node and "probe-me" in by_node
+    # Tickets need a controller request a running cluster does not offer yet: refused by its
+    # code, and nothing changes.
+    refused = data("ticket", "grant", "site-a", check=False)
+    assert refused["ok"] is False
+    assert [r["code"] for r in refused["reports"]] == ["no-controller"]  # type: ignore[attr-defined]
+
+
 def test_fence_a_node_last(cluster: Path) -> None:
     """Runs last: node2 is powered off (fence_defib_local) and stays down."""
     bad = defib(cluster, "node", "fence", "node9", check=False)

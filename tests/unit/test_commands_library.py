@@ -181,3 +181,18 @@ def test_argument_errors_with_json_are_data_too(cib: Path,
         out, err = capsys.readouterr()
         (report,) = json.loads(out)["reports"]
         assert exited.value.code == 2 and report["code"] == "usage" and "usage:" in err
+
+
+def test_a_refusal_for_want_of_confirmation_is_data_too(
+        cib: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = cib.read_text()
+    for argv in (["resource", "stop", "web"], ["configure", "erase"],
+                 ["configure", "delete", "web"]):
+        assert main([*argv, "--file", str(cib), "--json"]) == 1
+        out, err = capsys.readouterr()
+        codes = [r["code"] for r in json.loads(out)["reports"]]
+        assert codes[-1] == "confirmation-needed" and len(codes) >= 2, argv
+        assert "--force" in err
+    assert cib.read_text() == before
+    assert main(["resource", "stop", "web", "--file", str(cib), "--json", "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] is True
