@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from defib.cli.cluster_cmd import default_dir
 from defib.cli.confirm import add_force, confirm
@@ -113,6 +114,22 @@ def finish(args: argparse.Namespace, env: CommandEnv, result: Result) -> int:
                      None if as_json else progress)
     sys.stdout.flush()
     return code
+
+
+class Library:
+    """A library module whose functions are imported when first called: ``defib --help`` and
+    every command's parsing need not load the scheduler that the commands use."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            import importlib
+
+            return getattr(importlib.import_module(self._module), name)(*args, **kwargs)
+
+        return call
 
 
 # What is dangerous about an action, and the change it makes (a diff, may be empty).

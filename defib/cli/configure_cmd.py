@@ -12,14 +12,19 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from defib.cli.common import confirmed, emit, env_from_args
+from defib.cli.common import Library, confirmed, emit, env_from_args
 from defib.cli.confirm import add_force
 from defib.commands.env import CommandEnv, MemoryEnv
 from defib.commands.result import Result
-from defib.configure import commands
-from defib.configure.agents import AgentCatalog
 from defib.errors import CibConflictError
+
+if TYPE_CHECKING:
+    from defib.configure.agents import AgentCatalog
+
+# Loaded when a configure command runs, not when the command line is parsed.
+commands = Library("defib.configure.commands")
 
 EXAMPLES = """examples:
   defib configure --file cib.xml primitive ip1 ocf:heartbeat:IPaddr2 params ip=198.18.0.10

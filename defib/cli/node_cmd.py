@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import xml.etree.ElementTree as ET
 
-from defib.cli.common import Formatter, action, add_top_options
+from defib.cli.common import Formatter, Library, action, add_top_options
 from defib.cli.resource_cmd import SuggestingSubParsers, add_name_value, name_to_delete
 from defib.commands.danger import Danger
 from defib.commands.env import CommandEnv
@@ -22,7 +22,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from defib.commands import node as n
+    n = Library("defib.commands.node")
 
     parser = subparsers.add_parser(
         "node", help="standby, online, maintenance, attributes, utilization, fence",

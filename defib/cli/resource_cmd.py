@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from defib.cli.common import Formatter, action, add_top_options, progress, trial
+from defib.cli.common import Formatter, Library, action, add_top_options, progress, trial
 from defib.commands.env import CommandEnv
 from defib.commands.result import Result
 
@@ -25,7 +25,7 @@ EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from defib.commands import resource as r
+    r = Library("defib.commands.resource")
 
     parser = subparsers.add_parser(
         "resource", help="start, stop, move, ban, clean up ... resources",
@@ -121,7 +121,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _more_actions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from defib.commands import rsc_info as ri
+    ri = Library("defib.commands.rsc_info")
 
     for kind, what in (("param", "instance attributes (agent parameters)"),
                        ("meta", "meta attributes"), ("utilization", "utilization values")):

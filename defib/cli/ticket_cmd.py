@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from defib.cli.common import Formatter, action, add_top_options
+from defib.cli.common import Formatter, Library, action, add_top_options
 from defib.commands.danger import Danger
 from defib.commands.env import CommandEnv
 from defib.commands.result import Result
@@ -20,7 +20,7 @@ EXAMPLES = """examples:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from defib.cli.resource_cmd import SuggestingSubParsers
-    from defib.commands import ticket as t
+    t = Library("defib.commands.ticket")
 
     parser = subparsers.add_parser(
         "ticket", help="grant, revoke, standby, activate tickets (crm_ticket)",
