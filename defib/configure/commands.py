@@ -223,9 +223,11 @@ def _script_command(doc: CibDoc, st: Statement, notes: list[str],
             if words[1:2] == ["xml"]:
                 return to_xml(doc.root)
             return render(doc.conf, words[1:] or None)
-    except (DefibError, OSError) as exc:
-        problems.append(Problem("command", str(exc), st.tokens[0].location,
-                                ident=getattr(exc, "ident", None)))
+    except DefibError as exc:
+        problems.append(Problem(exc.code, str(exc), st.tokens[0].location, ident=exc.ident))
+    except OSError as exc:
+        problems.append(Problem("file", f"{exc.strerror or exc}: {exc.filename}",
+                                st.tokens[0].location, ident=exc.filename))
     return ""
 
 
