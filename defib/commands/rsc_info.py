@@ -49,6 +49,8 @@ def attribute(env: CommandEnv, rsc: str, kind: str, name: str | None = None,
         # Where crm_resource puts meta attributes (the clone for a clone's child), and what
         # it removes below so that the new value is in effect.
         return set_meta(env, rsc, name, None if delete else value)
+    if kind == "param" and not delete:
+        _check_parameter(element, name)
     if kind == "utilization" and value is not None and not value.lstrip("-").isdigit():
         raise CommandError(f"invalid utilization {name}={value!r}: an integer is needed",
                            name, code="invalid-value")
@@ -65,6 +67,26 @@ def attribute(env: CommandEnv, rsc: str, kind: str, name: str | None = None,
                     data={"resource": rsc, "name": name})
     return done(f"{kind}-set", f"{rsc}: {name}={value}" + ("" if changed else " (unchanged)"),
                 rsc, changed=changed, data={"resource": rsc, "name": name, "value": value})
+
+
+def _check_parameter(element: ET.Element, name: str) -> None:
+    """A parameter the resource's agent does not take is a typo (when the agent's metadata
+    is at hand: an agent not installed here is not judged)."""
+    from defib.configure.agents import LocalAgents
+    from defib.configure.syntax import suggest
+    from defib.configure.validate import IMPLICIT_PARAMS
+
+    if element.tag != "primitive" or element.get("template"):
+        return
+    info = LocalAgents().info(element.get("class", ""), element.get("provider"),
+                              element.get("type", ""))
+    if info is None or not info.parameters or name in info.parameters \
+            or name in IMPLICIT_PARAMS:
+        return
+    hint = suggest(name, list(info.parameters))
+    raise CommandError(f"{info.spec} has no parameter {name!r}"
+                       + (f" (did you mean {hint!r}?)" if hint else ""), name,
+                       code="unknown-parameter")
 
 
 def listing(env: CommandEnv) -> Result:

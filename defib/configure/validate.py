@@ -15,7 +15,7 @@ from defib.configure.report import Location, Problem, Severity, errors
 from defib.configure.syntax import suggest
 
 # Parameters every agent accepts although metadata does not list them.
-_IMPLICIT_PARAMS = {"OCF_CHECK_LEVEL", "pcmk_host_list", "pcmk_host_map", "pcmk_host_check",
+IMPLICIT_PARAMS = {"OCF_CHECK_LEVEL", "pcmk_host_list", "pcmk_host_map", "pcmk_host_check",
                     "pcmk_delay_max", "pcmk_delay_base", "pcmk_reboot_action",
                     "pcmk_monitor_timeout", "pcmk_off_action", "priority"}
 # Fence agent parameters that the fencer sets for each request, never the administrator.
@@ -44,7 +44,7 @@ def check_agent(p: Parsed, agents: AgentCatalog) -> list[Problem]:
         for nv in ia.findall("nvpair"):
             name = nv.get("name", "")
             given.add(name)
-            if name in info.parameters or name in _IMPLICIT_PARAMS or not name:
+            if name in info.parameters or name in IMPLICIT_PARAMS or not name:
                 continue
             problems.append(Problem(
                 "unknown-parameter", f"{info.spec} has no parameter {name!r}",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -298,6 +299,25 @@ CLI_TYPOS = [
     ("property no-quorum-policy stpo", "did you mean 'stop'"),
     ("property stonith-timeout 6o", "expected a time"),
     ("property --delete stonith-enabeld", "did you mean 'stonith-enabled'"),
+    ("resource meta db target-role Strated", "did you mean 'Started'"),
+    ("resource meta db is-managd false", "did you mean 'is-managed'"),
+    ("resource meta db resource-stickiness lots", "expected a score"),
+    ("resource meta dbb target-role Stopped", "did you mean 'db'"),
+    ("resource param db stat /tmp/x", "did you mean 'state'"),
+    ("resource param dbb state /tmp/x", "did you mean 'db'"),
+    ("resource utilization db cpu two", "an integer is needed"),
+    ("resource utilization dbb cpu 2", "did you mean 'db'"),
+    ("resource refresh dbb", "did you mean 'db'"),
+    ("resource why dbb", "did you mean 'db'"),
+    ("resource operations dbb", "did you mean 'db'"),
+    ("node delete nod1", "did you mean 'node1'"),
+    ("node clearstate nod2", "did you mean 'node2'"),
+    ("ticket revoke tikcet", "no ticket 'tikcet'"),
+    ("ticket grant 'bad name'", "invalid ticket name"),
+    ("attribute -n stonith-enabeld -v false", "did you mean 'stonith-enabled'"),
+    ("attribute -n no-quorum-policy -v stpo", "did you mean 'stop'"),
+    ("attribute -N nod1 -n rack -v r1", "did you mean 'node1'"),
+    ("attribute -N node1 -n cpu -v two -z", "an integer is needed"),
 ]
 
 
@@ -305,7 +325,7 @@ CLI_TYPOS = [
 def test_resource_node_property_commands_refuse_typos(base_cib: Path, command: str,
                                                       message: str) -> None:
     original = base_cib.read_bytes()
-    words = command.split()
+    words = shlex.split(command)
     code, err = _cli(words[0], "--file", str(base_cib), *words[1:]) if words[0] != "property" \
         else _cli(*words, "--file", str(base_cib))
     assert code != 0
