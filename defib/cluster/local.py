@@ -212,7 +212,7 @@ def start(directory: Path, names: list[str] | None = None, wait: float = 15.0,
                 if gone:
                     log_tail = (directory / one.name / "daemon.log").read_text()[-2000:]
                     raise ClusterError(f"{one.name} exited at start:\n{log_tail}",
-                                       one.name) from exc
+                                       one.name, code="exited-at-start") from exc
                 if time.monotonic() > deadline:
                     raise ClusterError(f"{one.name} did not answer within {wait}s",
                                        one.name) from exc

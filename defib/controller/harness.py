@@ -190,7 +190,7 @@ class ResourceCluster:
         try:
             self.cluster.start([name])
         except ClusterError as exc:
-            if "exited at start" not in str(exc):
+            if exc.code != "exited-at-start":
                 raise
             # local.start checks /proc/PID/cmdline right after spawning, and can read the
             # launcher's own command line there before the exec shows: it then reports a
