@@ -140,3 +140,15 @@ def test_crm_mon_display_options() -> None:
     assert "Online: [ node1 node2 ]" in plain and "Migration Summary" not in plain
     assert report.to_dict()["node_attributes"] == {"node1": {"rack": "r12"},
                                                    "node2": {"pingd": "100"}}
+
+
+def test_cluster_status_is_a_library_command() -> None:
+    from defib.commands.cluster_status import cluster_status
+    from defib.commands.status import View
+
+    env = settled_env()
+    result = cluster_status(env, View(by_node=True))
+    assert result.ok and result.output.startswith("Cluster Summary:\n  * CIB file")
+    assert "  * Node node1: online:\n    * db\t" in result.output
+    assert result.data == resource_status(env).to_dict()
+    assert cluster_status(env, as_xml=True).output.startswith("<pacemaker-result")
