@@ -166,11 +166,10 @@ def confirmed(args: argparse.Namespace, found: list[Danger], change: str,
     if not found or confirm(found, change, bool(getattr(args, "force", False)), question):
         return True
     if getattr(args, "json", False):
-        from defib.commands.report import error, warning
+        from defib.commands.report import error
 
-        emit(Result((*(warning(d.code, d.message, *d.ids) for d in found),
-                     error("confirmation-needed", "not done: this needs confirmation "
-                           "(--force)"))), True)
+        emit(Result((*found, error("confirmation-needed", "not done: this needs "
+                                   "confirmation (--force)"))), True)
     return False
 
 

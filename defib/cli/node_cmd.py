@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from defib.cli.common import Formatter, Library, action, add_top_options
 from defib.cli.resource_cmd import SuggestingSubParsers, add_name_value, name_to_delete
-from defib.commands.danger import Danger
+from defib.commands.danger import Danger, danger
 from defib.commands.env import CommandEnv
 from defib.commands.result import Result
 
@@ -102,7 +102,7 @@ def _fence_danger(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Dange
     cibtree.check_node(ET.fromstring(env.read()), args.node)  # a typo is refused, not asked
     if getattr(args, "confirm", False):
         return [], ""  # --confirm is the administrator's word that it is down: nothing runs
-    return [Danger("fence", f"this fences (reboots) node {args.node}: everything running "
+    return [danger("fence", f"this fences (reboots) node {args.node}: everything running "
                             "there stops at once", (args.node,))], ""
 
 

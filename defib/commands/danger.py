@@ -11,16 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+
+from defib.commands.report import Report
 
 RESOURCE_TAGS = ("primitive", "group", "clone", "master", "bundle")
 
 
-@dataclass(frozen=True)
-class Danger:
-    code: str  # erase, delete-running, stop-running, replace-live, fence
-    message: str
-    ids: tuple[str, ...] = ()
+# A danger is a report like any other: a warning with its code (erase, delete-running,
+# stop-running, replace-live, fence, ticket-stops-resources), its message and ids.
+Danger = Report
+
+
+def danger(code: str, message: str, ids: tuple[str, ...] = ()) -> Danger:
+    return Report(code, message, severity="warning", ids=ids)
 
 
 def running(xml: str) -> dict[str, list[str]]:
@@ -95,19 +98,19 @@ def dangers(before_xml: str, after_xml: str, live: bool = False,
     found: list[Danger] = []
     had = _objects(before.find("configuration"))
     if had and not _objects(after.find("configuration")):
-        found.append(Danger("erase", f"this erases the whole configuration ({had} objects)"))
+        found.append(danger("erase", f"this erases the whole configuration ({had} objects)"))
     elif replacing and live and had:
-        found.append(Danger("replace-live", f"this replaces the running cluster's "
+        found.append(danger("replace-live", f"this replaces the running cluster's "
                                             f"configuration ({had} objects)"))
     active = running(before_xml)
     gone = sorted(i for i in _primitives(before) - _primitives(after) if i in active)
     if gone:
-        found.append(Danger("delete-running", "this deletes running resources: "
+        found.append(danger("delete-running", "this deletes running resources: "
                             + _where(active, gone), tuple(gone)))
     stopped = sorted(i for i in (_stopped(after) - _stopped(before)) & _primitives(after)
                      if i in active)
     if stopped:
-        found.append(Danger("stop-running", "this stops running resources: "
+        found.append(danger("stop-running", "this stops running resources: "
                             + _where(active, stopped), tuple(stopped)))
     return found
 

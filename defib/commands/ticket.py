@@ -7,7 +7,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from defib.commands.cibtree import did_you_mean, find_resource, primitive_ids
-from defib.commands.danger import Danger, running
+from defib.commands.danger import Danger, danger, running
 from defib.commands.env import CommandEnv
 from defib.commands.result import Result, done, shown
 from defib.errors import CommandError, UnknownReferenceError
@@ -87,5 +87,5 @@ def dangers(env: CommandEnv, ticket: str) -> list[Danger]:
             hit.append(rsc)
     if not hit:
         return []
-    return [Danger("ticket-stops-resources", f"this stops resources bound to ticket "
+    return [danger("ticket-stops-resources", f"this stops resources bound to ticket "
                    f"{ticket} that run now: {', '.join(hit)}", tuple(hit))]
