@@ -9,6 +9,7 @@
     │   ├── AuthError               a key file is missing, unsafe, or a packet failed its check
     │   ├── CibConflictError        a CIB change based on a configuration that changed since
     │   ├── NotConnectedError       no daemon answers at the given address
+    │   ├── PermissionDeniedError   the caller's (or CIB_user's) ACLs do not allow it
     │   └── UnsupportedOpError      the daemon does not offer this control request
     ├── AgentError                  a resource or fence agent could not be run at all
     └── CommandError                a command of the command library was refused
@@ -100,6 +101,13 @@ class NotConnectedError(ClusterError):
     """No daemon answers at the given address."""
 
     default_code = "not-connected"
+
+
+class PermissionDeniedError(ClusterError):
+    """The caller's rights (ACLs, or those of the user an administrator acts for) do not
+    allow the request."""
+
+    default_code = "permission-denied"
 
 
 class UnsupportedOpError(ClusterError):

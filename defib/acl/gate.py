@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from defib.acl.identity import Identity
+from defib.acl.identity import Identity, identity_by_name
 from defib.acl.rules import Access, acl_enabled, denied_writes, permissions_for
 from defib.cluster import cibxml
 
@@ -41,7 +41,15 @@ class Gate:
 
     async def serve(self, caller: Identity, request: dict[str, Any], serve: Serve) -> Answer:
         if self.is_admin(caller):
-            return await serve(request)
+            user = request.get("as_user")
+            if not isinstance(user, str) or not user:
+                return await serve(request)
+            # An administrator acting for a user (Pacemaker's CIB_user, a web interface's
+            # logged-in user): that user's rights apply. Only an admin may ask this.
+            caller = identity_by_name(user)
+            request = {k: v for k, v in request.items() if k != "as_user"}
+            if self.is_admin(caller):
+                return await serve(request)
         op = request.get("op")
         copy = self.current()
         root = copy.root

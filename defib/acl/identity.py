@@ -49,6 +49,17 @@ def peer_identity(sock: socket.socket) -> Identity:
     return identity_of(uid, gid, pid, {gid, *extra})
 
 
+def identity_by_name(user: str) -> Identity:
+    """The identity of ``user`` by name (Pacemaker's ``CIB_user``): uid and groups from the
+    user database; a name it does not know is nobody's uid, in no group (ACL entries may
+    still name it)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return Identity(-1, -1, 0, user, frozenset())
+    return identity_of(entry.pw_uid, entry.pw_gid)
+
+
 def identity_of(uid: int, gid: int, pid: int = 0, gids: set[int] | None = None) -> Identity:
     """``gids`` None: the user's groups from the user database."""
     try:

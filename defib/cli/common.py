@@ -32,7 +32,9 @@ def env_from_args(args: argparse.Namespace, create: bool = False) -> CommandEnv:
     if path:
         return open_env(file=path, create=create)
     directory = getattr(args, "dir", None) or default_dir()
-    return open_env(directory=directory, node=getattr(args, "node_name", None))
+    # $CIB_user, as Pacemaker's tools: an administrator acting with that user's rights.
+    return open_env(directory=directory, node=getattr(args, "node_name", None),
+                    user=os.environ.get("CIB_user") or None)
 
 
 def common_options(changes: bool) -> argparse.ArgumentParser:

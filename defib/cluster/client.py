@@ -8,12 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from defib.errors import CibConflictError, ClusterError, NotConnectedError, UnsupportedOpError
+from defib.errors import (
+    CibConflictError,
+    ClusterError,
+    NotConnectedError,
+    PermissionDeniedError,
+    UnsupportedOpError,
+)
 
 # The error kinds a daemon names in its answer that clients tell apart by type.
 _KINDS: dict[str, type[ClusterError]] = {
     CibConflictError.__name__: CibConflictError,
     UnsupportedOpError.__name__: UnsupportedOpError,
+    "PermissionDenied": PermissionDeniedError,
 }
 
 SOCKET_NAME = "control.sock"

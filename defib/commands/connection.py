@@ -20,6 +20,9 @@ class Connection:
     directory: Path
     node: str | None = None
     timeout: float = 10.0
+    # The user the requests are made for (Pacemaker's CIB_user): the daemon applies that
+    # user's ACLs when the caller is an administrator; None: the caller's own rights.
+    user: str | None = None
     _answering: str | None = field(default=None, repr=False)
 
     def nodes(self) -> list[str]:
@@ -45,6 +48,8 @@ class Connection:
         from defib.cluster.client import ControlClient
 
         problems = []
+        if self.user:
+            fields = {**fields, "as_user": self.user}
         for name in self.nodes():
             try:
                 answer = ControlClient.for_node(self.directory, name, self.timeout).request(
@@ -61,6 +66,8 @@ class Connection:
         """``op`` answered by ``node`` itself."""
         from defib.cluster.client import ControlClient
 
+        if self.user:
+            fields = {**fields, "as_user": self.user}
         return ControlClient.for_node(self.directory, node, self.timeout).request(op, **fields)
 
     def request_dc(self, op: str, **fields: Any) -> dict[str, Any]:

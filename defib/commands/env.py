@@ -105,15 +105,18 @@ class CommandEnv(Protocol):
 
 
 def open_env(file: str | Path | None = None, directory: str | Path | None = None,
-             node: str | None = None, create: bool = False) -> CommandEnv:
+             node: str | None = None, create: bool = False,
+             user: str | None = None) -> CommandEnv:
     """The environment commands run in: the CIB file ``file`` (``create``: a missing one
     reads as an empty CIB and is written on the first change), else the running cluster in
-    ``directory`` (through ``node``'s control socket, or any node's)."""
+    ``directory`` (through ``node``'s control socket, or any node's). ``user``: the commands
+    run with that user's rights (ACLs), as Pacemaker's ``CIB_user``; the cluster allows this
+    only to an administrator (a CIB file has no ACL enforcement, as with ``CIB_file``)."""
     if file is not None:
         return FileEnv(Path(file), create=create)
     if directory is None:
         raise NotConnectedError("no CIB: give a CIB file or a cluster directory")
-    return LiveEnv(Path(directory).resolve(), node)
+    return LiveEnv(Path(directory).resolve(), node, user=user)
 
 
 def epoch_of(xml: str) -> tuple[int, int]:
@@ -418,12 +421,13 @@ class LiveEnv:
     directory: Path
     node: str | None = None
     timeout: float = 5.0
+    user: str | None = None
     connection: Connection = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from defib.commands.connection import Connection
 
-        self.connection = Connection(self.directory, self.node, self.timeout)
+        self.connection = Connection(self.directory, self.node, self.timeout, self.user)
 
     @property
     def live(self) -> bool:
