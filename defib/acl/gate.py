@@ -48,6 +48,9 @@ class Gate:
             # logged-in user): that user's rights apply. Only an admin may ask this.
             caller = identity_by_name(user)
             request = {k: v for k, v in request.items() if k != "as_user"}
+            if isinstance(request.get("change"), dict):
+                # The change is that user's (Pacemaker records CIB_user as update-user).
+                request["change"] = {**request["change"], "user": user}
             if self.is_admin(caller):
                 return await serve(request)
         op = request.get("op")
