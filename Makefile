@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-scale bench-events bench-explain fuzz lab conformance conformance-update clean
+.PHONY: demo test lint bench bench-scale bench-events bench-explain bench-whatif fuzz lab conformance conformance-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench-events: $(STAMP)
 # defib explain on every resource of the 603 Pacemaker cases: no error, and what a trace costs.
 bench-explain: $(STAMP)
 	$(VENV)/bin/python -m bench.explain_cases
+
+# What-if options (node fail, tickets, injected and failing operations ...) vs crm_simulate.
+bench-whatif: $(STAMP)
+	$(VENV)/bin/python -m bench.whatif
 
 # 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
 fuzz: $(STAMP)

@@ -21,6 +21,7 @@ import asyncio
 import enum
 import heapq
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,8 +91,14 @@ class GraphExecutor:
     """Executes one transition graph; ``abort()`` stops it from starting anything new."""
 
     def __init__(self, graph: TransitionGraph, handlers: ActionHandlers, limit: int = 0,
-                 name: str = "transition", node_limit: int = 0) -> None:
+                 name: str = "transition", node_limit: int = 0,
+                 after_abort: Callable[[GraphAction], bool] | None = None) -> None:
         self.graph = graph
+        # Pacemaker's rules after a failure, as its simulator shows them (crm_simulate
+        # --op-fail), when given which synapses have the abort's priority (INFINITY: clone
+        # pseudo actions, notifications): only those count a failed input as done, and once
+        # aborted, pseudo actions and those still fire. None: nothing fires after an abort.
+        self.after_abort = after_abort
         self.handlers = handlers
         # 0 means no limit, as the graph's batch-limit does in Pacemaker.
         self.limit = limit if limit > 0 else graph.batch_limit
@@ -142,8 +149,12 @@ class GraphExecutor:
             runs.append(ActionRun(action, outcome))
             if not outcome.ok:
                 self.abort(f"{action.describe()} {outcome.status.value} (rc={outcome.rc})")
-                return
+                if self.after_abort is None:
+                    return
             for n in users.get(action.id, ()):
+                if not outcome.ok and not (self.after_abort
+                                           and self.after_abort(synapses[n].action)):
+                    continue
                 missing[n] -= 1
                 if missing[n] == 0:
                     heapq.heappush(ready if n > cursor else deferred, n)
@@ -163,9 +174,12 @@ class GraphExecutor:
             while True:
                 progressed = False
                 held: list[int] = []
-                while ready and not self.aborted and not full():
+                while ready and not full() and (not self.aborted or self.after_abort):
                     n = heapq.heappop(ready)
                     action = synapses[n].action
+                    if self.aborted and not (action.kind == "pseudo_event" or (
+                            self.after_abort and self.after_abort(action))):
+                        continue  # never runs in this transition
                     if node_full(action):
                         held.append(n)
                         continue

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 
 from defib.graph.build import build_graph
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport
@@ -87,19 +88,37 @@ def action_line(action: GraphAction, known: frozenset[str] = frozenset(),
 
 
 class SimulatedHandlers:
-    """Every action succeeds immediately; the order they ran in is kept."""
+    """Every action succeeds immediately; the order they ran in is kept.
+
+    A subclass may make some fail (``result_of``): their codes go in ``rc_overrides``, what
+    to print after their line in ``notes``, and ``revise`` adds to the revised CIB.
+    """
 
     def __init__(self) -> None:
         self.executed: list[GraphAction] = []
+        self.rc_overrides: dict[int, int] = {}
+        self.notes: dict[int, list[str]] = {}
+        # What may still run once an action failed (see GraphExecutor); None: nothing.
+        self.after_abort: Callable[[GraphAction], bool] | None = None
+
+    def result_of(self, action: GraphAction) -> int:
+        return target_rc(action)
+
+    def revise(self, cib: Cib) -> Cib:
+        return cib
 
     async def execute(self, action: GraphAction) -> ActionOutcome:
         self.executed.append(action)
-        return ActionOutcome.success(target_rc(action))
+        rc = self.result_of(action)
+        if rc != target_rc(action):
+            return ActionOutcome.failure(rc)
+        return ActionOutcome.success(rc)
 
 
-def run_graph(graph: TransitionGraph) -> tuple[GraphReport, list[GraphAction]]:
-    handlers = SimulatedHandlers()
-    report = asyncio.run(GraphExecutor(graph, handlers).run())
+def run_graph(graph: TransitionGraph, handlers: SimulatedHandlers | None = None
+              ) -> tuple[GraphReport, list[GraphAction]]:
+    handlers = handlers or SimulatedHandlers()
+    report = asyncio.run(GraphExecutor(graph, handlers, after_abort=handlers.after_abort).run())
     return report, handlers.executed
 
 
@@ -129,6 +148,8 @@ class Simulation:
     # The status as read, before the scheduler decided anything (it marks resources
     # unmanaged, blocked ... as it goes, which crm_simulate's first status does not show).
     current: WorkingSet | None = None
+    # Lines printed after an executed action's (what-if failures), by action id.
+    notes: dict[int, list[str]] = dataclasses.field(default_factory=dict)
 
     def preamble(self) -> list[str]:
         lines: list[str] = []
@@ -175,7 +196,9 @@ class Simulation:
                                            or active_history(entry))
             return action_line(action, known, entry.id if named and entry else None)
 
-        out += ["Executing Cluster Transition:", *(line(a) for a in self.executed)]
+        out.append("Executing Cluster Transition:")
+        for action in self.executed:
+            out += [line(action), *self.notes.get(action.id, ())]
         if self.original_date is not None:
             out.append(f"Using the original execution date of: "
                        f"{self.original_date:%Y-%m-%d %H:%M:%S}Z")
@@ -189,11 +212,13 @@ class Simulation:
 
 
 def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True,
-             default_now: dt.datetime | None = None) -> Simulation:
+             default_now: dt.datetime | None = None,
+             handlers: SimulatedHandlers | None = None) -> Simulation:
     """Schedule ``cib`` at ``now``; with ``execute``, also run the graph and re-read status.
 
     Without ``now``, the CIB's recorded execution date is used, else ``default_now`` (the
-    caller's clock: crm_simulate uses the current time).
+    caller's clock: crm_simulate uses the current time). ``handlers`` decide each action's
+    result (default: all succeed).
     """
     original = None
     if now is None:
@@ -204,8 +229,9 @@ def simulate(cib: Cib, now: dt.datetime | None = None, execute: bool = True,
     graph = build_graph(transition)
     if not execute:
         return Simulation(cib, now, original, transition, graph, None, [], None, None, current)
-    report, executed = run_graph(graph)
-    revised_cib = apply_results(cib, executed)
+    handlers = handlers or SimulatedHandlers()
+    report, executed = run_graph(graph, handlers)
+    revised_cib = handlers.revise(apply_results(cib, executed, handlers.rc_overrides))
     revised = unpack(revised_cib, now)
     return Simulation(cib, now, original, transition, graph, report, executed, revised_cib,
-                      revised, current)
+                      revised, current, handlers.notes)

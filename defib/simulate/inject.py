@@ -8,7 +8,7 @@ down and wipes its history and attributes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from defib.graph.model import GraphAction
 from defib.model.cib import Cib
@@ -58,8 +58,9 @@ def active_history(lrm: LrmResource) -> bool:
     return last.operation in ("start", "promote", "demote", "migrate_from") and last.rc_code == 0
 
 
-def apply_results(cib: Cib, executed: Iterable[GraphAction]) -> Cib:
-    """The CIB after ``executed`` actions all succeeded."""
+def apply_results(cib: Cib, executed: Iterable[GraphAction],
+                  rcs: Mapping[int, int] | None = None) -> Cib:
+    """The CIB after ``executed`` actions all succeeded (or ended with ``rcs[action id]``)."""
     states = {s.id: s for s in cib.node_states}
     order = [s.id for s in cib.node_states]
     call_id = max((op.call_id for s in cib.node_states for r in s.lrm_resources
@@ -77,7 +78,7 @@ def apply_results(cib: Cib, executed: Iterable[GraphAction]) -> Cib:
             states[node_id] = _fenced(state, action.attrs.get("CRM_meta_stonith_action"))
         elif action.kind == "rsc_op" and action.rsc_id and action.operation not in _NOT_RECORDED:
             call_id += 1
-            states[node_id] = _record(state, action, call_id)
+            states[node_id] = _record(state, action, call_id, (rcs or {}).get(action.id))
     return dataclasses.replace(cib, node_states=tuple(states[i] for i in order))
 
 
@@ -90,32 +91,40 @@ def _fenced(state: NodeState, how: str | None) -> NodeState:
                                expected="down", lrm_resources=(), transient_attributes=())
 
 
-def _record(state: NodeState, action: GraphAction, call_id: int) -> NodeState:
+def _record(state: NodeState, action: GraphAction, call_id: int,
+            rc: int | None = None) -> NodeState:
     rsc_id = action.rsc_id or ""
-    rc = target_rc(action)
-    op_id = (f"{rsc_id}_last_0" if action.interval_ms == 0
-             else f"{rsc_id}_{action.operation}_{action.interval_ms}")
-    key = f"{action.id}:0:{rc}:00000000-0000-0000-0000-defib0000000"
+    expected = target_rc(action)
+    rc = expected if rc is None else rc
+    if rc != expected:
+        # A failure is kept as last_failure (and a one-shot operation's also as last).
+        op_ids = [f"{rsc_id}_last_failure_0"] + (
+            [f"{rsc_id}_last_0"] if action.interval_ms == 0 else [])
+    else:
+        op_ids = [f"{rsc_id}_last_0" if action.interval_ms == 0
+                  else f"{rsc_id}_{action.operation}_{action.interval_ms}"]
+    key = f"{action.id}:0:{expected}:00000000-0000-0000-0000-defib0000000"
     record = OpRecord(
-        id=op_id, operation=action.operation, interval_ms=action.interval_ms, call_id=call_id,
-        rc_code=rc, op_status=0, operation_key=action.operation_key, transition_key=key,
-        transition_magic=f"0:{rc};{key}", on_node=action.node_uname,
+        id=op_ids[0], operation=action.operation, interval_ms=action.interval_ms,
+        call_id=call_id, rc_code=rc, op_status=0, operation_key=action.operation_key,
+        transition_key=key, transition_magic=f"0:{rc};{key}", on_node=action.node_uname,
         migrate_source=action.attrs.get("CRM_meta_migrate_source"),
         migrate_target=action.attrs.get("CRM_meta_migrate_target"),
     )
     resources = list(state.lrm_resources)
     entry = history_entry(state, action)
+    if entry is not None and entry.id != rsc_id:
+        # Pacemaker names the record after the entry it joins.
+        op_ids = [op_id.replace(rsc_id, entry.id, 1) for op_id in op_ids]
+    records = tuple(dataclasses.replace(record, id=op_id) for op_id in op_ids)
     if entry is not None:
-        if entry.id != rsc_id:  # Pacemaker names the record after the entry it joins
-            op_id = op_id.replace(rsc_id, entry.id, 1)
-            record = dataclasses.replace(record, id=op_id)
         n = resources.index(entry)
-        ops = tuple(op for op in entry.ops if op.id != op_id) + (record,)
+        ops = tuple(op for op in entry.ops if op.id not in op_ids) + records
         resources[n] = dataclasses.replace(entry, ops=ops)
     else:
         resources.append(LrmResource(id=rsc_id, rsc_class=action.rsc_class,
                                      provider=action.rsc_provider, type=action.rsc_type,
-                                     ops=(record,)))
+                                     ops=records))
     return dataclasses.replace(state, lrm_resources=tuple(resources), has_lrm=True)
 
 
