@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "defib.cli.ticket_cmd",
     "defib.cli.attribute_cmd",
     "defib.cli.man_cmd",
+    "defib.cli.sandbox_cmd",
 ]
 
 
@@ -115,8 +116,12 @@ def _silence_stdout() -> None:
 
 
 def _run(argv: list[str] | None) -> int:
+    from defib.sandbox import activate
+
+    # --sandbox NAME may stand anywhere on the line: taken out before parsing.
+    argv, sandbox = activate.strip_option(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser()
-    Parser.json_errors = "--json" in (sys.argv[1:] if argv is None else argv)
+    Parser.json_errors = "--json" in argv
     args, extra = parser.parse_known_args(argv)
     if extra:
         # The sub-command's own usage, not the top-level one.
@@ -130,6 +135,7 @@ def _run(argv: list[str] | None) -> int:
     from defib.errors import DefibError
 
     try:
+        activate.enter(args, sandbox)
         code = int(func(args) or 0)
         sys.stdout.flush()
         return code

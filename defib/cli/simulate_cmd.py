@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from defib.simulate.engine import Simulation
     from defib.simulate.whatif import Injections
 
 EXAMPLES = """examples:
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                      help="show allocation and promotion scores (as assigned; see docs)")
     ops.add_argument("-Q", "--quiet", action="store_true",
                      help="do not print the status (with -G or -s)")
-    _what_if_options(parser.add_argument_group(
+    what_if_options(parser.add_argument_group(
         "synthetic cluster events (what-if)",
         "OPSPEC is ${resource}_${task}_${interval_in_ms}@${node}=${rc}, "
         "e.g. web_monitor_10000@node1=7"))
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_run)
 
 
-def _what_if_options(group: argparse._ArgumentGroup) -> None:
+def what_if_options(group: argparse._ArgumentGroup) -> None:
     def many(short: str, long: str, meta: str, text: str) -> None:
         group.add_argument(short, long, metavar=meta, action="append", default=[], help=text)
 
@@ -139,22 +140,26 @@ def _run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
     if args.save_input:
         _write(args.save_input, result.input_xml)
-    graph_files = [f for f in (args.save_graph, args.svg) if f]
-    for name in graph_files:
-        if name is args.svg or name.lower().endswith(".svg"):
-            from defib.graph.svg import graph_to_svg
-
-            sim = result.simulation
-            # With -S, numbered in the order the simulation ran them.
-            _write(name, graph_to_svg(sim.graph, [a.id for a in sim.executed] or None,
-                                      title=f"Transition graph: {_source_name(args)}"))
-        else:
-            from defib.graph.xml import graph_to_xml
-
-            _write(name, graph_to_xml(result.simulation.graph))
+    write_graphs(result.simulation, args.save_graph, args.svg, _source_name(args))
     if result.lines:
         sys.stdout.write("\n".join(result.lines) + "\n")
     return 0
+
+
+def write_graphs(sim: Simulation, save_graph: str | None, svg: str | None, source: str
+                 ) -> None:
+    """-G FILE (Pacemaker's XML, or SVG by the name) and --svg FILE."""
+    for name in (f for f in (save_graph, svg) if f):
+        if name is svg or name.lower().endswith(".svg"):
+            from defib.graph.svg import graph_to_svg
+
+            # With -S, numbered in the order the simulation ran them.
+            _write(name, graph_to_svg(sim.graph, [a.id for a in sim.executed] or None,
+                                      title=f"Transition graph: {source}"))
+        else:
+            from defib.graph.xml import graph_to_xml
+
+            _write(name, graph_to_xml(sim.graph))
 
 
 def _source_name(args: argparse.Namespace) -> str:
@@ -162,8 +167,10 @@ def _source_name(args: argparse.Namespace) -> str:
         return "the running cluster"
     if args.xml_pipe:
         return "standard input"
-    return str(args.xml_file or os.environ.get("DEFIB_SANDBOX_NAME")
-               or os.environ.get("CIB_file", ""))
+    sandbox = os.environ.get("DEFIB_SANDBOX_ACTIVE")
+    if not args.xml_file and sandbox:
+        return f"sandbox {sandbox}"
+    return str(args.xml_file or os.environ.get("CIB_file", ""))
 
 
 def _write(name: str, text: str | bytes) -> None:

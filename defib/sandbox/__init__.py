@@ -1,0 +1,1 @@
+"""Sandboxes: change a copy of the CIB, simulate it, commit it safely."""
