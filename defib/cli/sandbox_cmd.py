@@ -174,7 +174,8 @@ def _simulate(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read date/time {args.set_datetime!r}")
     clock_now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = run_what_if(box.read(), injections_from(args), now, clock_now, int(time.time()),
-                         run=args.run, execute=not args.run, scores=args.show_scores)
+                         run=args.run, execute=not args.run, scores=args.show_scores,
+                         date_text=args.set_datetime)
     for error in result.errors:
         print(error, file=sys.stderr)
     write_graphs(result.simulation, args.save_graph, args.svg, f"sandbox {box.name}")

@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     clock_now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = run_what_if(text, injections_from(args), now, clock_now, int(time.time()),
                          run=args.run, execute=args.simulate, scores=args.show_scores,
-                         quiet=args.quiet)
+                         quiet=args.quiet, date_text=args.set_datetime)
     for error in result.errors:
         print(error, file=sys.stderr)
     if args.save_input:

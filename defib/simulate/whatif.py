@@ -419,7 +419,8 @@ class WhatIf:
 
 def run_what_if(text: str | bytes, injections: Injections, now: dt.datetime | None,
                 clock_now: dt.datetime, now_ts: int, run: bool = False, execute: bool = True,
-                scores: bool = False, quiet: bool = False) -> WhatIf:
+                scores: bool = False, quiet: bool = False, date_text: str | None = None
+                ) -> WhatIf:
     """crm_simulate's sequence: the current status, the requested modifications, then the
     scheduler's answer for the modified CIB (and with ``execute`` its simulated execution)."""
     original = parse_cib(text)
@@ -453,6 +454,14 @@ def run_what_if(text: str | bytes, injections: Injections, now: dt.datetime | No
                 body.pop()
     else:
         body = ["", *sim.score_lines()] if scores else []
+    if date_text is not None:
+        # crm_simulate says so each time it reads a CIB at the given time: first, after the
+        # modifications, and before the revised status.
+        setting = f"Setting effective cluster time: {date_text}"
+        own_head, head, mods = [setting, *own_head], [setting, *head], [*mods, setting]
+        if "Revised Cluster Status:" in body:
+            at = body.index("Revised Cluster Status:")
+            body = body[:at - 1] + [setting] + body[at - 1:]
     if not injections.modifies_input():
         return WhatIf(sim, own_head + body, errors, input_xml)
     if sim.original_date is not None:  # crm_simulate reads the modified CIB's date again

@@ -137,7 +137,8 @@ def ours(path: Path, options: list[str]) -> str:
     clock = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     result = run_what_if(path.read_bytes(), injections_from(args), now, clock,
                          int(time.time()), run=args.run, execute=args.simulate,
-                         scores=args.show_scores, quiet=args.quiet)
+                         scores=args.show_scores, quiet=args.quiet,
+                         date_text=args.set_datetime)
     return "\n".join(result.lines) + "\n"
 
 

@@ -140,6 +140,7 @@ REFERENCE_OPTIONS = [
     ["-g", "other"], ["-i", "fence_monitor_0@node2=0"], ["-i", "web_monitor_10000@node2=0"],
     ["-F", "web_start_0@node1=1", "-f", "node2"], ["-F", "web_stop_0@node2=1", "-r", "tk"],
     ["-F", "web_monitor_10000@node1=1", "-d", "node2"],
+    ["-t", "2026-01-01 12:00:00"], ["-t", "2026-01-01 12:00:00", "-f", "node2"],
 ]
 
 
