@@ -16,9 +16,10 @@ ENV = "DEFIB_SANDBOX"
 # Set while a command runs in a sandbox (for messages that name it).
 ACTIVE_ENV = "DEFIB_SANDBOX_ACTIVE"
 # Commands that work on a CIB file as well as on the running cluster.
-FILE_COMMANDS = frozenset({"configure", "resource", "node", "property", "simulate", "cib"})
-# Commands that touch no CIB at all.
-NEUTRAL_COMMANDS = frozenset({"completion", "sandbox"})
+FILE_COMMANDS = frozenset({"configure", "resource", "node", "property", "simulate", "cib",
+                           "explain"})
+# Commands that touch no CIB, or only read what the cluster recorded (its history).
+NEUTRAL_COMMANDS = frozenset({"completion", "sandbox", "history", "report"})
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ def test_commands_work_inside_and_leave_the_original_alone(
     assert "db" not in _ids(live)
     code, out, _ = run(capsys, "sandbox", "diff", "try1")
     assert "+primitive db Dummy" in out and "target-role=Stopped" in out
+    code, out, _ = run(capsys, "explain", "db")  # explained from the sandbox's CIB
+    assert code == 0 and "db (ocf:heartbeat:Dummy) is stopped; it will start" in out
 
 
 def test_commands_that_need_the_cluster_are_refused_in_a_sandbox(
