@@ -55,6 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     art = parser.add_argument_group("artifacts")
     art.add_argument("-I", "--save-input", metavar="FILE",
                      help="save the input CIB (after the injected events) to FILE")
+    art.add_argument("-O", "--save-output", metavar="FILE",
+                     help="save the CIB after the simulated transition to FILE (implies -S); "
+                          "simulate it again with -x FILE to see what happens next")
+    ops.add_argument("-X", "--in-place", action="store_true",
+                     help="like -S, and store the resulting CIB back into the -x FILE")
     art.add_argument("-G", "--save-graph", metavar="FILE",
                      help="write the transition graph as Pacemaker's XML to FILE "
                           "(as an SVG picture when FILE ends in .svg)")
@@ -129,6 +134,9 @@ def _run(args: argparse.Namespace) -> int:
         now = parse_datetime(args.set_datetime)
         if now is None:
             raise ConfigError(f"cannot read date/time {args.set_datetime!r}")
+    if args.in_place and not args.xml_file:
+        raise ConfigError("-X (--in-place) needs -x FILE")
+    args.simulate = args.simulate or args.in_place or bool(args.save_output)
     text = read_source(args)
     # Like crm_simulate: with no -t and no recorded execution date, "now" is the clock's
     # (failure-timeout and date rules depend on it); injected results carry the clock's time.
@@ -140,6 +148,9 @@ def _run(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
     if args.save_input:
         _write(args.save_input, result.input_xml)
+    for target in (args.save_output, args.xml_file if args.in_place else None):
+        if target:
+            _write(target, result.output_xml(int(time.time())))
     write_graphs(result.simulation, args.save_graph, args.svg, _source_name(args))
     if result.lines:
         sys.stdout.write("\n".join(result.lines) + "\n")

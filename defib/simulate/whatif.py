@@ -123,16 +123,16 @@ def inject(root: ET.Element, injections: Injections, now_ts: int) -> Injected:
         _set_cluster_option(root, "have-watchdog", injections.watchdog)
     for node in injections.node_up:
         out.lines.append(f"  * Bringing node {node} online")
-        _node_up_down(_node_state(root, node), up=True)
+        _node_up_down(node_state(root, node), up=True)
     for node in injections.node_down:
         out.lines.append(f"  * Taking node {node} offline")
-        state = _node_state(root, node)
+        state = node_state(root, node)
         _node_up_down(state, up=False)
         for child in state.findall("lrm") + state.findall("transient_attributes"):
             state.remove(child)
     for node in injections.node_fail:
         out.lines.append(f"  * Failing node {node}")
-        state = _node_state(root, node)
+        state = node_state(root, node)
         _node_up_down(state, up=True)
         state.set("in_ccm", "false")
     for verb, attr, value, tickets in (
@@ -165,7 +165,7 @@ def _status(root: ET.Element) -> ET.Element:
     return _child(root, "status")
 
 
-def _node_state(root: ET.Element, uname: str) -> ET.Element:
+def node_state(root: ET.Element, uname: str) -> ET.Element:
     """The node's ``node_state`` (by name, else by the id the nodes section gives the name),
     created when there is none."""
     status = _status(root)
@@ -239,7 +239,7 @@ def _inject_op(root: ET.Element, spec: OpSpec, now_ts: int, out: Injected) -> No
     if agent is None:
         out.errors.append(f"Invalid resource name: {spec.resource}")
         return
-    state = _node_state(root, spec.node)
+    state = node_state(root, spec.node)
     lrm = _child(state, "lrm", {"id": state.get("id", spec.node)})
     resources = _child(lrm, "lrm_resources")
     entry = next((e for e in resources.findall("lrm_resource") if e.get("id") == spec.resource),
@@ -247,23 +247,23 @@ def _inject_op(root: ET.Element, spec: OpSpec, now_ts: int, out: Injected) -> No
     if entry is None:
         entry = ET.SubElement(resources, "lrm_resource", {"id": spec.resource, **agent})
     # A call id above every recorded one, so that the injected result is the newest.
-    call_id = 1 + max((_int(op.get("call-id")) for op in entry.findall("lrm_rsc_op")),
+    call_id = 1 + max((to_int(op.get("call-id")) for op in entry.findall("lrm_rsc_op")),
                       default=0)
     add_op_result(entry, spec.resource, spec.task, spec.interval_ms, spec.rc, 0, call_id,
                   now_ts, "Simulated action result", spec.node)
-    if _counts_as_failure(spec.rc, spec.interval_ms):
+    if counts_as_failure(spec.rc, spec.interval_ms):
         out.lines += inject_failcount(state, spec.resource, spec.task, spec.interval_ms,
                                       now_ts)
 
 
-def _int(text: str | None) -> int:
+def to_int(text: str | None) -> int:
     try:
         return int(text or 0)
     except ValueError:
         return 0
 
 
-def _counts_as_failure(rc: int, interval_ms: int) -> bool:
+def counts_as_failure(rc: int, interval_ms: int) -> bool:
     # A successful result is no failure, nor is "not running" found by a probe.
     return rc != 0 and not (rc == 7 and interval_ms == 0)
 
@@ -324,7 +324,7 @@ def inject_failcount(state: ET.Element, rsc: str, task: str, interval_ms: int,
 def _increment(text: str | None) -> str:
     if text is not None and text.strip().upper() in ("INFINITY", "+INFINITY"):
         return "INFINITY"
-    return str(min(_int(text) + 1, 1_000_000))
+    return str(min(to_int(text) + 1, 1_000_000))
 
 
 # -- operations failing during the simulated execution --------------------------------------
@@ -352,7 +352,7 @@ class FailingHandlers(SimulatedHandlers):
         self.failures.append((action, name, rc))
         self.rc_overrides[action.id] = rc
         self.notes[action.id] = [f"Pretending action {action.id} failed with rc={rc}"]
-        if _counts_as_failure(rc, action.interval_ms):
+        if counts_as_failure(rc, action.interval_ms):
             node_id = action.node_id or action.node_uname or ""
             self.notes[action.id] += [
                 f"  * Injecting attribute {attr}-{name}#{action.operation}_"
@@ -389,7 +389,7 @@ class FailingHandlers(SimulatedHandlers):
         """The fail counts of the failures, in the revised CIB's status."""
         states = list(cib.node_states)
         for action, name, rc in self.failures:
-            if not _counts_as_failure(rc, action.interval_ms):
+            if not counts_as_failure(rc, action.interval_ms):
                 continue
             for n, state in enumerate(states):
                 if state.uname == action.node_uname:
@@ -415,6 +415,17 @@ class WhatIf:
     lines: list[str]  # standard output
     errors: list[str]  # standard error (injections that were skipped)
     input_xml: str | bytes  # the CIB scheduled (after the injections)
+    failing: FailingHandlers | None = None  # what --op-fail made fail
+
+    def output_xml(self, now_ts: int) -> str:
+        """The CIB after the simulated transition (crm_simulate -O)."""
+        from defib.simulate.saveoutput import revised_xml
+
+        failing = self.failing
+        return revised_xml(self.input_xml, self.simulation,
+                           failing.rc_overrides if failing else {},
+                           {a.id: name for a, name, _ in failing.failures} if failing else {},
+                           now_ts)
 
 
 def run_what_if(text: str | bytes, injections: Injections, now: dt.datetime | None,
@@ -444,7 +455,7 @@ def run_what_if(text: str | bytes, injections: Injections, now: dt.datetime | No
     execute = execute or bool(injections.op_fail)
     sim = simulate(cib, now, execute=run or execute, default_now=clock_now, handlers=handlers)
     if quiet:
-        return WhatIf(sim, sim.score_lines() if scores else [], errors, input_xml)
+        return WhatIf(sim, sim.score_lines() if scores else [], errors, input_xml, handlers)
     own_head = sim.preamble() + sim.status_lines()
     if run or execute:
         body = sim.lines(scores)[len(own_head):]
@@ -463,11 +474,11 @@ def run_what_if(text: str | bytes, injections: Injections, now: dt.datetime | No
             at = body.index("Revised Cluster Status:")
             body = body[:at - 1] + [setting] + body[at - 1:]
     if not injections.modifies_input():
-        return WhatIf(sim, own_head + body, errors, input_xml)
+        return WhatIf(sim, own_head + body, errors, input_xml, handlers)
     if sim.original_date is not None:  # crm_simulate reads the modified CIB's date again
         mods = mods + [f"Using the original execution date of: "
                        f"{sim.original_date:%Y-%m-%d %H:%M:%S}Z"]
-    return WhatIf(sim, head + [""] + mods + body, errors, input_xml)
+    return WhatIf(sim, head + [""] + mods + body, errors, input_xml, handlers)
 
 
 def collective_ids(root: ET.Element) -> frozenset[str]:

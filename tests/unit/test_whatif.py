@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from defib.cli.main import main
 from defib.simulate.whatif import Injections, OpSpec, inject, run_what_if
 from defib.simulate.whatif_compare import normalised, ours, reference
 
@@ -154,3 +155,23 @@ def test_same_output_as_crm_simulate(tmp_path: Path, options: list[str]) -> None
         want = normalised(reference(path, [*run, *options]))
         assert want, "the reference printed nothing"
         assert normalised(ours(path, [*run, *options])) == want
+
+
+@pytest.mark.skipif(shutil.which("crm_simulate") is None,
+                    reason="reference crm_simulate not installed (pacemaker-cli-utils)")
+@pytest.mark.parametrize("options", [["-f", "node2"], ["-i", "web_monitor_10000@node2=7"],
+                                     ["-F", "web_start_0@node1=1", "-f", "node2"],
+                                     ["-u", "node3", "-d", "node1"]], ids=lambda o: " ".join(o))
+def test_saved_output_reads_as_crm_simulates_own(tmp_path: Path, options: list[str]) -> None:
+    """-O: the CIB after the transition is what crm_simulate itself would have saved, as
+    crm_simulate reads it (what happens next is the same)."""
+    path, ref, mine = tmp_path / "cib.xml", tmp_path / "ref.xml", tmp_path / "mine.xml"
+    path.write_text(CIB)
+    reference(path, ["-S", *options, "-O", str(ref)])
+
+    assert main(["simulate", "-x", str(path), *options, "-O", str(mine)]) == 0
+    assert normalised(reference(mine, ["-S"])) == normalised(reference(ref, ["-S"]))
+    copy = tmp_path / "inplace.xml"
+    copy.write_text(CIB)
+    assert main(["simulate", "-x", str(copy), *options, "-X"]) == 0
+    assert normalised(reference(copy, ["-S"])) == normalised(reference(ref, ["-S"]))
