@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     art.add_argument("-G", "--save-graph", metavar="FILE",
                      help="write the transition graph as Pacemaker's XML to FILE "
                           "(as an SVG picture when FILE ends in .svg)")
+    art.add_argument("-D", "--save-dotfile", metavar="FILE",
+                     help="write the transition graph in graphviz's dot language to FILE")
     art.add_argument("--svg", metavar="FILE",
                      help="draw the transition graph as SVG: one lane per node, actions in "
                           "execution order, dependencies as arrows")
@@ -152,6 +154,10 @@ def _run(args: argparse.Namespace) -> int:
         if target:
             _write(target, result.output_xml(int(time.time())))
     write_graphs(result.simulation, args.save_graph, args.svg, _source_name(args))
+    if args.save_dotfile:
+        from defib.graph.dot import graph_to_dot
+
+        _write(args.save_dotfile, graph_to_dot(result.simulation.graph))
     if result.lines:
         sys.stdout.write("\n".join(result.lines) + "\n")
     return 0

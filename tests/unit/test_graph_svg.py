@@ -70,3 +70,15 @@ def test_text_is_escaped() -> None:
     root = ET.fromstring(svg)  # well-formed despite the names
     assert root.findtext(f"{SVG}title") == "<a & b>"
     assert any("w<b" in "".join(t.itertext()) for t in root.iter(f"{SVG}text"))
+
+
+def test_dot_file_has_every_action_and_dependency() -> None:
+    from defib.graph.dot import graph_to_dot
+
+    result = run_what_if(CIB, Injections(node_fail=["node2"]), NOW, NOW, 0)
+    graph = result.simulation.graph
+    dot = graph_to_dot(graph).splitlines()
+    assert dot[0] == ' digraph "g" {' and dot[-1] == "}"
+    assert sum(" -> " in line for line in dot) == sum(len(s.inputs) for s in graph.synapses)
+    assert "\"stonith 'reboot' node2\" -> \"web_start_0 node1\" [ style = bold]" in dot
+    assert sum("[ style=bold color=" in line for line in dot) == len(graph)
