@@ -134,9 +134,11 @@ def graph_to_svg(graph: TransitionGraph, order: Sequence[int] | None = None,
         'fill="#555"/></marker></defs>',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="12" y="22" font-size="15" font-weight="bold">{escape(title)}</text>',
-        f'<text x="12" y="40" fill="#555">{len(boxes)} actions in {columns} steps on '
-        f'{len([lane for lane in lanes if lane != CLUSTER_LANE])} nodes; arrows point from an '
-        "action to the actions that wait for it; numbers give the execution order</text>",
+        f'<text x="12" y="40" fill="#555">{_count(len(boxes), "action")} in '
+        f'{_count(columns, "step")} on '
+        f'{_count(len([lane for lane in lanes if lane != CLUSTER_LANE]), "node")}; arrows '
+        "point from an action to the actions that wait for it; numbers give the execution "
+        "order</text>",
     ]
     for n, lane in enumerate(lanes):
         top, tall = lane_top[lane], depth[lane] * (BOX_H + ROW_GAP) + 2 * LANE_PAD - ROW_GAP
@@ -156,11 +158,16 @@ def graph_to_svg(graph: TransitionGraph, order: Sequence[int] | None = None,
             bend = max(20, (x2 - x1) // 2)
             out.append(f'<path class="edge" data-from="{input_id}" data-to="{target.action.id}"'
                        f' d="M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}" '
-                       'fill="none" stroke="#555" stroke-width="1" marker-end="url(#arrow)"/>')
+                       'fill="none" stroke="#555" stroke-opacity="0.7" stroke-width="1" '
+                       'marker-end="url(#arrow)"/>')
     for box in sorted(boxes.values(), key=lambda b: b.order):
         out.append(_box_svg(box, *position(box)))
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _box_svg(box: _Box, x: int, y: int) -> str:
