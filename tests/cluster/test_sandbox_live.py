@@ -142,3 +142,10 @@ def test_the_cluster_refuses_a_commit_overtaken_between_check_and_write(
         ops.commit(plan, LiveEnv(walk.cluster.resolve()))
     config = walk.live_config()
     assert "primitive overtaker" in config and "primitive late" not in config
+
+
+def test_simulate_live_what_if(walk: Walk) -> None:
+    proc = walk.run("defib simulate -L -S -f node2 --svg live.svg")
+    assert proc.returncode == 0, proc.stderr
+    assert "* Failing node node2" in proc.stdout and "OFFLINE: [ node2 ]" in proc.stdout
+    assert ET.parse(walk.directory / "live.svg").getroot().tag.endswith("svg")
