@@ -17,9 +17,9 @@ ENV = "DEFIB_SANDBOX"
 ACTIVE_ENV = "DEFIB_SANDBOX_ACTIVE"
 # Commands that work on a CIB file as well as on the running cluster.
 FILE_COMMANDS = frozenset({"configure", "resource", "node", "property", "simulate", "cib",
-                           "explain"})
+                           "explain", "ticket", "attribute"})
 # Commands that touch no CIB, or only read what the cluster recorded (its history).
-NEUTRAL_COMMANDS = frozenset({"completion", "sandbox", "history", "report"})
+NEUTRAL_COMMANDS = frozenset({"completion", "sandbox", "history", "report", "ra", "man"})
 
 
 @dataclass(frozen=True)

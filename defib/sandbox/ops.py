@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
 
-from defib.commands.env import CommandEnv, FileEnv, LiveEnv
+from defib.commands.env import CommandEnv, open_env
 from defib.errors import CibConflictError
 from defib.sandbox import store
 from defib.sandbox.diff import ThreeWay, three_way, two_way
@@ -23,8 +22,8 @@ from defib.sandbox.store import Sandbox, Source
 
 def env_for(source: Source) -> CommandEnv:
     if source.kind == "file":
-        return FileEnv(Path(source.where))
-    return LiveEnv(Path(source.where))
+        return open_env(file=source.where)
+    return open_env(directory=source.where)
 
 
 def copy_source(env: CommandEnv) -> str:
