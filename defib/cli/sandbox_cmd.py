@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                    "crm_simulate injects it; later simulations start from it. "
                                    "Status is never committed.")
     p.add_argument("name")
-    p.add_argument("event", choices=[*INJECT_EVENTS, "quorum"],
+    p.add_argument("event", metavar="EVENT",
                    help="node-up|node-down|node-fail NODE, op OPSPEC "
                         "(rsc_task_interval@node=rc), ticket-grant|ticket-revoke|"
                         "ticket-standby|ticket-activate TICKET, quorum 0|1")
@@ -188,6 +188,9 @@ def _inject(args: argparse.Namespace) -> int:
     from defib.sandbox import store
     from defib.simulate.whatif import Injections, inject
 
+    if args.event not in (*INJECT_EVENTS, "quorum"):
+        raise CommandError(f"unknown event {args.event!r}: one of "
+                           + ", ".join([*INJECT_EVENTS, "quorum"]), args.event)
     box = store.load(args.name)
     injections = Injections()
     if args.event == "quorum":
