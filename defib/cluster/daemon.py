@@ -48,7 +48,7 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     cfg = await resolve_nodes(load_config(config), log)
     node_cfg = cfg.node_by_name(node_name)
     key = load_key(cfg.key_file)
-    node = ClusterNode(cfg, node_cfg, key)
+    node = ClusterNode.over_network(cfg, node_cfg, key)
     Agreement(node)  # `defib cluster status`: do all members have the same files?
     done = asyncio.Event()
     loop = asyncio.get_running_loop()

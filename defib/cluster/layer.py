@@ -8,6 +8,7 @@ heartbeat layer. ``InMemoryHub``/``FakeLayer`` implement it in memory for unit t
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -172,6 +173,17 @@ class FakeLayer:
 
     def stats(self) -> dict[str, Any]:
         return {"sent": self.sent}
+
+    def describe(self) -> dict[str, Any]:
+        members = self._membership.members
+        links = [True] * len(self._hub.votes)
+        return {"node_id": self._id, "incarnation": 0, "pid": os.getpid(),
+                "view": self._membership.view_id, "members": list(members), "agreed": True,
+                "reachable": sorted(m for m in members if m != self._id),
+                "peers": {str(p): {"links": links if p in members else [False],
+                                   "clock_offset_ms": 0.0}
+                          for p in self._hub.votes if p != self._id},
+                "quorum": self._tracker.state.to_dict()}
 
     def _install(self, view_id: str, members: tuple[int, ...]) -> None:
         old = set(self._membership.members)

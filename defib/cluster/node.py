@@ -3,6 +3,11 @@
 ``ClusterNode`` is the API the controller (and the control socket) use:
 ``get_cib()``, ``await change(...)``, ``subscribe(callback)`` for membership, quorum, DC and
 CIB events, ``status()``.
+
+Its parts are given: the messaging layer (by the cluster file's stack in the daemon:
+``HeartbeatLayer`` or ``CorosyncLayer``; a ``FakeLayer`` of an ``InMemoryHub`` in unit tests)
+and the durable CIB store (None: the CIB lives in memory only).
+``ClusterNode.over_network`` wires the daemon's.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from defib.cluster.layer import Membership
 from defib.cluster.private import private_dir
 from defib.cluster.quorum import QuorumState
 from defib.cluster.replication import CibReplicator
-from defib.cluster.stack import make_layer
+from defib.cluster.stack import NodeLayer, make_layer
 
 Event = dict[str, Any]
 Listener = Callable[[Event], None]
@@ -25,23 +30,35 @@ Listener = Callable[[Event], None]
 OpHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
+def node_log(node: NodeConfig) -> logging.LoggerAdapter[logging.Logger]:
+    return logging.LoggerAdapter(logging.getLogger("defib.cluster"), {"node": node.name})
+
+
 class ClusterNode:
-    def __init__(self, cfg: ClusterConfig, node: NodeConfig, key: bytes) -> None:
+    def __init__(self, cfg: ClusterConfig, node: NodeConfig, layer: NodeLayer,
+                 store: CibStore | None) -> None:
         self.cfg = cfg
         self.node = node
-        self.log = logging.LoggerAdapter(logging.getLogger("defib.cluster"), {"node": node.name})
+        self.log = node_log(node)
         self.state_dir = cfg.node_state_dir(node.name)
-        self.layer = make_layer(cfg, node, key)  # by the cluster file's stack
-        self.cib = CibReplicator(self.layer, CibStore(self.state_dir, self.log), self.log,
-                                 timeout=cfg.timing.cib_timeout)
+        self.layer = layer
+        self.store = store
+        self.cib = CibReplicator(self.layer, store, self.log, timeout=cfg.timing.cib_timeout)
         self._listeners: list[Listener] = []
         self.ops: dict[str, OpHandler] = {}
         self.layer.on_membership(self._on_membership)
         self.layer.on_quorum(self._on_quorum)
         self.cib.subscribe(self._emit)
 
+    @classmethod
+    def over_network(cls, cfg: ClusterConfig, node: NodeConfig, key: bytes) -> ClusterNode:
+        """The daemon's node: the cluster file's messaging stack, the CIB on disk."""
+        return cls(cfg, node, make_layer(cfg, node, key),
+                   CibStore(cfg.node_state_dir(node.name), node_log(node)))
+
     async def start(self) -> None:
-        private_dir(self.state_dir)
+        if self.store is not None:
+            private_dir(self.state_dir)
         self.cib.load()
         await self.layer.join()
 

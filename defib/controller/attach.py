@@ -10,11 +10,12 @@ from typing import Any
 
 from defib.cluster.node import ClusterNode
 from defib.controller.dc import Controller
+from defib.controller.parts import real_parts
 from defib.history.recorder import HistoryRecorder
 
 
 async def attach_controller(node: ClusterNode) -> None:
-    controller = Controller(node)
+    controller = Controller(node, real_parts(node.cfg, node.node.name, node.state_dir))
     controller.history = HistoryRecorder.attach(node)
     await controller.start()
     # SIGTERM means a clean shutdown (resources move away first), as for Pacemaker; the

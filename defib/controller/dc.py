@@ -18,16 +18,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 import logging
 import os
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from defib.attrd import store as attrd
 from defib.cib.options import ClusterOptions
+from defib.clock import Clock, Timer
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.layer import Delivery
 from defib.cluster.node import ClusterNode
@@ -35,8 +34,9 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.fencecoord import FencingCoordinator
-from defib.controller.fencing import fence, local_power_off_cleanup, max_attempts
+from defib.controller.fencing import FencingPolicy, max_attempts
 from defib.controller.lrm import LrmService
+from defib.controller.parts import Parts
 from defib.controller.transitions import (
     NEVER,
     PeRecorder,
@@ -52,7 +52,6 @@ from defib.graph.build import lrm_id
 from defib.graph.executor import ActionOutcome, GraphExecutor, GraphReport, OutcomeStatus
 from defib.graph.model import GraphAction
 from defib.history.hooks import TransitionObserver
-from defib.history.series import PeSeries
 from defib.scheduler.unpack import WorkingSet
 
 log = logging.getLogger("defib.controller")
@@ -62,16 +61,20 @@ FENCE_REQUEST_TIMEOUT_S = 120.0
 
 
 class Controller:
-    def __init__(self, node: ClusterNode) -> None:
+    """One node's controller over its ``ClusterNode``; every other part is given (``Parts``:
+    ``parts.real_parts`` in the daemon, ``inmemory`` fakes in unit tests)."""
+
+    def __init__(self, node: ClusterNode, parts: Parts) -> None:
         self.node = node
+        self.parts = parts
+        self.clock: Clock = parts.clock
         self.layer = node.layer
         # The cluster options as the DC last read them (defaults until it has a CIB).
         self.options = ClusterOptions.read({})
         self.name = node.node.name
         self.id = str(node.node.id)
-        self.lrm = LrmService(node.layer, node.node.id, self.name, node.state_dir / "run",
-                              node.state_dir / SOCKET_NAME)
-        self.series = PeSeries(node.state_dir / "pengine", self.options.pe_input_series_max)
+        self.lrm = LrmService(node.layer, node.node.id, self.name, parts.executor, self.clock)
+        self.series = parts.series
         self.uuid = str(uuid.uuid4())
         # Every node keeps every node's announced history: whoever becomes DC has it.
         self.reports: dict[str, tuple[str, ET.Element]] = {}
@@ -80,13 +83,14 @@ class Controller:
         self.waiting: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
         self.write_lock = asyncio.Lock()
         self.fenced: dict[str, list[float]] = {}
-        self.fencing = FencingCoordinator(self.name, self.layer.send_ordered, self._log)
+        self.fencing = FencingCoordinator(self.name, self.layer.send_ordered, self._log,
+                                          FencingPolicy(self.clock.monotonic, self.clock.time))
         self._aborting = asyncio.Event()  # set when the running transition is aborted
         self.scheduler_runs = 0
         self.recorder = PeRecorder(self.series)
         self.history: TransitionObserver | None = None  # defib.history's recorder
         self.gate = RetryGate()
-        self._retry: asyncio.TimerHandle | None = None
+        self._retry: Timer | None = None
         self.transition_id = -1
         self.last_ws: WorkingSet | None = None
         self._wake = asyncio.Event()
@@ -96,8 +100,8 @@ class Controller:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._epoch: tuple[int, int] | None = None
-        self._started = time.monotonic()
-        self._view_since = time.monotonic()
+        self._started = self.clock.monotonic()
+        self._view_since = self.clock.monotonic()
         self._settle_until = 0.0
         self._probing: set[tuple[str, str]] = set()
         self._probe_ids = itertools.count(100000)
@@ -105,14 +109,15 @@ class Controller:
         self._fence_requests: dict[str, asyncio.Future[wire.FenceAnswer]] = {}
         # Fenced while still in the view (a manual fence): dead, though not yet detected.
         self._fenced_in_view: set[str] = set()
-        self._recheck: asyncio.TimerHandle | None = None
+        self._recheck: Timer | None = None
         self._results: list[dict[str, Any]] = []  # operation results not yet recorded
         # Node -> id() of the announced history last written whole into the status.
         self._lrm_synced: dict[str, int] = {}
         self._recording = False
         self.shutdown = sd.ShutdownRequest(
             self.layer.send_ordered, self.name, node.state_dir / SOCKET_NAME,
-            lambda: self.layer.node_id in self.layer.membership().members)
+            lambda: self.layer.node_id in self.layer.membership().members, self.clock)
+        self._read_options({})
         node.subscribe(self._on_event)
         self.layer.on_deliver(self._on_deliver)
 
@@ -159,7 +164,7 @@ class Controller:
         delays = [interval] if interval > 0 else []
         timeouts = {lrm_id(p): p.failure_timeout_s for p in ws.all_primitives()
                     if p.failure_timeout_s > 0}
-        now = time.time()
+        now = self.clock.time()
         for state in ws.cib.node_states:
             for nvset in state.transient_attributes:
                 for name, value in nvset.pairs:
@@ -173,7 +178,7 @@ class Controller:
             self._recheck = None
         if not delays:
             return  # cluster-recheck-interval=0 and no failure to expire
-        self._recheck = asyncio.get_running_loop().call_later(min(delays), self._recheck_due)
+        self._recheck = self.clock.call_later(min(delays), self._recheck_due)
 
     def _recheck_due(self) -> None:
         self._recheck = None
@@ -199,13 +204,13 @@ class Controller:
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "membership":
-            self._view_since = time.monotonic()
+            self._view_since = self.clock.monotonic()
             self._exiting &= {self._name(m) for m in self.layer.membership().members}
             self._fenced_in_view.clear()
             if event.get("joined") and event.get("left"):
                 # A join that evicts someone is often the layer re-forming: let it settle
                 # before anyone is declared lost (and fenced).
-                self._settle_until = time.monotonic() + JOIN_SETTLE_S
+                self._settle_until = self.clock.monotonic() + JOIN_SETTLE_S
             members = set(self.layer.membership().members)
             names = {self._name(m) for m in members}
             self._seen.update(names)
@@ -261,7 +266,7 @@ class Controller:
         self._fence_requests[req] = future
         self.layer.send_ordered(wire.FenceRequest(target, action, req).to_wire())
         try:
-            answer = await asyncio.wait_for(future, FENCE_REQUEST_TIMEOUT_S)
+            answer = await self.clock.wait_for(future, FENCE_REQUEST_TIMEOUT_S)
         except TimeoutError:
             raise ClusterError(f"no outcome of fencing {target} within"
                                f" {FENCE_REQUEST_TIMEOUT_S:.0f}s", target) from None
@@ -280,7 +285,8 @@ class Controller:
             ok, why = False, "the DC does not fence itself"
         else:
             if self.last_ws is None:
-                xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id)
+                xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id,
+                                         self.clock.time())
                 self.last_ws = (await self._plan(xml)).transition.working_set
             ok, why = await self.fence_node(target, action)
         self.layer.send_ordered(wire.FenceAnswer(request.request, ok, why, self.name).to_wire())
@@ -505,7 +511,8 @@ class Controller:
     def _count_failure(self, state: ET.Element, payload: dict[str, Any]) -> None:
         fatal = payload.get("action") == "start" and self._start_failure_fatal()
         count = attrd.record_failure(state, str(payload["rsc"]), str(payload.get("action")),
-                                     int(payload.get("interval", 0)), time.time(), fatal)
+                                     int(payload.get("interval", 0)), self.clock.time(),
+                                     fatal)
         self._log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
                   payload.get("op_key"), payload["node"], payload.get("rc"),
                   payload.get("status"), payload.get("reason") or "", count)
@@ -537,7 +544,7 @@ class Controller:
             except Exception:
                 self._log(logging.ERROR, "controller cycle failed; retrying in 1s")
                 log.exception("[%s] cycle failure", self.name)
-                await asyncio.sleep(1.0)
+                await self.clock.sleep(1.0)
                 again = True
             if again:
                 self._wake.set()
@@ -545,17 +552,17 @@ class Controller:
     async def _cycle(self) -> bool:
         """One round; True when the loop must run again (something was done or is awaited)."""
         if not self.node.cib.synced:
-            await asyncio.sleep(0.02)
+            await self.clock.sleep(0.02)
             return True
-        if time.monotonic() < self._settle_until:
-            await asyncio.sleep(0.05)
+        if self.clock.monotonic() < self._settle_until:
+            await self.clock.sleep(0.05)
             return True
         membership = self.layer.membership()
         members = {self._name(m) for m in membership.members}
         unreported = [n for n in members
                       if self.reports.get(n, ("", None))[0] != membership.view_id]
-        if unreported and time.monotonic() - self._view_since < REPORT_WAIT_S:
-            await asyncio.sleep(0.02)
+        if unreported and self.clock.monotonic() - self._view_since < REPORT_WAIT_S:
+            await self.clock.sleep(0.02)
             return True
         root = self._cib_root()
         all_nodes = [(str(n.id), n.name) for n in self.node.cfg.nodes]
@@ -566,16 +573,16 @@ class Controller:
                   if n not in members and (n not in self._seen
                                            or st.find_node_state(root, i) is None)]
         self._read_options(written_properties(root))
-        if unseen and time.monotonic() - self._started < self.options.dc_deadtime_s:
+        if unseen and self.clock.monotonic() - self._started < self.options.dc_deadtime_s:
             # Starting up: wait for every node (or the deadline) before fencing unseen ones.
             self._log(logging.DEBUG, "waiting for nodes %s to join", unseen)
-            await asyncio.sleep(0.1)
+            await self.clock.sleep(0.1)
             return True
         if await self._sync_status(membership.view_id, members):
             return True
         # Serialised in the worker thread: the copy's tree is never modified (copy on write).
-        xml = await asyncio.to_thread(st.scheduler_input, self.node.cib.copy.root,
-                                      self.layer.quorum().quorate, self.id)
+        xml = await self.parts.worker(st.scheduler_input, self.node.cib.copy.root,
+                                      self.layer.quorum().quorate, self.id, self.clock.time())
         key = undated(xml)
         if self._held_back(key):
             return False
@@ -672,19 +679,19 @@ class Controller:
         """The scheduler and graph builder in a worker thread: the event loop (heartbeats,
         messages, results) keeps running while a big configuration is scheduled."""
         self.scheduler_runs += 1
-        return await asyncio.to_thread(make_plan, xml)
+        return await self.parts.worker(make_plan, xml)
 
     def _held_back(self, key: str) -> bool:
         """True when the last transition failed on this same input and its retry is not
         due: running it again now would only fail the same way, in a loop."""
-        remaining = self.gate.remaining(key, time.monotonic())
+        remaining = self.gate.remaining(key, self.clock.monotonic())
         if remaining <= 0:
             return False
         self._why.clear()
         if self._retry is None and remaining != NEVER:
             self._log(logging.INFO, "input unchanged since the failed transition: run again"
                       " in %.1fs (or on the next change)", remaining)
-            self._retry = asyncio.get_running_loop().call_later(remaining, self._retry_due)
+            self._retry = self.clock.call_later(remaining, self._retry_due)
         return True
 
     def _retry_due(self) -> None:
@@ -701,7 +708,7 @@ class Controller:
         retryable = not all(r.action.operation == "stonith"
                             and self.fencing.gave_up(r.action.node_uname or "")
                             for r in failed)
-        self.gate.ended(key, bool(failed), retryable, time.monotonic(),
+        self.gate.ended(key, bool(failed), retryable, self.clock.monotonic(),
                         complete=report is None or report.complete)
 
     async def _execute(self, plan: Plan, why: str) -> bool:
@@ -722,13 +729,14 @@ class Controller:
         delay = self.options.transition_delay_s
         if delay > 0:
             # transition-delay: let further events arrive; one that does replaces this graph.
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
             if self._wake.is_set():
                 self._log(logging.INFO, "transition %d dropped: new events during the"
                           " transition-delay of %.1fs", number, delay)
                 return True
-        started = time.monotonic()
+        started = self.clock.monotonic()
         self._aborting.clear()
+        self.parts.observer.transition_started(number, why, len(graph))
         self._executor = GraphExecutor(graph, DcHandlers(self, number), name="transition",
                                        node_limit=node_action_limit(transition.working_set))
         try:
@@ -736,9 +744,10 @@ class Controller:
         finally:
             self._executor = None
         self._after(key, report)
+        self.parts.observer.transition_ended(number, report)
         self._log(logging.INFO, "transition %d %s in %.3fs: %d run, %d failed, %d not run%s",
                   number, "complete" if report.complete else "aborted",
-                  time.monotonic() - started, len(report.runs), len(report.failed),
+                  self.clock.monotonic() - started, len(report.runs), len(report.failed),
                   len(report.not_run),
                   f" ({report.abort_reason})" if report.abort_reason else "")
         self._write_state(report)
@@ -751,7 +760,7 @@ class Controller:
     def _write_state(self, report: GraphReport | None) -> None:
         """controller.json in the DC's state dir: what `defib` tools show about recovery."""
         state = {
-            "dc": self.name, "transition": self.transition_id, "time": time.time(),
+            "dc": self.name, "transition": self.transition_id, "time": self.clock.time(),
             "fence_failures": self.fence_failures, "fenced": self.fenced,
             "fencing": self.fencing.view,
             "last": None if report is None else {
@@ -760,10 +769,7 @@ class Controller:
                            for r in report.failed],
             },
         }
-        path = self.node.state_dir / "controller.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        os.replace(tmp, path)
+        self.parts.publish_state(state)
 
     # -- what handlers call ---------------------------------------------------------------------
     async def remote_op(self, spec: wire.OpSpec) -> dict[str, Any]:
@@ -776,8 +782,8 @@ class Controller:
                 return {"lost": True, "key": key}
             self.layer.send_ordered(spec.to_wire())
             # Pacemaker's transition timer: the action's timeout plus cluster-delay.
-            return await asyncio.wait_for(future, spec.timeout_ms / 1000
-                                          + self.options.cluster_delay_s)
+            return await self.clock.wait_for(future, spec.timeout_ms / 1000
+                                             + self.options.cluster_delay_s)
         except TimeoutError:
             return {"timeout": True, "key": key}
         finally:
@@ -786,7 +792,7 @@ class Controller:
     async def _wait_unless_aborted(self, seconds: float) -> bool:
         """Sleep ``seconds``; False as soon as the running transition is aborted."""
         try:
-            await asyncio.wait_for(self._aborting.wait(), seconds)
+            await self.clock.wait_for(self._aborting.wait(), seconds)
         except TimeoutError:
             return True
         return False
@@ -806,19 +812,20 @@ class Controller:
             if target in {self._name(m) for m in self.layer.membership().members}:
                 return False, f"{target} is a member of the cluster: it is not down"
             how = "confirmed down by an administrator (no device was run)"
+            self.parts.fencer.confirmed(target)
         else:
             self._log(logging.WARNING, "fencing %s (%s)", target, action)
-            result = await fence(ws, target, action, self.name)
+            result = await self.parts.fencer.fence(ws, target, action, self.name)
+            self.parts.observer.fencing_done(target, action, result.ok, result.reason)
             if not result.ok:
                 if self.history is not None:
                     self.history.fencing_failed(target, action, result.reason)
                 return False, result.reason
             how = result.describe()
         self.fencing.succeeded(target)
-        self.fenced.setdefault(target, []).append(time.time())
+        self.fenced.setdefault(target, []).append(self.clock.time())
         self._fenced_in_view.add(target)
         self._log(logging.WARNING, "fenced %s: %s", target, how)
-        local_power_off_cleanup(self.node.cfg.node_state_dir(target) / "run")
         node_id = self._node_id(target)
         self.reports.pop(target, None)
         async with self.write_lock:
@@ -902,7 +909,7 @@ class DcHandlers:
                                                     action.rsc_id).to_wire())
             return ActionOutcome.success()
         spec = self.ctl.op_spec(action, self.tid)
-        t0 = time.monotonic()
+        t0 = self.ctl.clock.monotonic()
         result = await self.ctl.remote_op(spec)
         if result.get("lost"):
             return ActionOutcome(OutcomeStatus.CANCELLED, 1, f"{spec.node} left the cluster")
@@ -910,7 +917,7 @@ class DcHandlers:
             return ActionOutcome(OutcomeStatus.TIMED_OUT, 1, "no result from the node")
         rc = int(result.get("rc", 1))
         self.ctl._log(logging.INFO, "%s on %s: rc=%d (%.0fms)", action.operation_key,
-                      spec.node, rc, (time.monotonic() - t0) * 1000)
+                      spec.node, rc, (self.ctl.clock.monotonic() - t0) * 1000)
         if result.get("failed"):
             return ActionOutcome.failure(rc, str(result.get("reason") or ""))
         return ActionOutcome.success(rc)

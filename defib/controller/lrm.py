@@ -21,13 +21,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from defib.clock import Clock, RealClock
 from defib.cluster.layer import ClusterLayer, Delivery, Membership
 from defib.controller import wire
 from defib.executor.env import ExecutorConfig
 from defib.executor.metadata import AgentMetadata
 from defib.executor.record import forget_resource, lrm_resource_el, record_op
 from defib.executor.recurring import RecurringScheduler
-from defib.executor.runner import LocalExecutor, ensure_run_dir
+from defib.executor.runner import AgentExecutor, LocalExecutor, ensure_run_dir
 from defib.executor.types import ExecStatus, OcfRc, Operation, OpResult, ResourceInfo
 from defib.fencing.agent import FenceAgentRunner
 
@@ -66,6 +67,13 @@ class NodeExecutor:
         self._calls = itertools.count(STONITH_CALLS_FROM)
         self._fence_runner = FenceAgentRunner()
 
+    @classmethod
+    def for_node(cls, node_name: str, run_dir: Path,
+                 control_socket: Path | None = None) -> NodeExecutor:
+        ensure_run_dir(run_dir)
+        return cls(ExecutorConfig(node_name, run_dir,
+                                  extra_env=agent_env(node_name, run_dir, control_socket)))
+
     async def run(self, op: Operation) -> OpResult:
         if op.rsc.standard != "stonith":
             async with self._jobs:
@@ -97,19 +105,20 @@ class NodeExecutor:
 
 
 class LrmService:
-    def __init__(self, layer: ClusterLayer, node_id: int, node_name: str, run_dir: Path,
-                 control_socket: Path | None = None) -> None:
+    """Runs what the DC asks with ``executor`` (``NodeExecutor`` in the daemon)."""
+
+    def __init__(self, layer: ClusterLayer, node_id: int, node_name: str,
+                 executor: AgentExecutor, clock: Clock | None = None) -> None:
         self.layer = layer
         self.node_name = node_name
         self.log = logging.LoggerAdapter(log, {"node": node_name})
-        ensure_run_dir(run_dir)
-        self.executor = NodeExecutor(ExecutorConfig(
-            node_name, run_dir, extra_env=agent_env(node_name, run_dir, control_socket)))
+        self.clock = clock or RealClock()
+        self.executor = executor
         self.recurring = RecurringScheduler(self.executor, self._recurring_result,
-                                            node_name=node_name)
+                                            clock=self.clock, node_name=node_name)
         # Transient attributes live as long as this executor: the DC drops those of an
         # earlier incarnation when this one announces itself (as Pacemaker's attrd erases a
-        # node's attributes when it starts).
+        # node's attributes when it starts). An identity, not a clock reading.
         self.incarnation = str(time.time_ns() // 1000)
         self.state = ET.Element("node_state", {"id": str(node_id), "uname": node_name})
         ET.SubElement(ET.SubElement(self.state, "lrm", {"id": str(node_id)}), "lrm_resources")
@@ -171,7 +180,7 @@ class LrmService:
             self.recurring.cancel(op.rsc.rsc_id, task, op.interval_ms)
             cancelled = dataclasses.replace(op, action=task)
             self._report(OpResult(cancelled, int(OcfRc.OK), ExecStatus.CANCELLED,
-                                  started=time.time()))
+                                  started=self.clock.time()))
             return
         if op.interval_ms > 0:
             # The first result of a recurring operation answers the DC (via the reporter).
@@ -186,7 +195,7 @@ class LrmService:
                 if active.rsc.rsc_id == op.rsc.rsc_id:
                     self.recurring.cancel(*RecurringScheduler.key_of(active))
                     self._report(OpResult(active, int(OcfRc.OK), ExecStatus.CANCELLED,
-                                          started=time.time()))
+                                          started=self.clock.time()))
         result = await self.executor.run(op)
         self._report(result)
 

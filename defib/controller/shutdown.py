@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 from defib.attrd import store as attrd
+from defib.clock import Clock, RealClock
 from defib.controller import status as st
 from defib.scheduler.unpack import WorkingSet
 
@@ -66,7 +66,9 @@ class ShutdownRequest:
     """The node side: one request per daemon life."""
 
     def __init__(self, send: Callable[[dict[str, object]], None], node: str,
-                 socket_path: Path, in_cluster: Callable[[], bool]) -> None:
+                 socket_path: Path, in_cluster: Callable[[], bool],
+                 clock: Clock | None = None) -> None:
+        self.clock = clock or RealClock()
         self.send = send
         self.in_cluster = in_cluster
         self.node = node
@@ -85,8 +87,8 @@ class ShutdownRequest:
             self.exit_now()
             return
         log.info("[%s] shutdown requested: asking the DC to move resources away", self.node)
-        self.send({"t": SHUTDOWN, "node": self.node, "time": time.time()})
-        asyncio.get_running_loop().call_later(SHUTDOWN_TIMEOUT_S, self._timeout)
+        self.send({"t": SHUTDOWN, "node": self.node, "time": self.clock.time()})
+        self.clock.call_later(SHUTDOWN_TIMEOUT_S, self._timeout)
 
     def _timeout(self) -> None:
         if not self._exiting:

@@ -131,7 +131,8 @@ def same(current: ET.Element | None, new: ET.Element | None) -> bool:
                for a, b in zip(current, new, strict=True))
 
 
-def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> str:
+def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None,
+                    now: float | None = None) -> str:
     """The CIB (text, or a tree that is not modified) as the scheduler must see it: quorum
     and DC as the DC knows them now."""
     if isinstance(cib, str):
@@ -142,7 +143,7 @@ def scheduler_input(cib: str | ET.Element, quorate: bool, dc_id: str | None) -> 
     root.set("have-quorum", "1" if quorate else "0")
     if dc_id is not None:
         root.set("dc-uuid", dc_id)
-    root.set("execution-date", str(int(time.time())))
+    root.set("execution-date", str(int(time.time() if now is None else now)))
     return serialize(root)
 
 

@@ -12,14 +12,25 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Protocol
 
 from defib.controller.cibinput import parse_input
 from defib.graph.build import build_graph
 from defib.graph.model import TransitionGraph
 from defib.graph.xml import graph_to_xml
-from defib.history.series import PeSeries
 from defib.scheduler import Transition, schedule
 from defib.simulate.engine import execution_date
+
+
+class PeStore(Protocol):
+    """The bounded series of scheduler inputs and graphs (``history.series.PeSeries``)."""
+
+    keep: int
+
+    def next_number(self) -> int: ...
+
+    def save(self, kind: str, number: int, text: str) -> object: ...
+
 
 RETRY_FIRST_S = 1.0  # a failed transition whose input did not change waits this long ...
 RETRY_MAX_S = 10.0  # ... doubling up to this, before it is run again
@@ -71,7 +82,7 @@ class PeRecorder:
     """Numbers graphs and saves them with their inputs; an input and graph identical to the
     last saved ones (execution date aside) keep its number and are not written again."""
 
-    def __init__(self, series: PeSeries) -> None:
+    def __init__(self, series: PeStore) -> None:
         self.series = series
         self._last: tuple[str, str, int] | None = None  # input key, graph text, number
 

@@ -145,7 +145,7 @@ def test_node_executor_runs_ops_and_cancels_recurring(tmp_path: Path) -> None:
 
     from defib.cluster.layer import Delivery, InMemoryHub
     from defib.controller import wire
-    from defib.controller.lrm import LrmService
+    from defib.controller.lrm import LrmService, NodeExecutor
 
     async def scenario() -> list[dict[str, object]]:
         hub = InMemoryHub({1: 1})
@@ -157,7 +157,7 @@ def test_node_executor_runs_ops_and_cancels_recurring(tmp_path: Path) -> None:
                 results.append(d.payload)
 
         layer.on_deliver(collect)
-        lrm = LrmService(layer, 1, "node1", tmp_path / "run")
+        lrm = LrmService(layer, 1, "node1", NodeExecutor.for_node("node1", tmp_path / "run"))
         await lrm.start()
         await layer.join()
 

@@ -1,0 +1,123 @@
+"""What the controller is given rather than builds: its parts, as small protocols.
+
+``Controller(node, parts)`` takes a ``ClusterNode`` (messaging layer and replicated CIB) and
+``Parts``: the clock, the fencer, the executor that runs this node's agents, the store of
+the ``pe-input``/``pe-graph`` series, the worker that runs the scheduler off the event loop,
+where the DC's recovery state is published, and observers of what the DC does.
+``real_parts`` wires the daemon's; ``defib.controller.inmemory`` has the fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from defib.clock import Clock, RealClock
+from defib.cluster.client import SOCKET_NAME
+from defib.cluster.config import ClusterConfig
+from defib.controller.fencing import fence, local_power_off_cleanup
+from defib.controller.lrm import NodeExecutor
+from defib.controller.transitions import PeStore
+from defib.executor.runner import AgentExecutor
+from defib.fencing.fencer import FenceResult
+from defib.graph.executor import GraphReport
+from defib.history.series import PeSeries
+from defib.scheduler.unpack import WorkingSet
+
+T = TypeVar("T")
+
+
+class ClusterFencer(Protocol):
+    """Runs the fencing of ``target`` as configured in ``ws`` (devices, levels, timeouts),
+    from node ``me``; never raises for device trouble (a failed result says why)."""
+
+    async def fence(self, ws: WorkingSet, target: str, action: str, me: str) -> FenceResult: ...
+
+    def confirmed(self, target: str) -> None:
+        """An administrator said ``target`` is down (no device was run)."""
+
+
+class Worker(Protocol):
+    """Runs a pure function away from the event loop (a thread in the daemon)."""
+
+    async def __call__(self, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+class ControllerObserver(Protocol):
+    """Hooks for whoever records what the DC does (history, metrics); every method is
+    called on the event loop and must not block."""
+
+    def transition_started(self, number: int, cause: str, actions: int) -> None: ...
+
+    def transition_ended(self, number: int, report: GraphReport | None) -> None: ...
+
+    def fencing_done(self, target: str, action: str, ok: bool, reason: str) -> None: ...
+
+
+class NoObserver:
+    def transition_started(self, number: int, cause: str, actions: int) -> None:
+        pass
+
+    def transition_ended(self, number: int, report: GraphReport | None) -> None:
+        pass
+
+    def fencing_done(self, target: str, action: str, ok: bool, reason: str) -> None:
+        pass
+
+
+class DeviceFencer:
+    """Fences with the configured devices on this node, as the DC always did."""
+
+    def __init__(self, cfg: ClusterConfig) -> None:
+        self.cfg = cfg
+
+    async def fence(self, ws: WorkingSet, target: str, action: str, me: str) -> FenceResult:
+        result = await fence(ws, target, action, me)
+        if result.ok:
+            self.confirmed(target)
+        return result
+
+    def confirmed(self, target: str) -> None:
+        # A local node fenced or confirmed down: its run-time state goes, as in a power cut.
+        local_power_off_cleanup(self.cfg.node_state_dir(target) / "run")
+
+
+class StateFile:
+    """``controller.json`` in the DC's state dir: what `defib` tools show about recovery."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, state: dict[str, Any]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1))
+        os.replace(tmp, self.path)
+
+
+async def thread_worker(fn: Callable[..., T], /, *args: Any) -> T:
+    return await asyncio.to_thread(fn, *args)
+
+
+@dataclass
+class Parts:
+    clock: Clock
+    fencer: ClusterFencer
+    executor: AgentExecutor
+    series: PeStore
+    worker: Worker
+    publish_state: Callable[[dict[str, Any]], None]
+    observer: ControllerObserver = field(default_factory=NoObserver)
+
+
+def real_parts(cfg: ClusterConfig, node_name: str, state_dir: Path) -> Parts:
+    """The daemon's parts: real time, real agents and devices, files in the state dir."""
+    socket = state_dir / SOCKET_NAME
+    executor = NodeExecutor.for_node(node_name, state_dir / "run", socket)
+    return Parts(clock=RealClock(), fencer=DeviceFencer(cfg), executor=executor,
+                 series=PeSeries(state_dir / "pengine"), worker=thread_worker,
+                 publish_state=StateFile(state_dir / "controller.json"))
