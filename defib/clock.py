@@ -135,6 +135,18 @@ class FakeClock:
             timer.callback()
         self.now = end
 
+    async def run_for(self, seconds: float) -> None:
+        """Let ``seconds`` of fake time pass, the event loop running between timers."""
+        end = self.now + seconds
+        while True:
+            await settle()
+            due = self.next_due()
+            if due is None or due > end:
+                break
+            self.advance(due - self.now)
+        self.advance(end - self.now)
+        await settle()
+
     async def run_until(self, condition: Callable[[], bool], within: float,
                         what: str = "the condition") -> float:
         """Run the loop until ``condition()`` holds; time jumps from timer to timer while
