@@ -12,9 +12,9 @@ when the test waits for a condition (``FakeClock.run_until``).
 from __future__ import annotations
 
 import itertools
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
