@@ -1,0 +1,305 @@
+"""The DC's writes to the status section: membership, histories, results, attributes.
+
+The DC is the only writer of the status, under one lock (``lock``): every change here is
+built from the current copy and committed through the replicated CIB. What the rules are
+(which attributes a member, a lost or a fenced node has) is ``status.py``; this part
+decides when to write and batches operation results into as few CIB changes as possible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from defib.attrd import store as attrd
+from defib.clock import Clock
+from defib.cluster.node import ClusterNode
+from defib.controller import shutdown as sd
+from defib.controller import status as st
+from defib.errors import DefibError
+from defib.executor.types import OcfRc
+
+Log = Callable[..., None]
+# Node name -> (view id, announced ``lrm`` element): the nodes' own histories.
+Reports = dict[str, tuple[str, ET.Element]]
+
+
+def real_failure(payload: dict[str, Any]) -> bool:
+    """A failed operation that counts (a probe finding a resource stopped or running is
+    information, not a failure)."""
+    if not payload.get("failed"):
+        return False
+    probe = payload.get("action") == "monitor" and int(payload.get("interval", 0)) == 0
+    return not (probe and int(payload.get("rc", 1)) in (OcfRc.OK, OcfRc.NOT_RUNNING,
+                                                         OcfRc.RUNNING_PROMOTED))
+
+
+def _cleared(rsc: str | None, removed: list[str], state: ET.Element) -> bool:
+    """Clear ``rsc``'s (or every) fail count in ``state``; what was cleared goes to
+    ``removed``."""
+    removed.extend(attrd.cleanup(state, rsc))
+    return bool(removed)
+
+
+class StatusWriter:
+    def __init__(self, node: ClusterNode, clock: Clock, log: Log,
+                 kick: Callable[[str], None], answer: Callable[[dict[str, Any]], bool],
+                 start_failure_fatal: Callable[[], bool]) -> None:
+        self.node = node
+        self.clock = clock
+        self.log = log
+        self.kick = kick
+        # Hands a recorded result to whoever waits for it; False when nobody does.
+        self.answer = answer
+        self.start_failure_fatal = start_failure_fatal
+        self.lock = asyncio.Lock()
+        self._cib_changed = asyncio.Event()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._results: list[dict[str, Any]] = []  # operation results not yet recorded
+        self._recording = False
+        # Node -> id() of the announced history last written whole into the status.
+        self._lrm_synced: dict[str, int] = {}
+        node.subscribe(self._on_event)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "cib":
+            self._cib_changed.set()
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    @property
+    def is_dc(self) -> bool:
+        return self.node.cib.dc == self.node.node.id
+
+    def node_id(self, name: str) -> str:
+        for cfg_node in self.node.cfg.nodes:
+            if cfg_node.name == name:
+                return str(cfg_node.id)
+        return name
+
+    def history_announced(self, node: str) -> None:
+        """A node announced its whole history: the next sync writes it whole."""
+        self._lrm_synced.pop(node, None)
+
+    # -- reading and committing -------------------------------------------------------------
+    def cib_root(self) -> ET.Element:
+        """The current CIB tree, shared with the replicator: read it, never modify it."""
+        return self.node.cib.copy.root
+
+    def node_state(self, node_id: str) -> ET.Element | None:
+        """A private copy of one node's status entry, to build a change from."""
+        current = st.find_node_state(self.cib_root(), node_id)
+        return copy.deepcopy(current) if current is not None else None
+
+    async def patch(self, node_state: ET.Element) -> None:
+        await self.change({"op": "patch_status",
+                           "xml": ET.tostring(node_state, encoding="unicode")})
+
+    async def change(self, change: dict[str, Any]) -> None:
+        """Commit a change; on the DC, return once the DC's own copy has it.
+
+        The replicator answers only when every member acked, or after its ack timeout; a
+        member that died a moment ago would hold recovery back by that timeout. The DC is
+        the only writer of the status (under ``lock``), so the first new version of its
+        own copy is this change; the acks keep being collected in the background.
+        """
+        before = self.node.cib.copy.version
+        task = asyncio.ensure_future(self.node.change(change))
+        self._tasks.add(task)
+        task.add_done_callback(self._change_done)
+        while not task.done():
+            self._cib_changed.clear()
+            if self.is_dc and self.node.cib.copy.version > before:
+                return
+            waiter = asyncio.ensure_future(self._cib_changed.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        task.result()
+
+    def _change_done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log(logging.WARNING, "CIB change not confirmed: %s", task.exception())
+
+    async def _edit(self, name: str, edit: Callable[[ET.Element], object]) -> bool | None:
+        """Apply ``edit`` to a fresh copy of ``name``'s status entry and commit it when
+        ``edit`` says it changed something (True); None for a node without an entry."""
+        node_id = self.node_id(name)
+        async with self.lock:
+            current = self.node_state(node_id)
+            if current is None:
+                return None
+            new = st._fresh(node_id, name, current)
+            if not edit(new):
+                return False
+            await self.patch(new)
+            return True
+
+    # -- membership and histories -----------------------------------------------------------
+    async def sync(self, view_id: str, members: set[str], reports: Reports,
+                   incarnations: dict[str, str], fenced_in_view: set[str]) -> bool:
+        """Write membership and announced histories; True when the CIB was changed."""
+        changed = False
+        async with self.lock:
+            nodes_section = st.ensure_nodes(self.cib_root(), [(str(n.id), n.name)
+                                                              for n in self.node.cfg.nodes])
+            if nodes_section is not None:
+                # Based on the configuration it was read from: never over a node attribute
+                # written meanwhile (a refused change is retried by the next cycle).
+                await self.change({"op": "replace_section", "section": "nodes",
+                                   "xml": ET.tostring(nodes_section, encoding="unicode"),
+                                   "base": list(self.node.cib.copy.version[:2])})
+                changed = True
+            for cfg_node in self.node.cfg.nodes:
+                if cfg_node.name in members and cfg_node.name in fenced_in_view:
+                    continue
+                new = self._wanted_state(str(cfg_node.id), cfg_node.name, view_id,
+                                         members, reports, incarnations)
+                current = st.find_node_state(self.cib_root(), str(cfg_node.id))
+                if new is not None and not st.same(current, new):
+                    await self.patch(new)
+                    changed = True
+        return changed
+
+    def _wanted_state(self, node_id: str, name: str, view_id: str, members: set[str],
+                      reports: Reports, incarnations: dict[str, str]) -> ET.Element | None:
+        # Shared with the CIB copy: member_state and lost_state build a new element and
+        # leave this one (and its children) untouched.
+        current = st.find_node_state(self.cib_root(), node_id)
+        if name in members:
+            report = reports.get(name)
+            joined = report is not None and report[0] == view_id
+            # The whole announced history goes in once per announcement; results then
+            # update both it and the status entry by entry.
+            lrm = report[1] if joined and report and self._lrm_synced.get(
+                name) != id(report[1]) else None
+            if lrm is not None:
+                self._lrm_synced[name] = id(lrm)
+            return st.member_state(current, node_id, name, joined, lrm,
+                                   incarnations.get(name) if joined else None)
+        if current is None:
+            return None
+        if current.get("in_ccm") == "false" and current.get("crmd") == "offline":
+            return None  # already recorded as gone (or fenced)
+        self.log(logging.WARNING, "node %s is lost (expected %s)", name,
+                 current.get("expected"))
+        return st.lost_state(current, node_id, name)
+
+    async def record_fenced(self, target: str) -> None:
+        node_id = self.node_id(target)
+        async with self.lock:
+            current = self.node_state(node_id)
+            await self.patch(st.fenced_state(current, node_id, target))
+
+    # -- attributes, fail counts, shutdowns -------------------------------------------------
+    async def set_attribute(self, name: str, attr: str, value: str | None) -> None:
+        done = await self._edit(name, lambda new: attrd.set_attr(new, attr, value))
+        if done is None:
+            self.log(logging.WARNING, "attribute %s for unknown node %s ignored", attr, name)
+        elif done:
+            self.log(logging.INFO, "attribute %s of %s = %s", attr, name, value)
+            self.kick(f"attribute {attr} of {name}")
+
+    async def clear_failcount(self, rsc: str, name: str) -> None:
+        """The scheduler's ``clear_failcount``: an expired failure or a changed definition."""
+        if await self._edit(name, lambda new: attrd.cleanup(new, rsc)):
+            self.log(logging.INFO, "fail count of %s on %s cleared", rsc, name)
+
+    async def cleanup(self, rsc: str | None, target: str | None) -> None:
+        for cfg_node in self.node.cfg.nodes:
+            if target is not None and cfg_node.name != target:
+                continue
+            removed: list[str] = []
+            if await self._edit(cfg_node.name, partial(_cleared, rsc, removed)):
+                self.log(logging.INFO, "cleanup on %s: cleared %s", cfg_node.name,
+                         ", ".join(removed))
+
+    async def shutdown_requested(self, name: str, when: float) -> None:
+        node_id = self.node_id(name)
+        async with self.lock:
+            current = self.node_state(node_id)
+            await self.patch(sd.with_shutdown_attr(current, node_id, name, when))
+
+    async def expected_down(self, name: str) -> None:
+        node_id = self.node_id(name)
+        async with self.lock:
+            current = self.node_state(node_id)
+            await self.patch(sd.expected_down(current, node_id, name))
+
+    # -- operation results ------------------------------------------------------------------
+    def queue_result(self, payload: dict[str, Any]) -> None:
+        self._results.append(payload)
+        if not self._recording:
+            self._recording = True
+            task = asyncio.ensure_future(self._record_results())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _record_results(self) -> None:
+        """Record operation results in as few CIB changes as possible: whatever arrived
+        while one change was being committed goes into the next, as one diff."""
+        try:
+            while self._results:
+                batch, self._results = self._results, []
+                await self._record(batch)
+        finally:
+            self._recording = False
+
+    async def _record(self, batch: list[dict[str, Any]]) -> None:
+        """One CIB change for ``batch``: each result's history entry (as its node sent it)
+        replaces the resource's entry in place, and a failure updates the node's fail
+        counts; then whoever waits for these results is answered."""
+        try:
+            async with self.lock:
+                updates: list[dict[str, Any]] = []
+                failed: dict[str, ET.Element] = {}
+                for payload in batch:
+                    node = str(payload["node"])
+                    node_id = self.node_id(node)
+                    updates.append({"id": node_id, "uname": node,
+                                    "lrm_resource": str(payload["entry"])})
+                    if real_failure(payload):
+                        if node_id not in failed:
+                            failed[node_id] = self._attributes_of(node_id)
+                        self._count_failure(failed[node_id], payload)
+                for node_id, state in failed.items():
+                    attrs = state.find("transient_attributes")
+                    if attrs is not None:
+                        updates.append({"id": node_id, "uname": state.get("uname"),
+                                        "child": ET.tostring(attrs, encoding="unicode")})
+                await self.change({"op": "update_status", "updates": updates})
+        except DefibError as exc:
+            self.log(logging.ERROR, "could not record %d results (%s...): %s", len(batch),
+                     batch[0].get("op_key"), exc)
+            for payload in batch:  # the next cycle writes these nodes' whole history
+                self._lrm_synced.pop(str(payload["node"]), None)
+        for payload in batch:
+            if not self.answer(payload) and real_failure(payload):
+                self.kick(f"{payload.get('op_key')} failed on {payload['node']}")
+
+    def _attributes_of(self, node_id: str) -> ET.Element:
+        """A private ``node_state`` holding a copy of the node's transient attributes."""
+        current = st.find_node_state(self.cib_root(), node_id)
+        state = ET.Element("node_state", {"id": node_id,
+                                          "uname": current.get("uname", node_id)
+                                          if current is not None else node_id})
+        attrs = current.find("transient_attributes") if current is not None else None
+        if attrs is not None:
+            state.append(copy.deepcopy(attrs))
+        return state
+
+    def _count_failure(self, state: ET.Element, payload: dict[str, Any]) -> None:
+        fatal = payload.get("action") == "start" and self.start_failure_fatal()
+        count = attrd.record_failure(state, str(payload["rsc"]), str(payload.get("action")),
+                                     int(payload.get("interval", 0)), self.clock.time(),
+                                     fatal)
+        self.log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
+                 payload.get("op_key"), payload["node"], payload.get("rc"),
+                 payload.get("status"), payload.get("reason") or "", count)
