@@ -37,6 +37,7 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.fencecoord import FencingCoordinator
+from defib.controller.fenceexec import FencePlan, PeerFencing, choose_executor
 from defib.controller.fencing import FencingPolicy, max_attempts
 from defib.controller.lrm import LrmService
 from defib.controller.parts import Parts
@@ -45,6 +46,7 @@ from defib.controller.running import TransitionRunner
 from defib.controller.statuswriter import Reports, StatusWriter
 from defib.controller.transitions import Plan, make_plan, undated, written_properties
 from defib.errors import ClusterError
+from defib.fencing.fencer import FenceResult
 from defib.graph.build import lrm_id
 from defib.graph.executor import ActionOutcome, GraphReport
 from defib.history.hooks import TransitionObserver
@@ -83,6 +85,8 @@ class Controller:
         self.status = StatusWriter(node, self.clock, self.log, self.kick, self.runner.answer,
                                    self._start_failure_fatal)
         self.prober = Prober(self)
+        self.peers = PeerFencing(self.name, self.layer.send_ordered, self.clock,
+                                 self._run_fence_plan, self.log)
         self.scheduler_runs = 0
         self.history: TransitionObserver | None = None  # defib.history's recorder
         self.last_ws: WorkingSet | None = None
@@ -126,6 +130,7 @@ class Controller:
         for task in list(self._tasks):
             task.cancel()
         self.status.close()
+        self.peers.close()
         await self.lrm.stop()
 
     @property
@@ -235,6 +240,7 @@ class Controller:
             if self.is_dc:
                 self.fencing.nodes_back(names)
             self.runner.members_now(names)
+            self.peers.members_now(names)
             self.kick(f"membership {event.get('members')} (left {event.get('left')})")
         elif kind == "quorum":
             self.kick(f"quorum {'gained' if event.get('quorate') else 'lost'}")
@@ -361,6 +367,10 @@ class Controller:
                 self.kick(f"{node} announced its history")
             case wire.FenceRequest() if self.is_dc:
                 self._spawn(self._manual_fence(message))
+            case wire.FenceExec():
+                self.peers.requested(message)
+            case wire.FenceExecDone():
+                self.peers.answered(message)
             case wire.FencingState():
                 self.fencing.received(message.state)
             case wire.FenceAnswer(request):
@@ -468,6 +478,10 @@ class Controller:
                                         self.runner.wait_unless_aborted,
                                         max_attempts(self.last_ws))
 
+    async def _run_fence_plan(self, plan: FencePlan, target: str,
+                              action: str) -> FenceResult:
+        return await self.parts.fencer.fence(plan, target, action, self.name)
+
     async def fence_node(self, target: str, action: str) -> tuple[bool, str]:
         ws = self.last_ws
         if ws is None:
@@ -479,8 +493,11 @@ class Controller:
             how = "confirmed down by an administrator (no device was run)"
             self.parts.fencer.confirmed(target)
         else:
-            self.log(logging.WARNING, "fencing %s (%s)", target, action)
-            result = await self.parts.fencer.fence(ws, target, action, self.name)
+            executor, plan = choose_executor(ws, target, self.name, self.member_names())
+            self.log(logging.WARNING, "fencing %s (%s)%s", target, action,
+                     "" if executor == self.name else f" from {executor}")
+            result = await (self._run_fence_plan(plan, target, action) if executor == self.name
+                            else self.peers.ask(executor, plan, target, action))
             self.parts.observer.fencing_done(target, action, result.ok, result.reason)
             if not result.ok:
                 if self.history is not None:

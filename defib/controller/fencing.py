@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from defib.cib.options import ClusterOptions
-from defib.fencing.fencer import FenceDevice, FenceResult, FencingLevel, LocalFencer
+from defib.fencing.fencer import FenceDevice, FencingLevel
 from defib.scheduler.unpack import WorkingSet
 
 log = logging.getLogger("defib.controller")
@@ -68,12 +68,6 @@ def max_attempts(ws: WorkingSet | None) -> int:
     if ws is None:
         return DEFAULT_MAX_ATTEMPTS
     return ClusterOptions.read(ws.config.properties).stonith_max_attempts
-
-
-async def fence(ws: WorkingSet, target: str, action: str, me: str) -> FenceResult:
-    fencer = LocalFencer(devices_of(ws), levels_of(ws), node_name=me,
-                         default_timeout_s=stonith_timeout_s(ws))
-    return await fencer.fence(target, action)
 
 
 @dataclass

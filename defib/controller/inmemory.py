@@ -23,13 +23,13 @@ from defib.cluster.config import ClusterConfig, NodeConfig, QuorumOptions
 from defib.cluster.layer import InMemoryHub
 from defib.cluster.node import ClusterNode
 from defib.controller.dc import Controller
+from defib.controller.fenceexec import FencePlan, may_fence
 from defib.controller.observe import resource_locations
 from defib.controller.parts import Parts
 from defib.executor.metadata import AgentMetadata
 from defib.executor.types import ExecStatus, OcfRc, Operation, OpResult, ResourceInfo
 from defib.fencing.fencer import FenceResult
 from defib.graph.executor import GraphReport
-from defib.scheduler.unpack import WorkingSet
 
 T = TypeVar("T")
 
@@ -142,8 +142,11 @@ class ScriptedFencer:
         self.failures = failures
         self.attempts: list[tuple[float, str, str]] = []  # fake time, fencing node, target
 
-    async def fence(self, ws: WorkingSet, target: str, action: str, me: str) -> FenceResult:
+    async def fence(self, plan: FencePlan, target: str, action: str, me: str) -> FenceResult:
         self.attempts.append((self.world.clock.monotonic(), me, target))
+        if not may_fence(plan, target):
+            self.world.note(me, f"fence {target} failed")
+            return FenceResult(target, action, False, f"no fence device can fence {target}")
         if len(self.attempts) <= self.failures:
             self.world.note(me, f"fence {target} failed")
             return FenceResult(target, action, False, f"no device can fence {target}")

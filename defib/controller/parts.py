@@ -20,23 +20,25 @@ from typing import Any, Protocol, TypeVar
 from defib.clock import Clock, RealClock
 from defib.cluster.client import SOCKET_NAME
 from defib.cluster.config import ClusterConfig
-from defib.controller.fencing import fence, local_power_off_cleanup
+from defib.controller.fenceexec import FencePlan
+from defib.controller.fencing import local_power_off_cleanup
 from defib.controller.lrm import NodeExecutor
 from defib.controller.transitions import PeStore
 from defib.executor.runner import AgentExecutor
-from defib.fencing.fencer import FenceResult
+from defib.fencing.fencer import FenceResult, LocalFencer
 from defib.graph.executor import GraphReport
 from defib.history.series import PeSeries
-from defib.scheduler.unpack import WorkingSet
 
 T = TypeVar("T")
 
 
 class ClusterFencer(Protocol):
-    """Runs the fencing of ``target`` as configured in ``ws`` (devices, levels, timeouts),
-    from node ``me``; never raises for device trouble (a failed result says why)."""
+    """Runs the fencing of ``target`` with ``plan`` (the devices this node has, the levels,
+    the timeout) on node ``me``; never raises for device trouble (a failed result says
+    why)."""
 
-    async def fence(self, ws: WorkingSet, target: str, action: str, me: str) -> FenceResult: ...
+    async def fence(self, plan: FencePlan, target: str, action: str, me: str) -> FenceResult:
+        ...
 
     def confirmed(self, target: str) -> None:
         """An administrator said ``target`` is down (no device was run)."""
@@ -76,8 +78,10 @@ class DeviceFencer:
     def __init__(self, cfg: ClusterConfig) -> None:
         self.cfg = cfg
 
-    async def fence(self, ws: WorkingSet, target: str, action: str, me: str) -> FenceResult:
-        result = await fence(ws, target, action, me)
+    async def fence(self, plan: FencePlan, target: str, action: str, me: str) -> FenceResult:
+        fencer = LocalFencer(plan.devices, plan.levels, node_name=me,
+                             default_timeout_s=plan.timeout_s)
+        result = await fencer.fence(target, action)
         if result.ok:
             self.confirmed(target)
         return result

@@ -8,6 +8,8 @@
 ``crmd-attr``  anyone -> DC: set or delete a transient node attribute.
 ``crmd-fence`` anyone -> DC: fence a node now; the DC answers ``crmd-fenced`` with the outcome.
 ``crmd-fencing`` DC -> all: the failed fencing attempts per node (any node shows them).
+``crmd-fence-exec`` DC -> a peer: run this fencing with these devices (the DC has none for it);
+``crmd-fence-exec-done`` the peer -> all: its outcome.
 Every message names its node; all members see all messages (the layer broadcasts).
 """
 
@@ -27,6 +29,8 @@ ATTR = "crmd-attr"
 FENCE = "crmd-fence"
 FENCED = "crmd-fenced"
 FENCING = "crmd-fencing"
+FENCE_EXEC = "crmd-fence-exec"
+FENCE_EXEC_DONE = "crmd-fence-exec-done"
 
 
 @dataclass(frozen=True)
@@ -176,11 +180,57 @@ class FencingState:
                    {str(k): dict(v) for k, v in dict(raw.get("state") or {}).items()})
 
 
+@dataclass(frozen=True)
+class FenceExec:
+    """DC -> ``executor``: fence ``target`` with ``plan`` (``fenceexec.FencePlan``)."""
+
+    request: str
+    executor: str
+    target: str
+    action: str
+    plan: dict[str, Any]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FENCE_EXEC, "r": self.request, "node": self.executor,
+                "target": self.target, "action": self.action, "plan": self.plan}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> FenceExec:
+        return cls(str(raw["r"]), str(raw["node"]), str(raw["target"]), str(raw["action"]),
+                   dict(raw["plan"]))
+
+
+@dataclass(frozen=True)
+class FenceExecDone:
+    """``executor`` -> all: the outcome of a ``FenceExec``."""
+
+    request: str
+    executor: str
+    target: str
+    action: str
+    ok: bool
+    reason: str
+    devices: list[str]
+    elapsed_ms: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": FENCE_EXEC_DONE, "r": self.request, "node": self.executor,
+                "target": self.target, "action": self.action, "ok": self.ok,
+                "reason": self.reason, "devices": self.devices, "ms": self.elapsed_ms}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> FenceExecDone:
+        return cls(str(raw["r"]), str(raw["node"]), str(raw["target"]), str(raw["action"]),
+                   bool(raw["ok"]), str(raw.get("reason") or ""),
+                   [str(d) for d in raw.get("devices") or []], int(raw.get("ms", 0)))
+
+
 Message = (LrmReport | Forget | CleanupRequest | AttrRequest | FenceRequest | FenceAnswer
-           | FencingState)
+           | FencingState | FenceExec | FenceExecDone)
 _TYPES: dict[str, Any] = {LRM: LrmReport, FORGET: Forget, CLEANUP: CleanupRequest,
                           ATTR: AttrRequest, FENCE: FenceRequest, FENCED: FenceAnswer,
-                          FENCING: FencingState}
+                          FENCING: FencingState, FENCE_EXEC: FenceExec,
+                          FENCE_EXEC_DONE: FenceExecDone}
 
 
 def decode(raw: dict[str, Any]) -> Message | None:

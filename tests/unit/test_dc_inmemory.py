@@ -164,3 +164,36 @@ def test_configuration_change_during_a_transition_aborts_it_and_is_honoured() ->
         assert [e.what for e in c.world.events].count("start d2") == 1
 
     run(MemoryCluster(3), scenario)
+
+
+def test_a_peer_fences_when_the_dc_cannot_reach_the_device() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        await c.load(cib_xml(fence_device() + dummy("d1"),
+                             prefer("d1", "node3") + prefer("fence-local", "node1", -1000000)))
+        await c.clock.run_until(lambda: c.settled({"d1": "node3"}), 30, "d1 on node3")
+        await c.crash("node3")
+        await c.clock.run_until(lambda: c.world.where("d1") in (["node1"], ["node2"]), 30,
+                                "d1 recovered")
+        # The DC (node1) has no cable to the device: node2 ran it, the DC recorded it.
+        assert [(me, target) for _, me, target in c.fencer.attempts] == [("node2", "node3")]
+        assert index(c, "node2", "fence node3") < index(c, c.world.where("d1")[0], "start d1")
+        assert "node3" in c.states["node1"]["fenced"]
+
+    run(MemoryCluster(3), scenario)
+
+
+def test_no_member_with_a_device_for_the_target_fails_and_says_why() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        banned = prefer("fence-local", "node1", -1000000) + prefer("fence-local", "node2",
+                                                                   -1000000)
+        await c.load(cib_xml(fence_device() + dummy("d1"), prefer("d1", "node3") + banned))
+        await c.clock.run_until(lambda: c.settled({"d1": "node3"}), 30, "d1 on node3")
+        await c.crash("node3")
+        await c.clock.run_until(lambda: "node3" in c.controllers["node2"].fencing.view, 30,
+                                "a failed attempt")
+        view = c.controllers["node2"].fencing.view["node3"]
+        assert "no fence device can fence node3" in view["reason"]
+        assert c.fencer.attempts[0][1:] == ("node1", "node3")  # the DC tried, with nothing
+        assert c.world.where("d1") == ["node3"]
+
+    run(MemoryCluster(3), scenario)
