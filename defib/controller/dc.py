@@ -37,7 +37,7 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.fencecoord import FencingCoordinator
-from defib.controller.fenceexec import FencePlan, PeerFencing, choose_executor
+from defib.controller.fenceexec import FencePlan, PeerFencing, executors
 from defib.controller.fencing import FencingPolicy, max_attempts
 from defib.controller.lrm import LrmService
 from defib.controller.parts import Parts
@@ -478,6 +478,23 @@ class Controller:
                                         self.runner.wait_unless_aborted,
                                         max_attempts(self.last_ws))
 
+    async def _fence_from_members(self, ws: WorkingSet, target: str,
+                                  action: str) -> FenceResult:
+        """One attempt: the DC's devices, then those of peers (``fenceexec.executors``)."""
+        chain = executors(ws, target, self.name, self.member_names())
+        failures: list[str] = []
+        for executor, plan in chain:
+            self.log(logging.WARNING, "fencing %s (%s)%s", target, action,
+                     "" if executor == self.name else f" from {executor}")
+            result = await (self._run_fence_plan(plan, target, action)
+                            if executor == self.name
+                            else self.peers.ask(executor, plan, target, action))
+            if result.ok:
+                return result
+            failures.append(result.reason if len(chain) == 1
+                            else f"from {executor}: {result.reason}")
+        return FenceResult(target, action, False, "; ".join(failures))
+
     async def _run_fence_plan(self, plan: FencePlan, target: str,
                               action: str) -> FenceResult:
         return await self.parts.fencer.fence(plan, target, action, self.name)
@@ -493,11 +510,7 @@ class Controller:
             how = "confirmed down by an administrator (no device was run)"
             self.parts.fencer.confirmed(target)
         else:
-            executor, plan = choose_executor(ws, target, self.name, self.member_names())
-            self.log(logging.WARNING, "fencing %s (%s)%s", target, action,
-                     "" if executor == self.name else f" from {executor}")
-            result = await (self._run_fence_plan(plan, target, action) if executor == self.name
-                            else self.peers.ask(executor, plan, target, action))
+            result = await self._fence_from_members(ws, target, action)
             self.parts.observer.fencing_done(target, action, result.ok, result.reason)
             if not result.ok:
                 if self.history is not None:

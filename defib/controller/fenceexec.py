@@ -5,8 +5,10 @@ allowed (a location constraint of -INFINITY keeps it off a node: the node has no
 that power switch), the DC picks the node that runs a fencing:
 
 1. the DC itself, when one of its devices may fence the target;
-2. else the first other member (not the target) that has such a device;
-3. else the DC, whose attempt then fails and says why ("no fence device can fence ...").
+2. then, if that failed, the first other member (not the target) with a device not tried
+   yet that may fence it, and so on (each device is tried once per attempt);
+3. no member has such a device: the DC, whose attempt fails and says why ("no fence
+   device can fence ...").
 
 "May fence" is the static part of ``pcmk_host_check`` (``pcmk_host_list`` and
 ``pcmk_host_map``); a device checked dynamically is asked by whoever runs it. A fencing
@@ -92,19 +94,35 @@ def may_fence(plan: FencePlan, target: str) -> bool:
     levels = [lv for lv in plan.levels if lv.matches(target)]
     if levels:
         return any(set(lv.devices) <= have for lv in levels)
-    return any(d.host_check != "static-list" or target in d.host_list()
-               or target in d.host_map() for d in plan.devices)
+    return any(_static_ok(d, target) for d in plan.devices)
 
 
-def choose_executor(ws: WorkingSet, target: str, me: str,
-                    members: Iterable[str]) -> tuple[str, FencePlan]:
-    """The node that runs the fencing of ``target`` and what it runs (see the module)."""
-    candidates = [me] + sorted(set(members) - {me, target})
-    for node in candidates:
+def _static_ok(device: FenceDevice, target: str) -> bool:
+    return (device.host_check != "static-list" or target in device.host_list()
+            or target in device.host_map())
+
+
+def executors(ws: WorkingSet, target: str, me: str,
+              members: Iterable[str]) -> list[tuple[str, FencePlan]]:
+    """Who runs the fencing of ``target``, in the order to try them, and with which
+    devices: each device is tried once, on the first node (the DC first) that has it. With
+    fencing levels for the target, the first node that has a whole level runs the levels.
+    No node with a device for the target: the DC, whose attempt fails and says why."""
+    chosen: list[tuple[str, FencePlan]] = []
+    tried: set[str] = set()
+    for node in [me] + sorted(set(members) - {me, target}):
         plan = plan_for(ws, node)
-        if may_fence(plan, target):
-            return node, plan
-    return me, plan_for(ws, me)
+        if any(lv.matches(target) for lv in plan.levels):
+            if may_fence(plan, target):
+                return [(node, plan)]
+            continue
+        fresh = FencePlan(tuple(d for d in plan.devices
+                                if d.device_id not in tried and _static_ok(d, target)),
+                          plan.levels, plan.timeout_s)
+        if may_fence(fresh, target):
+            chosen.append((node, fresh))
+            tried.update(d.device_id for d in fresh.devices)
+    return chosen or [(me, plan_for(ws, me))]
 
 
 class PeerFencing:

@@ -134,12 +134,13 @@ class FakeAgents:
 
 
 class ScriptedFencer:
-    """``ClusterFencer`` whose first ``failures`` attempts fail; a success powers the
-    target off in the world (its resources are gone)."""
+    """``ClusterFencer`` whose first ``failures`` attempts fail, as do ``broken`` devices;
+    a success powers the target off in the world (its resources are gone)."""
 
     def __init__(self, world: World, failures: int = 0) -> None:
         self.world = world
         self.failures = failures
+        self.broken: set[str] = set()  # devices that always fail
         self.attempts: list[tuple[float, str, str]] = []  # fake time, fencing node, target
 
     async def fence(self, plan: FencePlan, target: str, action: str, me: str) -> FenceResult:
@@ -147,6 +148,10 @@ class ScriptedFencer:
         if not may_fence(plan, target):
             self.world.note(me, f"fence {target} failed")
             return FenceResult(target, action, False, f"no fence device can fence {target}")
+        if all(d.device_id in self.broken for d in plan.devices):
+            self.world.note(me, f"fence {target} failed")
+            return FenceResult(target, action, False, "+".join(
+                d.device_id for d in plan.devices) + ": the device failed")
         if len(self.attempts) <= self.failures:
             self.world.note(me, f"fence {target} failed")
             return FenceResult(target, action, False, f"no device can fence {target}")

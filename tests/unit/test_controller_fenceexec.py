@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from defib.controller.cibinput import parse_input
-from defib.controller.fenceexec import FencePlan, choose_executor, device_hosts, may_fence
+from defib.controller.fenceexec import FencePlan, device_hosts, executors, may_fence
 from defib.controller.harness import cib_xml, fence_device
 from defib.fencing.fencer import FenceDevice, FencingLevel
 from defib.scheduler import schedule
@@ -32,19 +32,24 @@ def test_devices_live_where_their_resource_is_allowed() -> None:
     assert device_hosts(ws) == {"f1": {"node2", "node3"}, "f2": {"node1", "node2", "node3"}}
 
 
-def test_the_dc_fences_itself_when_it_can_else_the_first_peer_with_a_device() -> None:
+def chain(ws: WorkingSet, target: str) -> list[tuple[str, list[str]]]:
+    return [(node, [d.device_id for d in plan.devices])
+            for node, plan in executors(ws, target, "node1", ["node1", "node2", "node3"])]
+
+
+def test_the_dc_fences_itself_when_it_can_then_peers_with_untried_devices() -> None:
     ws = working_set(fence_device("f1", params={"pcmk_host_list": "node3"})
                      + fence_device("f2", params={"pcmk_host_list": "node2"}),
                      ban("f1", "node1"))
-    members = ["node1", "node2", "node3"]
-    node, plan = choose_executor(ws, "node2", "node1", members)
-    assert node == "node1" and [d.device_id for d in plan.devices] == ["f2"]
-    node, plan = choose_executor(ws, "node3", "node1", members)
-    assert node == "node2" and [d.device_id for d in plan.devices] == ["f1", "f2"]
+    assert chain(ws, "node2") == [("node1", ["f2"])]
+    assert chain(ws, "node3") == [("node2", ["f1"])]
+    # A device everywhere is tried once, on the DC; one only on a peer, after it.
+    ws = working_set(fence_device("f1") + fence_device("f2"),
+                     ban("f2", "node1") + ban("f2", "node3"))
+    assert chain(ws, "node3") == [("node1", ["f1"]), ("node2", ["f2"])]
     # Only the target itself has a device for it: the DC tries (and fails, saying why).
     ws = working_set(fence_device("f1"), ban("f1", "node1") + ban("f1", "node2"))
-    node, plan = choose_executor(ws, "node3", "node1", members)
-    assert node == "node1" and plan.devices == ()
+    assert chain(ws, "node3") == [("node1", [])]
 
 
 def test_levels_need_all_their_devices_and_the_plan_travels_whole() -> None:

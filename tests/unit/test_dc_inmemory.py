@@ -197,3 +197,21 @@ def test_no_member_with_a_device_for_the_target_fails_and_says_why() -> None:
         assert c.world.where("d1") == ["node3"]
 
     run(MemoryCluster(3), scenario)
+
+
+def test_a_failing_device_on_the_dc_then_a_peer_device_in_the_same_attempt() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        c.fencer.broken.add("f-dc")
+        devices = fence_device("f-dc") + fence_device("f-peer")
+        only = (prefer("f-dc", "node2", -1000000) + prefer("f-dc", "node3", -1000000)
+                + prefer("f-peer", "node1", -1000000) + prefer("f-peer", "node3", -1000000))
+        await c.load(cib_xml(devices + dummy("d1"), prefer("d1", "node3") + only))
+        await c.clock.run_until(lambda: c.settled({"d1": "node3"}), 30, "d1 on node3")
+        await c.crash("node3")
+        await c.clock.run_until(lambda: c.world.where("d1") in (["node1"], ["node2"]), 30,
+                                "d1 recovered")
+        (t1, first, _), (t2, second, _) = c.fencer.attempts
+        assert (first, second) == ("node1", "node2") and t1 == t2  # no back-off between
+        assert c.controllers["node1"].fencing.policy.targets == {}  # not a failed attempt
+
+    run(MemoryCluster(3), scenario)
