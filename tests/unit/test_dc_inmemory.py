@@ -215,3 +215,23 @@ def test_a_failing_device_on_the_dc_then_a_peer_device_in_the_same_attempt() -> 
         assert c.controllers["node1"].fencing.policy.targets == {}  # not a failed attempt
 
     run(MemoryCluster(3), scenario)
+
+
+def test_manual_fencing_and_a_transient_attribute_through_the_dc() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        await c.load(cib_xml(fence_device() + dummy("d1"), prefer("d1", "node2")))
+        await c.clock.run_until(lambda: c.settled({"d1": "node2"}), 30, "d1 on node2")
+        # Any node asks the DC; the attribute is written by the DC and moves d1.
+        c.controllers["node3"].request_attribute("node2", "standby", "on")
+        await c.clock.run_until(lambda: c.world.where("d1") in (["node1"], ["node3"]), 30,
+                                "d1 moved off the standby node")
+        assert node_attributes(c.node().cib.copy.xml)["node2"]["standby"] == "on"
+        where = c.world.where("d1")[0]
+        # stonith_admin --fence from a node that is not the DC: the DC runs it, answers.
+        answer = asyncio.ensure_future(c.controllers["node3"].request_fencing("node2"))
+        await c.clock.run_until(answer.done, 30, "the answer")
+        assert answer.result() == {"message": "node2 fenced (reboot) by the DC node1"}
+        assert c.fencer.attempts[-1][1:] == ("node1", "node2")
+        assert c.world.where("d1") == [where]  # nothing ran on node2
+
+    run(MemoryCluster(3), scenario)
