@@ -42,7 +42,7 @@ from defib.controller.fencing import FencingPolicy, max_attempts
 from defib.controller.lrm import LrmService
 from defib.controller.parts import Parts
 from defib.controller.probing import Prober
-from defib.controller.running import TransitionRunner
+from defib.controller.running import Answer, TransitionRunner
 from defib.controller.statuswriter import Reports, StatusWriter
 from defib.controller.transitions import Plan, make_plan, undated, written_properties
 from defib.errors import ClusterError
@@ -142,7 +142,7 @@ class Controller:
         return self.runner.transition_id
 
     @property
-    def waiting(self) -> dict[str, tuple[str, asyncio.Future[dict[str, Any]]]]:
+    def waiting(self) -> dict[str, tuple[str, asyncio.Future[Answer]]]:
         """The operations in flight (transition key -> node and future of the result)."""
         return self.runner.waiting
 
@@ -328,7 +328,7 @@ class Controller:
         await self.status.expected_down(name)
         self.exiting.add(name)
         self.log(logging.INFO, "%s has nothing active: it may leave", name)
-        self.layer.send_ordered({"t": sd.EXIT, "node": name})
+        self.layer.send_ordered(wire.Exit(name).to_wire())
 
     def _name(self, node_id: int) -> str:
         return self.node.name_of(node_id) or str(node_id)
@@ -337,29 +337,25 @@ class Controller:
         message = wire.decode(d.payload)
         if message is not None:
             self._on_message(message, d.view_id)
-            return
-        kind = d.payload.get("t")
-        if kind == sd.SHUTDOWN:
-            if self.is_dc:
-                self._spawn(self._shutdown_requested(str(d.payload["node"]),
-                                                     float(d.payload.get("time", 0))))
-        elif kind == sd.EXIT:
-            if d.payload.get("node") == self.name and self.shutdown.requested:
-                self.log(logging.INFO, "the DC moved everything away: leaving the cluster")
-                self.shutdown.exit_now()
-        elif kind == wire.RESULT:
-            node = str(d.payload["node"])
-            entry = ET.fromstring(str(d.payload["entry"]))
-            if node in self.reports:
-                st.replace_lrm_resource(self.reports[node][1], entry)
-            if self.is_dc:
-                self.status.queue_result(d.payload)
-            else:
-                # No longer DC: the new DC records it; our transition only needs to finish.
-                self.runner.answer(d.payload)
+
+    def _on_result(self, result: wire.OpResult) -> None:
+        if result.node in self.reports:
+            st.replace_lrm_resource(self.reports[result.node][1], ET.fromstring(result.entry))
+        if self.is_dc:
+            self.status.queue_result(result)
+        else:
+            # No longer DC: the new DC records it; our transition only needs to finish.
+            self.runner.answer(result)
 
     def _on_message(self, message: wire.Message, view_id: str) -> None:
         match message:
+            case wire.OpResult():
+                self._on_result(message)
+            case wire.ShutdownRequest(node, when) if self.is_dc:
+                self._spawn(self._shutdown_requested(node, when))
+            case wire.Exit(node) if node == self.name and self.shutdown.requested:
+                self.log(logging.INFO, "the DC moved everything away: leaving the cluster")
+                self.shutdown.exit_now()
             case wire.LrmReport(node, lrm, incarnation):
                 self.reports[node] = (view_id, ET.fromstring(lrm))
                 self.incarnations[node] = incarnation
@@ -382,7 +378,7 @@ class Controller:
             case wire.CleanupRequest(rsc, node) if self.is_dc:
                 self._spawn(self._cleanup(rsc, node))
             case _:
-                pass  # a request for the DC while not DC; Forget is the nodes' (lrm.py)
+                pass  # a request for the DC while not DC; OpSpec, Forget: lrm.py's
 
     def _start_failure_fatal(self) -> bool:
         ws = self.last_ws

@@ -19,7 +19,6 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 from defib.clock import Clock, RealClock
 from defib.cluster.layer import ClusterLayer, Delivery, Membership
@@ -206,11 +205,7 @@ class LrmService:
         op = result.op
         record_op(self.state, op.rsc, result, node_name=self.node_name)
         entry = lrm_resource_el(self.state, op.rsc)
-        payload: dict[str, Any] = {
-            "t": wire.RESULT, "node": self.node_name, "rsc": op.rsc.rsc_id,
-            "key": op.transition_key, "op_key": op.key, "action": op.action,
-            "interval": op.interval_ms, "rc": result.rc, "status": int(result.status),
-            "reason": result.exit_reason, "failed": result.failed,
-            "entry": ET.tostring(entry, encoding="unicode"),
-        }
-        self.layer.send_ordered(payload)
+        self.layer.send_ordered(wire.OpResult(
+            self.node_name, op.rsc.rsc_id, op.transition_key, op.key, op.action,
+            op.interval_ms, result.rc, int(result.status), result.exit_reason, result.failed,
+            ET.tostring(entry, encoding="unicode")).to_wire())

@@ -12,7 +12,8 @@ import asyncio
 import logging
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from defib.cib.options import ClusterOptions
 from defib.clock import Timer
@@ -26,7 +27,15 @@ from defib.scheduler.unpack import WorkingSet
 if TYPE_CHECKING:
     from defib.controller.dc import Controller
 
-Result = dict[str, Any]
+@dataclass(frozen=True)
+class NoResult:
+    """What an operation got instead of a result: its node left ("lost") or it took longer
+    than its timeout plus ``cluster-delay`` ("timeout")."""
+
+    why: str
+
+
+Answer = wire.OpResult | NoResult
 
 
 class TransitionRunner:
@@ -37,7 +46,7 @@ class TransitionRunner:
         self.gate = RetryGate()
         self.transition_id = -1
         # Transition key -> (node, future of its result): the operations in flight.
-        self.waiting: dict[str, tuple[str, asyncio.Future[Result]]] = {}
+        self.waiting: dict[str, tuple[str, asyncio.Future[Answer]]] = {}
         self._retry: Timer | None = None
         self._executor: GraphExecutor | None = None
         self._aborting = asyncio.Event()  # set when the running transition is aborted
@@ -52,36 +61,35 @@ class TransitionRunner:
             self._aborting.set()
 
     # -- results ----------------------------------------------------------------------------
-    def answer(self, payload: Result) -> bool:
+    def answer(self, result: wire.OpResult) -> bool:
         """Give a result to the action waiting for it; False when none waits."""
-        key = payload.get("key")
-        waiter = self.waiting.get(str(key)) if key else None
+        waiter = self.waiting.get(result.key) if result.key else None
         if waiter is None or waiter[1].done():
             return False
-        waiter[1].set_result(payload)
+        waiter[1].set_result(result)
         return True
 
     def members_now(self, names: Iterable[str]) -> None:
         """Operations on nodes no longer members will never answer: they are lost."""
         names = set(names)
-        for key, (node, future) in list(self.waiting.items()):
+        for node, future in list(self.waiting.values()):
             if node not in names and not future.done():
-                future.set_result({"lost": True, "key": key})
+                future.set_result(NoResult("lost"))
 
-    async def remote_op(self, spec: wire.OpSpec) -> Result:
-        """Send one operation to its node; the recorded result (or a "lost"/"timeout" one)."""
+    async def remote_op(self, spec: wire.OpSpec) -> Answer:
+        """Send one operation to its node; the recorded result (or why there is none)."""
         key = str(spec.transition_key)
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self.waiting[key] = (spec.node, future)
         try:
             if spec.node not in self.host.member_names():
-                return {"lost": True, "key": key}
+                return NoResult("lost")
             self.host.layer.send_ordered(spec.to_wire())
             # Pacemaker's transition timer: the action's timeout plus cluster-delay.
             return await self.clock.wait_for(future, spec.timeout_ms / 1000
                                              + self.host.options.cluster_delay_s)
         except TimeoutError:
-            return {"timeout": True, "key": key}
+            return NoResult("timeout")
         finally:
             self.waiting.pop(key, None)
 
@@ -234,17 +242,19 @@ class DcHandlers:
             return ActionOutcome.success()
         spec = self.runner.op_spec(action, self.tid)
         t0 = self.runner.clock.monotonic()
-        result = await self.runner.remote_op(spec)
-        if result.get("lost"):
-            return ActionOutcome(OutcomeStatus.CANCELLED, 1, f"{spec.node} left the cluster")
-        if result.get("timeout"):
-            return ActionOutcome(OutcomeStatus.TIMED_OUT, 1, "no result from the node")
-        rc = int(result.get("rc", 1))
-        self.host.log(logging.INFO, "%s on %s: rc=%d (%.0fms)", action.operation_key,
-                      spec.node, rc, (self.runner.clock.monotonic() - t0) * 1000)
-        if result.get("failed"):
-            return ActionOutcome.failure(rc, str(result.get("reason") or ""))
-        return ActionOutcome.success(rc)
+        match await self.runner.remote_op(spec):
+            case NoResult("lost"):
+                return ActionOutcome(OutcomeStatus.CANCELLED, 1,
+                                     f"{spec.node} left the cluster")
+            case NoResult():
+                return ActionOutcome(OutcomeStatus.TIMED_OUT, 1, "no result from the node")
+            case wire.OpResult() as result:
+                self.host.log(logging.INFO, "%s on %s: rc=%d (%.0fms)",
+                              action.operation_key, spec.node, result.rc,
+                              (self.runner.clock.monotonic() - t0) * 1000)
+                if result.failed:
+                    return ActionOutcome.failure(result.rc, result.reason)
+                return ActionOutcome.success(result.rc)
 
     async def _controller_action(self, action: GraphAction) -> ActionOutcome:
         node, rsc = action.node_uname, action.rsc_id

@@ -20,11 +20,10 @@ from pathlib import Path
 from defib.attrd import store as attrd
 from defib.clock import Clock, RealClock
 from defib.controller import status as st
+from defib.controller import wire
 from defib.scheduler.unpack import WorkingSet
 
 log = logging.getLogger("defib.controller")
-SHUTDOWN = "crmd-shutdown"
-EXIT = "crmd-exit"
 SHUTDOWN_TIMEOUT_S = 30.0
 
 
@@ -87,7 +86,7 @@ class ShutdownRequest:
             self.exit_now()
             return
         log.info("[%s] shutdown requested: asking the DC to move resources away", self.node)
-        self.send({"t": SHUTDOWN, "node": self.node, "time": self.clock.time()})
+        self.send(wire.ShutdownRequest(self.node, self.clock.time()).to_wire())
         self.clock.call_later(SHUTDOWN_TIMEOUT_S, self._timeout)
 
     def _timeout(self) -> None:

@@ -21,22 +21,12 @@ from defib.clock import Clock
 from defib.cluster.node import ClusterNode
 from defib.controller import shutdown as sd
 from defib.controller import status as st
+from defib.controller import wire
 from defib.errors import DefibError
-from defib.executor.types import OcfRc
 
 Log = Callable[..., None]
 # Node name -> (view id, announced ``lrm`` element): the nodes' own histories.
 Reports = dict[str, tuple[str, ET.Element]]
-
-
-def real_failure(payload: dict[str, Any]) -> bool:
-    """A failed operation that counts (a probe finding a resource stopped or running is
-    information, not a failure)."""
-    if not payload.get("failed"):
-        return False
-    probe = payload.get("action") == "monitor" and int(payload.get("interval", 0)) == 0
-    return not (probe and int(payload.get("rc", 1)) in (OcfRc.OK, OcfRc.NOT_RUNNING,
-                                                         OcfRc.RUNNING_PROMOTED))
 
 
 def _cleared(rsc: str | None, removed: list[str], state: ET.Element) -> bool:
@@ -48,7 +38,7 @@ def _cleared(rsc: str | None, removed: list[str], state: ET.Element) -> bool:
 
 class StatusWriter:
     def __init__(self, node: ClusterNode, clock: Clock, log: Log,
-                 kick: Callable[[str], None], answer: Callable[[dict[str, Any]], bool],
+                 kick: Callable[[str], None], answer: Callable[[wire.OpResult], bool],
                  start_failure_fatal: Callable[[], bool]) -> None:
         self.node = node
         self.clock = clock
@@ -60,7 +50,7 @@ class StatusWriter:
         self.lock = asyncio.Lock()
         self._cib_changed = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._results: list[dict[str, Any]] = []  # operation results not yet recorded
+        self._results: list[wire.OpResult] = []  # operation results not yet recorded
         self._recording = False
         # Node -> id() of the announced history last written whole into the status.
         self._lrm_synced: dict[str, int] = {}
@@ -234,8 +224,8 @@ class StatusWriter:
             await self.patch(sd.expected_down(current, node_id, name))
 
     # -- operation results ------------------------------------------------------------------
-    def queue_result(self, payload: dict[str, Any]) -> None:
-        self._results.append(payload)
+    def queue_result(self, result: wire.OpResult) -> None:
+        self._results.append(result)
         if not self._recording:
             self._recording = True
             task = asyncio.ensure_future(self._record_results())
@@ -252,7 +242,7 @@ class StatusWriter:
         finally:
             self._recording = False
 
-    async def _record(self, batch: list[dict[str, Any]]) -> None:
+    async def _record(self, batch: list[wire.OpResult]) -> None:
         """One CIB change for ``batch``: each result's history entry (as its node sent it)
         replaces the resource's entry in place, and a failure updates the node's fail
         counts; then whoever waits for these results is answered."""
@@ -260,15 +250,14 @@ class StatusWriter:
             async with self.lock:
                 updates: list[dict[str, Any]] = []
                 failed: dict[str, ET.Element] = {}
-                for payload in batch:
-                    node = str(payload["node"])
-                    node_id = self.node_id(node)
-                    updates.append({"id": node_id, "uname": node,
-                                    "lrm_resource": str(payload["entry"])})
-                    if real_failure(payload):
+                for result in batch:
+                    node_id = self.node_id(result.node)
+                    updates.append({"id": node_id, "uname": result.node,
+                                    "lrm_resource": result.entry})
+                    if result.counts_as_failure:
                         if node_id not in failed:
                             failed[node_id] = self._attributes_of(node_id)
-                        self._count_failure(failed[node_id], payload)
+                        self._count_failure(failed[node_id], result)
                 for node_id, state in failed.items():
                     attrs = state.find("transient_attributes")
                     if attrs is not None:
@@ -277,12 +266,12 @@ class StatusWriter:
                 await self.change({"op": "update_status", "updates": updates})
         except DefibError as exc:
             self.log(logging.ERROR, "could not record %d results (%s...): %s", len(batch),
-                     batch[0].get("op_key"), exc)
-            for payload in batch:  # the next cycle writes these nodes' whole history
-                self._lrm_synced.pop(str(payload["node"]), None)
-        for payload in batch:
-            if not self.answer(payload) and real_failure(payload):
-                self.kick(f"{payload.get('op_key')} failed on {payload['node']}")
+                     batch[0].op_key, exc)
+            for result in batch:  # the next cycle writes these nodes' whole history
+                self._lrm_synced.pop(result.node, None)
+        for result in batch:
+            if not self.answer(result) and result.counts_as_failure:
+                self.kick(f"{result.op_key} failed on {result.node}")
 
     def _attributes_of(self, node_id: str) -> ET.Element:
         """A private ``node_state`` holding a copy of the node's transient attributes."""
@@ -295,11 +284,9 @@ class StatusWriter:
             state.append(copy.deepcopy(attrs))
         return state
 
-    def _count_failure(self, state: ET.Element, payload: dict[str, Any]) -> None:
-        fatal = payload.get("action") == "start" and self.start_failure_fatal()
-        count = attrd.record_failure(state, str(payload["rsc"]), str(payload.get("action")),
-                                     int(payload.get("interval", 0)), self.clock.time(),
-                                     fatal)
+    def _count_failure(self, state: ET.Element, result: wire.OpResult) -> None:
+        fatal = result.action == "start" and self.start_failure_fatal()
+        count = attrd.record_failure(state, result.rsc, result.action, result.interval_ms,
+                                     self.clock.time(), fatal)
         self.log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
-                 payload.get("op_key"), payload["node"], payload.get("rc"),
-                 payload.get("status"), payload.get("reason") or "", count)
+                 result.op_key, result.node, result.rc, result.status, result.reason, count)

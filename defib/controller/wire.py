@@ -8,6 +8,8 @@
 ``crmd-attr``  anyone -> DC: set or delete a transient node attribute.
 ``crmd-fence`` anyone -> DC: fence a node now; the DC answers ``crmd-fenced`` with the outcome.
 ``crmd-fencing`` DC -> all: the failed fencing attempts per node (any node shows them).
+``crmd-shutdown`` a node -> DC: move my resources away, I am shutting down (SIGTERM).
+``crmd-exit`` DC -> a node: nothing is active on you any more, leave.
 ``crmd-fence-exec`` DC -> a peer: run this fencing with these devices (the DC has none for it);
 ``crmd-fence-exec-done`` the peer -> all: its outcome.
 Every message names its node; all members see all messages (the layer broadcasts).
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from defib.executor.types import Operation, ResourceInfo
+from defib.executor.types import OcfRc, Operation, ResourceInfo
 
 OP = "crmd-op"
 RESULT = "crmd-res"
@@ -29,6 +31,8 @@ ATTR = "crmd-attr"
 FENCE = "crmd-fence"
 FENCED = "crmd-fenced"
 FENCING = "crmd-fencing"
+SHUTDOWN = "crmd-shutdown"
+EXIT = "crmd-exit"
 FENCE_EXEC = "crmd-fence-exec"
 FENCE_EXEC_DONE = "crmd-fence-exec-done"
 
@@ -67,6 +71,79 @@ class OpSpec:
 
 
 # -- typed messages: what travels as a dict, read and written in one place ------------------
+@dataclass(frozen=True)
+class OpResult:
+    """node -> all: the result of one operation, with the resource's whole history entry
+    (``lrm_resource`` XML) as the node recorded it."""
+
+    node: str
+    rsc: str
+    key: str | None  # the transition key of the operation (None: a recurring change)
+    op_key: str
+    action: str
+    interval_ms: int
+    rc: int
+    status: int
+    reason: str
+    failed: bool
+    entry: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": RESULT, "node": self.node, "rsc": self.rsc, "key": self.key,
+                "op_key": self.op_key, "action": self.action, "interval": self.interval_ms,
+                "rc": self.rc, "status": self.status, "reason": self.reason,
+                "failed": self.failed, "entry": self.entry}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> OpResult:
+        key = raw.get("key")
+        return cls(str(raw["node"]), str(raw["rsc"]), None if key is None else str(key),
+                   str(raw.get("op_key") or ""), str(raw.get("action") or ""),
+                   int(raw.get("interval", 0)), int(raw.get("rc", 1)),
+                   int(raw.get("status", 0)), str(raw.get("reason") or ""),
+                   bool(raw.get("failed")), str(raw["entry"]))
+
+    @property
+    def counts_as_failure(self) -> bool:
+        """A failed operation that counts (a probe finding a resource stopped or running
+        is information, not a failure)."""
+        if not self.failed:
+            return False
+        probe = self.action == "monitor" and self.interval_ms == 0
+        return not (probe and self.rc in (OcfRc.OK, OcfRc.NOT_RUNNING,
+                                          OcfRc.RUNNING_PROMOTED))
+
+
+@dataclass(frozen=True)
+class ShutdownRequest:
+    """node -> DC: it is shutting down (``time``: when it asked, wall clock)."""
+
+    node: str
+    time: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": SHUTDOWN, "node": self.node, "time": self.time}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> ShutdownRequest:
+        return cls(str(raw["node"]), float(raw.get("time", 0)))
+
+
+@dataclass(frozen=True)
+class Exit:
+    """DC -> ``node``: leave the cluster now (its shutdown is complete)."""
+
+    node: str
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": EXIT, "node": self.node}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Exit:
+        return cls(str(raw["node"]))
+
+
+
 @dataclass(frozen=True)
 class LrmReport:
     """A node's whole operation history (``<lrm>`` XML), announced on every view change,
@@ -225,9 +302,10 @@ class FenceExecDone:
                    [str(d) for d in raw.get("devices") or []], int(raw.get("ms", 0)))
 
 
-Message = (LrmReport | Forget | CleanupRequest | AttrRequest | FenceRequest | FenceAnswer
-           | FencingState | FenceExec | FenceExecDone)
-_TYPES: dict[str, Any] = {LRM: LrmReport, FORGET: Forget, CLEANUP: CleanupRequest,
+Message = (OpSpec | OpResult | ShutdownRequest | Exit | LrmReport | Forget | CleanupRequest
+           | AttrRequest | FenceRequest | FenceAnswer | FencingState | FenceExec | FenceExecDone)
+_TYPES: dict[str, Any] = {OP: OpSpec, RESULT: OpResult, SHUTDOWN: ShutdownRequest, EXIT: Exit,
+                          LRM: LrmReport, FORGET: Forget, CLEANUP: CleanupRequest,
                           ATTR: AttrRequest, FENCE: FenceRequest, FENCED: FenceAnswer,
                           FENCING: FencingState, FENCE_EXEC: FenceExec,
                           FENCE_EXEC_DONE: FenceExecDone}
