@@ -223,7 +223,6 @@ class Controller:
         task.add_done_callback(self._tasks.discard)
 
     # -- events -----------------------------------------------------------------------------
-    # -- events -----------------------------------------------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         if kind == "membership":
