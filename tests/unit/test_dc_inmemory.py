@@ -235,3 +235,21 @@ def test_manual_fencing_and_a_transient_attribute_through_the_dc() -> None:
         assert c.world.where("d1") == [where]  # nothing ran on node2
 
     run(MemoryCluster(3), scenario)
+
+
+def test_a_failed_start_moves_the_resource_and_bans_the_node() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        c.world.failures[("node2", "d1", "start")] = int(OcfRc.UNKNOWN_ERROR)
+        await c.load(cib_xml(fence_device() + dummy("d1"), prefer("d1", "node2")))
+        await c.clock.run_until(lambda: c.world.where("d1") in (["node1"], ["node3"])
+                                and c.status_locations()["d1"] == c.world.where("d1"), 30,
+                                "d1 started elsewhere")
+        # start-failure-is-fatal: the fail count is INFINITY, the failed start is stopped.
+        attrs = node_attributes(c.node().cib.copy.xml)["node2"]
+        assert attrs["fail-count-d1#start_0"] == "INFINITY"
+        assert index(c, "node2", "start d1 rc=1") < index(c, "node2", "stop d1")
+        first_number, complete = c.observers["node1"].ended[0]
+        assert not complete  # the transition with the failed start was aborted
+        assert c.states["node1"]["transition"] > first_number
+
+    run(MemoryCluster(3), scenario)
