@@ -52,13 +52,12 @@ class ClusterNode:
 
     @classmethod
     def over_network(cls, cfg: ClusterConfig, node: NodeConfig, key: bytes) -> ClusterNode:
-        """The daemon's node: the cluster file's messaging stack, the CIB on disk."""
-        return cls(cfg, node, make_layer(cfg, node, key),
-                   CibStore(cfg.node_state_dir(node.name), node_log(node)))
+        """The daemon's node: the cluster file's messaging stack, the CIB on disk in the
+        node's private state directory."""
+        state_dir = private_dir(cfg.node_state_dir(node.name))
+        return cls(cfg, node, make_layer(cfg, node, key), CibStore(state_dir, node_log(node)))
 
     async def start(self) -> None:
-        if self.store is not None:
-            private_dir(self.state_dir)
         self.cib.load()
         await self.layer.join()
 

@@ -2,11 +2,11 @@
 them: for unit tests that run DCs through crashes, fencing and failures in milliseconds.
 
 ``MemoryCluster`` wires, for every node, a ``ClusterNode`` over a ``FakeLayer`` of one
-``InMemoryHub`` (no sockets, the CIB in memory), and a ``Controller`` with a shared
-``FakeClock``, ``FakeAgents`` (resources are entries in a set per node), a
-``ScriptedFencer`` (fails as often as told, then powers the target off), a ``MemorySeries``
-and the scheduler run inline. Nothing touches the disk or the network, and time only moves
-when the test waits for a condition (``FakeClock.run_until``).
+``InMemoryHub`` (no sockets; the CIB "on disk" is a ``MemoryCibStore``), and a
+``Controller`` with a shared ``FakeClock``, ``FakeAgents`` (resources are entries in a set
+per node), a ``ScriptedFencer`` (fails as often as told, then powers the target off), a
+``MemorySeries`` and the scheduler run inline. Nothing touches the disk or the network,
+and time only moves when the test waits for a condition (``FakeClock.run_until``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from defib.clock import FakeClock
+from defib.cluster.cibstore import CibStore, LoadReport
+from defib.cluster.cibxml import CibCopy
 from defib.cluster.config import ClusterConfig, NodeConfig, QuorumOptions
 from defib.cluster.layer import InMemoryHub
-from defib.cluster.node import ClusterNode
+from defib.cluster.node import ClusterNode, node_log
 from defib.controller.dc import Controller
 from defib.controller.fenceexec import FencePlan, may_fence
 from defib.controller.observe import resource_locations
@@ -32,6 +34,21 @@ from defib.fencing.fencer import FenceResult
 from defib.graph.executor import GraphReport
 
 T = TypeVar("T")
+
+
+class MemoryCibStore(CibStore):
+    """A node's durable CIB copy kept in memory: what a restarted node loads again."""
+
+    def __init__(self, node: NodeConfig) -> None:
+        # Only attributes are set: no file is ever read or written under this path.
+        super().__init__(Path("/nonexistent") / node.name, node_log(node))
+        self.saved: CibCopy | None = None
+
+    def load(self) -> LoadReport:
+        return LoadReport(self.saved, Path("memory") if self.saved is not None else None)
+
+    def save(self, copy: CibCopy) -> None:
+        self.saved = copy
 
 
 class MemorySeries:
@@ -201,12 +218,13 @@ class MemoryCluster:
         self.states: dict[str, dict[str, Any]] = {}
         self.series: dict[str, MemorySeries] = {}
         self.down: set[str] = set()
+        self.stores = {n.name: MemoryCibStore(n) for n in nodes}
         for cfg_node in nodes:
             self._build(cfg_node)
 
     def _build(self, cfg_node: NodeConfig) -> None:
         name = cfg_node.name
-        node = ClusterNode(self.cfg, cfg_node, self.hub.layer(cfg_node.id), None)
+        node = ClusterNode(self.cfg, cfg_node, self.hub.layer(cfg_node.id), self.stores[name])
         self.observers[name] = Recorder()
         self.series[name] = MemorySeries()
         parts = Parts(clock=self.clock, fencer=self.fencer,
@@ -264,6 +282,14 @@ class MemoryCluster:
     def fencing_gave_up(self, target: str) -> bool:
         dc = self.dc
         return dc is not None and self.controllers[dc].fencing.gave_up(target)
+
+    async def restart(self, name: str) -> None:
+        """A crashed node's daemon starts again: an empty history, the CIB it had saved."""
+        self._build(self.cfg.node_by_name(name))
+        self.down.discard(name)
+        await self.nodes[name].start()
+        await self.controllers[name].start()
+        self.world.note(name, "restarted")
 
     def status_locations(self) -> dict[str, list[str]]:
         """Where the DC's CIB says each resource runs."""

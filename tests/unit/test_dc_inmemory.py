@@ -253,3 +253,27 @@ def test_a_failed_start_moves_the_resource_and_bans_the_node() -> None:
         assert c.states["node1"]["transition"] > first_number
 
     run(MemoryCluster(3), scenario)
+
+
+def test_a_fenced_node_restarts_rejoins_is_probed_and_takes_its_resource_back() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        await c.load(cib_xml(fence_device() + dummy("d1"), prefer("d1", "node3")))
+        await c.clock.run_until(lambda: c.settled({"d1": "node3"}), 30, "d1 on node3")
+        await c.crash("node3")
+        await c.clock.run_until(lambda: c.world.where("d1") in (["node1"], ["node2"]), 30,
+                                "d1 recovered")
+        saved = c.stores["node3"].saved
+        assert saved is not None and 'rsc="d1"' in saved.xml  # its CIB survived the crash
+        await c.restart("node3")
+        await c.clock.run_until(lambda: c.formed() and c.settled({"d1": "node3"}), 30,
+                                "d1 back on node3")
+        restarted = index(c, "node3", "restarted")
+        # Probed after the restart (it has no history), then d1 moved back: stop first.
+        probe = next(i for i, e in enumerate(c.world.events)
+                     if i > restarted and e.node == "node3" and e.what == "monitor d1 rc=7")
+        stops = [i for i, e in enumerate(c.world.events) if e.what == "stop d1"]
+        assert probe < stops[-1] < len(c.world.events) - 1
+        assert (c.world.events[-1].node, c.world.events[-1].what) == ("node3", "start d1")
+        assert c.fencer.attempts[-1][2] == "node3" and len(c.fencer.attempts) == 1
+
+    run(MemoryCluster(3), scenario)
