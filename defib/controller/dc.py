@@ -16,7 +16,7 @@ loop, which then:
 
 Fencing is the ``FencingCoordinator``'s policy (retries, back-off, give-up) around
 ``fence_node`` here. Every other part (clock, fencer, executor, series, worker, where the
-state is published, observers) is given in ``Parts``.
+state is published, the history hook) is given in ``Parts``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ class Controller:
         self.peers = PeerFencing(self.name, self.layer.send_ordered, self.clock,
                                  self._run_fence_plan, self.log)
         self.scheduler_runs = 0
-        self.history: TransitionObserver | None = None  # defib.history's recorder
+        # defib.history's recorder (given, or set by attach_controller).
+        self.history: TransitionObserver | None = parts.history
         self.last_ws: WorkingSet | None = None
         # Nodes told they may leave (their shutdown is complete).
         self.exiting: set[str] = set()
@@ -506,7 +507,6 @@ class Controller:
             self.parts.fencer.confirmed(target)
         else:
             result = await self._fence_from_members(ws, target, action)
-            self.parts.observer.fencing_done(target, action, result.ok, result.reason)
             if not result.ok:
                 if self.history is not None:
                     self.history.fencing_failed(target, action, result.reason)

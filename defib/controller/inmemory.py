@@ -31,7 +31,6 @@ from defib.controller.parts import Parts
 from defib.executor.metadata import AgentMetadata
 from defib.executor.types import ExecStatus, OcfRc, Operation, OpResult, ResourceInfo
 from defib.fencing.fencer import FenceResult
-from defib.graph.executor import GraphReport
 
 T = TypeVar("T")
 
@@ -183,20 +182,22 @@ class ScriptedFencer:
 
 @dataclass
 class Recorder:
-    """``ControllerObserver`` that keeps what it is told."""
+    """The history hook (``TransitionObserver``), keeping what it is told."""
 
     transitions: list[tuple[int, str]] = field(default_factory=list)
     ended: list[tuple[int, bool]] = field(default_factory=list)
-    fencing: list[tuple[str, bool]] = field(default_factory=list)
+    fencing_failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def transition_started(self, number: int, cause: str, actions: int) -> None:
+    def transition_started(self, number: int, cause: str, summary: list[str],
+                           actions: int) -> None:
         self.transitions.append((number, cause))
 
-    def transition_ended(self, number: int, report: GraphReport | None) -> None:
-        self.ended.append((number, report is not None and report.complete))
+    def transition_ended(self, number: int, complete: bool, run: int, failed: list[str],
+                         reason: str | None) -> None:
+        self.ended.append((number, complete))
 
-    def fencing_done(self, target: str, action: str, ok: bool, reason: str) -> None:
-        self.fencing.append((target, ok))
+    def fencing_failed(self, target: str, action: str, reason: str) -> None:
+        self.fencing_failures.append((target, reason))
 
 
 class MemoryCluster:
@@ -231,7 +232,7 @@ class MemoryCluster:
                       executor=FakeAgents(self.world, name), series=self.series[name],
                       worker=inline_worker,
                       publish_state=partial(self.states.__setitem__, name),
-                      observer=self.observers[name])
+                      history=self.observers[name])
         self.nodes[name] = node
         self.controllers[name] = Controller(node, parts)
 

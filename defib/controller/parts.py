@@ -3,7 +3,7 @@
 ``Controller(node, parts)`` takes a ``ClusterNode`` (messaging layer and replicated CIB) and
 ``Parts``: the clock, the fencer, the executor that runs this node's agents, the store of
 the ``pe-input``/``pe-graph`` series, the worker that runs the scheduler off the event loop,
-where the DC's recovery state is published, and observers of what the DC does.
+where the DC's recovery state is published, and the history hook (``history.hooks``).
 ``real_parts`` wires the daemon's; ``defib.controller.inmemory`` has the fakes.
 """
 
@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from defib.controller.lrm import NodeExecutor
 from defib.controller.transitions import PeStore
 from defib.executor.runner import AgentExecutor
 from defib.fencing.fencer import FenceResult, LocalFencer
-from defib.graph.executor import GraphReport
+from defib.history.hooks import TransitionObserver
 from defib.history.series import PeSeries
 
 T = TypeVar("T")
@@ -48,28 +48,6 @@ class Worker(Protocol):
     """Runs a pure function away from the event loop (a thread in the daemon)."""
 
     async def __call__(self, fn: Callable[..., T], /, *args: Any) -> T: ...
-
-
-class ControllerObserver(Protocol):
-    """Hooks for whoever records what the DC does (history, metrics); every method is
-    called on the event loop and must not block."""
-
-    def transition_started(self, number: int, cause: str, actions: int) -> None: ...
-
-    def transition_ended(self, number: int, report: GraphReport | None) -> None: ...
-
-    def fencing_done(self, target: str, action: str, ok: bool, reason: str) -> None: ...
-
-
-class NoObserver:
-    def transition_started(self, number: int, cause: str, actions: int) -> None:
-        pass
-
-    def transition_ended(self, number: int, report: GraphReport | None) -> None:
-        pass
-
-    def fencing_done(self, target: str, action: str, ok: bool, reason: str) -> None:
-        pass
 
 
 class DeviceFencer:
@@ -115,7 +93,8 @@ class Parts:
     series: PeStore
     worker: Worker
     publish_state: Callable[[dict[str, Any]], None]
-    observer: ControllerObserver = field(default_factory=NoObserver)
+    # What only the DC knows (transitions, failed fencing), for defib.history's recorder.
+    history: TransitionObserver | None = None
 
 
 def real_parts(cfg: ClusterConfig, node_name: str, state_dir: Path) -> Parts:

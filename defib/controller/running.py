@@ -158,7 +158,6 @@ class TransitionRunner:
                 return True
         started = self.clock.monotonic()
         self._aborting.clear()
-        host.parts.observer.transition_started(number, why, len(graph))
         self._executor = GraphExecutor(graph, DcHandlers(host, self, number),
                                        name="transition",
                                        node_limit=node_action_limit(plan.transition.working_set))
@@ -167,7 +166,6 @@ class TransitionRunner:
         finally:
             self._executor = None
         self._after(key, report)
-        host.parts.observer.transition_ended(number, report)
         host.log(logging.INFO, "transition %d %s in %.3fs: %d run, %d failed, %d not run%s",
                  number, "complete" if report.complete else "aborted",
                  self.clock.monotonic() - started, len(report.runs), len(report.failed),

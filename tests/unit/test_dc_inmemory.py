@@ -55,7 +55,7 @@ def test_node_crash_is_fenced_then_recovered() -> None:
         assert took < 1.0  # fake seconds: nothing waited for a timer
         state = c.states["node1"]
         assert "node3" in state["fenced"] and state["fencing"] == {}
-        assert ("node3", True) in c.observers["node1"].fencing
+        assert c.observers["node1"].fencing_failures == []
         # Every transition was saved, input and graph, numbered in order.
         series = c.series["node1"].files
         numbers = sorted(n for kind, n in series if kind == "input")
@@ -85,6 +85,9 @@ def test_fencing_failure_backs_off_then_success_recovers() -> None:
         assert len(times) == 4 and gaps == [1.0, 2.0, 4.0]  # the back-off, on the fake clock
         assert index(c, "node1", "fence node3") < index(c, c.world.where("d1")[0], "start d1")
         assert c.controllers["node2"].fencing.view == {}  # the success was published
+        # The history hook heard of each failed attempt, with its reason.
+        assert c.observers["node1"].fencing_failures == [
+            ("node3", "no device can fence node3")] * 3
         # Retries happen inside the transition: no scheduler run per attempt.
         assert c.controllers["node1"].scheduler_runs - runs_before < 10
 
