@@ -238,6 +238,16 @@ def _apply_change(current: CibCopy, change: dict[str, Any]) -> CibCopy:
             root, "configuration")
         _replace_child(parent, parent.find(section), element)
         return CibCopy(None, version, root)
+    if op == "replace_tickets":
+        # crm_ticket's states: the whole <tickets> of the status section, as the DC wrote it.
+        element = _element(str(change.get("xml", "")))
+        if element.tag != "tickets":
+            raise CibParseError(f"tickets given as <{element.tag}>", "tickets")
+        version = (a, e, n + 1)
+        root = _with_version(current.root, version)
+        status = _cow_child(root, "status")
+        _replace_child(status, status.find("tickets"), element)
+        return CibCopy(None, version, root)
     if op == "patch_status":
         updates: list[dict[str, Any]] = [{"node_state": change.get("xml", "")}]
     elif op == "update_status":

@@ -25,8 +25,9 @@ class Connection:
     user: str | None = None
     _answering: str | None = field(default=None, repr=False)
 
-    def nodes(self) -> list[str]:
-        """The node names to try, the one that answered last first."""
+    def nodes(self, avoid: str | None = None) -> list[str]:
+        """The node names to try, the one that answered last first (``avoid`` last: the
+        node a request is about, when another can pass it on, as for its fencing)."""
         if self.node:
             return [self.node]
         from defib.cluster.config import load_config
@@ -40,17 +41,21 @@ class Connection:
         if self._answering in names:
             names.remove(self._answering)
             names.insert(0, self._answering)
+        if avoid in names:
+            names.remove(avoid)
+            names.append(avoid)
         return names
 
-    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+    def request(self, op: str, avoid: str | None = None, **fields: Any) -> dict[str, Any]:
         """``op`` answered by the first node that answers (errors of the request itself,
-        such as a refused change, are raised as they come: another node would refuse too)."""
+        such as a refused change, are raised as they come: another node would refuse too);
+        ``avoid`` is asked last."""
         from defib.cluster.client import ControlClient
 
         problems = []
         if self.user:
             fields = {**fields, "as_user": self.user}
-        for name in self.nodes():
+        for name in self.nodes(avoid):
             try:
                 answer = ControlClient.for_node(self.directory, name, self.timeout).request(
                     op, **fields)

@@ -483,9 +483,12 @@ class LiveEnv:
             raise CommandError("this cluster's controller offers no ticket request yet "
                                "(control op crm_ticket); nothing was done", ticket,
                                code="no-controller") from exc
-        self._until(lambda root: all(
-            t.get(k) == v for t in root.iterfind("status/tickets/ticket_state")
-            if t.get("id") == ticket for k, v in attrs.items()))
+        def written(root: ET.Element) -> bool:
+            states = [t for t in root.iterfind("status/tickets/ticket_state")
+                      if t.get("id") == ticket]
+            return bool(states) and all(t.get(k) == v for t in states for k, v in attrs.items())
+
+        self._until(written)
 
     def scheduler_input(self, xml: str) -> str:
         from defib.controller.status import scheduler_input
@@ -498,8 +501,9 @@ class LiveEnv:
 
     def fence(self, node: str, confirm: bool = False) -> str:
         try:
-            answer = self.request("crm_fence", node=node,
-                                  action="confirm" if confirm else "reboot")
+            # Asked of another node: the fenced one cannot answer once it is off.
+            answer = self.connection.request("crm_fence", avoid=node, node=node,
+                                             action="confirm" if confirm else "reboot")
         except UnsupportedOpError as exc:
             raise CommandError("this cluster's controller offers no fencing request yet "
                                "(control op crm_fence); nothing was done", node,

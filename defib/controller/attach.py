@@ -11,6 +11,7 @@ from typing import Any
 from defib.cluster.node import ClusterNode
 from defib.controller.dc import Controller
 from defib.controller.parts import real_parts
+from defib.errors import CommandError
 from defib.history.recorder import HistoryRecorder
 
 
@@ -46,4 +47,15 @@ async def attach_controller(node: ClusterNode) -> None:
     node.register_op("crm_status", crm_status)
     node.register_op("crm_fence", crm_fence)
     node.register_op("crm_attribute", crm_attribute)
+
+    async def crm_ticket(request: dict[str, Any]) -> dict[str, Any]:
+        attrs = request.get("attrs")
+        if not isinstance(attrs, dict) or not request.get("ticket"):
+            raise CommandError("crm_ticket needs a ticket and its attributes")
+        controller.request_ticket(str(request["ticket"]),
+                                  {str(k): None if v is None else str(v)
+                                   for k, v in attrs.items()})
+        return {"requested": True}
+
+    node.register_op("crm_ticket", crm_ticket)
     node.register_op("crm_cleanup", crm_cleanup)

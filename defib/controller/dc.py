@@ -37,7 +37,7 @@ from defib.controller import shutdown as sd
 from defib.controller import status as st
 from defib.controller import wire
 from defib.controller.fencecoord import FencingCoordinator
-from defib.controller.fenceexec import FencePlan, PeerFencing, executors
+from defib.controller.fenceexec import FencePlan, PeerFencing, executors, may_fence
 from defib.controller.fencing import FencingPolicy, max_attempts
 from defib.controller.lrm import LrmService
 from defib.controller.parts import Parts
@@ -265,9 +265,14 @@ class Controller:
         """Ask the DC to set (or delete) a transient attribute of ``node``."""
         self.layer.send_ordered(wire.AttrRequest(node, name, value).to_wire())
 
+    def request_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        """Ask the DC to set (or remove) attributes of a ticket's state (crm_ticket)."""
+        self.layer.send_ordered(wire.TicketRequest(ticket, attrs).to_wire())
+
     async def request_fencing(self, target: str, action: str = "reboot") -> dict[str, Any]:
         """Ask the DC to fence ``target`` (``stonith_admin --fence``); wait for the outcome."""
         self.node.cfg.node_by_name(target)  # a ConfigError for an unknown node
+        dc = self._name(self.node.cib.dc) if self.node.cib.dc is not None else None
         req = f"{self.name}:{next(self._request_ids)}:{self.uuid}"
         future: asyncio.Future[wire.FenceAnswer] = asyncio.get_running_loop().create_future()
         self._fence_requests[req] = future
@@ -284,20 +289,37 @@ class Controller:
         if action == "confirm":
             return {"message": f"{target} confirmed down: the DC {answer.dc} treats"
                                " it as fenced"}
-        return {"message": f"{target} fenced ({action}) by the DC {answer.dc}"}
+        return {"message": f"{target} fenced ({action}) by {'the DC ' if target != dc else ''}"
+                           f"{answer.dc}"}
 
     async def _manual_fence(self, request: wire.FenceRequest) -> None:
         target, action = request.node, request.action
-        if target == self.name:
-            ok, why = False, "the DC does not fence itself"
+        if self.last_ws is None:
+            xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id, self.clock.time())
+            self.last_ws = (await self._plan(xml)).transition.working_set
+        if target == self.name and action != "confirm":
+            if self._fence_self_by_peer(request, self.last_ws):
+                return  # the peer answers the requester; this node will be gone
+            ok, why = False, "no other member has a fence device that can fence the DC"
         else:
-            if self.last_ws is None:
-                xml = st.scheduler_input(self.node.cib.copy.xml, True, self.id,
-                                         self.clock.time())
-                self.last_ws = (await self._plan(xml)).transition.working_set
             ok, why = await self.fence_node(target, action)
         self.layer.send_ordered(wire.FenceAnswer(request.request, ok, why, self.name).to_wire())
         self.kick(f"manual fencing of {target}")
+
+    def _fence_self_by_peer(self, request: wire.FenceRequest, ws: WorkingSet) -> bool:
+        """Fencing of the DC asked by an administrator: as Pacemaker's fencer, a peer with
+        a device runs it (and answers the requester); the next DC finds this node gone."""
+        peers = sorted(self.member_names() - {self.name})
+        chain = [(node, plan) for node, plan in (executors(ws, self.name, peers[0], peers)
+                                                 if peers else [])
+                 if node != self.name and may_fence(plan, self.name)]
+        if not chain:
+            return False
+        executor, plan = chain[0]
+        self.log(logging.WARNING, "asked to fence this node (the DC): %s runs it", executor)
+        self.layer.send_ordered(wire.FenceExec(request.request, executor, self.name,
+                                               request.action, plan.to_wire()).to_wire())
+        return True
 
     def request_cleanup(self, rsc: str | None, node: str | None) -> None:
         """Ask the DC (whoever it is) to clear fail counts and re-probe ``rsc`` (or all)."""
@@ -367,6 +389,11 @@ class Controller:
                 self.peers.requested(message)
             case wire.FenceExecDone():
                 self.peers.answered(message)
+                # A peer fenced the DC for an administrator: the answer is the peer's.
+                asked = self._fence_requests.get(message.request)
+                if asked is not None and not asked.done():
+                    asked.set_result(wire.FenceAnswer(message.request, message.ok,
+                                                      message.reason, message.executor))
             case wire.FencingState():
                 self.fencing.received(message.state)
             case wire.FenceAnswer(request):
@@ -375,6 +402,8 @@ class Controller:
                     waiting.set_result(message)
             case wire.AttrRequest(node, name, value) if self.is_dc:
                 self._spawn(self.status.set_attribute(node, name, value))
+            case wire.TicketRequest(ticket, attrs) if self.is_dc:
+                self._spawn(self.status.set_ticket(ticket, attrs))
             case wire.CleanupRequest(rsc, node) if self.is_dc:
                 self._spawn(self._cleanup(rsc, node))
             case _:

@@ -197,6 +197,21 @@ class StatusWriter:
             self.log(logging.INFO, "attribute %s of %s = %s", attr, name, value)
             self.kick(f"attribute {attr} of {name}")
 
+    async def set_ticket(self, ticket: str, attrs: dict[str, str | None]) -> None:
+        """crm_ticket's request: the ticket's state in ``status/tickets``."""
+        async with self.lock:
+            status = self.cib_root().find("status")
+            current = status.find("tickets") if status is not None else None
+            tickets = (ET.fromstring(ET.tostring(current)) if current is not None
+                       else ET.Element("tickets"))
+            if not set_ticket_state(tickets, ticket, attrs):
+                return
+            await self.change({"op": "replace_tickets",
+                               "xml": ET.tostring(tickets, encoding="unicode")})
+        self.log(logging.INFO, "ticket %s: %s", ticket,
+                 ", ".join(f"{k}={v}" for k, v in attrs.items()))
+        self.kick(f"ticket {ticket} changed")
+
     async def clear_failcount(self, rsc: str, name: str) -> None:
         """The scheduler's ``clear_failcount``: an expired failure or a changed definition."""
         if await self._edit(name, lambda new: attrd.cleanup(new, rsc)):
@@ -290,3 +305,21 @@ class StatusWriter:
                                      self.clock.time(), fatal)
         self.log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
                  result.op_key, result.node, result.rc, result.status, result.reason, count)
+
+
+def set_ticket_state(tickets: ET.Element, ticket: str, attrs: dict[str, str | None]) -> bool:
+    """Set (None: remove) attributes of ``ticket``'s ``ticket_state`` in ``tickets``;
+    True when anything changed."""
+    state = next((t for t in tickets.findall("ticket_state") if t.get("id") == ticket), None)
+    if state is None:
+        state = ET.SubElement(tickets, "ticket_state", {"id": ticket})
+    changed = False
+    for name, value in attrs.items():
+        if state.get(name) == value:
+            continue
+        if value is None:
+            state.attrib.pop(name, None)
+        else:
+            state.set(name, value)
+        changed = True
+    return changed

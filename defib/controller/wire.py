@@ -35,6 +35,7 @@ SHUTDOWN = "crmd-shutdown"
 EXIT = "crmd-exit"
 FENCE_EXEC = "crmd-fence-exec"
 FENCE_EXEC_DONE = "crmd-fence-exec-done"
+TICKET = "crmd-ticket"
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,26 @@ class AttrRequest:
 
 
 @dataclass(frozen=True)
+class TicketRequest:
+    """Set (a value) or remove (None) attributes of ``ticket``'s state (granted, standby,
+    last-granted), as crm_ticket asks; the DC writes them."""
+
+    ticket: str
+    attrs: dict[str, str | None]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"t": TICKET, "ticket": self.ticket, "attrs": dict(self.attrs)}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> TicketRequest:
+        attrs = raw.get("attrs")
+        if not isinstance(attrs, dict):
+            raise ValueError("ticket attributes are not an object")
+        return cls(str(raw["ticket"]),
+                   {str(k): None if v is None else str(v) for k, v in attrs.items()})
+
+
+@dataclass(frozen=True)
 class FenceRequest:
     """Fence ``node`` now (``action`` reboot, off, on, or confirm: it is known to be down);
     ``request`` names the answer."""
@@ -303,12 +324,13 @@ class FenceExecDone:
 
 
 Message = (OpSpec | OpResult | ShutdownRequest | Exit | LrmReport | Forget | CleanupRequest
-           | AttrRequest | FenceRequest | FenceAnswer | FencingState | FenceExec | FenceExecDone)
+           | AttrRequest | FenceRequest | FenceAnswer | FencingState | FenceExec | FenceExecDone
+           | TicketRequest)
 _TYPES: dict[str, Any] = {OP: OpSpec, RESULT: OpResult, SHUTDOWN: ShutdownRequest, EXIT: Exit,
                           LRM: LrmReport, FORGET: Forget, CLEANUP: CleanupRequest,
                           ATTR: AttrRequest, FENCE: FenceRequest, FENCED: FenceAnswer,
                           FENCING: FencingState, FENCE_EXEC: FenceExec,
-                          FENCE_EXEC_DONE: FenceExecDone}
+                          FENCE_EXEC_DONE: FenceExecDone, TICKET: TicketRequest}
 
 
 def decode(raw: dict[str, Any]) -> Message | None:

@@ -266,11 +266,13 @@ def test_library_commands_answer_as_data_on_a_live_cluster(cluster: Path) -> Non
                  "-q").stdout == "3\n"
     by_node = defib(cluster, "status", "-n", "-A", "-f").stdout
     assert f"  * Node {where[0]}: online:\n    * web\t" in by_node and "probe-me" in by_node
-    # Tickets need a controller request a running cluster does not offer yet: refused by its
-    # code, and nothing changes.
-    refused = data("ticket", "grant", "site-a", check=False)
-    assert refused["ok"] is False
-    assert [r["code"] for r in refused["reports"]] == ["no-controller"]  # type: ignore[attr-defined]
+    # Tickets: the DC writes their state in the status section, as crm_ticket asks.
+    defib(cluster, "ticket", "grant", "site-a")
+    states = ET.fromstring(defib(cluster, "cib", "export").stdout).iterfind(
+        "status/tickets/ticket_state")
+    assert [(t.get("id"), t.get("granted")) for t in states] == [("site-a", "true")]
+    listed_tickets = defib(cluster, "ticket", "list").stdout
+    assert "site-a" in listed_tickets and "granted" in listed_tickets
 
 
 def test_fence_a_node_last(cluster: Path) -> None:

@@ -240,6 +240,25 @@ def test_manual_fencing_and_a_transient_attribute_through_the_dc() -> None:
     run(MemoryCluster(3), scenario)
 
 
+def test_fencing_the_dc_on_request_is_run_by_a_peer() -> None:
+    async def scenario(c: MemoryCluster) -> None:
+        await c.load(cib_xml(fence_device() + dummy("d1"), prefer("d1", "node1")))
+        await c.clock.run_until(lambda: c.settled({"d1": "node1"}), 30, "d1 on node1")
+        assert c.dc == "node1"
+        # stonith_admin --fence <the DC>: as Pacemaker's fencer, a peer runs it and answers.
+        answer = asyncio.ensure_future(c.controllers["node3"].request_fencing("node1"))
+        await c.clock.run_until(answer.done, 30, "the answer")
+        assert answer.result() == {"message": "node1 fenced (reboot) by node2"}
+        assert c.fencer.attempts[-1][1:] == ("node2", "node1")
+        assert c.world.where("d1") == []  # powered off with its node
+        await c.crash("node1")  # what the power cut does to its daemon
+        await c.clock.run_until(lambda: c.dc in ("node2", "node3")
+                                and c.world.where("d1") in (["node2"], ["node3"]), 60,
+                                "a new DC recovered d1")
+
+    run(MemoryCluster(3), scenario)
+
+
 def test_a_failed_start_moves_the_resource_and_bans_the_node() -> None:
     async def scenario(c: MemoryCluster) -> None:
         c.world.failures[("node2", "d1", "start")] = int(OcfRc.UNKNOWN_ERROR)
