@@ -202,25 +202,15 @@ def set_transient_status(root: ET.Element, node: str, name: str, value: str | No
 
 def set_ticket_status(root: ET.Element, ticket: str, attrs: dict[str, str | None]) -> bool:
     """What crm_ticket writes, for a CIB without a DC: ``status/tickets/ticket_state``."""
+    from defib.controller.status import set_ticket_state
+
     status = root.find("status")
     if status is None:
         status = ET.SubElement(root, "status")
     tickets = status.find("tickets")
     if tickets is None:
         tickets = ET.SubElement(status, "tickets")
-    state = next((t for t in tickets.findall("ticket_state") if t.get("id") == ticket), None)
-    if state is None:
-        state = ET.SubElement(tickets, "ticket_state", {"id": ticket})
-    changed = False
-    for name, value in attrs.items():
-        if state.get(name) == value:
-            continue
-        if value is None:
-            del state.attrib[name]
-        else:
-            state.set(name, value)
-        changed = True
-    return changed
+    return set_ticket_state(tickets, ticket, attrs)
 
 
 def _history_of(root: ET.Element, lrm_id: str, node: str | None) -> dict[str, str]:

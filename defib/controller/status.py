@@ -162,3 +162,21 @@ def ensure_nodes(cib_root: ET.Element, nodes: list[tuple[str, str]]) -> ET.Eleme
     for node_id, uname in missing:
         ET.SubElement(new, "node", {"id": node_id, "uname": uname})
     return new
+
+
+def set_ticket_state(tickets: ET.Element, ticket: str, attrs: dict[str, str | None]) -> bool:
+    """Set (None: remove) attributes of ``ticket``'s ``ticket_state`` in ``tickets``;
+    True when anything changed."""
+    state = next((t for t in tickets.findall("ticket_state") if t.get("id") == ticket), None)
+    if state is None:
+        state = ET.SubElement(tickets, "ticket_state", {"id": ticket})
+    changed = False
+    for name, value in attrs.items():
+        if state.get(name) == value:
+            continue
+        if value is None:
+            state.attrib.pop(name, None)
+        else:
+            state.set(name, value)
+        changed = True
+    return changed

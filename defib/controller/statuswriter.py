@@ -204,7 +204,7 @@ class StatusWriter:
             current = status.find("tickets") if status is not None else None
             tickets = (ET.fromstring(ET.tostring(current)) if current is not None
                        else ET.Element("tickets"))
-            if not set_ticket_state(tickets, ticket, attrs):
+            if not st.set_ticket_state(tickets, ticket, attrs):
                 return
             await self.change({"op": "replace_tickets",
                                "xml": ET.tostring(tickets, encoding="unicode")})
@@ -306,20 +306,3 @@ class StatusWriter:
         self.log(logging.WARNING, "%s on %s failed: rc=%s status=%s %s (fail count %d)",
                  result.op_key, result.node, result.rc, result.status, result.reason, count)
 
-
-def set_ticket_state(tickets: ET.Element, ticket: str, attrs: dict[str, str | None]) -> bool:
-    """Set (None: remove) attributes of ``ticket``'s ``ticket_state`` in ``tickets``;
-    True when anything changed."""
-    state = next((t for t in tickets.findall("ticket_state") if t.get("id") == ticket), None)
-    if state is None:
-        state = ET.SubElement(tickets, "ticket_state", {"id": ticket})
-    changed = False
-    for name, value in attrs.items():
-        if state.get(name) == value:
-            continue
-        if value is None:
-            state.attrib.pop(name, None)
-        else:
-            state.set(name, value)
-        changed = True
-    return changed

@@ -9,18 +9,11 @@ from pathlib import Path
 import pytest
 
 from defib.cluster.cibstore import verify
-from defib.cluster.testing import LocalCluster, corosync_unavailable_reason
+from defib.cluster.testing import LocalCluster
 from defib.errors import ClusterError
+from tests.cluster.stacks import STACKS
 
 pytestmark = pytest.mark.cluster
-# The same tests on defib's own layer and on Corosync (each node a host running corosync).
-STACKS = [
-    "heartbeat",
-    pytest.param("corosync", marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(corosync_unavailable_reason() is not None,
-                           reason=f"corosync: {corosync_unavailable_reason()}")]),
-]
 
 RESOURCES = (
     '<resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/>'

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from defib.cluster.testing import corosync_unavailable_reason
 from defib.controller.harness import (
     ResourceCluster,
     cib_xml,
@@ -21,16 +20,10 @@ from defib.controller.harness import (
     overlaps,
     primitive,
 )
+from tests.cluster.stacks import STACKS
 
 # Every test runs on defib's own layer and on Corosync (each node a host running corosync:
 # a crash is the host's power cut, corosync included).
-STACKS = [
-    "heartbeat",
-    pytest.param("corosync", marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(corosync_unavailable_reason() is not None,
-                           reason=f"corosync: {corosync_unavailable_reason()}")]),
-]
 
 
 @pytest.fixture(params=STACKS)

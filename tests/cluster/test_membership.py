@@ -15,20 +15,13 @@ import pytest
 from defib.cluster.auth import PacketCodec, load_key
 from defib.cluster.config import QuorumOptions
 from defib.cluster.heartbeat import encode
-from defib.cluster.testing import LocalCluster, corosync_unavailable_reason, netns_available
+from defib.cluster.testing import LocalCluster, netns_available
 from defib.errors import ClusterError
 from defib.fencing.local_agent import power_off_node
+from tests.cluster.stacks import STACKS
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
-# The same tests on defib's own layer and on Corosync (each node a host running corosync).
-STACKS = [
-    "heartbeat",
-    pytest.param("corosync", marks=[
-        pytest.mark.slow,
-        pytest.mark.skipif(corosync_unavailable_reason() is not None,
-                           reason=f"corosync: {corosync_unavailable_reason()}")]),
-]
 
 
 def members(status: dict) -> list[str]:

@@ -123,3 +123,15 @@ def test_change_with_a_stale_base_is_a_conflict() -> None:
                            "base": [0, 0]})
     with pytest.raises(CibParseError, match="bad base"):
         apply_change(cib, {"op": "replace", "xml": EMPTY_CIB, "base": "x"})
+
+
+def test_ticket_states_replace_the_tickets_of_the_status_only() -> None:
+    base = CibCopy(EMPTY_CIB, (0, 3, 7))
+    tickets = '<tickets><ticket_state id="site-a" granted="true"/></tickets>'
+    new = apply_change(base, {"op": "replace_tickets", "xml": tickets})
+    assert new.version == (0, 3, 8)  # a status change: num_updates only
+    states = new.root.findall("status/tickets/ticket_state")
+    assert [(t.get("id"), t.get("granted")) for t in states] == [("site-a", "true")]
+    assert base.root.find("status/tickets") is None  # the old copy is untouched
+    with pytest.raises(CibParseError):
+        apply_change(base, {"op": "replace_tickets", "xml": "<nodes/>"})

@@ -31,3 +31,14 @@ def test_a_new_daemon_is_expected_up_and_loses_the_old_ones_attributes() -> None
     assert new.get(INCARNATION) == "11"
     assert new.find("transient_attributes") is None
     assert current.get("expected") == "down"  # the CIB's own element is left untouched
+
+
+def test_ticket_state_attributes_set_and_removed() -> None:
+    from defib.controller.status import set_ticket_state
+
+    tickets = ET.Element("tickets")
+    assert set_ticket_state(tickets, "t1", {"granted": "true", "last-granted": "5"})
+    assert not set_ticket_state(tickets, "t1", {"granted": "true"})  # nothing changed
+    assert set_ticket_state(tickets, "t1", {"last-granted": None, "standby": "false"})
+    [state] = tickets.findall("ticket_state")
+    assert state.attrib == {"id": "t1", "granted": "true", "standby": "false"}
