@@ -112,8 +112,12 @@ def test_three_hosts_from_the_wheel_with_cluster_setup(tmp_path: Path) -> None:
             argvs = [Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
                      for pid in members(str(record["pid_namespace"]))]
             assert [str(bin_dir / "defib"), "daemon"] in [a[1:3] for a in argvs]
-        # Its state is where setup put it.
-        assert (state / "node2" / "cib.xml").exists()
+        # Its state is where setup put it (written with the DC's first change: wait for it).
+        saved = state / "node2" / "cib.xml"
+        deadline = time.monotonic() + 30
+        while not saved.exists():
+            assert time.monotonic() < deadline, f"{saved} never written"
+            time.sleep(0.1)
     finally:
         for name in NODES:
             power_off_node(str(directory), name, 5.0)
