@@ -6,7 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from defib.cluster.local import daemon_pid
 
@@ -21,3 +24,15 @@ def tear_down(directory: Path, names: tuple[str, ...] = ("node1", "node2")) -> N
         pid = daemon_pid(directory, name) if directory.exists() else None
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
+
+
+def until(what: Callable[[], Any], description: str = "the condition",
+          timeout: float = 20.0) -> Any:
+    """``what()`` once it is truthy (polled), failing after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {description}"
+        time.sleep(0.2)

@@ -10,15 +10,14 @@ import stat
 import subprocess
 import sys
 import tarfile
-import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.cli_cluster import tear_down
+from tests.cluster.cli_cluster import tear_down, until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -42,17 +41,6 @@ def defib(directory: Path, *args: str, check: bool = True,
     if check:
         assert proc.returncode == 0, f"defib {' '.join(args)}: {proc.stdout}{proc.stderr}"
     return proc
-
-
-def until(what: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """``what()`` once it is truthy (polled), failing after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = what()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
 
 
 def events(directory: Path, *args: str) -> list[dict[str, Any]]:

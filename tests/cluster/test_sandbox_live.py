@@ -20,7 +20,7 @@ import pytest
 from defib.commands.env import LiveEnv
 from defib.errors import CibConflictError
 from defib.sandbox import ops, store
-from tests.cluster.cli_cluster import tear_down
+from tests.cluster.cli_cluster import tear_down, until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -56,14 +56,6 @@ class Walk:
 
     def live_config(self) -> str:
         return self.run("defib configure show").stdout
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def runs(walk: Walk, rsc: str) -> bool:
@@ -111,7 +103,7 @@ def test_walkthrough_commits_what_the_sandbox_showed(walk: Walk) -> None:
     # stonith-enabled=false: node2 is not fenced, only gone.
     assert "* Failing node node2" in failed and "OFFLINE: [ node2 ]" in failed
     assert "committed sandbox try1" in walk.outputs["defib sandbox commit try1"]
-    wait_for(lambda: runs(walk, "db"), "db to run after the commit")
+    until(lambda: runs(walk, "db"), "db to run after the commit", timeout=60)
     # db is colocated with web.
     where = walk.run("defib resource locate db").stdout.split(":")[-1]
     assert where == walk.run("defib resource locate web").stdout.split(":")[-1]
