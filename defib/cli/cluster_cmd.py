@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+from typing import Any
 
+from defib.commands.report import Report, error, info
+from defib.commands.result import Result
 from defib.errors import ClusterError
 
 
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     keygen.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
     keygen.add_argument("--force", action="store_true", help="overwrite an existing key")
+    _add_json(keygen)
     keygen.set_defaults(func=_keygen)
 
     start = sub.add_parser("start", help="start a local cluster (node i on 127.0.0.(10+i))")
@@ -52,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start.add_argument("--stack", choices=("heartbeat", "corosync"), default="heartbeat",
                        help="messaging layer; corosync runs in each host (needs --hosts;"
                             " at creation)")
+    _add_json(start)
     start.set_defaults(func=_start)
 
     from defib.cli import setup_cmd
@@ -61,15 +65,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stop = sub.add_parser("stop", help="stop the local cluster's daemons (recorded PIDs)")
     stop.add_argument("--dir", type=Path, default=None)
     stop.add_argument("--node", action="append", help="stop only this node (repeatable)")
+    _add_json(stop)
     stop.set_defaults(func=_stop)
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    from defib.cli.common import add_json
+
+    add_json(parser)
+
+
+def _emit(args: argparse.Namespace, reports: list[Report], **data: Any) -> int:
+    from defib.cli.common import emit
+
+    return emit(Result(tuple(reports), data=data, changed=bool(data.get("changed"))),
+                bool(args.json))
 
 
 def _keygen(args: argparse.Namespace) -> int:
     from defib.cluster.auth import keygen
 
     path = keygen(args.path or (args.dir or default_dir()) / "authkey", overwrite=args.force)
-    print(f"wrote cluster key {path} (mode 0600)")
-    return 0
+    return _emit(args, [info("key-written", f"wrote cluster key {path} (mode 0600)",
+                             str(path))], path=str(path), changed=True)
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -78,6 +96,7 @@ def _start(args: argparse.Namespace) -> int:
 
     directory = (args.dir or default_dir()).resolve()
     config = directory / local.CONFIG_NAME
+    reports: list[Report] = []
     if not config.exists():
         if not args.nodes:
             raise ClusterError(f"{config} does not exist: give -n N to create a cluster")
@@ -91,23 +110,29 @@ def _start(args: argparse.Namespace) -> int:
             as_hosts = True  # each Corosync needs a host of its own
         local.create(directory, args.nodes, args.port, args.links, quorum, args.encrypt,
                      hosts=as_hosts, stack=args.stack)
-        print(f"created cluster {directory.name} with {args.nodes} nodes in {directory}")
+        reports.append(info("cluster-created", f"created cluster {directory.name} with"
+                            f" {args.nodes} nodes in {directory}", directory.name))
     elif args.nodes and args.nodes != len(load_config(config).nodes):
         raise ClusterError(f"{config} already defines a different number of nodes;"
                            " stop it and remove the directory to recreate")
     elif args.hosts and hosts.layout(directory) is None:
         raise ClusterError(f"{directory} was created without --hosts; remove it to recreate")
     if hosts.layout(directory) is None:
-        print(f"note: {hosts.LIMITS}")
+        reports.append(info("marker-limits", f"note: {hosts.LIMITS}"))
     started = local.start(directory, args.node, controller=not args.no_controller)
     for node in started:
         state = "already running" if node.already_running else "started"
-        print(f"{node.name}: {state} (pid {node.pid})")
-    if not args.no_wait and not args.node:
-        names = [n.name for n in started]
+        reports.append(info(f"node-{state.replace(' ', '-')}",
+                            f"{node.name}: {state} (pid {node.pid})", node.name))
+    names = [n.name for n in started]
+    formed = not args.no_wait and not args.node
+    if formed:
         local.wait_formed(directory, names)
-        print(f"membership formed: {' '.join(names)}")
-    return 0
+        reports.append(info("membership-formed", f"membership formed: {' '.join(names)}",
+                            *names))
+    return _emit(args, reports, directory=str(directory), changed=True,
+                 nodes=[{"name": n.name, "pid": n.pid, "already_running": n.already_running}
+                        for n in started], formed=formed)
 
 
 def _stop(args: argparse.Namespace) -> int:
@@ -121,9 +146,11 @@ def _stop(args: argparse.Namespace) -> int:
     running = {n.name for n in load_config(directory / local.CONFIG_NAME).nodes
                if local.daemon_pid(directory, n.name) is not None}
     stopped = local.stop(directory, args.node)
-    for name in stopped:
-        print(f"{name}: stopped" if name in running else f"{name}: was not running")
+    reports = [info("node-stopped" if name in running else "node-not-running",
+                    f"{name}: stopped" if name in running else f"{name}: was not running",
+                    name) for name in stopped]
     if not running & set(stopped):
-        print(f"the cluster in {directory} is not running", file=sys.stderr)
-        return 1
-    return 0
+        reports.append(error("cluster-not-running",
+                             f"the cluster in {directory} is not running", str(directory)))
+    return _emit(args, reports, stopped=sorted(running & set(stopped)),
+                 changed=bool(running & set(stopped)))

@@ -68,6 +68,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="archive to write (default defib-report-DATE.tar.gz)")
     report.add_argument("--dir", type=Path, default=None,
                         help="cluster directory (default $DEFIB_CLUSTER_DIR or ./defib-local)")
+    report.add_argument("--json", action="store_true",
+                        help="print the result (reports and data) as JSON")
     report.set_defaults(func=_report)
 
 
@@ -233,6 +235,15 @@ def _report(args: argparse.Namespace) -> int:
         out.addfile(info, io.BytesIO(summary))
     output.chmod(0o600)  # it holds the CIBs (passwords in parameters included)
     missing = answer.get("missing") or []
-    print(f"{output}: {files} files from {len(nodes)} node(s) ({', '.join(sorted(nodes))})"
-          + (f"; no answer from {', '.join(missing)}" if missing else ""))
-    return 0
+    from defib.cli.common import emit
+    from defib.commands.report import info as info_report
+    from defib.commands.report import warning
+    from defib.commands.result import Result
+
+    reports = [info_report("report-written", f"{output}: {files} files from {len(nodes)} "
+                           f"node(s) ({', '.join(sorted(nodes))})", str(output))]
+    if missing:
+        reports.append(warning("no-answer", f"no answer from {', '.join(missing)}", *missing))
+    return emit(Result(tuple(reports), changed=True,
+                       data={"archive": str(output), "files": files, "nodes": sorted(nodes),
+                             "missing": list(missing)}), bool(args.json))

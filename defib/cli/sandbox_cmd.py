@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
-from defib.cli.confirm import add_force, confirm
+from defib.cli.confirm import add_force
+from defib.commands.report import Report, error, info
+from defib.commands.result import Result
 
 EXAMPLES = """examples:
   defib sandbox new try1                  copy the running cluster's CIB into sandbox try1
@@ -32,6 +34,7 @@ INJECT_EVENTS = {
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from defib.cli.common import add_json
     from defib.cli.simulate_cmd import what_if_options
 
     parser = subparsers.add_parser(
@@ -50,19 +53,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--dir", type=Path, help="the cluster's directory (default "
                    "$DEFIB_CLUSTER_DIR or ./defib-local)")
     add_force(p, "copy again over an existing sandbox of that name")
+    add_json(p)
     p.set_defaults(func=_new)
 
     p = sub.add_parser("list", help="the sandboxes, with what they change")
+    add_json(p)
     p.set_defaults(func=_list)
 
     p = sub.add_parser("path", help="the sandbox's CIB file (for CIB_file=...)")
     p.add_argument("name")
+    add_json(p)
     p.set_defaults(func=_path)
 
     p = sub.add_parser("diff", help="what the sandbox changes, in crmsh syntax")
     p.add_argument("name")
     p.add_argument("--live", action="store_true", help="three-way: also what changed in the "
                    "cluster since the copy, and the conflicts")
+    add_json(p)
     p.set_defaults(func=_diff)
 
     p = sub.add_parser("simulate", help="what the cluster would do with the sandbox's CIB "
@@ -75,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("-G", "--save-graph", metavar="FILE",
                    help="the transition graph as Pacemaker's XML (SVG when FILE ends .svg)")
     what_if_options(p.add_argument_group("what-if events (as defib simulate)"))
+    add_json(p)
     p.set_defaults(func=_simulate)
 
     p = sub.add_parser("inject", help="record a what-if event in the sandbox's status",
@@ -87,18 +95,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "(rsc_task_interval@node=rc), ticket-grant|ticket-revoke|"
                         "ticket-standby|ticket-activate TICKET, quorum 0|1")
     p.add_argument("values", nargs="+", metavar="VALUE")
+    add_json(p)
     p.set_defaults(func=_inject)
 
     p = sub.add_parser("commit", help="apply the sandbox's configuration to where it was "
                        "copied from, if that has not changed since")
     p.add_argument("name")
     add_force(p, "commit a change that stops or deletes running resources")
+    add_json(p)
     p.set_defaults(func=_commit)
 
     p = sub.add_parser("delete", help="delete the sandbox")
     p.add_argument("name")
     add_force(p, "delete a sandbox holding changes not committed")
+    add_json(p)
     p.set_defaults(func=_delete)
+
+
+def _emit(args: argparse.Namespace, reports: list[Report], output: str = "",
+          changed: bool = False, **data: Any) -> int:
+    from defib.cli.common import emit
+
+    return emit(Result(tuple(reports), output=output, changed=changed, data=data),
+                bool(args.json))
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -111,11 +130,13 @@ def _new(args: argparse.Namespace) -> int:
     else:
         source = Source("live", str((args.dir or default_dir()).resolve()))
     box = ops.new(args.name, source, replace=args.force)
-    admin_epoch, epoch, updates = box.base_version
-    print(f"sandbox {box.name}: a copy of {source.describe()} at version "
-          f"{admin_epoch}.{epoch}.{updates}")
-    print(f"  work in it: --sandbox {box.name}, or export DEFIB_SANDBOX={box.name}")
-    return 0
+    version = ".".join(str(v) for v in box.base_version)
+    return _emit(args, [
+        info("sandbox-created", f"sandbox {box.name}: a copy of {source.describe()} at version "
+             f"{version}", box.name),
+        info("sandbox-hint", f"  work in it: --sandbox {box.name}, or export "
+             f"DEFIB_SANDBOX={box.name}")], changed=True, sandbox=box.name,
+        path=str(box.path), version=version)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -123,9 +144,10 @@ def _list(args: argparse.Namespace) -> int:
 
     names = store.names()
     if not names:
-        print("no sandboxes (defib sandbox new NAME makes one)")
-        return 0
+        return _emit(args, [info("no-sandboxes", "no sandboxes (defib sandbox new NAME makes "
+                                 "one)")], sandboxes=[])
     active = os.environ.get("DEFIB_SANDBOX")
+    lines, rows = [], []
     for name in names:
         box = store.load(name)
         changes = ops.changed(box)
@@ -133,17 +155,20 @@ def _list(args: argparse.Namespace) -> int:
                     if line[:1] in "+-" and not line.startswith(("+++", "---")))
         state = f"{count} lines changed" if count else "unchanged"
         mark = "*" if name == active else " "
-        admin_epoch, epoch, updates = box.base_version
-        print(f"{mark} {name:<20} {state:<18} copied {box.created} by {box.user} from "
-              f"{box.source.describe()} at {admin_epoch}.{epoch}.{updates}")
-    return 0
+        version = ".".join(str(v) for v in box.base_version)
+        lines.append(f"{mark} {name:<20} {state:<18} copied {box.created} by {box.user} from "
+                     f"{box.source.describe()} at {version}")
+        rows.append({"name": name, "active": name == active, "lines_changed": count,
+                     "created": str(box.created), "user": box.user,
+                     "source": box.source.describe(), "version": version})
+    return _emit(args, [], "\n".join(lines), sandboxes=rows)
 
 
 def _path(args: argparse.Namespace) -> int:
     from defib.sandbox import store
 
-    print(store.load(args.name).path)
-    return 0
+    path = str(store.load(args.name).path)
+    return _emit(args, [], path, path=path)
 
 
 def _diff(args: argparse.Namespace) -> int:
@@ -152,15 +177,15 @@ def _diff(args: argparse.Namespace) -> int:
 
     box = store.load(args.name)
     if not args.live:
-        sys.stdout.write(ops.changed(box))
-        return 0
-    live = ops.env_for(box.source).read()
-    sys.stdout.write(three_way(box.read_base(), box.read(), live).text(box.name))
-    return 0
+        text = ops.changed(box)
+    else:
+        live = ops.env_for(box.source).read()
+        text = three_way(box.read_base(), box.read(), live).text(box.name)
+    return _emit(args, [], text, diff=text)
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from defib.cli.simulate_cmd import injections_from, write_graphs
+    from defib.cli.simulate_cmd import as_result, injections_from, write_graphs
     from defib.errors import ConfigError
     from defib.sandbox import store
     from defib.scheduler.dates import parse_datetime
@@ -176,11 +201,10 @@ def _simulate(args: argparse.Namespace) -> int:
     result = run_what_if(box.read(), injections_from(args), now, clock_now, int(time.time()),
                          run=args.run, execute=not args.run, scores=args.show_scores,
                          date_text=args.set_datetime)
-    for error in result.errors:
-        print(error, file=sys.stderr)
     write_graphs(result.simulation, args.save_graph, args.svg, f"sandbox {box.name}")
-    sys.stdout.write("\n".join(result.lines) + "\n")
-    return 0
+    from defib.cli.common import emit
+
+    return emit(as_result(result), bool(args.json))
 
 
 def _inject(args: argparse.Namespace) -> int:
@@ -201,17 +225,16 @@ def _inject(args: argparse.Namespace) -> int:
         getattr(injections, INJECT_EVENTS[args.event]).extend(args.values)
     root = ET.fromstring(box.read())
     done = inject(root, injections, int(time.time()))
-    for error in done.errors:
-        print(f"defib: {error}", file=sys.stderr)
     if done.errors:
-        return 1
+        return _emit(args, [error("injection-refused", e) for e in done.errors])
     box.write(ET.tostring(root, encoding="unicode"))
-    for line in done.lines[1:]:
-        print(line.strip().removeprefix("* "))
-    return 0
+    events = [line.strip().removeprefix("* ") for line in done.lines[1:]]
+    return _emit(args, [info("injected", e, box.name) for e in events], changed=True,
+                 events=events)
 
 
 def _commit(args: argparse.Namespace) -> int:
+    from defib.cli.common import confirmed
     from defib.commands.danger import dangers
     from defib.errors import CibConflictError
     from defib.sandbox import ops, store
@@ -220,31 +243,31 @@ def _commit(args: argparse.Namespace) -> int:
     plan = ops.plan_commit(box)
     where = box.source.describe()
     if plan.stale is not None:
-        sys.stdout.write(plan.stale.text(box.name))
-        print(f"defib: refused: the configuration of {where} changed since sandbox {box.name} "
-              f"was copied (epoch {plan.base[1]} -> "
-              f"{ET.fromstring(plan.live_xml).get('epoch')}); nothing committed. Copy again "
-              f"(defib sandbox new {box.name} --force) and redo the change.", file=sys.stderr)
-        return 1
+        return _emit(args, [error(
+            "sandbox-stale", f"refused: the configuration of {where} changed since sandbox "
+            f"{box.name} was copied (epoch {plan.base[1]} -> "
+            f"{ET.fromstring(plan.live_xml).get('epoch')}); nothing committed. Copy again "
+            f"(defib sandbox new {box.name} --force) and redo the change.", box.name)],
+            plan.stale.text(box.name))
     if not plan.changes:
-        print(f"sandbox {box.name} changes nothing in {where}: nothing to commit")
-        return 0
+        return _emit(args, [info("nothing-to-commit", f"sandbox {box.name} changes nothing in "
+                                 f"{where}: nothing to commit", box.name)])
     found = dangers(plan.live_xml, plan.after_xml, live=box.source.kind == "live")
-    if found and not confirm(found, plan.changes, args.force, "Commit"):
+    if not confirmed(args, found, plan.changes, "Commit"):
         return 1
     try:
         after = ops.commit(plan)
     except CibConflictError:
-        print(f"defib: refused: {where} changed while committing; nothing committed "
-              f"(defib sandbox diff {box.name} --live shows what changed)", file=sys.stderr)
-        return 1
-    if not found:
-        sys.stdout.write(plan.changes)
-    print(f"committed sandbox {box.name} to {where} (now at epoch {after.base_version[1]})")
-    return 0
+        return _emit(args, [error("cib-conflict", f"refused: {where} changed while "
+                                  f"committing; nothing committed (defib sandbox diff "
+                                  f"{box.name} --live shows what changed)", box.name)])
+    return _emit(args, [info("sandbox-committed", f"committed sandbox {box.name} to {where} "
+                             f"(now at epoch {after.base_version[1]})", box.name)],
+                 "" if found else plan.changes, changed=True, epoch=after.base_version[1])
 
 
 def _delete(args: argparse.Namespace) -> int:
+    from defib.cli.common import confirmed
     from defib.commands.danger import Danger
     from defib.sandbox import ops, store
 
@@ -253,8 +276,8 @@ def _delete(args: argparse.Namespace) -> int:
     if changes:
         found = [Danger("sandbox-changes", f"sandbox {box.name} holds changes that were "
                         "never committed")]
-        if not confirm(found, changes, args.force, "Delete it"):
+        if not confirmed(args, found, changes, "Delete it"):
             return 1
     store.delete(box.name)
-    print(f"deleted sandbox {box.name}")
-    return 0
+    return _emit(args, [info("sandbox-deleted", f"deleted sandbox {box.name}", box.name)],
+                 changed=True)

@@ -21,6 +21,8 @@ two links per node: node1=192.0.2.11,198.51.100.11 (one address per link, every 
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from defib.cli.common import add_json
+
     setup = sub.add_parser(
         "setup", help="write the cluster file, keys, corosync.conf and defib.service for"
                       " real machines",
@@ -53,6 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="where defib.service goes (default /etc/systemd/system)")
     setup.add_argument("--force", action="store_true",
                        help="replace an existing setup (new keys: copy them everywhere)")
+    add_json(setup)
     setup.set_defaults(func=_setup)
 
     status = sub.add_parser(
@@ -66,13 +69,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        help="cluster file (default /etc/defib/cluster.toml)")
     status.add_argument("--node", help="ask this node's daemon (default: the first that"
                                        " answers)")
+    add_json(status)
     status.set_defaults(func=_status)
 
 
 def _status(args: argparse.Namespace) -> int:
+    from defib.cli.common import emit
     from defib.cluster.agreement import differences
     from defib.cluster.client import ControlClient
     from defib.cluster.config import load_config
+    from defib.commands.report import error, info
+    from defib.commands.result import Result
     from defib.errors import ClusterError, NotConnectedError
 
     config = (args.dir / "cluster.toml" if args.dir
@@ -92,25 +99,30 @@ def _status(args: argparse.Namespace) -> int:
     nodes = sorted(prints)
     files = sorted({f for p in prints.values() for f in p})
     width = max([len(f) for f in files] + [4])
-    print(" ".join([f"{'file':{width}}", *(f"{n:16}" for n in nodes)]))
+    lines = [" ".join([f"{'file':{width}}", *(f"{n:16}" for n in nodes)])]
     for name in files:
-        print(" ".join([f"{name:{width}}", *(f"{prints[n].get(name, 'missing')[:16]:16}"
-                                             for n in nodes)]))
+        lines.append(" ".join([f"{name:{width}}",
+                               *(f"{prints[n].get(name, 'missing')[:16]:16}" for n in nodes)]))
     odd = differences(prints)
-    for name, who in odd.items():
-        print(f"{name}: differs on {', '.join(who)}")
+    reports = [error("file-differs", f"{name}: differs on {', '.join(who)}", name, *who)
+               for name, who in odd.items()]
     if answer["silent"]:
-        print(f"no answer from {', '.join(answer['silent'])}")
-    if odd or answer["silent"]:
-        return 1
-    print(f"all {len(nodes)} members agree")
-    return 0
+        reports.append(error("no-answer", f"no answer from {', '.join(answer['silent'])}",
+                             *answer["silent"]))
+    if not reports:
+        reports.append(info("members-agree", f"all {len(nodes)} members agree", *nodes))
+    return emit(Result(tuple(reports), output="\n".join(lines),
+                       data={"fingerprints": prints, "silent": list(answer["silent"])}),
+                bool(args.json))
 
 
 def _setup(args: argparse.Namespace) -> int:
+    from defib.cli.common import emit
     from defib.cluster.config import QuorumOptions
     from defib.cluster.corosync.conf import TotemOptions
     from defib.cluster.install import Plan, parse_nodes, write
+    from defib.commands.report import info
+    from defib.commands.result import Result
     from defib.errors import ConfigError
 
     nodes = parse_nodes(args.nodes, args.port)
@@ -122,10 +134,13 @@ def _setup(args: argparse.Namespace) -> int:
                 etc=args.etc.absolute(), state_dir=args.state_dir.absolute(),
                 corosync_etc=args.corosync_etc.absolute(), unit_dir=args.unit_dir.absolute(),
                 totem=TotemOptions(token_ms=args.token))
-    for path in write(plan, args.root, force=args.force):
-        print(f"wrote {path}")
-    print(f"copy {args.etc}" + (f" and {args.corosync_etc}" if args.stack == "corosync" else "")
-          + " to every node (keys included); then on each: systemctl daemon-reload &&"
-          + (" systemctl enable --now corosync defib" if args.stack == "corosync"
-             else " systemctl enable --now defib"))
-    return 0
+    written = [str(path) for path in write(plan, args.root, force=args.force)]
+    reports = [info("file-written", f"wrote {path}", path) for path in written]
+    reports.append(info("next-steps", f"copy {args.etc}"
+                        + (f" and {args.corosync_etc}" if args.stack == "corosync" else "")
+                        + " to every node (keys included); then on each: systemctl "
+                        "daemon-reload &&" + (" systemctl enable --now corosync defib"
+                                              if args.stack == "corosync"
+                                              else " systemctl enable --now defib")))
+    return emit(Result(tuple(reports), changed=True, data={"written": written}),
+                bool(args.json))

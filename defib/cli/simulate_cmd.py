@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from defib.commands.result import Result
     from defib.simulate.engine import Simulation
-    from defib.simulate.whatif import Injections
+    from defib.simulate.whatif import Injections, WhatIf
 
 EXAMPLES = """examples:
   defib simulate -x cib.xml -S                       what would the cluster do?
@@ -68,6 +69,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     art.add_argument("--svg", metavar="FILE",
                      help="draw the transition graph as SVG: one lane per node, actions in "
                           "execution order, dependencies as arrows")
+    parser.add_argument("--json", action="store_true",
+                        help="print the decisions, the graph's actions and the output as JSON")
     parser.set_defaults(func=_run)
 
 
@@ -158,9 +161,31 @@ def _run(args: argparse.Namespace) -> int:
         from defib.graph.dot import graph_to_dot
 
         _write(args.save_dotfile, graph_to_dot(result.simulation.graph))
+    if args.json:
+        from defib.cli.common import emit
+
+        return emit(as_result(result), as_json=True)
     if result.lines:
         sys.stdout.write("\n".join(result.lines) + "\n")
     return 0
+
+
+def as_result(result: WhatIf) -> Result:
+    """What ``--json`` prints: the transition summary, every action of the graph (with its
+    place in the simulated execution), skipped injections as warnings, and the text output."""
+    from defib.commands.report import warning
+    from defib.commands.result import Result
+
+    sim = result.simulation
+    order = {a.id: n for n, a in enumerate(sim.executed)}
+    actions = [{"id": a.id, "key": a.operation_key, "task": a.operation,
+                "resource": a.rsc_id, "node": a.node_uname, "interval_ms": a.interval_ms,
+                "kind": a.kind, "executed_as": order.get(a.id)}
+               for a in sim.graph.actions()]
+    summary = [" ".join(line.split()).removeprefix("* ") for line in sim.transition.summary]
+    return Result(tuple(warning("injection-skipped", e) for e in result.errors),
+                  output="\n".join(result.lines),
+                  data={"summary": summary, "actions": actions})
 
 
 def write_graphs(sim: Simulation, save_graph: str | None, svg: str | None, source: str

@@ -5,6 +5,7 @@ export of the running cluster goes into crm_simulate and crm_verify; the key of
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -125,3 +126,7 @@ def test_second_cluster_stop_says_not_running(cluster: Path) -> None:
     again = defib(cluster, "cluster", "stop", "--dir", str(cluster))
     assert again.returncode == 1
     assert "node1: was not running" in again.stdout and "is not running" in again.stderr
+    as_data = defib(cluster, "cluster", "stop", "--dir", str(cluster), "--json")
+    answer = json.loads(as_data.stdout)
+    assert as_data.returncode == 1 and answer["ok"] is False
+    assert answer["reports"][-1]["code"] == "cluster-not-running"
