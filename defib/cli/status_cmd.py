@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--brief", action="store_true",
                         help="membership only: nodes, quorum and DC, no resources")
     parser.add_argument("-r", "--inactive", action="store_true",
-                        help="also list inactive resources (with --group-by-node; the full "
-                             "list shows them anyway)")
+                        help="also list inactive resources (the full list, as crm_mon -r;"
+                             " without it only active resources are shown)")
     parser.add_argument("-n", "--group-by-node", action="store_true",
                         help="resources under the node they run on")
     parser.add_argument("-A", "--show-node-attributes", action="store_true",

@@ -132,11 +132,11 @@ class ResourceStatus:
         lines = StatusView(self.ws).node_lines()[1:]
         return [line[2:] for line in lines if "Node " in line and ": [" not in line]
 
-    def resource_lines(self) -> list[str]:
+    def resource_lines(self, inactive: bool = True) -> list[str]:
         from defib.simulate.status import StatusView
 
-        lines = StatusView(self.ws).resource_lines()
-        return ["Full List of Resources:", *(line[2:] for line in lines[1:])]
+        title, *items = StatusView(self.ws, inactive=inactive).resource_lines()
+        return [title.strip().removeprefix("* "), *(line[2:] for line in items)]
 
     def fail_count_table(self) -> dict[str, dict[str, dict[str, str]]]:
         """node -> resource -> {fail-count, last-failure, migration-threshold}."""
@@ -238,7 +238,7 @@ class ResourceStatus:
             if view.inactive:
                 out += ["", "Inactive Resources:", *self._inactive_lines()]
         else:
-            out = ["", *self.resource_lines()]
+            out = ["", *self.resource_lines(view.inactive)]
         if view.node_attributes:
             out += self.node_attribute_lines()
         out += self.fail_count_lines(view.failcounts)

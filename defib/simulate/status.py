@@ -34,6 +34,9 @@ class StatusView:
     ws: WorkingSet
     # crm_simulate shows actions in flight in the current status, not in the revised one.
     show_pending: bool = True
+    # crm_simulate and crm_mon -r list inactive resources too; crm_mon alone shows what is
+    # active ("Active Resources:").
+    inactive: bool = True
     _by_rsc: dict[str, list[tuple[str | None, OpRecord]]] = field(init=False, repr=False)
     _online: set[str | None] = field(init=False, repr=False)
 
@@ -141,16 +144,18 @@ class StatusView:
     # -- resources -----------------------------------------------------------------------
 
     def resource_lines(self) -> list[str]:
-        lines = [_item(1, "Full List of Resources:")]
+        title = "Full List of Resources:" if self.inactive else "Active Resources:"
+        lines = [_item(1, title)]
         body: list[str] = []
         implicit = {n.remote_rsc for n in self.ws.nodes if n.remote_rsc}
         for rsc in by_priority(self.ws.resources):
-            if rsc.orphan and not _active(rsc):
+            if (rsc.orphan or not self.inactive) and not _active(rsc):
                 continue
             if isinstance(rsc, Prim) and rsc.container is not None and rsc.id in implicit:
                 continue  # a guest node's implicit connection: Pacemaker hides it
             body.extend(self.resource(rsc, 2))
-        return lines + (body or [_item(2, "No resources")])
+        return lines + (body or [_item(2, "No resources" if self.inactive
+                                       else "No active resources")])
 
     def resource(self, rsc: Rsc, level: int) -> list[str]:
         if isinstance(rsc, Prim):
@@ -191,10 +196,14 @@ class StatusView:
             flags.append("unmanaged")
         if _disabled(grp):
             flags.append("disabled")
+        hidden = 0 if self.inactive else sum(1 for c in grp.children if not _active(c))
+        if hidden:
+            flags.append(f"{hidden} member{'s' if hidden > 1 else ''} inactive")
         head = f"Resource Group: {grp.id}" + (f" ({', '.join(flags)})" if flags else "") + ":"
         lines = [_item(level, head)]
         for child in grp.children:
-            lines.append(_item(level + 1, self.primitive(child)))
+            if self.inactive or _active(child):
+                lines.append(_item(level + 1, self.primitive(child)))
         return lines
 
     def clone(self, clone: CloneRt, level: int) -> list[str]:
@@ -239,7 +248,8 @@ class StatusView:
                     started.append(where)
             else:
                 full = True
-            if full:
+            # Pacemaker lists every instance of a unique clone, active or not.
+            if full and (self.inactive or clone.globally_unique or _active(inst)):
                 lines.extend(self.resource(inst, level + 1))
         active_instances = 0
         if promoted:
@@ -257,7 +267,7 @@ class StatusView:
             lines.append(_item(level + 1, f"{label}: [ {' '.join(names)} ]"))
         if not clone.globally_unique and clone.clone_max > active_instances:
             stopped = self._stopped_nodes(clone)
-        if stopped:
+        if stopped and self.inactive:
             for status in sorted(set(stopped.values())):
                 names = sorted((k for k, v in stopped.items() if v == status), key=natural_key)
                 lines.append(_item(level + 1, f"{status}: [ {' '.join(names)} ]"))

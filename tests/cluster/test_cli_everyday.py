@@ -190,7 +190,8 @@ def test_restart(cluster: Path) -> None:
 def test_status_lists_resources_in_crm_mon_layout(cluster: Path) -> None:
     where = locate(cluster, "web").rsplit(" ", 1)[-1]
     text = defib(cluster, "status").stdout
-    assert "Node List:" in text and "Full List of Resources:" in text
+    assert "Node List:" in text and "Active Resources:" in text
+    assert "Full List of Resources:" in defib(cluster, "status", "-r").stdout
     assert "resource instances configured" in text
     assert any(line.strip().startswith("* web\t(ocf:heartbeat:Dummy):") and where in line
                for line in text.splitlines()), text
@@ -202,13 +203,13 @@ def test_status_lists_resources_in_crm_mon_layout(cluster: Path) -> None:
     data = json.loads(defib(cluster, "status", "--json").stdout)
     assert data["quorum"]["quorate"] is True and data["resources"]
     brief = defib(cluster, "status", "--brief").stdout
-    assert "Full List of Resources:" not in brief and "Node List:" in brief
+    assert "Active Resources:" not in brief and "Node List:" in brief
 
 
 def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
     out = defib(cluster, "status").stdout
     assert "  * 2 resource instances configured" in out
-    assert "\nFull List of Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Started node" in out
+    assert "\nActive Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Started node" in out
     assert "  * Resource Group: site:\n    * ip\t(ocf:heartbeat:Dummy):\t Started node" in out
     xml = ET.fromstring(defib(cluster, "status", "--xml").stdout)
     web = xml.find("resources/resource[@id='web']")
@@ -224,7 +225,7 @@ def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
         # Ctrl-C once two screens are out (so --watch is surely up), not after a fixed time.
         assert watch.stdout is not None
         seen, deadline = "", time.monotonic() + 60
-        while seen.count("Full List of Resources:") < 2 and time.monotonic() < deadline:
+        while seen.count("Active Resources:") < 2 and time.monotonic() < deadline:
             line = watch.stdout.readline()
             if not line:
                 break
@@ -236,7 +237,7 @@ def test_status_exact_layout_xml_nesting_and_watch(cluster: Path) -> None:
         if watch.poll() is None:
             watch.kill()
     assert watch.returncode == 0
-    assert out.count("Cluster Summary:") >= 2 and out.count("Full List of Resources:") >= 2
+    assert out.count("Cluster Summary:") >= 2 and out.count("Active Resources:") >= 2
 
 
 def test_library_commands_answer_as_data_on_a_live_cluster(cluster: Path) -> None:

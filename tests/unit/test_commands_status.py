@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 
 from defib.attrd.store import record_failure
-from defib.commands.env import MemoryEnv
-from defib.commands.status import crm_mon_xml, resource_status
+from defib.commands.env import FileEnv, MemoryEnv
+from defib.commands.status import View, crm_mon_xml, resource_status
 from defib.executor.record import record_op
 from defib.executor.types import ExecStatus, Operation, OpResult, ResourceInfo
 from tests.unit.test_commands import settled_env
@@ -36,8 +42,9 @@ def failed_monitor(env: MemoryEnv, node_id: str) -> None:
 def test_text_has_crm_mon_sections() -> None:
     env = settled_env()
     report = resource_status(env)
-    text = "\n".join(report.lines())
+    text = "\n".join(report.lines(View(inactive=True)))
     assert "Full List of Resources:\n  * web\t(ocf:heartbeat:Dummy):\t Started node1" in text
+    assert "Active Resources:\n  * web" in "\n".join(report.lines())
     assert "  * Resource Group: grp:" in text and "  * Clone Set: cl [ping]:" in text
     assert "Failed Resource Actions" not in text and "Migration Summary" not in text
     failed_monitor(env, "1")
@@ -95,7 +102,7 @@ def test_full_text_completes_the_membership_header() -> None:
     lines = text.split("\n")
     assert lines[2:4] == ["  * 2 nodes configured",
                           "  * 7 resource instances configured (2 DISABLED)"]
-    assert lines[6:9] == ["  * Online: [ node1 node2 ]", "", "Full List of Resources:"]
+    assert lines[6:9] == ["  * Online: [ node1 node2 ]", "", "Active Resources:"]
     data = full_dict({"cluster": "c", "nodes": []}, resource_status(env))
     assert data["cluster"] == "c" and "resources" in data and data["nodes"] == []
 
@@ -152,3 +159,42 @@ def test_cluster_status_is_a_library_command() -> None:
     assert "  * Node node1: online:\n    * db\t" in result.output
     assert result.data == resource_status(env).to_dict()
     assert cluster_status(env, as_xml=True).output.startswith("<pacemaker-result")
+
+
+CASES = Path(__file__).parents[2].parent / "shared" / "scheduler-cases" / "xml"
+
+
+def _resource_block(text: str) -> list[str]:
+    out: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(("Active Resources:", "Full List of Resources:")):
+            out.append(line)
+        elif out and (not line or not line.startswith(" ")):
+            break
+        elif out:
+            out.append(" ".join(line.split()))
+    return out
+
+
+def test_without_inactive_only_active_resources_as_crm_mon() -> None:
+    """crm_mon without -r lists only what is active ("Active Resources:"): stopped
+    primitives and clone instances are left out, a group says how many members it hides.
+    Compared with crm_mon itself on the reference cases whose full list defib renders as
+    crm_mon -r does (the rest differ for other reasons: orphans, bundles)."""
+    if not CASES.is_dir() or not shutil.which("crm_mon"):
+        pytest.skip("needs ../shared/scheduler-cases and crm_mon (Debian pacemaker-cli-utils)")
+    compared = hidden = 0
+    for case in sorted(CASES.glob("*.xml"))[:80]:
+        env = {**os.environ, "CIB_file": str(case)}
+        report = resource_status(FileEnv(case))
+        ours = {flag: _resource_block("\n".join(report.lines(View(inactive=flag))))
+                for flag in (True, False)}
+        theirs = {flag: _resource_block(subprocess.run(
+            ["crm_mon", "-1", *(["-r"] if flag else [])], env=env, capture_output=True,
+            text=True, timeout=60, check=False).stdout) for flag in (True, False)}
+        if ours[True] != theirs[True]:
+            continue
+        compared += 1
+        hidden += ours[True] != ours[False]
+        assert ours[False] == theirs[False], case.name
+    assert compared >= 60 and hidden >= 10, (compared, hidden)
