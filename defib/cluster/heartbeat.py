@@ -107,6 +107,7 @@ class HeartbeatLayer:
         self._last_alive = 0.0
         self._last_hb = 0.0
         self._sequencer = Sequencer()
+        self._withdrawn = False
         self._delivered: OrderedDict[str, None] = OrderedDict()
         self._receiver = Receiver(self._delivered)
         self._early: dict[tuple[int, int], list[Ordered]] = {}
@@ -205,6 +206,15 @@ class HeartbeatLayer:
         self._send.clear()
         self.log.info("left the cluster")
 
+    def withdraw(self) -> None:
+        # Silent both ways (sockets kept): the peers lose us, we lose them.
+        self._withdrawn = True
+        self.log.warning("withdrawn from the cluster: no packet sent or accepted")
+
+    def rejoin(self) -> None:
+        self._withdrawn = False
+        self.log.info("talking to the cluster again")
+
     def send_ordered(self, payload: dict[str, Any]) -> None:
         raw = json.dumps(payload, separators=(",", ":")).encode()
         self._uid_counter += 1
@@ -249,7 +259,7 @@ class HeartbeatLayer:
         """Send ``body`` (or its encoding, shared by every receiver and link: JSON and
         compression once per message, only the authenticated header per packet)."""
         sock = self._send.get((peer, link))
-        if sock is None:
+        if sock is None or self._withdrawn:
             return
         data = body if isinstance(body, bytes) else self._encoded(body)
         try:
@@ -305,6 +315,8 @@ class HeartbeatLayer:
                 return
             # Per packet: delivering the previous one may have run long (a big CIB change).
             self._loop_ran(self.clock())
+            if self._withdrawn:
+                continue
             opened = self.codec.open(data, link)
             if opened is None:
                 continue

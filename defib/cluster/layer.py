@@ -69,6 +69,13 @@ class ClusterLayer(Protocol):
 
     def stats(self) -> dict[str, Any]: ...
 
+    def withdraw(self) -> None:
+        """Stop talking to the peers while staying up: they lose this node, which forms a
+        partition of its own (a node that cannot persist what the cluster agrees on)."""
+
+    def rejoin(self) -> None:
+        """Talk to the peers again after ``withdraw``: the partitions merge."""
+
 
 @dataclass
 class _Callbacks:
@@ -95,9 +102,12 @@ class InMemoryHub:
         return layer
 
     def _group(self, node_id: int) -> set[int]:
+        if self.layers[node_id].withdrawn:
+            return {node_id}
         for part in self.partitions:
             if node_id in part:
-                return {n for n in part if n in self.layers and self.layers[n].joined}
+                return {n for n in part if n in self.layers and self.layers[n].joined
+                        and not self.layers[n].withdrawn}
         return {node_id}
 
     def set_partitions(self, partitions: list[set[int]]) -> None:
@@ -134,6 +144,7 @@ class FakeLayer:
         self._hub = hub
         self._id = node_id
         self.joined = False
+        self.withdrawn = False
         self._cb = _Callbacks()
         self._membership = Membership("0.0", ())
         self._tracker = QuorumTracker(hub.votes, hub.options)
@@ -150,6 +161,14 @@ class FakeLayer:
     async def leave(self) -> None:
         self.joined = False
         self._membership = Membership("0.0", ())
+        self._hub.reconfigure()
+
+    def withdraw(self) -> None:
+        self.withdrawn = True
+        self._hub.reconfigure()
+
+    def rejoin(self) -> None:
+        self.withdrawn = False
         self._hub.reconfigure()
 
     def send_ordered(self, payload: dict[str, Any]) -> None:

@@ -49,6 +49,8 @@ class ClusterNode:
         self.layer.on_membership(self._on_membership)
         self.layer.on_quorum(self._on_quorum)
         self.cib.subscribe(self._emit)
+        self.cib.health.subscribe(
+            lambda error: self._emit({"event": "health", "ok": error is None, "error": error}))
 
     @classmethod
     def over_network(cls, cfg: ClusterConfig, node: NodeConfig, key: bytes) -> ClusterNode:
@@ -71,7 +73,10 @@ class ClusterNode:
                 "digest": self.cib.copy.digest}
 
     async def change(self, change: dict[str, Any]) -> dict[str, Any]:
-        return await self.cib.change(change)
+        """Commit ``change``; the answer names the members that did not acknowledge it
+        (``not_acked``: names), which the command line reports as a failure."""
+        result = await self.cib.change(change)
+        return {**result, "not_acked": [self.name_of(n) for n in result["not_acked"]]}
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -120,6 +125,9 @@ class ClusterNode:
                     "links": [True] * len(n.addresses) if n.id == self.node.id
                     else desc["peers"][str(n.id)]["links"],
                     "votes": n.votes,
+                    # Why the node cannot persist the CIB (it left the membership), or None.
+                    "health": self.cib.health.error if n.id == self.node.id
+                    else self.cib.health.peers.get(n.id),
                     # How far the node's clock is ahead of ours, measured from its heartbeats.
                     "clock_offset_ms": 0.0 if n.id == self.node.id
                     else desc["peers"][str(n.id)]["clock_offset_ms"],
@@ -127,8 +135,11 @@ class ClusterNode:
                 for n in self.cfg.nodes
             ],
             "cib": {"version": list(self.cib.copy.version), "digest": self.cib.copy.digest,
-                    "synced": self.cib.synced, "loaded_from": self.cib.loaded_from},
+                    "synced": self.cib.synced and self.cib.health.error is None,
+                    "loaded_from": self.cib.loaded_from},
             "pid": desc["pid"],
+            # Peers further off than this are refused (``clock_offset_ms`` says by how much).
+            "max_clock_offset_ms": self.cfg.timing.max_clock_offset * 1000,
         }
 
     # -- events -----------------------------------------------------------------------------

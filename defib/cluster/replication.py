@@ -22,6 +22,10 @@ reaches the same decisions without extra rounds:
 * Copies are written durably: at once when the configuration changed, within
   ``STATUS_SAVE_DELAY`` when only the status did (the status is rebuilt from the nodes'
   own histories anyway; a burst of operation results is then one write, not hundreds).
+* A copy that cannot be written (a full disk) is not adopted and not acked: the node says
+  why (``cib-unhealthy``, shown in every member's status), withdraws from the membership
+  and rejoins, catching up, once a write succeeds again (``defib.cluster.health``). The
+  caller's answer names the members that did not ack (``not_acked``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 
 from defib.cluster.cibstore import CibStore
 from defib.cluster.cibxml import EMPTY_CIB, CibCopy, apply_change
+from defib.cluster.health import StoreHealth
 from defib.cluster.layer import ClusterLayer, Delivery, Membership
 from defib.errors import CibConflictError, ClusterError, DefibError
 
@@ -52,6 +57,9 @@ class _Pending:
     future: asyncio.Future[dict[str, Any]]
     committed: tuple[int, int, int] | None = None
     acked: set[int] = field(default_factory=set)
+    # The members when the commit was delivered: those that never acked are named, even
+    # when they left the membership (a member that could not store it withdraws).
+    expected: set[int] = field(default_factory=set)
     timer_armed: bool = False
 
 
@@ -86,6 +94,7 @@ class CibReplicator:
         self._ack_due: tuple[str, tuple[int, int, int]] | None = None
         self._saved: tuple[int, int, int] | None = None
         self._save_timer: asyncio.TimerHandle | None = None
+        self.health = StoreHealth(layer, log, self._retry_save)
         layer.on_membership(self._on_membership)
         layer.on_deliver(self._on_deliver)
 
@@ -102,12 +111,35 @@ class CibReplicator:
 
     def flush(self) -> None:
         """Write the newest copy now if its last save is pending (on shutdown)."""
+        if self._saved != self.copy.version:
+            self._save(self.copy)
+
+    def _save(self, copy: CibCopy) -> bool:
+        """Write ``copy``; False (and this node unhealthy) when it cannot be written."""
         if self._save_timer is not None:
             self._save_timer.cancel()
             self._save_timer = None
-        if self.store is not None and self._saved != self.copy.version:
+        if self.store is None:
+            return True
+        try:
+            self.store.save(copy)
+        except OSError as exc:
+            self.health.cannot_persist(f"cannot write the CIB in {self.store.dir}:"
+                                       f" {exc.strerror or exc}")
+            return False
+        self._saved = copy.version
+        return True
+
+    def _retry_save(self) -> bool:
+        """The health probe: can this node write its copy again?"""
+        if self.store is None:
+            return True
+        try:
             self.store.save(self.copy)
-            self._saved = self.copy.version
+        except OSError:
+            return False
+        self._saved = self.copy.version
+        return True
 
     @property
     def dc(self) -> int | None:
@@ -118,6 +150,9 @@ class CibReplicator:
 
     async def change(self, change: dict[str, Any]) -> dict[str, Any]:
         """Send a change through the DC; returns {"version", "acked_by", "members"}."""
+        if self.health.error is not None:
+            raise ClusterError(f"node {self.layer.node_id} accepts no change: {self.health.error}"
+                               " (it left the membership; ask another node)")
         req = f"{self.layer.node_id}:{os.getpid()}:{next(self._ids)}"
         loop = asyncio.get_running_loop()
         pending = _Pending(change, loop.create_future())
@@ -149,6 +184,8 @@ class CibReplicator:
             {"t": "cib-ver", "v": list(self.copy.version), "d": self.copy.digest}
         )
         for req, pending in list(self._pending.items()):
+            if pending.future.done():
+                continue  # answered (a refusal too): never sent again
             if pending.committed is None:
                 self.layer.send_ordered({"t": "cib-req", "r": req, "c": pending.change})
             else:
@@ -165,7 +202,9 @@ class CibReplicator:
         if kind == "cib-ver":
             self._on_version(d)
         elif kind == "cib-full":
-            self._adopt(d.payload, f"sync from node {d.origin}")
+            if not self._adopt(d.payload, f"sync from node {d.origin}") \
+                    and self.health.error is not None:
+                return  # not written: this copy is not in sync
             self._resyncing = False
             if self._awaiting_full:
                 self._sync_done()
@@ -187,6 +226,8 @@ class CibReplicator:
             self._on_commit(d)
         elif kind == "cib-ack":
             self._on_ack(d)
+        elif kind == "cib-unhealthy":
+            self.health.peer_unhealthy(d.origin, str(d.payload.get("e", "")))
         elif kind == "cib-nack":
             self._requests.pop(str(d.payload["r"]), None)
             pending = self._pending.get(str(d.payload["r"]))
@@ -199,6 +240,7 @@ class CibReplicator:
     # -- internals --------------------------------------------------------------------------
     def _on_version(self, d: Delivery) -> None:
         self._versions[d.origin] = (_version(d.payload["v"]), str(d.payload["d"]))
+        self.health.peer_back(d.origin)
         members = self.membership.members
         if self.synced or self._awaiting_full or not all(m in self._versions for m in members):
             return
@@ -239,7 +281,12 @@ class CibReplicator:
             self.layer.send_ordered({"t": "cib-nack", "r": req, "e": str(exc),
                                      "k": type(exc).__name__})
             return
-        self._store(new, f"change {req} from node {d.origin}")
+        if not self._store(new, f"change {req} from node {d.origin}"):
+            # Not durable here: not committed anywhere (the caller is told so).
+            self.layer.send_ordered({"t": "cib-nack", "r": req, "k": ClusterError.__name__,
+                                     "e": f"DC (node {self.layer.node_id})"
+                                          f" {self.health.error}"})
+            return
         self._remember(req, new.version)
         self.layer.send_ordered({"t": "cib-commit", "r": req, "b": list(base.version),
                                  "v": list(new.version)})
@@ -266,6 +313,7 @@ class CibReplicator:
         pending = self._pending.get(req)
         if pending is not None:
             pending.committed = version
+            pending.expected = set(self.membership.members)
             self._check_done(req)
 
     def _ack(self) -> None:
@@ -298,8 +346,7 @@ class CibReplicator:
                 new = None
                 self.log.error("%s does not apply to CIB %s: %s", why, _v(base), exc)
             if new is not None and new.version == version:
-                self._store(new, why)
-                return True
+                return self._store(new, why)
         if not self._resyncing:
             self._resyncing = True
             self.log.warning("%s applies to CIB %s, this copy is %s%s: asking for a full copy",
@@ -320,23 +367,29 @@ class CibReplicator:
         # Equal version, other content: the sender is the sync holder or the DC; it wins.
         if version == self.copy.version and payload["d"] == self.copy.digest:
             return False
-        self._store(CibCopy(str(payload["x"]), version), why)
-        return True
+        return self._store(CibCopy(str(payload["x"]), version), why)
 
-    def _store(self, copy: CibCopy, why: str) -> None:
+    def _store(self, copy: CibCopy, why: str) -> bool:
+        """Adopt ``copy`` once it is durable; False (copy not adopted) when it cannot be."""
+        if not self._persist(copy):
+            self.log.error("CIB %s NOT adopted (%s): %s", _v(copy.version), why,
+                           self.health.error)
+            return False
         self.copy = copy
-        self._persist(copy)
         self.log.info("CIB now %s (%s)", _v(copy.version), why)
         self._emit({"event": "cib", "version": list(copy.version), "why": why})
+        return True
 
-    def _persist(self, copy: CibCopy) -> None:
+    def _persist(self, copy: CibCopy) -> bool:
         if self.store is None:
-            return
+            return True
         if self._saved is None or copy.version[:2] != self._saved[:2]:
-            self.flush()  # a configuration change: durable before anyone hears of it
-        elif self._save_timer is None:
+            # A configuration change: durable before anyone hears of it.
+            return self._save(copy)
+        if self._save_timer is None:
             self._save_timer = asyncio.get_running_loop().call_later(
                 STATUS_SAVE_DELAY, self.flush)
+        return True
 
     def _check_done(self, req: str) -> None:
         pending = self._pending.get(req)
@@ -360,6 +413,7 @@ class CibReplicator:
             "version": list(pending.committed or self.copy.version),
             "acked_by": sorted(pending.acked),
             "members": list(self.membership.members),
+            "not_acked": sorted(pending.expected - pending.acked),
         }
 
     def _emit(self, event: dict[str, Any]) -> None:

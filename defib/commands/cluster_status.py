@@ -87,7 +87,29 @@ def render(status: dict[str, Any]) -> str:
     ]
     if degraded:
         lines.append(f"  * Links down: {', '.join(degraded)}")
-    return "\n".join(lines)
+    lines += [f"  * UNHEALTHY: {n['name']} ({n['health']})"
+              for n in status["nodes"] if n.get("health")]
+    return "\n".join(lines + clock_lines(status))
+
+
+def clock_lines(status: dict[str, Any]) -> list[str]:
+    """How far each node's clock is from the answering node's (measured from heartbeats),
+    and the nodes refused because of it."""
+    me = status["node"]["name"]
+    limit = status.get("max_clock_offset_ms")
+    measured, refused = [], []
+    for node in status["nodes"]:
+        offset = node.get("clock_offset_ms")
+        if node["name"] == me or not isinstance(offset, int | float):
+            continue
+        measured.append(f"{node['name']} {offset:+.0f} ms")
+        if isinstance(limit, int | float) and abs(offset) > limit:
+            refused.append(f"  * REFUSED: {node['name']}: its clock is {abs(offset) / 1000:.1f} s"
+                           f" {'ahead of' if offset > 0 else 'behind'} {me}'s, more than"
+                           f" max_clock_offset = {limit / 1000:g} s (synchronise the clocks)")
+    if not measured:
+        return []
+    return [f"  * Clock offsets from {me} (heartbeats): {', '.join(measured)}", *refused]
 
 
 def fencing_state(connection: Connection) -> dict[str, dict[str, Any]]:

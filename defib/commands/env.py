@@ -440,7 +440,15 @@ class LiveEnv:
         change: dict[str, Any] = {"op": "replace_section", "section": section, "xml": xml}
         if base is not None:
             change["base"] = list(base)
-        self.request("cib_change", change=change)
+        answer = self.request("cib_change", change=change)
+        missing = [str(n) for n in answer.get("not_acked") or []]
+        if missing:
+            # Committed, but not everywhere: the truth is a failure that names who is behind.
+            version = ".".join(map(str, answer.get("version") or []))
+            raise CommandError(
+                f"the change was committed (CIB {version}) but {', '.join(missing)} did not"
+                f" acknowledge it ({'it' if len(missing) == 1 else 'they'} could not store it"
+                " or left the membership; see defib status)", code="not-acknowledged")
 
     def _until(self, done: Callable[[ET.Element], bool]) -> None:
         """The DC applies cleanups and attributes asynchronously: wait (bounded) until the

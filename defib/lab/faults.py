@@ -24,6 +24,10 @@ from defib.cluster.hostinit import POWER_LOG, members
 from defib.errors import ClusterError
 
 CHAIN = "DEFIBLAB"  # our own chain in each node's filter table: flushed and deleted by heal
+FILLER = ".defib-fault-filler"  # the file full_disk writes and free_disk removes
+# full_disk fills a file system only when it is this small (a tmpfs or loop mount made for a
+# node's state), never the machine's own disk.
+FILL_LIMIT = 512 << 20
 
 
 def power_log(directory: Path, node: str) -> list[float]:
@@ -42,6 +46,36 @@ def power_log(directory: Path, node: str) -> list[float]:
             except ValueError:
                 continue
     return times
+
+
+def fill_disk(state_dir: Path) -> Path:
+    """Fill the file system holding ``state_dir`` (a node's state) with one file until the
+    next write fails with ENOSPC; returns the file. Refused when more than FILL_LIMIT is
+    free: put the node's state on a small file system of its own first."""
+    st = os.statvfs(state_dir)
+    if st.f_bavail * st.f_frsize > FILL_LIMIT:
+        raise ClusterError(f"{state_dir} is on a file system with more than {FILL_LIMIT >> 20}"
+                           " MiB free: refusing to fill it (mount a small tmpfs there first)",
+                           str(state_dir))
+    filler = state_dir / FILLER
+    chunk = b"\0" * (64 << 10)
+    with open(filler, "ab", buffering=0) as out:
+        try:
+            while True:
+                out.write(chunk)
+        except OSError:
+            pass
+        try:
+            while True:  # the last blocks
+                out.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+def free_disk(state_dir: Path) -> None:
+    """Undo ``fill_disk``."""
+    (state_dir / FILLER).unlink(missing_ok=True)
 
 
 class Faults:
@@ -145,6 +179,13 @@ class Faults:
         self._chain(node)
         self._in_node(node, "iptables", "-A", CHAIN, "-p", "udp", "-m", "statistic",
                       "--mode", "random", "--probability", f"{fraction:.4f}", "-j", "DROP")
+
+    def full_disk(self, node: str) -> Path:
+        """The node's state directory full (its writes fail with ENOSPC); see fill_disk."""
+        return fill_disk(self.dir / node)
+
+    def free_disk(self, node: str) -> None:
+        free_disk(self.dir / node)
 
     def heal(self) -> None:
         """Undo every freeze, partition and loss (on hosts still up)."""

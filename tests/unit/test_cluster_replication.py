@@ -45,7 +45,8 @@ def test_change_through_any_node_reaches_all(tmp_path: Path) -> None:
         assert all(r.synced and r.dc == 1 for r in reps.values())
         result = await reps[3].change({"op": "replace_section", "section": "resources",
                                        "xml": RES.format("a")})
-        assert result == {"version": [0, 1, 0], "acked_by": [1, 2, 3], "members": [1, 2, 3]}
+        assert result == {"version": [0, 1, 0], "acked_by": [1, 2, 3], "members": [1, 2, 3],
+                          "not_acked": []}
         assert {r.copy.digest for r in reps.values()} == {reps[1].copy.digest}
         assert all(CibStore(tmp_path / f"n{i}", reps[i].log).load().copy == reps[i].copy
                    for i in reps)

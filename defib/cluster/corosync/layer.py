@@ -175,6 +175,14 @@ class CorosyncLayer:
         self._finalize()
         self.log.info("left the cluster")
 
+    def withdraw(self) -> None:
+        # Corosync keeps counting a live process as a member: leave for good, as
+        # Pacemaker's node does when its CIB manager fails (the others may fence it).
+        _exit_fatal("withdrawing from the cluster")
+
+    def rejoin(self) -> None:
+        pass  # never reached: withdraw exits
+
     def send_ordered(self, payload: dict[str, Any]) -> None:
         data = encode(payload)
         if len(data) <= FRAGMENT:
