@@ -124,9 +124,12 @@ def _start(args: argparse.Namespace) -> int:
         state = "already running" if node.already_running else "started"
         reports.append(info(f"node-{state.replace(' ', '-')}",
                             f"{node.name}: {state} (pid {node.pid})", node.name))
-    names = [n.name for n in started]
-    formed = not args.no_wait and not args.node
+    formed = not args.no_wait
     if formed:
+        # Every running node, those started before included: a node started alone must
+        # join them, or the command fails saying which did not and why (its clock ...).
+        names = [n.name for n in load_config(config).nodes
+                 if local.daemon_pid(directory, n.name) is not None]
         local.wait_formed(directory, names)
         reports.append(info("membership-formed", f"membership formed: {' '.join(names)}",
                             *names))

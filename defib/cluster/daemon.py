@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from defib.cluster.agreement import Agreement
 from defib.cluster.auth import load_key
@@ -18,6 +20,7 @@ from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import DAEMON_UMASK
 from defib.cluster.stack import resolve_nodes
+from defib.errors import ClusterError
 
 
 def _setup_logging(name: str, node_id: int, level: int) -> None:
@@ -55,6 +58,7 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     await node.start()
+    _debug_ops(node)
     if attach is not None:
         await attach(node)
     if cfg.acl_users:
@@ -71,6 +75,27 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     await control.stop()
     await node.stop()
     return 0
+
+
+def _debug_ops(node: ClusterNode) -> None:
+    """Test faults on the control socket, only with DEFIB_DEBUG_OPS=1: ``debug_clock_offset``
+    shifts the wall clock the messaging layer stamps and checks (lab fault ``clock_off``)."""
+    from defib.cluster.heartbeat import HeartbeatLayer
+
+    layer = node.layer
+    if os.environ.get("DEFIB_DEBUG_OPS") != "1" or not isinstance(layer, HeartbeatLayer):
+        return
+
+    async def clock_offset(request: dict[str, Any]) -> dict[str, Any]:
+        seconds = float(request.get("seconds", 0.0))
+        if not math.isfinite(seconds):
+            raise ClusterError(f"clock offset {seconds} is not finite")
+        layer.wall.shift = seconds
+        logging.getLogger("defib.daemon").warning("TEST FAULT: wall clock shifted by %+.1f s",
+                                                  seconds)
+        return {"shift": seconds}
+
+    node.register_op("debug_clock_offset", clock_offset)
 
 
 def run_daemon(config: Path, node_name: str, level: int = logging.INFO,

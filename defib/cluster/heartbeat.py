@@ -47,15 +47,18 @@ RESEND_AFTER = 0.2
 CLOCK_LOG_EVERY = 5.0
 
 
-def _wall_clock() -> Callable[[], float]:
-    """The wall clock stamped into packets. DEFIB_DEBUG_CLOCK_OFFSET (honoured only with
-    DEFIB_DEBUG_OPS=1, for tests) shifts it, as a node with a wrong clock would."""
-    shift = 0.0
-    if os.environ.get("DEFIB_DEBUG_OPS") == "1":
-        shift = float(os.environ.get("DEFIB_DEBUG_CLOCK_OFFSET", "0") or 0)
-    if not shift:
-        return time.time
-    return lambda: time.time() + shift
+class WallClock:
+    """The wall clock stamped into packets and compared with theirs. ``shift`` is a test
+    fault (a node whose clock is wrong): DEFIB_DEBUG_CLOCK_OFFSET at start, or the control
+    op ``debug_clock_offset`` later, both honoured only with DEFIB_DEBUG_OPS=1."""
+
+    def __init__(self) -> None:
+        self.shift = 0.0
+        if os.environ.get("DEFIB_DEBUG_OPS") == "1":
+            self.shift = float(os.environ.get("DEFIB_DEBUG_CLOCK_OFFSET", "0") or 0)
+
+    def __call__(self) -> float:
+        return time.time() + self.shift
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -84,8 +87,9 @@ class HeartbeatLayer:
         )
         self.peers = [n for n in cfg.nodes if n.id != node.id]
         t = cfg.timing
+        self.wall = WallClock()
         self.codec = PacketCodec(key, node.id, {n.id for n in cfg.nodes}, cfg.encrypt,
-                                 clock=_wall_clock(), max_offset=t.max_clock_offset)
+                                 clock=self.wall, max_offset=t.max_clock_offset)
         # Per peer: packets refused for their clock, as of the last warning, and when.
         self._skew_logged: dict[int, tuple[int, float]] = {}
         self.detector = FailureDetector([p.id for p in self.peers], cfg.link_count,

@@ -21,7 +21,7 @@ from types import TracebackType
 
 from defib.cluster import hosts
 from defib.cluster.hostinit import POWER_LOG, members
-from defib.errors import ClusterError
+from defib.errors import ClusterError, UnsupportedOpError
 
 CHAIN = "DEFIBLAB"  # our own chain in each node's filter table: flushed and deleted by heal
 FILLER = ".defib-fault-filler"  # the file full_disk writes and free_disk removes
@@ -76,6 +76,18 @@ def fill_disk(state_dir: Path) -> Path:
 def free_disk(state_dir: Path) -> None:
     """Undo ``fill_disk``."""
     (state_dir / FILLER).unlink(missing_ok=True)
+
+
+def clock_off(directory: Path, node: str, seconds: float) -> None:
+    """Shift the wall clock ``node``'s messaging layer stamps and checks by ``seconds`` (0:
+    back to true time). Its daemon must run with DEFIB_DEBUG_OPS=1 (a test fault)."""
+    from defib.cluster.client import ControlClient
+
+    try:
+        ControlClient.for_node(directory, node).request("debug_clock_offset", seconds=seconds)
+    except UnsupportedOpError as exc:
+        raise ClusterError(f"{node}: clock_off needs its daemon started with"
+                           " DEFIB_DEBUG_OPS=1", node) from exc
 
 
 class Faults:
@@ -179,6 +191,10 @@ class Faults:
         self._chain(node)
         self._in_node(node, "iptables", "-A", CHAIN, "-p", "udp", "-m", "statistic",
                       "--mode", "random", "--probability", f"{fraction:.4f}", "-j", "DROP")
+
+    def clock_off(self, node: str, seconds: float) -> None:
+        """The node's clock ``seconds`` off (as its peers see its packets); see clock_off."""
+        clock_off(self.dir, node, seconds)
 
     def full_disk(self, node: str) -> Path:
         """The node's state directory full (its writes fail with ENOSPC); see fill_disk."""

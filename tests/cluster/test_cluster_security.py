@@ -9,6 +9,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -98,6 +99,29 @@ def test_clock_offsets_are_measured_and_a_node_too_far_off_is_refused_and_logged
         # What `defib cluster start` says when it waits for the membership in vain.
         with pytest.raises(ClusterError, match="node3's clock is 60.0 s ahead of node1's"):
             local.wait_formed(cluster.dir, cluster.names, timeout=2)
+        # The others' status shows the offsets and why node3 is out (text and JSON).
+        text = _cli(cluster, "status", "--brief", "--node", "node1")
+        assert "REFUSED: node3: its clock is 60.0 s ahead of node1's, more than" \
+            " max_clock_offset = 30 s" in text.stdout, text.stdout
+        assert "Clock offsets from node1 (heartbeats): node2 " in text.stdout
+        data = json.loads(_cli(cluster, "status", "--brief", "--json", "--node", "node2").stdout)
+        assert data["max_clock_offset_ms"] == 30000.0
+        assert 59900 < _node_of(data, "node3")["clock_offset_ms"] <= 60000
+        # Started alone, the node must join the running ones: the command fails and says why.
+        cluster.stop(["node3"])
+        started = _cli(cluster, "cluster", "start", "--node", "node3")
+        assert started.returncode != 0
+        assert "node3's clock is 60.0 s ahead of node1's" in started.stderr, started.stderr
+        assert "Traceback" not in started.stderr
+
+
+def _cli(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "defib.cli.main", *args, "--dir",
+                           str(cluster.dir)], capture_output=True, text=True, timeout=60)
+
+
+def _node_of(status: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(next(n for n in status["nodes"] if n["name"] == name))
 
 
 def test_a_running_node_keeps_its_state_private(tmp_path: Path) -> None:
@@ -212,3 +236,24 @@ def test_acl_user_on_a_real_daemon(tmp_path: Path) -> None:
             assert "refused 'shutdown' for user nobody (uid 65534" in log
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_lab_fault_clock_off_shifts_a_running_node_out_and_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from defib.lab.faults import clock_off
+
+    monkeypatch.setenv("DEFIB_DEBUG_OPS", "1")
+    with LocalCluster(tmp_path / "off", 3, links=1, controller=False) as cluster:
+        cluster.start()
+        cluster.wait_formed(timeout=15)
+        clock_off(cluster.dir, "node3", 45.0)
+        cluster.wait_for("node3 refused by the others", lambda: [
+            n["name"] for n in cluster.status("node1")["nodes"] if n["member"]]
+            == ["node1", "node2"], timeout=20)
+        text = _cli(cluster, "status", "--brief", "--node", "node2").stdout
+        assert "REFUSED: node3: its clock is 45.0 s ahead of node2's" in text, text
+        clock_off(cluster.dir, "node3", 0.0)
+        cluster.wait_formed(timeout=20)
+        # The offset is the largest of the recent samples: the old ones age out in seconds.
+        cluster.wait_for("no clock refused", lambda: "REFUSED" not in _cli(
+            cluster, "status", "--brief", "--node", "node2").stdout, timeout=20)
