@@ -40,14 +40,16 @@ def cluster_status(env: CommandEnv, view: View | None = None, brief: bool = Fals
     if brief:
         return Result(output=render(status), data=status)
     report = resource_status(env)
-    # Only an unclean node can wait for fencing: no extra request otherwise.
-    fencing = fencing_state(env.connection) \
+    dc_state = controller_state(env.connection)
+    # Only an unclean node can wait for fencing.
+    fencing = {str(k): dict(v) for k, v in dict(dc_state.get("fencing") or {}).items()} \
         if any(n.unclean for n in report.ws.nodes) else {}
-    data = {**full_dict(status, report), "fencing": fencing}
+    scheduler = dc_state.get("scheduler") or None
+    data = {**full_dict(status, report), "fencing": fencing, "scheduler": scheduler}
     if as_xml:
         return Result(output=crm_mon_xml(status, report), data=data)
     text = "\n".join([full_text(render(status), report, view),
-                      *fencing_lines(fencing, time.time())])
+                      *fencing_lines(fencing, time.time()), *scheduler_lines(scheduler)])
     return Result(output=text, data=data)
 
 
@@ -112,14 +114,30 @@ def clock_lines(status: dict[str, Any]) -> list[str]:
     return [f"  * Clock offsets from {me} (heartbeats): {', '.join(measured)}", *refused]
 
 
-def fencing_state(connection: Connection) -> dict[str, dict[str, Any]]:
-    """The DC's failed fencing attempts per node, as the answering node knows them (the DC
-    broadcasts them); empty when the controller does not answer."""
+def controller_state(connection: Connection) -> dict[str, Any]:
+    """What the DC's controller says (failed fencing, a failing scheduler); empty when no
+    controller answers."""
     try:
-        answer = connection.request("crm_status")
+        return connection.request_dc("crm_status")
     except ClusterError:
         return {}
-    return {str(k): dict(v) for k, v in dict(answer.get("fencing") or {}).items()}
+
+
+def scheduler_lines(scheduler: dict[str, Any] | None) -> list[str]:
+    """A scheduler that fails on the CIB: the error, since when, and what it left out."""
+    if not scheduler:
+        return []
+    since = scheduler.get("since")
+    when = time.strftime("%H:%M:%S", time.localtime(since)) if since else "?"
+    skipped = scheduler.get("skipped")
+    lines = ["", "Scheduler:",
+             f"  * FAILING since {when} ({scheduler.get('failures')} runs): {scheduler['error']}"]
+    if skipped is None:
+        lines.append("  * nothing is scheduled: fix or remove what the error names")
+    else:
+        lines.append(f"  * left as they are, not managed: {', '.join(skipped)}"
+                     " (everything else is scheduled)")
+    return lines
 
 
 def fencing_lines(fencing: dict[str, dict[str, Any]], now: float) -> list[str]:

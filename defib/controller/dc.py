@@ -39,6 +39,7 @@ from defib.controller import wire
 from defib.controller.fencecoord import FencingCoordinator
 from defib.controller.fenceexec import FencePlan, PeerFencing, executors, may_fence
 from defib.controller.fencing import FencingPolicy, max_attempts
+from defib.controller.isolate import SchedulerFailure, SchedulerHealth
 from defib.controller.lrm import LrmService
 from defib.controller.parts import Parts
 from defib.controller.probing import Prober
@@ -88,6 +89,7 @@ class Controller:
         self.peers = PeerFencing(self.name, self.layer.send_ordered, self.clock,
                                  self._run_fence_plan, self.log)
         self.scheduler_runs = 0
+        self.scheduler_health = SchedulerHealth()
         # defib.history's recorder (given, or set by attach_controller).
         self.history: TransitionObserver | None = parts.history
         self.last_ws: WorkingSet | None = None
@@ -259,6 +261,7 @@ class Controller:
                 "transition": self.transition_id, "in_flight": len(self.waiting),
                 "fence_failures": self.fence_failures, "fenced": dict(self.fenced),
                 "fencing": dict(self.fencing.view), "scheduler_runs": self.scheduler_runs,
+                "scheduler": self.scheduler_health.to_dict(),
                 "recurring": [op.key for op in self.lrm.recurring.active()]}
 
     def request_attribute(self, node: str, name: str, value: str | None) -> None:
@@ -494,7 +497,20 @@ class Controller:
         """The scheduler and graph builder in a worker thread: the event loop (heartbeats,
         messages, results) keeps running while a big configuration is scheduled."""
         self.scheduler_runs += 1
-        return await self.parts.worker(make_plan, xml)
+        try:
+            plan = await self.parts.worker(make_plan, xml, self.parts.scheduler)
+        except SchedulerFailure as exc:
+            if self.scheduler_health.record(str(exc), None, self.clock.time()):
+                self.log(logging.ERROR, "the scheduler fails on this CIB: %s", exc)
+            raise
+        if self.scheduler_health.record(plan.error, plan.skipped, self.clock.time()):
+            if plan.error:
+                self.log(logging.ERROR, "the scheduler fails on this CIB (%s): scheduling"
+                         " everything but %s, left as they are", plan.error,
+                         ", ".join(plan.skipped))
+            else:
+                self.log(logging.WARNING, "the scheduler runs on the whole CIB again")
+        return plan
 
     # -- fencing ----------------------------------------------------------------------------
     async def fence_in_transition(self, target: str, action: str) -> ActionOutcome:

@@ -10,6 +10,7 @@ where the DC's recovery state is published, and the history hook (``history.hook
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 from collections.abc import Callable
@@ -22,12 +23,16 @@ from defib.cluster.client import SOCKET_NAME
 from defib.cluster.config import ClusterConfig
 from defib.controller.fenceexec import FencePlan
 from defib.controller.fencing import local_power_off_cleanup
+from defib.controller.isolate import Scheduler
 from defib.controller.lrm import NodeExecutor
 from defib.controller.transitions import PeStore
 from defib.executor.runner import AgentExecutor
 from defib.fencing.fencer import FenceResult, LocalFencer
 from defib.history.hooks import TransitionObserver
 from defib.history.series import PeSeries
+from defib.model.cib import Cib
+from defib.model.resources import walk
+from defib.scheduler import Transition, schedule
 
 T = TypeVar("T")
 
@@ -95,6 +100,23 @@ class Parts:
     publish_state: Callable[[dict[str, Any]], None]
     # What only the DC knows (transitions, failed fencing), for defib.history's recorder.
     history: TransitionObserver | None = None
+    # The scheduler the DC runs (a failing one for tests: ``debug_scheduler``).
+    scheduler: Scheduler = schedule
+
+
+def debug_scheduler() -> Scheduler:
+    """The scheduler, or (test fault, only with DEFIB_DEBUG_OPS=1) one that raises on every
+    CIB holding the resource DEFIB_DEBUG_SCHEDULER_FAIL names, as a scheduler defect would."""
+    culprit = os.environ.get("DEFIB_DEBUG_SCHEDULER_FAIL", "")
+    if os.environ.get("DEFIB_DEBUG_OPS") != "1" or not culprit:
+        return schedule
+
+    def failing(cib: Cib, now: dt.datetime) -> Transition:
+        if any(r.id == culprit for r in walk(cib.resources)):
+            raise IndexError(f"TEST FAULT: the scheduler fails on resource {culprit}")
+        return schedule(cib, now)
+
+    return failing
 
 
 def real_parts(cfg: ClusterConfig, node_name: str, state_dir: Path) -> Parts:
@@ -103,4 +125,5 @@ def real_parts(cfg: ClusterConfig, node_name: str, state_dir: Path) -> Parts:
     executor = NodeExecutor.for_node(node_name, state_dir / "run", socket)
     return Parts(clock=RealClock(), fencer=DeviceFencer(cfg), executor=executor,
                  series=PeSeries(state_dir / "pengine"), worker=thread_worker,
-                 publish_state=StateFile(state_dir / "controller.json"))
+                 publish_state=StateFile(state_dir / "controller.json"),
+                 scheduler=debug_scheduler())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from defib.controller.cibinput import parse_input
+from defib.controller.isolate import Scheduler, schedule_isolating
 from defib.graph.build import build_graph
 from defib.graph.model import TransitionGraph
 from defib.graph.xml import graph_to_xml
@@ -64,18 +65,25 @@ class Plan:
     transition: Transition
     graph: TransitionGraph
     graph_text: str
+    # The scheduler failed on the whole input: why, and the top-level resources left out
+    # (left as they are) so that the rest could be scheduled (``isolate``).
+    error: str = ""
+    skipped: tuple[str, ...] = ()
 
     def numbered_text(self, number: int) -> str:
         return self.graph_text.replace(' transition_id="0"', f' transition_id="{number}"', 1)
 
 
-def make_plan(xml: str) -> Plan:
+def make_plan(xml: str, scheduler: Scheduler = schedule) -> Plan:
     """Pure (runs in a worker thread): schedule at the input's own execution date, as a
-    replay of the saved input does, and build the graph ``defib simulate -G`` writes."""
+    replay of the saved input does, and build the graph ``defib simulate -G`` writes.
+    A scheduler failure is isolated to the resources causing it where possible
+    (``SchedulerFailure`` when it cannot be)."""
     cib = parse_input(xml)
-    transition = schedule(cib, execution_date(cib) or utc_now())
+    transition, skipped, error = schedule_isolating(cib, execution_date(cib) or utc_now(),
+                                                    scheduler)
     graph = build_graph(transition, 0)
-    return Plan(xml, undated(xml), transition, graph, graph_to_xml(graph))
+    return Plan(xml, undated(xml), transition, graph, graph_to_xml(graph), error, skipped)
 
 
 class PeRecorder:
