@@ -47,9 +47,11 @@ bench-explain: $(STAMP)
 bench-whatif: $(STAMP)
 	$(VENV)/bin/python -m bench.whatif
 
-# 10,000 mutated CIBs through parse, schedule, graph, simulate (docs/benchmarks.md).
+# 10,000 mutated CIBs through parse, schedule, graph, simulate, and 10,000 mutated configure
+# scripts on a CIB file (docs/benchmarks.md, docs/robustness.md).
 fuzz: $(STAMP)
 	$(VENV)/bin/python -m bench.cib_fuzz --inputs 10000
+	$(VENV)/bin/python -m bench.configure_fuzz --scripts 10000
 
 # The fault lab (root): every CTS scenario, 20 seeded rounds, an audit after each (docs/lab.md).
 LAB_ARGS ?= --rounds 20

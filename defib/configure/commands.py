@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from defib.commands.env import CommandEnv, MemoryEnv, epoch_of, retrying
-from defib.commands.report import info
+from defib.commands.report import Location, info
 from defib.commands.result import Result
 from defib.configure import editing
 from defib.configure.agents import AgentCatalog, LocalAgents, add_default_ops
@@ -187,7 +187,27 @@ def _apply_script(env: CommandEnv, text: str, agents: AgentCatalog | None,
         all_parsed.append(p)
     problems.extend(check_references(doc, all_parsed))
     result = _commit(env, doc, read, notes, problems, dry_run)
-    return dataclasses.replace(result, output="".join(outputs))
+    return dataclasses.replace(result, output="".join(outputs),
+                               reports=_locate(result.reports, all_parsed, statements))
+
+
+def _locate(reports: tuple[Problem, ...], parsed: list[Parsed],
+            statements: list[Statement]) -> tuple[Problem, ...]:
+    """Whole-document findings (the schema's, say) point at the statement that made the
+    object they name, or at the script's only statement: every refusal has a place."""
+    def where(report: Problem) -> Location | None:
+        for p in parsed:
+            if p.ident and (p.ident in report.ids or f"'{p.ident}'" in report.message):
+                return p.statement.tokens[0].location
+        for ident in report.ids:  # the token that wrote the id the finding names
+            for st in statements:
+                for tok in st.tokens:
+                    if ident in tok.text:
+                        return tok.location
+        return statements[0].tokens[0].location if len(statements) == 1 else None
+
+    return tuple(dataclasses.replace(r, location=where(r))
+                 if r.location is None and r.severity == "error" else r for r in reports)
 
 
 def _script_command(doc: CibDoc, st: Statement, notes: list[str],

@@ -68,6 +68,21 @@ def _token_location(p: Parsed, prefix: str) -> Location:
     return p.statement.tokens[0].location
 
 
+def _dangling_id_refs(p: Parsed, known: set[str | None]) -> list[Problem]:
+    """``$id-ref=`` / ``@ref`` / ``ref:`` of a statement that name nothing, at the token
+    naming them (the whole-document check finds them too, but cannot say where)."""
+    problems = []
+    for el in p.element.iter():
+        # An ACL permission's ``ref:ID`` is an IDREF as well.
+        ref = el.get("reference") if el.tag == "acl_permission" else el.get("id-ref")
+        if ref is None or ref in known:
+            continue
+        tok = next((t for t in p.statement.tokens if ref in t.text), p.statement.tokens[0])
+        problems.append(Problem("missing-reference", f"<{el.tag} id-ref={ref!r}> names nothing",
+                                tok.location, suggest(ref, sorted(k for k in known if k)), ref))
+    return problems
+
+
 def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     """References of constraints, tags and ACL targets named in ``parsed`` must exist."""
     # Constraints may name tags and templates too (Pacemaker expands them).
@@ -79,7 +94,9 @@ def check_references(doc: CibDoc, parsed: list[Parsed]) -> list[Problem]:
     roles = {r.get("id", "") for r in doc.section("acls", False).findall("acl_role")}
     problems = []
     nodes = doc.node_names()
+    every_id = {el.get("id") for el in doc.conf.iter() if el.get("id")}
     for p in parsed:
+        problems += _dangling_id_refs(p, every_id)
         node = p.element.get("node") if p.kind == "location" else None
         if node and nodes and node not in nodes and doc.find(p.ident) is not None:
             tok = next((t for t in p.statement.tokens if t.text == node), p.statement.tokens[0])

@@ -78,3 +78,69 @@ def test_reads_for_a_user_are_filtered(tmp_path: Path) -> None:
         assert "s3cret" in open_env(directory=directory).read()
         with pytest.raises(PermissionDeniedError):
             resource.stop(open_env(directory=directory, user="nobody"), "web")
+
+
+WRITES = [
+    ["configure", "primitive", "evil", "ocf:heartbeat:Dummy"],
+    ["resource", "unmanage", "web"],
+    ["resource", "param", "web", "state", "/run/x"],
+    ["resource", "meta", "web", "priority", "5"],
+    ["resource", "utilization", "web", "cpu", "2"],
+    ["resource", "move", "web", "n1"],
+    ["resource", "ban", "web", "n1"],
+    ["resource", "cleanup", "web"],
+    ["node", "standby", "n1"],
+    ["property", "stonith-enabled", "false"],
+    ["attribute", "--name", "cluster-recheck-interval", "--update", "5min", "--type",
+     "crm_config"],
+    ["ticket", "grant", "t1"],
+    ["cib", "import", "--force", "IMPORT"],
+]
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from defib.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.mark.parametrize("role", ["reader", "operator"])
+def test_every_command_kind_is_checked_for_the_user_and_refusals_logged(
+        tmp_path: Path, role: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As $CIB_user nobody: a reader changes nothing through any command; an operator may
+    set target-role (resource stop/start) and nothing else. Reads work, filtered."""
+    imported = tmp_path / "import.xml"
+    imported.write_text(ET.tostring(doc(role), encoding="unicode").replace(
+        'value="s3cret"', 'value="stolen"'))
+    with serving(tmp_path, role) as (directory, node), \
+            caplog.at_level("WARNING", logger="defib.control"):
+        monkeypatch.setenv("CIB_user", "nobody")
+        before = node.cib.copy.version
+        for argv in WRITES:
+            argv = [str(imported) if a == "IMPORT" else a for a in argv]
+            code, text = _cli([*argv, "--dir", str(directory)])
+            assert code != 0, (argv, text)
+            assert "Traceback" not in text
+            assert "nobody" in text or "admin rights" in text, (argv, text)
+            assert node.cib.copy.version == before, argv
+        code, shown = _cli(["configure", "show", "--dir", str(directory)])
+        # The reader's role denies the password; the operator's does not.
+        assert code == 0 and "web" in shown and ("s3cret" in shown) == (role == "operator")
+        code, text = _cli(["resource", "stop", "web", "--force", "--dir", str(directory)])
+        if role == "operator":
+            assert code == 0, text
+            assert 'value="Stopped"' in node.cib.copy.xml
+        else:
+            assert code != 0 and node.cib.copy.version == before
+    refusals = [r.getMessage() for r in caplog.records if "for user nobody" in r.getMessage()]
+    assert len(refusals) >= len(WRITES), refusals
