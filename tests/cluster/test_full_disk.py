@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,9 @@ def test_a_node_with_a_full_disk_does_not_ack_leaves_says_why_and_catches_up(
         cluster.wait_formed(timeout=20)
         fill_disk(state3)
 
+        t0 = time.monotonic()
         done = _cli(cluster, "configure", "primitive", "d1", "ocf:heartbeat:Dummy")
+        answered = time.monotonic() - t0
         assert done.returncode != 0, done.stdout
         assert "node3 did not acknowledge" in done.stderr + done.stdout
         assert "Traceback" not in done.stderr
@@ -72,7 +75,9 @@ def test_a_node_with_a_full_disk_does_not_ack_leaves_says_why_and_catches_up(
         assert done.returncode == 0, done.stderr
 
         free_disk(state3)
+        t0 = time.monotonic()
         cluster.wait_formed(timeout=30)
+        rejoined = time.monotonic() - t0
         version = cluster.status("node1")["cib"]["version"]
         cluster.wait_for("node3 caught up", lambda: (
             cluster.status("node3")["cib"]["version"] == version
@@ -82,3 +87,5 @@ def test_a_node_with_a_full_disk_does_not_ack_leaves_says_why_and_catches_up(
         assert _node(cluster.status("node1"), "node3")["health"] is None
         done = _cli(cluster, "configure", "primitive", "d3", "ocf:heartbeat:Dummy")
         assert done.returncode == 0, done.stderr
+        print(f"\nfull disk: the CLI failed naming node3 after {answered:.1f}s;"
+              f" node3 back in the membership {rejoined:.1f}s after space was freed")
