@@ -104,7 +104,7 @@ def clock_lines(status: dict[str, Any]) -> list[str]:
         offset = node.get("clock_offset_ms")
         if node["name"] == me or not isinstance(offset, int | float):
             continue
-        measured.append(f"{node['name']} {offset:+.0f} ms")
+        measured.append(f"{node['name']} {round(offset):+d} ms")
         if isinstance(limit, int | float) and abs(offset) > limit:
             refused.append(f"  * REFUSED: {node['name']}: its clock is {abs(offset) / 1000:.1f} s"
                            f" {'ahead of' if offset > 0 else 'behind'} {me}'s, more than"
