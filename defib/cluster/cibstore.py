@@ -7,6 +7,7 @@ Before a new copy replaces ``cib.xml``, the old one is hard-linked into ``cib-ba
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -66,6 +67,9 @@ class CibStore:
         self.path = directory / "cib.xml"
         self.backups = directory / "cib-backups"
         self.log = log
+        # Test fault (the control op ``debug_disk_full``, DEFIB_DEBUG_OPS only): every write
+        # fails as on a full disk, where a real one cannot be made (not root).
+        self.fault_full = False
 
     def _backup_files(self) -> list[Path]:
         if not self.backups.is_dir():
@@ -100,6 +104,8 @@ class CibStore:
         return report
 
     def save(self, copy: CibCopy) -> None:
+        if self.fault_full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name("cib.xml.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

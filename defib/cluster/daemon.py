@@ -79,11 +79,23 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
 
 def _debug_ops(node: ClusterNode) -> None:
     """Test faults on the control socket, only with DEFIB_DEBUG_OPS=1: ``debug_clock_offset``
-    shifts the wall clock the messaging layer stamps and checks (lab fault ``clock_off``)."""
+    shifts the wall clock the messaging layer stamps and checks (lab fault ``clock_off``);
+    ``debug_disk_full`` makes every CIB write fail with ENOSPC (or not)."""
     from defib.cluster.heartbeat import HeartbeatLayer
 
+    if os.environ.get("DEFIB_DEBUG_OPS") != "1":
+        return
+    store = node.store
+    if store is not None:
+        async def disk_full(request: dict[str, Any]) -> dict[str, Any]:
+            store.fault_full = bool(request.get("full", True))
+            logging.getLogger("defib.daemon").warning("TEST FAULT: CIB writes %s",
+                                                      "fail" if store.fault_full else "work")
+            return {"full": store.fault_full}
+
+        node.register_op("debug_disk_full", disk_full)
     layer = node.layer
-    if os.environ.get("DEFIB_DEBUG_OPS") != "1" or not isinstance(layer, HeartbeatLayer):
+    if not isinstance(layer, HeartbeatLayer):
         return
 
     async def clock_offset(request: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Durability that tells the truth, on real daemons with a real full disk: node3's state
-directory is a small tmpfs, filled while the cluster runs."""
+"""Durability that tells the truth, on real daemons. As root the disk is really full: node3's
+state directory is a small tmpfs, filled while the cluster runs; otherwise the daemon's test
+fault ``debug_disk_full`` makes its CIB writes fail with ENOSPC."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,17 +17,24 @@ import pytest
 from defib.cluster.testing import LocalCluster
 from defib.lab.faults import fill_disk, free_disk
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow,
-              pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs (root)")]
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
 @contextmanager
-def small_tmpfs(path: Path) -> Iterator[Path]:
+def full_disk_fault(cluster: LocalCluster, node: str) -> Iterator[tuple[Callable[[], object],
+                                                                      Callable[[], object]]]:
+    """(fill, free) for ``node``'s state: a real small tmpfs as root, the test fault else."""
+    path = cluster.dir / node
+    if os.geteuid() != 0:
+        client = cluster.client(node)
+        yield (lambda: client.request("debug_disk_full", full=True),
+               lambda: client.request("debug_disk_full", full=False))
+        return
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(path)],
                    check=True, capture_output=True)
     try:
-        yield path
+        yield (lambda: fill_disk(path), lambda: free_disk(path))
     finally:
         # Lazy: a host's mount namespace may still hold it while its daemon exits.
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
@@ -44,12 +52,14 @@ def _node(status: dict[str, object], name: str) -> dict[str, object]:
 
 
 def test_a_node_with_a_full_disk_does_not_ack_leaves_says_why_and_catches_up(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFIB_DEBUG_OPS", "1")  # for the test fault when not root
     with LocalCluster(tmp_path / "disk", 3, links=1, controller=False) as cluster, \
-            small_tmpfs(cluster.dir / "node3") as state3:
+            full_disk_fault(cluster, "node3") as (fill, free):
+        state3 = cluster.dir / "node3"
         cluster.start()
         cluster.wait_formed(timeout=20)
-        fill_disk(state3)
+        fill()
 
         t0 = time.monotonic()
         done = _cli(cluster, "configure", "primitive", "d1", "ocf:heartbeat:Dummy")
@@ -74,7 +84,7 @@ def test_a_node_with_a_full_disk_does_not_ack_leaves_says_why_and_catches_up(
         done = _cli(cluster, "configure", "primitive", "d2", "ocf:heartbeat:Dummy")
         assert done.returncode == 0, done.stderr
 
-        free_disk(state3)
+        free()
         t0 = time.monotonic()
         cluster.wait_formed(timeout=30)
         rejoined = time.monotonic() - t0
