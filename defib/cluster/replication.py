@@ -149,7 +149,8 @@ class CibReplicator:
         self._listeners.append(listener)
 
     async def change(self, change: dict[str, Any]) -> dict[str, Any]:
-        """Send a change through the DC; returns {"version", "acked_by", "members"}."""
+        """Send a change through the DC; returns {"version", "acked_by", "members",
+        "not_acked"} (not_acked: members when it was committed that never acked it)."""
         if self.health.error is not None:
             raise ClusterError(f"node {self.layer.node_id} accepts no change: {self.health.error}"
                                " (it left the membership; ask another node)")
