@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "defib.cli.attribute_cmd",
     "defib.cli.man_cmd",
     "defib.cli.sandbox_cmd",
+    "defib.cli.web_cmd",
 ]
 
 

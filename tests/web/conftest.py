@@ -1,0 +1,173 @@
+"""Shared by the web tests: one live local cluster with the web server in front of it
+(``defib web`` as an administrator runs it), and headless Debian Chromium driven by
+Playwright. The cluster is started once for all web test modules (it takes seconds) and
+torn down even when a test fails; tests leave it as they found it where they can.
+
+Browser tests need ``/usr/bin/chromium`` (``apt-get install chromium``) and the
+``playwright`` package (the dev extra); the browser is never downloaded."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cluster.cli_cluster import DEFIB, tear_down, until
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CONFIG = """\
+property stonith-enabled=false
+primitive web ocf:heartbeat:Dummy op monitor interval=1s timeout=20s \\
+    meta migration-threshold=1
+primitive ip ocf:heartbeat:Dummy op monitor interval=5s timeout=20s
+primitive db ocf:heartbeat:Dummy op monitor interval=5s timeout=20s
+group site ip db
+tag frontend web ip
+"""
+# Where screenshots go: DEFIB_WEB_SCREENSHOTS=docs/img writes the documentation's pictures.
+SHOTS = os.environ.get("DEFIB_WEB_SCREENSHOTS")
+
+
+@dataclass
+class WebCluster:
+    directory: Path
+    url: str            # https://127.0.0.1:PORT (no trailing slash)
+    user: str           # the first login `defib web` printed
+    password: str
+    log: Path           # the web server's log (stderr)
+    process: subprocess.Popen[bytes]
+
+    def defib(self, *args: str, check: bool = True, input: str | None = None
+              ) -> subprocess.CompletedProcess[str]:
+        return defib(self.directory, *args, check=check, input=input)
+
+    def running_on(self, rsc: str) -> list[str]:
+        """Where the Dummy agent's state file says ``rsc`` really runs."""
+        return sorted(p.parent.parent.name
+                      for p in self.directory.glob(f"*/run/Dummy-{rsc}.state"))
+
+
+def defib(directory: Path, *args: str, check: bool = True, input: str | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    """The real ``defib`` command on the cluster in ``directory``."""
+    env = {**os.environ, "DEFIB_CLUSTER_DIR": str(directory)}
+    env.pop("CIB_file", None)
+    proc = subprocess.run([*DEFIB, *args], capture_output=True, text=True, env=env,
+                          timeout=90, input=input)
+    if check:
+        assert proc.returncode == 0, f"defib {' '.join(args)}: {proc.stdout}{proc.stderr}"
+    return proc
+
+
+def browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is absent (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is absent (pip install -e '.[dev]')"
+    return None
+
+
+def start_web(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
+    out = log.with_suffix(".out")
+    with open(out, "wb") as stdout, open(log, "wb") as stderr:
+        process = subprocess.Popen([*DEFIB, "web", "--dir", str(directory), "--port", "0"],
+                                   stdout=stdout, stderr=stderr)
+
+    def printed() -> Any:
+        assert process.poll() is None, f"defib web ended: {log.read_text()}"
+        text = out.read_text()
+        url = re.search(r"defib web: (https://\S+)/ ", text)
+        login = re.search(r"first login: user (\S+) password (\S+)", text)
+        return url and login and (url.group(1), login.group(1), login.group(2))
+
+    url, user, password = until(printed, "defib web to print its address and login", 60)
+    return process, url, user, password
+
+
+@pytest.fixture(scope="session")
+def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster]:
+    base = tmp_path_factory.mktemp("web")
+    directory = base / "c"
+    process = None
+    try:
+        defib(directory, "cluster", "start", "-n", "2", "--dir", str(directory))
+        script = base / "site.crm"
+        script.write_text(CONFIG)
+        defib(directory, "configure", "-f", str(script))
+        defib(directory, "resource", "cleanup", "--wait", "--timeout", "60")
+        process, url, user, password = start_web(directory, base / "web.log")
+        yield WebCluster(directory, url, user, password, base / "web.log", process)
+    finally:
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+        tear_down(directory)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    missing = browser_missing()
+    if missing:
+        pytest.skip(f"browser tests skipped: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) and page per test; the self-signed
+    certificate is accepted as a user accepts it once."""
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280,
+                                                                      "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def login(page: Any, cluster: WebCluster, user: str | None = None,
+          password: str | None = None) -> None:
+    """Log in through the form, as a person does, and wait for the live status."""
+    page.goto(cluster.url + "/")
+    page.fill("#login input[name=user]", user or cluster.user)
+    page.fill("#login input[name=password]", password or cluster.password)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#live.on")
+    page.wait_for_selector("#nodes tr[data-node]")
+
+
+def screenshot(page: Any, name: str, tmp: Path) -> Path:
+    """``docs/img/web-NAME.png`` when DEFIB_WEB_SCREENSHOTS names that folder, else in tmp."""
+    folder = Path(SHOTS) if SHOTS else tmp
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"web-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for(what: Any, description: str, timeout: float = 30.0) -> Any:
+    return until(what, description, timeout)
+
