@@ -95,6 +95,9 @@ class ClusterConfig:
     acl_users: bool = False
     # The messaging layer: defib's own heartbeat layer or Corosync (defib.cluster.stack).
     stack: str = "heartbeat"
+    # Each daemon serves the web interface (HTTPS) on its node's first address and this
+    # port; 0: not served by the daemons (`defib web` serves it on its own).
+    web_port: int = 0
     timing: Timing = field(default_factory=Timing)
     quorum: QuorumOptions = field(default_factory=QuorumOptions)
     source: Path | None = None
@@ -136,6 +139,7 @@ def parse_config(text: str, base: Path, source: Path | None = None) -> ClusterCo
         admin_group=cluster.get("admin_group", "haclient"),
         acl_users=cluster.get("acl_users", False),
         stack=cluster.get("stack", "heartbeat"),
+        web_port=cluster.get("web_port", 0),
         timing=Timing(**raw.timing),
         quorum=QuorumOptions(**raw.quorum),
         source=source,
@@ -177,6 +181,8 @@ def render_config(cfg: ClusterConfig) -> str:
     ]
     if cfg.stack != "heartbeat":
         lines.append(f"stack = {q(cfg.stack)}")
+    if cfg.web_port:
+        lines.append(f"web_port = {cfg.web_port}")
     lines += [
         "",
         "[timing]",

@@ -20,7 +20,7 @@ from defib.cluster.control import ControlServer
 from defib.cluster.node import ClusterNode
 from defib.cluster.private import DAEMON_UMASK
 from defib.cluster.stack import resolve_nodes
-from defib.errors import ClusterError
+from defib.errors import ClusterError, DefibError
 
 
 def _setup_logging(name: str, node_id: int, level: int) -> None:
@@ -70,8 +70,12 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     await control.start()
     log.info("node %s (id %d) running, control socket %s", node_cfg.name, node_cfg.id,
              control.path)
+    web = await _start_web(cfg.web_port, config.resolve().parent, node_cfg.name,
+                           node_cfg.addresses[0][0], log)
     await done.wait()
     log.info("shutting down")
+    if web is not None:
+        await web.stop()
     await control.stop()
     await node.stop()
     return 0
@@ -108,6 +112,21 @@ def _debug_ops(node: ClusterNode) -> None:
         return {"shift": seconds}
 
     node.register_op("debug_clock_offset", clock_offset)
+
+
+async def _start_web(port: int, directory: Path, node: str, host: str,
+                     log: logging.Logger) -> Any:
+    """The web interface on this node's first address (cluster file: ``web_port``); a
+    failure to serve it is logged, never a reason for the node not to run."""
+    if not port:
+        return None
+    from defib.web.run import Options, start
+
+    try:
+        return await start(Options(directory, node, host, port), log.info)
+    except (OSError, DefibError) as exc:
+        log.error("web interface not served on %s:%d: %s", host, port, exc)
+        return None
 
 
 def run_daemon(config: Path, node_name: str, level: int = logging.INFO,

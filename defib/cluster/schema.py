@@ -107,6 +107,7 @@ CLUSTER: dict[str, Check] = {
     "admin_group": text(NODE_NAME, "a group name"),
     "acl_users": boolean,
     "stack": stack,
+    "web_port": integer(0, 65535),
 }
 TIMING: dict[str, Check] = {
     "heartbeat_interval": seconds(0.01, 60),

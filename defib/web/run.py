@@ -4,10 +4,12 @@ listening socket, and what to tell the administrator (the address and the first 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import pwd
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,24 +55,53 @@ def first_login(directory: Path, group: str) -> tuple[str, str] | None:
     return name, password
 
 
-async def serve(options: Options, say: Callable[[str], None],
-                ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGINT or SIGTERM."""
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Several daemons of a local cluster share one directory: one makes the certificate
+    and the first user, the others use them."""
+    where = web_dir(directory)
+    where.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(where / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+@dataclass
+class Running:
+    server: WebServer
+    listening: asyncio.Server
+    url: str
+
+    async def stop(self) -> None:
+        self.listening.close()
+        assert self.server.watcher is not None
+        await self.server.watcher.stop()
+        self.server.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def start(options: Options, say: Callable[[str], None]) -> Running:
+    """Listen, and tell ``say`` the address, the certificate and (once) the first login."""
     directory = options.directory.resolve()
     group = admin_group(directory)
-    cert, key = ensure_certificate(web_dir(directory), [options.bind])
+    with _locked(directory):
+        cert, key = ensure_certificate(web_dir(directory), [options.bind])
+        login = first_login(directory, group)
     server = WebServer(directory, options.node, admin_group=group)
     listening = await server.serve(options.bind, options.port, server_context(cert, key))
     port = listening.sockets[0].getsockname()[1]
     host = f"[{options.bind}]" if ":" in options.bind else options.bind
-    say(f"defib web: https://{host}:{port}/ (cluster {directory})")
+    url = f"https://{host}:{port}/"
+    say(f"defib web: {url} (cluster {directory})")
     say(f"certificate SHA-256 {fingerprint(cert)}")
-    login = first_login(directory, group)
     if login is not None:
         say(f"first login: user {login[0]} password {login[1]} (shown once; change it with "
             f"'defib web user passwd {login[0]}')")
-    if ready is not None:
-        ready()
+    return Running(server, listening, url)
+
+
+async def serve(options: Options, say: Callable[[str], None]) -> None:
+    """Serve until SIGINT or SIGTERM (``defib web``)."""
+    running = await start(options, say)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -78,7 +109,4 @@ async def serve(options: Options, say: Callable[[str], None],
     try:
         await stop.wait()
     finally:
-        listening.close()
-        assert server.watcher is not None
-        await server.watcher.stop()
-        server.pool.shutdown(wait=False, cancel_futures=True)
+        await running.stop()
