@@ -120,10 +120,13 @@ async def _start_web(port: int, directory: Path, node: str, host: str,
     failure to serve it is logged, never a reason for the node not to run."""
     if not port:
         return None
-    from defib.web.run import Options, start
+    import importlib
 
     try:
-        return await start(Options(directory, node, host, port), log.info)
+        # The web stack (and cryptography) takes a second or two to import on a busy
+        # machine: not on the loop that answers heartbeats and the control socket.
+        run = await asyncio.to_thread(importlib.import_module, "defib.web.run")
+        return await run.start(run.Options(directory, node, host, port), log.info)
     except (OSError, DefibError) as exc:
         log.error("web interface not served on %s:%d: %s", host, port, exc)
         return None

@@ -83,9 +83,14 @@ async def start(options: Options, say: Callable[[str], None]) -> Running:
     """Listen, and tell ``say`` the address, the certificate and (once) the first login."""
     directory = options.directory.resolve()
     group = admin_group(directory)
-    with _locked(directory):
-        cert, key = ensure_certificate(web_dir(directory), [options.bind])
-        login = first_login(directory, group)
+
+    def prepare() -> tuple[Path, Path, tuple[str, str] | None]:
+        with _locked(directory):
+            cert, key = ensure_certificate(web_dir(directory), [options.bind])
+            return cert, key, first_login(directory, group)
+
+    # Key generation, scrypt and the lock take a while: never on a daemon's event loop.
+    cert, key, login = await asyncio.to_thread(prepare)
     server = WebServer(directory, options.node, admin_group=group)
     listening = await server.serve(options.bind, options.port, server_context(cert, key))
     port = listening.sockets[0].getsockname()[1]

@@ -47,6 +47,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 LOGIN_FAIL_DELAY_S = 1.0
+LOGIN_FAILS = 10          # failed logins from one address within LOGIN_WINDOW_S: a pause
+LOGIN_WINDOW_S = 300.0
 PUBLIC = ("/api/login", "/api/session")
 
 
@@ -104,6 +106,7 @@ class WebServer:
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="defib-web"))
     routes: list[Compiled] = field(default_factory=list)
     watcher: StatusWatcher | None = None
+    failures: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = Users.of(self.directory)
@@ -226,8 +229,17 @@ class WebServer:
             raise BadRequest("expected {user, password}")
         user, password = str(body.get("user", "")), str(body.get("password", ""))
         loop = asyncio.get_running_loop()
+        now = loop.time()
+        recent = [t for t in self.failures.get(request.peer, []) if now - t < LOGIN_WINDOW_S]
+        self.failures[request.peer] = recent
+        if len(recent) >= LOGIN_FAILS:
+            log.warning("refused web login for %r from %s: %d failures in %.0f s", user,
+                        request.peer, len(recent), LOGIN_WINDOW_S)
+            return HttpResponse.of_json({"ok": False, "error": "too many failed logins from "
+                                         "this address: wait a few minutes"}, 429)
         ok = await loop.run_in_executor(self.pool, self.users.verify, user, password)
         if not ok:
+            recent.append(now)
             log.warning("failed web login for %r from %s", user, request.peer)
             await asyncio.sleep(LOGIN_FAIL_DELAY_S)  # slows guessing
             return HttpResponse.of_json({"ok": False, "error": "wrong user name or password"},
@@ -257,6 +269,19 @@ class WebServer:
         except DefibError:
             return {"admin": False, "read": False, "write": {}}
         return rights(root, user, self.admin_group)
+
+    def may_read_status(self, user: str) -> bool:
+        """The pushed status is one document for everybody: only for users the gate lets
+        read the resource status (its ``crm_status`` rule), asked once per stream."""
+        from defib.commands.connection import Connection
+
+        try:
+            Connection(self.directory, self.node, timeout=5.0, user=user).request("crm_status")
+        except PermissionDeniedError:
+            return False
+        except DefibError:
+            pass  # a cluster down or without a controller: the page shows that, no secrets
+        return True
 
     def logout(self, session: Session, request: HttpRequest) -> HttpResponse:
         if not csrf_ok(session, request.headers.get("x-csrf-token")):
@@ -291,6 +316,14 @@ class WebServer:
                 {"ok": False, "error": "not logged in"}, 401), False)
             return
         assert self.watcher is not None
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(self.pool, self.may_read_status, session.user):
+            log.warning("refused the live status to web user %s: the ACLs do not let it read"
+                        " the status", session.user)
+            await self._send(writer, HttpResponse.of_json(
+                {"ok": False, "error": "permission denied: the status is not readable"}, 403),
+                False)
+            return
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-store\r\nConnection: keep-alive\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items()) + "\r\n")

@@ -8,8 +8,10 @@ import asyncio
 import json
 import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +25,15 @@ from defib.web.contract import Route, WebRequest, WebResponse
 from defib.web.http import BadRequest, HttpRequest, HttpResponse, read_request
 from defib.web.server import COOKIE, SECURITY_HEADERS, WebServer, compile_route, match
 
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a test session that drives a browser keeps
+    Playwright's event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 def parse(raw: bytes) -> HttpRequest | None:
     async def go() -> HttpRequest | None:
@@ -30,7 +41,7 @@ def parse(raw: bytes) -> HttpRequest | None:
         reader.feed_data(raw)
         reader.feed_eof()
         return await read_request(reader, "test")
-    return asyncio.run(go())
+    return run(go())
 
 
 def test_http_request_parsing() -> None:
@@ -106,7 +117,7 @@ def call(web: WebServer, method: str, path: str, body: Any = None,
     raw = b"" if body is None else json.dumps(body).encode()
     request = HttpRequest(method, path, {}, {k.lower(): v for k, v in (headers or {}).items()},
                           raw, "127.0.0.1")
-    return asyncio.run(web.respond(request))
+    return run(web.respond(request))
 
 
 def logged_in(web: WebServer) -> tuple[dict[str, str], str]:
@@ -129,6 +140,13 @@ def test_login_wrong_then_right(web: WebServer) -> None:
     body = json.loads(answer.body)
     assert body["user"] == "alice" and body["csrf"] == csrf
     assert body["rights"]["admin"] is False  # no cluster to ask: nothing is offered
+
+
+def test_many_failed_logins_pause_the_address(web: WebServer) -> None:
+    for _ in range(server.LOGIN_FAILS):
+        assert call(web, "POST", "/api/login", {"user": "alice", "password": "x"}).status == 401
+    paused = call(web, "POST", "/api/login", {"user": "alice", "password": "alice-secret"})
+    assert paused.status == 429 and "Set-Cookie" not in paused.headers
 
 
 def test_no_session_no_api(web: WebServer) -> None:
@@ -250,6 +268,25 @@ def test_tag_action_acts_on_each_member() -> None:
         actions.tag_action(request(env, "/", {"tag": "front", "action": "move"}))
     with pytest.raises(CommandError, match="no tag nope"):
         actions.tag_action(request(env, "/", {"tag": "nope", "action": "stop"}))
+
+
+BUNDLE_CIB = """<cib admin_epoch="0" epoch="1" num_updates="0"><configuration><crm_config/>
+<nodes><node id="1" uname="node1"/></nodes>
+<resources><bundle id="web-bundle"><docker image="pcmk:http" replicas="2"/>
+<primitive id="httpd" class="ocf" provider="heartbeat" type="Dummy"/></bundle></resources>
+<constraints/></configuration><status>
+<node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+</status></cib>"""
+
+
+def test_bundles_show_their_replicas() -> None:
+    from defib.web.api.status import snapshot
+
+    [bundle] = snapshot(MemoryEnv(BUNDLE_CIB, is_live=False))["resources"]
+    assert bundle["kind"] == "bundle" and bundle["container_type"] == "docker"
+    assert [r["id"] for r in bundle["children"]] == ["web-bundle[0]", "web-bundle[1]"]
+    inside = [p["id"] for p in bundle["children"][0]["children"]]
+    assert inside == ["web-bundle-docker-0", "web-bundle-0", "httpd:0"]
 
 
 def test_status_additions() -> None:

@@ -119,7 +119,9 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
         tear_down(directory)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in the main thread while it
+# is open, which later tests calling asyncio.run would trip over.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     missing = browser_missing()
     if missing:

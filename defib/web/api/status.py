@@ -8,8 +8,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from defib.commands.cluster_status import cluster_status
-from defib.commands.env import CommandEnv
+from defib.commands.cluster_status import fencing_state
+from defib.commands.env import CommandEnv, LiveEnv
+from defib.commands.status import _rsc_dict, full_dict, resource_status
+from defib.scheduler.working import BundleRt
 from defib.web.contract import Route, WebRequest, WebResponse
 
 TRUE = ("true", "yes", "on", "1", "y")
@@ -61,11 +63,32 @@ def warnings(data: dict[str, Any], root: ET.Element) -> list[str]:
     return out
 
 
+def _bundle(bundle: BundleRt) -> dict[str, Any]:
+    """A bundle with its replicas, each with what runs in it (address, container, remote
+    connection, child), instead of the clone-like view of its containers only."""
+    replicas = [{"kind": "replica", "id": f"{bundle.id}[{r.index}]",
+                 "children": [_rsc_dict(p) for p in (r.ip, r.container, r.connection, r.child)
+                              if p is not None]}
+                for r in bundle.replicas]
+    return {"kind": "bundle", "id": bundle.id, "container_type": bundle.container_type,
+            "managed": bundle.managed, "children": replicas}
+
+
 def snapshot(env: CommandEnv) -> dict[str, Any]:
-    """Everything the status page shows, as one JSON-able document."""
-    result = cluster_status(env)
-    root = ET.fromstring(env.read())
-    data = dict(result.data)
+    """Everything the status page shows, as one JSON-able document (``defib status
+    --json`` and more), computed from one read of the CIB."""
+    report = resource_status(env)
+    if isinstance(env, LiveEnv):
+        status = env.connection.status()
+        unclean = any(n.unclean for n in report.ws.nodes)
+        data = {**full_dict(status, report),
+                "fencing": fencing_state(env.connection) if unclean else {}}
+    else:
+        data = report.to_dict()
+    bundles = {r.id: r for r in report.ws.resources if isinstance(r, BundleRt)}
+    data["resources"] = [_bundle(bundles[r["id"]]) if r["id"] in bundles else r
+                         for r in data["resources"]]
+    root = report.root
     return {"ok": True, **data, "tags": tags(root), "cli_constraints": cli_constraints(root),
             "warnings": warnings(data, root)}
 

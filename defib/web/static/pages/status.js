@@ -122,19 +122,21 @@ function addResource(ctx, rows, rsc, depth, info) {
       h("td", { class: "actions" }, info.actionId ? null : actionsButton(ctx, rsc.id, rsc, context))));
     return;
   }
-  const kindText = rsc.kind === "clone" ? (rsc.multi_state ? "promotable clone" : "clone") : rsc.kind;
-  const context = { promotable: !!rsc.multi_state, inGroup: false, hasCli: info.cli.has(rsc.id) };
+  const kindText = rsc.kind === "clone" ? (rsc.multi_state ? "promotable clone" : "clone")
+    : rsc.kind === "bundle" ? `bundle (${rsc.container_type})` : rsc.kind;
+  const context = { promotable: !!rsc.multi_state, inGroup: !!info.inGroup,
+                    hasCli: info.cli.has(rsc.id) };
   const unmanaged = rsc.managed === false ? " unmanaged" : "";
   rows.push(h("tr", { "data-rsc": rsc.id, class: "container" },
     h("td", indent, h("strong", {}, rsc.id)), h("td", { class: "muted" }, kindText),
     h("td", {}, unmanaged), h("td", {}, ""),
-    h("td", { class: "actions" }, actionsButton(ctx, rsc.id, rsc, context))));
+    h("td", { class: "actions" }, info.actionId ? null : actionsButton(ctx, rsc.id, rsc, context))));
   for (const child of rsc.children || []) {
     addResource(ctx, rows, child, depth + 1, {
       cli: info.cli, inGroup: rsc.kind === "group",
-      promotable: !!rsc.multi_state,
-      // A clone's instances are acted on through the clone.
-      actionId: rsc.kind === "clone" ? rsc.id : null,
+      promotable: info.promotable || !!rsc.multi_state,
+      // Clone instances and what runs in a bundle are acted on through the clone/bundle.
+      actionId: info.actionId || (rsc.kind === "clone" || rsc.kind === "bundle" ? rsc.id : null),
     });
   }
 }
