@@ -259,6 +259,37 @@ def test_resource_action_calls_the_command() -> None:
         actions.resource_action(request(env, "/", {"id": "web", "action": "stop"}, [1]))
 
 
+RUNNING = CIB.replace("<status/>", """<status><node_state id="1" uname="node1" in_ccm="true"
+ crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>
+<lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy">
+<lrm_rsc_op id="web_last_0" operation_key="web_start_0" operation="start" call-id="2"
+ rc-code="0" op-status="0" interval="0" transition-key="1:1:0:x" on_node="node1"/>
+</lrm_resource></lrm_resources></lrm></node_state></status>""")
+
+
+def test_stopping_a_running_resource_asks_first() -> None:
+    env = MemoryEnv(RUNNING, is_live=False)
+    asked = actions.resource_action(request(env, "/", {"id": "web", "action": "stop"}))
+    assert asked.status == actions.CONFIRM_STATUS and asked.body["confirm"]
+    assert "this stops running resources: web (on node1)" in asked.body["text"]
+    assert target_roles(env) == {} and env.writes == []      # nothing done yet
+    done = actions.resource_action(request(env, "/", {"id": "web", "action": "stop"},
+                                           {"force": True}))
+    assert done.status == 200 and target_roles(env) == {"web": "Stopped"}
+    bulk = actions.tag_action(request(MemoryEnv(RUNNING, is_live=False), "/",
+                                      {"tag": "front", "action": "stop"}))
+    assert bulk.status == actions.CONFIRM_STATUS and "web (on node1)" in bulk.body["text"]
+
+
+def test_fencing_asks_first() -> None:
+    env = MemoryEnv(CIB, is_live=True)
+    asked = actions.node_action(request(env, "/", {"name": "node2", "action": "fence"}))
+    assert asked.status == actions.CONFIRM_STATUS and env.fenced == []
+    done = actions.node_action(request(env, "/", {"name": "node2", "action": "fence"},
+                                       {"force": True}))
+    assert done.status == 200 and env.fenced == ["node2"]
+
+
 def test_tag_action_acts_on_each_member() -> None:
     env = MemoryEnv(CIB, is_live=False)
     answer = actions.tag_action(request(env, "/", {"tag": "front", "action": "stop"}))

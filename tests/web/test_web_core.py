@@ -165,3 +165,52 @@ def test_read_only_role_is_offered_nothing_and_refused(web_cluster: WebCluster, 
         assert "target-role=Stopped" not in web_cluster.defib("configure", "show").stdout
     finally:
         web_cluster.defib("property", "enable-acl", "false", check=False)
+
+
+def test_standby_and_online_by_click_and_fencing_asks_first(web_cluster: WebCluster,
+                                                            page: Any, tmp_path: Path) -> None:
+    settle(web_cluster)
+    login(page, web_cluster)
+    home = wait_for(lambda: web_cluster.running_on("web"), "web to run")[0]
+    other = "node2" if home == "node1" else "node1"
+    row = f'#nodes tr[data-node="{home}"]'
+    page.click(f'{row} button[data-action="Standby"]')
+    page.wait_for_selector(f"{row} td.state:has-text('standby')")
+    wait_for(lambda: web_cluster.running_on("web") == [other], f"web to leave {home}")
+    wait_where(page, "web", other)
+    screenshot(page, "standby", tmp_path)
+    page.click(f'{row} button[data-action="Online"]')
+    page.wait_for_selector(f"{row} td.state:not(:has-text('standby'))")
+    # Fencing is offered to an administrator, behind a confirmation; cancelling does nothing.
+    page.click(f'{row} button[data-action="Fence…"]')
+    page.wait_for_selector(f"#action-dialog[open] h3:has-text('Fence {home}?')")
+    screenshot(page, "fence-confirm", tmp_path)
+    page.click("#action-dialog button[value=cancel]")
+    page.wait_for_selector("#action-dialog:not([open])", state="attached")
+    assert page.query_selector("#messages p") is not None  # standby and online reported
+    assert "fence" not in (page.text_content("#messages") or "")
+    settle(web_cluster)
+
+
+def test_bulk_stop_on_a_tag_asks_first_then_start(web_cluster: WebCluster, page: Any,
+                                                  tmp_path: Path) -> None:
+    settle(web_cluster)
+    login(page, web_cluster)
+    wait_for(lambda: web_cluster.running_on("web") and web_cluster.running_on("ip"),
+             "web and ip to run")
+    tag = '#tags tr[data-tag="frontend"]'
+    page.click(f'{tag} button[data-action="stop"]')
+    # Stopping running resources is asked about, as on the command line.
+    page.wait_for_selector("#action-dialog[open] .warning:has-text('this stops running "
+                           "resources')")
+    screenshot(page, "confirm-stop", tmp_path)
+    assert web_cluster.running_on("web")  # not before the answer
+    page.click('#action-dialog button[data-action="Yes, stop frontend"]')
+    page.wait_for_selector("#messages p.ok:has-text('stop frontend')")
+    wait_for(lambda: not web_cluster.running_on("web") and not web_cluster.running_on("ip"),
+             "web and ip to stop")
+    page.wait_for_selector('tr[data-rsc="web"] td.role:has-text("Stopped")')
+    page.click(f'{tag} button[data-action="start"]')
+    page.wait_for_selector("#messages p.ok:has-text('start frontend')")
+    wait_for(lambda: web_cluster.running_on("web") and web_cluster.running_on("ip"),
+             "web and ip to start again")

@@ -11,13 +11,16 @@ from typing import Any
 from defib.commands import node as node_cmd
 from defib.commands import resource as rsc_cmd
 from defib.commands import rsc_info
-from defib.commands.env import CommandEnv
+from defib.commands.danger import Danger, danger, dangers
+from defib.commands.env import CommandEnv, MemoryEnv
 from defib.commands.result import Result
 from defib.errors import CommandError, DefibError
 from defib.web.contract import Route, WebRequest, WebResponse
 
 Body = dict[str, Any]
 Action = Callable[[CommandEnv, str, Body], Result]
+# Every action takes, besides its own fields, "force": true once the user has confirmed
+# what the first answer (status 428, "confirm": true) said is dangerous.
 
 
 def _opt(body: Body, name: str) -> str | None:
@@ -61,6 +64,29 @@ NODE_ACTIONS: dict[str, Action] = {
 TAG_ACTIONS = ("start", "stop", "manage", "unmanage", "maintenance", "cleanup", "refresh")
 
 
+# Changes of the configuration only: tried on a copy first, so that what the command line
+# asks about (stopping running resources ...) is asked in the page too.
+TRIED = ("start", "stop", "promote", "demote", "move", "ban", "clear", "manage", "unmanage",
+         "maintenance")
+CONFIRM_STATUS = 428  # Precondition Required: send again with "force": true
+
+
+def _trial_dangers(env: CommandEnv, changes: list[tuple[Action, str]], body: Body
+                   ) -> list[Danger]:
+    before = env.read()
+    copy = MemoryEnv(before, is_live=False)
+    for action, target in changes:
+        action(copy, target, body)
+    return dangers(before, copy.xml, live=env.live)
+
+
+def confirmation(found: list[Danger]) -> WebResponse:
+    """Not done: what is dangerous about it, for the page to ask and send again."""
+    return WebResponse({"ok": False, "confirm": True, "changed": False,
+                        "reports": [d.to_dict() for d in found],
+                        "text": "; ".join(d.message for d in found)}, CONFIRM_STATUS)
+
+
 def answer(result: Result) -> WebResponse:
     body = {**result.to_dict(), "text": result.text()}
     return WebResponse(body, 200 if result.ok else 400)
@@ -83,13 +109,23 @@ def _pick(table: dict[str, Action], name: str, what: str) -> Action:
 
 
 def resource_action(request: WebRequest) -> WebResponse:
-    action = _pick(RESOURCE_ACTIONS, request.params["action"], "resource")
-    return answer(action(request.env, request.params["id"], _body(request)))
+    name, rsc, body = request.params["action"], request.params["id"], _body(request)
+    action = _pick(RESOURCE_ACTIONS, name, "resource")
+    if name in TRIED and not body.get("force"):
+        found = _trial_dangers(request.env, [(action, rsc)], body)
+        if found:
+            return confirmation(found)
+    return answer(action(request.env, rsc, body))
 
 
 def node_action(request: WebRequest) -> WebResponse:
-    action = _pick(NODE_ACTIONS, request.params["action"], "node")
-    return answer(action(request.env, request.params["name"], _body(request)))
+    name, node, body = request.params["action"], request.params["name"], _body(request)
+    action = _pick(NODE_ACTIONS, name, "node")
+    if name == "fence" and not body.get("force"):
+        return confirmation([danger("fence", f"this fences {node}: it is powered off or "
+                                    "rebooted, and everything it runs stops at once",
+                                    (node,))])
+    return answer(action(request.env, node, body))
 
 
 def tag_members(env: CommandEnv, tag: str) -> list[str]:
@@ -108,8 +144,14 @@ def tag_action(request: WebRequest) -> WebResponse:
         raise CommandError(f"no bulk action {name!r} (known: {', '.join(TAG_ACTIONS)})", name,
                            code="web-action")
     body = _body(request)
+    members = tag_members(request.env, request.params["tag"])
+    if name in TRIED and not body.get("force"):
+        found = _trial_dangers(request.env, [(RESOURCE_ACTIONS[name], m) for m in members],
+                               body)
+        if found:
+            return confirmation(found)
     outcomes = []
-    for rsc in tag_members(request.env, request.params["tag"]):
+    for rsc in members:
         try:
             result = RESOURCE_ACTIONS[name](request.env, rsc, body)
             outcomes.append({"id": rsc, "ok": result.ok, "text": result.text()})

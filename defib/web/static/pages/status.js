@@ -230,7 +230,7 @@ function confirmFence(ctx, node) {
     h("p", {}, `${node} will be powered off or rebooted by its fence device; everything it runs stops at once.`),
     h("div", { class: "buttons" },
       h("button", { value: "cancel", class: "link" }, "Cancel"),
-      button(`Fence ${node}`, () => { dialog.close(); act(ctx, `/api/nodes/${node}/fence`, {}, `fence ${node}`); }, "danger"))));
+      button(`Fence ${node}`, () => { dialog.close(); act(ctx, `/api/nodes/${node}/fence`, { force: true }, `fence ${node}`); }, "danger"))));
   dialog.showModal();
 }
 
@@ -242,8 +242,24 @@ async function act(ctx, path, body, what) {
     line.className = "ok";
     line.textContent = `${what}: ${answer.text || "done"}`;
   } catch (err) {
+    if (err.status === 428 && err.body && err.body.confirm) {
+      // Dangerous (as the command line would ask): say why, and do it only when confirmed.
+      line.remove();
+      confirmDanger(ctx, what, err.body.text, () => act(ctx, path, { ...body, force: true }, what));
+      return;
+    }
     line.className = "error";
     line.textContent = `${what}: ${err.message}`;
   }
   while (ctx.messages.children.length > 6) ctx.messages.lastChild.remove();
+}
+
+function confirmDanger(ctx, what, text, proceed) {
+  const dialog = ctx.dialog;
+  dialog.replaceChildren(h("form", { method: "dialog", class: "confirm" },
+    h("h3", {}, `${what}?`), h("p", { class: "warning" }, text),
+    h("div", { class: "buttons" },
+      h("button", { value: "cancel", class: "link" }, "Cancel"),
+      button(`Yes, ${what}`, () => { dialog.close(); proceed(); }, "danger"))));
+  dialog.showModal();
 }
