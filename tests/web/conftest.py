@@ -150,10 +150,24 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+def goto(page: Any, url: str, attempts: int = 5) -> None:
+    """``page.goto``, again when Chromium aborted it because the machine's network changed
+    (other tests create and delete network namespaces and interfaces meanwhile)."""
+    from playwright.sync_api import Error
+
+    for attempt in range(attempts):
+        try:
+            page.goto(url)
+            return
+        except Error as exc:
+            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == attempts - 1:
+                raise
+
+
 def login(page: Any, cluster: WebCluster, user: str | None = None,
           password: str | None = None) -> None:
     """Log in through the form, as a person does, and wait for the live status."""
-    page.goto(cluster.url + "/")
+    goto(page, cluster.url + "/")
     page.fill("#login input[name=user]", user or cluster.user)
     page.fill("#login input[name=password]", password or cluster.password)
     page.click("#login button[type=submit]")

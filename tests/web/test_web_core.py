@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import WebCluster, login, screenshot, wait_for
+from tests.web.conftest import WebCluster, goto, login, screenshot, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -47,7 +47,7 @@ def settle(cluster: WebCluster) -> None:
 
 def test_login_then_status_and_every_page(web_cluster: WebCluster, page: Any,
                                           tmp_path: Path) -> None:
-    page.goto(web_cluster.url + "/")
+    goto(page, web_cluster.url + "/")
     page.wait_for_selector("#login")
     screenshot(page, "login", tmp_path)
     page.fill("#login input[name=user]", web_cluster.user)
@@ -103,6 +103,10 @@ def test_status_follows_a_failover_within_a_second(web_cluster: WebCluster, page
     page.wait_for_selector("#failures tr.failed:has-text('web_monitor_1000')")
     screenshot(page, "failover", tmp_path)
     assert lag < 1.0, f"the page showed the failover {lag:.2f} s after it happened"
+    # Cleanup from the failure's row: the failure and the fail count are forgotten.
+    page.click("#failures tr.failed:has-text('web_monitor_1000') button[data-action=Cleanup]")
+    page.wait_for_selector("#messages p.ok:has-text('cleaned up web')")
+    page.wait_for_selector("#failures tr.failed", state="detached")
     settle(web_cluster)
 
 

@@ -47,10 +47,24 @@ async function request(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = state.csrf || "";
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const init = { method, headers, credentials: "same-origin",
+                 body: body === undefined ? undefined : JSON.stringify(body) };
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    // The browser dropped the request (network change, server restarting). A read is
+    // safe to send again once; a write is not: it may have been done.
+    if (method !== "GET") {
+      throw new ApiError(0, { error: `no answer from the server (${err.message}): reload to see whether it was done` });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    try {
+      response = await fetch(path, init);
+    } catch (again) {
+      throw new ApiError(0, { error: `the server cannot be reached (${again.message})` });
+    }
+  }
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   if (response.status === 401 && path !== "/api/login") {

@@ -60,7 +60,7 @@ function draw(ctx, summary, warnings, body) {
       new Date(s.at * 1000).toLocaleTimeString())));
   warnings.replaceChildren(...(s.warnings || []).map((w) => h("p", { class: "warning" }, w)));
   body.replaceChildren(
-    nodesTable(ctx), resourcesTable(ctx), failuresTable(s), failCountsTable(s),
+    nodesTable(ctx), resourcesTable(ctx), failuresTable(ctx), failCountsTable(s),
     ticketsTable(s), tagsTable(ctx));
 }
 
@@ -141,13 +141,18 @@ function addResource(ctx, rows, rsc, depth, info) {
   }
 }
 
-function failuresTable(s) {
-  const failures = s.failures || [];
+function failuresTable(ctx) {
+  const failures = ctx.status.failures || [];
   if (!failures.length) return h("section", { id: "failures" });
+  // web_monitor_1000 -> web; db:1_start_0 -> db (a clone instance: the clone's primitive).
+  const rsc = (f) => f.op_key.replace(/_[a-z_]+_\d+$/, "").replace(/:\d+$/, "");
   return h("section", { id: "failures" }, h("h3", {}, "Failed resource actions"),
     h("table", {}, h("tbody", {}, failures.map((f) => h("tr", { class: "failed" },
       h("td", {}, f.op_key), h("td", {}, f.node), h("td", {}, `${f.exitstatus} (${f.rc})`),
-      h("td", {}, f.status_text), h("td", { class: "muted" }, f.reason || ""))))));
+      h("td", {}, f.status_text), h("td", { class: "muted" }, f.reason || ""),
+      h("td", { class: "actions" }, ctx.api.user.admin ? button("Cleanup", () =>
+        act(ctx, `/api/resources/${encodeURIComponent(rsc(f))}/cleanup`, { node: f.node },
+            `cleanup ${rsc(f)} on ${f.node}`)) : null))))));
 }
 
 function failCountsTable(s) {
