@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -39,12 +39,16 @@ class StatusWatcher:
         self.latest: bytes | None = None
         self.version = 0
         self._changed = asyncio.Event()
+        self._wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_snapshot: str | None = None
+        self.subscribers = 0
+        self.probes = 0
 
     def start(self) -> None:
         if self._task is None:
             self._changed = asyncio.Event()
+            self._wanted = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -83,7 +87,14 @@ class StatusWatcher:
         key: Any = None
         refreshed = 0.0
         while True:
+            if not self.subscribers:
+                # Nobody watches: no requests to the cluster at all (every daemon may serve
+                # the interface). The next page gets a fresh status, not a stale one.
+                self._wanted.clear()
+                await self._wanted.wait()
+                key, self.latest, self._last_snapshot = None, None, None
             try:
+                self.probes += 1
                 now_key = await loop.run_in_executor(self.pool, self._probe)
                 if now_key != key or time.monotonic() - refreshed > REFRESH_S:
                     key, refreshed = now_key, time.monotonic()
@@ -105,17 +116,22 @@ class StatusWatcher:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def subscribe(self) -> AsyncIterator[bytes]:
+    async def subscribe(self) -> AsyncGenerator[bytes, None]:
         """The latest status at once, then each new one; a comment now and then keeps
         proxies from closing an idle stream."""
         seen = 0
-        while True:
-            if self.latest is not None and self.version != seen:
-                seen = self.version
-                yield self.latest
-                continue
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
-            except TimeoutError:
-                yield b": keepalive\n\n"
+        self.subscribers += 1
+        self._wanted.set()
+        try:
+            while True:
+                if self.latest is not None and self.version != seen:
+                    seen = self.version
+                    yield self.latest
+                    continue
+                changed = self._changed
+                try:
+                    await asyncio.wait_for(changed.wait(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+        finally:
+            self.subscribers -= 1

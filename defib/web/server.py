@@ -9,6 +9,7 @@ status is watched once (``events.StatusWatcher``) and fanned out to every open p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import mimetypes
 import re
@@ -330,10 +331,12 @@ class WebServer:
         writer.write(head.encode())
         await writer.drain()
         token = session.token
-        async for data in self.watcher.subscribe():
-            if not self.sessions.alive(token):
-                writer.write(b"event: logout\ndata: {}\n\n")
+        # aclosing: a page that went away stops counting as a subscriber at once.
+        async with contextlib.aclosing(self.watcher.subscribe()) as stream:
+            async for data in stream:
+                if not self.sessions.alive(token):
+                    writer.write(b"event: logout\ndata: {}\n\n")
+                    await writer.drain()
+                    return
+                writer.write(data)
                 await writer.drain()
-                return
-            writer.write(data)
-            await writer.drain()
