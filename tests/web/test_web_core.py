@@ -154,12 +154,13 @@ def test_read_only_role_is_offered_nothing_and_refused(web_cluster: WebCluster, 
         # Nothing is offered: no resource, node or tag actions.
         assert page.query_selector_all("#page button") == []
         screenshot(page, "read-only", tmp_path)
-        # A forged request, with a valid session and CSRF token: the cluster refuses it.
+        # A forged request, with a valid session and CSRF token and the confirmation the
+        # page would send after asking: the cluster refuses it.
         answer = page.evaluate("""async () => {
             const session = await (await fetch('/api/session')).json();
             const r = await fetch('/api/resources/web/stop', {method: 'POST',
                 headers: {'X-CSRF-Token': session.csrf, 'Content-Type': 'application/json'},
-                body: '{}'});
+                body: '{"force": true}'});
             return [r.status, await r.text()];
         }""")
         assert answer[0] == 403, answer
