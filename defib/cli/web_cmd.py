@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from defib.cli.cluster_cmd import default_dir
-from defib.cli.common import Formatter
+from defib.cli.common import Formatter, add_json, emit
 from defib.errors import CommandError
 
 EXAMPLES = """examples:
@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if name in ("add", "passwd"):
             p.add_argument("--password-stdin", action="store_true",
                            help="read the password from standard input (one line)")
+        add_json(p)
         p.set_defaults(func=_user)
 
 
@@ -61,8 +62,16 @@ def _directory(args: argparse.Namespace) -> Path:
 
 
 def _password(args: argparse.Namespace) -> str:
+    from defib.web.auth import NAME
+
+    if not NAME.match(args.name):
+        raise CommandError(f"{args.name!r} is not a valid user name (letters, digits, _ . @ -)",
+                           args.name, code="web-user-name")
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise CommandError("no terminal to ask the password on: give --password-stdin",
+                           args.name, code="web-password")
     else:
         password = getpass.getpass(f"password for {args.name}: ")
         if getpass.getpass("again: ") != password:
@@ -75,22 +84,25 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
+    from defib.commands.result import done, shown
     from defib.web.auth import Users
 
     users = Users.of(_directory(args))
     action = args.user_action
     if action == "list":
-        print("\n".join(users.names()) or "no web users")
+        names = users.names()
+        result = shown(names or ["no web users"], {"users": names})
     elif action == "add":
         users.add(args.name, _password(args))
-        print(f"web user {args.name} added")
+        result = done("web-user-added", f"web user {args.name} added", args.name)
     elif action == "passwd":
         users.passwd(args.name, _password(args))
-        print(f"password of web user {args.name} changed")
+        result = done("web-password-changed", f"password of web user {args.name} changed",
+                      args.name)
     else:
         users.delete(args.name)
-        print(f"web user {args.name} deleted")
-    return 0
+        result = done("web-user-deleted", f"web user {args.name} deleted", args.name)
+    return emit(result, bool(getattr(args, "json", False)))
 
 
 def _serve(args: argparse.Namespace) -> int:
