@@ -69,11 +69,10 @@ class HttpResponse:
     def head(self, extra: dict[str, str], keep_alive: bool) -> bytes:
         reason = HTTPStatus(self.status).phrase if self.status in HTTPStatus._value2member_map_ \
             else "Status"
-        lines = [f"HTTP/1.1 {self.status} {reason}",
-                 f"Content-Type: {self.content_type}",
-                 f"Content-Length: {len(self.body)}",
-                 f"Connection: {'keep-alive' if keep_alive else 'close'}"]
-        lines += [f"{k}: {v}" for k, v in {**extra, **self.headers}.items()]
+        fields = {"Content-Type": self.content_type, "Content-Length": str(len(self.body)),
+                  "Connection": "keep-alive" if keep_alive else "close", **extra,
+                  **self.headers}  # a HEAD answer names the length of what GET would send
+        lines = [f"HTTP/1.1 {self.status} {reason}", *(f"{k}: {v}" for k, v in fields.items())]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

@@ -306,8 +306,12 @@ class WebServer:
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         if target.suffix == ".js":
             kind = "text/javascript"
-        return HttpResponse(200, target.read_bytes(), f"{kind}; charset=utf-8"
-                            if kind.startswith("text/") else kind)
+        response = HttpResponse(200, target.read_bytes(), f"{kind}; charset=utf-8"
+                                if kind.startswith("text/") else kind)
+        if request.method == "HEAD":
+            response.headers["Content-Length"] = str(len(response.body))
+            response.body = b""
+        return response
 
     # -- live status ------------------------------------------------------------------------
     async def events(self, request: HttpRequest, writer: asyncio.StreamWriter) -> None:

@@ -217,6 +217,9 @@ def test_static_files_and_headers(web: WebServer) -> None:
                  "/etc/passwd"):
         assert call(web, "GET", path).status == 404
     assert call(web, "POST", "/").status == 405
+    head_only = call(web, "HEAD", "/")
+    assert head_only.status == 200 and head_only.body == b""
+    assert f"Content-Length: {len(index.body)}" in head_only.head({}, True).decode()
     head = index.head(dict(SECURITY_HEADERS), True).decode()
     assert "Content-Security-Policy: default-src 'self'" in head
     assert "X-Frame-Options: DENY" in head and "Strict-Transport-Security" in head

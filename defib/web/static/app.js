@@ -103,7 +103,13 @@ function connectEvents() {
   state.source = source;
   const mark = document.getElementById("live");
   source.addEventListener("open", () => { if (mark) { mark.textContent = "live"; mark.className = "live on"; } });
-  source.addEventListener("error", () => { if (mark) { mark.textContent = "reconnecting"; mark.className = "live off"; } });
+  source.addEventListener("error", () => {
+    if (!mark) return;
+    // A refused stream (the ACLs do not let this user read the status) is not retried.
+    const closed = source.readyState === EventSource.CLOSED;
+    mark.textContent = closed ? "no live status" : "reconnecting";
+    mark.className = "live off";
+  });
   source.addEventListener("logout", () => { source.close(); showLogin("Your session has ended: log in again."); });
   source.addEventListener("status", (event) => {
     const data = JSON.parse(event.data);

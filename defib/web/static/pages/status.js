@@ -31,6 +31,10 @@ export async function render(root, api) {
   const dialog = h("dialog", { id: "action-dialog" });
   root.replaceChildren(h("h2", {}, "Cluster status"), warnings, summary, messages, body, dialog);
   const ctx = { api, dialog, messages, status: null };
+  if (api.user.rights && !api.user.rights.read) {
+    summary.replaceChildren(h("p", { class: "error" },
+      `${api.user.name} may not read the cluster status: the CIB's ACLs grant it nothing to read.`));
+  }
   unsubscribe = api.onStatus((status) => {
     ctx.status = status;
     draw(ctx, summary, warnings, body);
