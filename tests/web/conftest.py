@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -79,11 +80,36 @@ def browser_missing() -> str | None:
     return None
 
 
+# The web server and Chromium share a network namespace of their own when the tests run as
+# root: Chromium aborts page loads when the machine's interfaces change ("network changed"),
+# which other tests (hosts, the lab) do all the time. The server reaches the cluster through
+# its unix sockets, which no network namespace hides; Playwright talks to Chromium on pipes.
+NETNS = f"defib-web-{os.getpid()}"
+
+
+def private_netns() -> str | None:
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        return None
+    made = subprocess.run(["ip", "netns", "add", NETNS], capture_output=True)
+    if made.returncode != 0:
+        return None
+    subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True)
+    return NETNS
+
+
+def in_netns(command: list[str]) -> list[str]:
+    return ["ip", "netns", "exec", NETNS, *command] if NETNS_MADE else command
+
+
+NETNS_MADE: str | None = None
+
+
 def start_web(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
     out = log.with_suffix(".out")
     with open(out, "wb") as stdout, open(log, "wb") as stderr:
-        process = subprocess.Popen([*DEFIB, "web", "--dir", str(directory), "--port", "0"],
-                                   stdout=stdout, stderr=stderr)
+        # `ip netns exec` execs the command: the PID is the server's.
+        process = subprocess.Popen(in_netns([*DEFIB, "web", "--dir", str(directory),
+                                             "--port", "0"]), stdout=stdout, stderr=stderr)
 
     def printed() -> Any:
         assert process.poll() is None, f"defib web ended: {log.read_text()}"
@@ -98,9 +124,11 @@ def start_web(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str,
 
 @pytest.fixture(scope="session")
 def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster]:
+    global NETNS_MADE
     base = tmp_path_factory.mktemp("web")
     directory = base / "c"
     process = None
+    NETNS_MADE = private_netns()
     try:
         defib(directory, "cluster", "start", "-n", "2", "--dir", str(directory))
         script = base / "site.crm"
@@ -117,19 +145,30 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
         tear_down(directory)
+        if NETNS_MADE:
+            subprocess.run(["ip", "netns", "delete", NETNS_MADE], capture_output=True)
+            NETNS_MADE = None
 
 
 # Per module: Playwright's sync API keeps an event loop running in the main thread while it
 # is open, which later tests calling asyncio.run would trip over.
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(web_cluster: WebCluster, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[Any]:
     missing = browser_missing()
     if missing:
         pytest.skip(f"browser tests skipped: {missing}")
     from playwright.sync_api import sync_playwright
 
+    executable = CHROMIUM
+    if NETNS_MADE:
+        # /usr/bin/chromium itself, started in the server's network namespace.
+        executable = str(tmp_path_factory.mktemp("chromium") / "chromium")
+        Path(executable).write_text(f'#!/bin/sh\nexec ip netns exec {NETNS_MADE} '
+                                    f'{CHROMIUM} "$@"\n')
+        os.chmod(executable, 0o755)
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
