@@ -70,6 +70,21 @@ def defib(directory: Path, *args: str, check: bool = True, input: str | None = N
     return proc
 
 
+def start_cluster(directory: Path, *args: str, attempts: int = 3) -> None:
+    """``defib cluster start``, again on a fresh port when another cluster on this machine
+    took the free port between the search and the bind."""
+    for attempt in range(attempts):
+        proc = defib(directory, "cluster", "start", *args, "--dir", str(directory),
+                     check=False)
+        if proc.returncode == 0:
+            return
+        if "Address already in use" not in proc.stdout + proc.stderr or attempt == attempts - 1:
+            raise AssertionError(f"defib cluster start: {proc.stdout}{proc.stderr}")
+        tear_down(directory)
+        if "-n" in args:  # a new cluster file picks the ports again
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 def browser_missing() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} is absent (apt-get install chromium)"
@@ -130,7 +145,7 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
     process = None
     NETNS_MADE = private_netns()
     try:
-        defib(directory, "cluster", "start", "-n", "2", "--dir", str(directory))
+        start_cluster(directory, "-n", "2")
         script = base / "site.crm"
         script.write_text(CONFIG)
         defib(directory, "configure", "-f", str(script))

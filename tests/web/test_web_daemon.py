@@ -7,6 +7,7 @@ import dataclasses
 import http.cookiejar
 import json
 import re
+import shutil
 import socket
 import ssl
 import urllib.request
@@ -19,7 +20,7 @@ import pytest
 from defib.cluster.config import render_config
 from defib.cluster.local import create
 from tests.cluster.cli_cluster import tear_down, until
-from tests.web.conftest import defib
+from tests.web.conftest import start_cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -33,12 +34,20 @@ def free_port(host: str) -> int:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Path]:
     directory = tmp_path / "c"
-    cfg = create(directory, 2)
-    port = free_port("127.0.0.11")
-    (directory / "cluster.toml").write_text(render_config(
-        dataclasses.replace(cfg, web_port=port)))
     try:
-        defib(directory, "cluster", "start", "--dir", str(directory))
+        for attempt in range(3):
+            cfg = create(directory, 2)
+            port = free_port("127.0.0.11")
+            (directory / "cluster.toml").write_text(render_config(
+                dataclasses.replace(cfg, web_port=port)))
+            try:
+                start_cluster(directory, attempts=1)
+                break
+            except AssertionError as exc:  # another cluster took the port meanwhile
+                if "Address already in use" not in str(exc) or attempt == 2:
+                    raise
+                tear_down(directory)
+                shutil.rmtree(directory, ignore_errors=True)
         yield directory
     finally:
         tear_down(directory)
