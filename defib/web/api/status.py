@@ -8,9 +8,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from defib.commands.cluster_status import fencing_state
-from defib.commands.env import CommandEnv, LiveEnv
-from defib.commands.status import _rsc_dict, full_dict, resource_status
+from defib.commands.cluster_status import cluster_status
+from defib.commands.env import CommandEnv
+from defib.commands.status import _rsc_dict, resource_status
 from defib.scheduler.working import BundleRt
 from defib.web.contract import Route, WebRequest, WebResponse
 
@@ -58,6 +58,10 @@ def warnings(data: dict[str, Any], root: ET.Element) -> list[str]:
         if node.get("unclean"):
             out.append(f"node {node['name']} is UNCLEAN: it must be fenced before its "
                        "resources run elsewhere")
+    scheduler = data.get("scheduler")
+    if scheduler:
+        out.append(f"the scheduler fails on the CIB ({scheduler.get('failures')} runs): "
+                   f"{scheduler.get('error')}")
     for target, info in sorted((data.get("fencing") or {}).items()):
         out.append(f"fencing of {target}: {info.get('state') or info.get('message') or info}")
     return out
@@ -75,20 +79,16 @@ def _bundle(bundle: BundleRt) -> dict[str, Any]:
 
 
 def snapshot(env: CommandEnv) -> dict[str, Any]:
-    """Everything the status page shows, as one JSON-able document (``defib status
-    --json`` and more), computed from one read of the CIB."""
-    report = resource_status(env)
-    if isinstance(env, LiveEnv):
-        status = env.connection.status()
-        unclean = any(n.unclean for n in report.ws.nodes)
-        data = {**full_dict(status, report),
-                "fencing": fencing_state(env.connection) if unclean else {}}
-    else:
-        data = report.to_dict()
-    bundles = {r.id: r for r in report.ws.resources if isinstance(r, BundleRt)}
-    data["resources"] = [_bundle(bundles[r["id"]]) if r["id"] in bundles else r
-                         for r in data["resources"]]
-    root = report.root
+    """Everything the status page shows, as one JSON-able document: ``defib status --json``
+    (the same library call), and more."""
+    data = dict(cluster_status(env).data)
+    root = ET.fromstring(env.read())
+    if root.find("./configuration/resources//bundle") is not None:
+        # The status shows a bundle like a clone of its containers: show its replicas.
+        report = resource_status(env)
+        bundles = {r.id: r for r in report.ws.resources if isinstance(r, BundleRt)}
+        data["resources"] = [_bundle(bundles[r["id"]]) if r["id"] in bundles else r
+                             for r in data["resources"]]
     return {"ok": True, **data, "tags": tags(root), "cli_constraints": cli_constraints(root),
             "warnings": warnings(data, root)}
 
