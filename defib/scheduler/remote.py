@@ -98,6 +98,10 @@ def set_remote_online(ws: WorkingSet) -> None:
         elif host is not None and not host.online and host.unclean:
             node.online = False
             _reset(node, "guest is unclean")
+            # Fencing a guest node means recovering its container (Pacemaker's
+            # pe_fence_node marks the guest resource failed).
+            if container is not None and container.managed:
+                container.failed = True
 
 
 def _reset(node: NodeInfo, reason: str) -> None:
