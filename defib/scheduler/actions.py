@@ -8,6 +8,7 @@ from defib.scheduler.node_states import fence_node
 from defib.scheduler.probes import probe_refused
 from defib.scheduler.remote import unrecoverable_remotes
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import replica_stop_reason
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -281,10 +282,25 @@ class ActionBuilder:
             # A guest is "fenced" by recovering the resource it lives in.
             action.extra["resource"] = node.container_rsc
             action.pseudo = True
+            action.runnable = self.guest_fence_runnable(node)
         elif not self.quorum_ok and not node.online:
             # Without quorum only members of our own partition may be fenced.
             action.runnable = False
         self.table.add(action)
+
+    def guest_fence_runnable(self, node: NodeInfo) -> bool:
+        """A guest is fenced once its container is stopped: where the container's host is
+        unclean, only once the host is fenced (Pacemaker orders the guest's pseudo fencing
+        after the host's, runnable only if that is)."""
+        container = self.ws.by_id.get(node.container_rsc or "")
+        if not isinstance(container, Prim):
+            return True
+        for host in container.running_on:
+            if host.unclean:
+                fence = self.fence_action(host)
+                if fence is None or not fence.runnable:
+                    return False
+        return True
 
     def fence_action(self, node: NodeInfo) -> Action | None:
         for action in self.table.actions:
@@ -378,7 +394,8 @@ class ActionBuilder:
                 if fence is None or not fence.runnable:
                     stop.runnable = False
             if dest is None:
-                stop.reason = "node availability"
+                stop.reason = (replica_stop_reason(self.ws, prim, self.quorum_ok)
+                               or "node availability")
             elif keep_on is not None:
                 stop.reason = "being multiply active"
             stop = self.table.add(stop)

@@ -91,6 +91,8 @@ class HistoryReader:
         quorate = cfg.have_quorum or cfg.no_quorum_policy == "ignore"
         for prim in self.ws.all_primitives():
             for node in prim.running_on:
+                if node.reset_only:
+                    continue  # a guest is "fenced" by recovering its container, not a device
                 can_fence = cfg.stonith_enabled and has_device and (quorate or node.online)
                 if node.unclean and not can_fence and node.id in (
                         prim.fail_node_ids | prim.stop_failed_on):

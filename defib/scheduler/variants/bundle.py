@@ -1,0 +1,32 @@
+"""Bundle-specific rules: what a replica's members inherit from its container."""
+
+from __future__ import annotations
+
+from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.working import BundleRt, Prim
+
+
+def replica_container(ws: WorkingSet, prim: Prim) -> Prim | None:
+    """The container of the bundle replica ``prim`` belongs to as connection or child."""
+    if prim.container is not None and isinstance(prim.container.parent, BundleRt):
+        return prim.container  # the replica's connection
+    for node in prim.running_on:
+        container = ws.by_id.get(node.container_rsc or "")
+        if isinstance(container, Prim) and isinstance(container.parent, BundleRt):
+            return container  # the child, running on the replica's guest node
+    return None
+
+
+def replica_stop_reason(ws: WorkingSet, prim: Prim, quorum_ok: bool) -> str | None:
+    """Why a bundle replica's connection or child stops when it goes nowhere.
+
+    Pacemaker orders the connection's start after its container's and the child's after
+    the connection's, creating those starts even when nothing is assigned: the stop then
+    reports the container's unrunnable start, not "node availability". Without quorum
+    under no-quorum-policy=stop, that start was refused for want of quorum first."""
+    container = replica_container(ws, prim)
+    if container is None or container is prim or container.assigned is not None:
+        return None
+    if not quorum_ok and ws.config.no_quorum_policy == "stop":
+        return "no quorum"
+    return f"unrunnable {container.id} start"
