@@ -12,6 +12,7 @@ from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.utilization import Capacity
+from defib.scheduler.variants.bundle import connection_scores
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -647,9 +648,11 @@ class Assigner(Promotion):
                 host = replica.connection.running_on[0]
             if replica.connection is not None:
                 conn = replica.connection
-                conn.allowed = {nid: (0 if host is not None and nid == host.id else -INFINITY)
-                                for nid in conn.allowed}
+                conn.allowed = connection_scores(self.ws, conn, host)
                 self.assign_primitive(conn)
+                guest = self.ws.node(conn.id)
+                if replica.container.assigned is None and guest is not None:
+                    guest.shutdown = True  # placed, but it cannot start before its container
             if replica.child is not None and replica.connection is not None:
                 guest = self.ws.node(replica.connection.id)
                 child = replica.child

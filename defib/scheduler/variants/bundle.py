@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import BundleRt, Prim
+from defib.scheduler.working import BundleRt, NodeInfo, Prim
 
 
 def replica_container(ws: WorkingSet, prim: Prim) -> Prim | None:
@@ -30,3 +31,24 @@ def replica_stop_reason(ws: WorkingSet, prim: Prim, quorum_ok: bool) -> str | No
     if not quorum_ok and ws.config.no_quorum_policy == "stop":
         return "no quorum"
     return f"unrunnable {container.id} start"
+
+
+def connection_scores(ws: WorkingSet, conn: Prim, host: NodeInfo | None) -> dict[str, int]:
+    """Where a replica's connection may go: with its container's host.
+
+    Pacemaker colocates the connection with its container at less than INFINITY, so a
+    connection whose container goes nowhere, and whose own node can no longer host it,
+    is still placed on a cluster node (its start then waits on the container's
+    unrunnable start, and the summary shows a stop)."""
+    if host is not None and host.can_run():
+        return {nid: (0 if nid == host.id else -INFINITY) for nid in conn.allowed}
+    if conn.running_on and not conn.running_on[0].can_run():
+        return {nid: (0 if score > -INFINITY and _cluster_node(ws, nid) else -INFINITY)
+                for nid, score in conn.allowed.items()}
+    return {nid: (0 if host is not None and nid == host.id else -INFINITY)
+            for nid in conn.allowed}
+
+
+def _cluster_node(ws: WorkingSet, node_id: str) -> bool:
+    node = ws.node(node_id)
+    return node is not None and node.remote_rsc is None
