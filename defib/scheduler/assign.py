@@ -651,7 +651,8 @@ class Assigner(Promotion):
                 conn.allowed = connection_scores(self.ws, conn, host)
                 self.assign_primitive(conn)
                 guest = self.ws.node(conn.id)
-                if replica.container.assigned is None and guest is not None:
+                if (replica.container.assigned is None and host is None
+                        and guest is not None):
                     guest.shutdown = True  # placed, but it cannot start before its container
             if replica.child is not None and replica.connection is not None:
                 guest = self.ws.node(replica.connection.id)

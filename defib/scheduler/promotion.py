@@ -11,6 +11,7 @@ from __future__ import annotations
 from defib.model.scores import INFINITY, add_scores, parse_score
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import attribute_node, guest_can_start
 from defib.scheduler.working import CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
@@ -69,6 +70,7 @@ class Promotion:
                 and promoted < clone.promoted_max
                 and per_node.get(node.id, 0) < clone.promoted_node_max
                 and all(p.target_role == "Promoted" for p in inst.primitives())
+                and guest_can_start(self.ws, node)
             )
             for prim in inst.primitives():
                 if prim.assigned is None:
@@ -140,17 +142,20 @@ class Promotion:
         found = False
         for prim in inst.primitives():
             name = prim.id if clone.globally_unique else prim.base_id()
-            value = node.attrs.get(f"master-{name}")
+            attrs = attribute_node(self.ws, prim, node)
+            if attrs is None:
+                continue
+            value = attrs.attrs.get(f"master-{name}")
             if value is None and node.id in prim.history_names:
                 # Old clusters named the attribute after the instance in that node's history.
-                value = node.attrs.get(f"master-{prim.history_names[node.id]}")
+                value = attrs.attrs.get(f"master-{prim.history_names[node.id]}")
             if value is None:
-                value = node.attrs.get(f"master-{prim.id}")
+                value = attrs.attrs.get(f"master-{prim.id}")
             if value is None:
                 # Old clusters named the attribute after the instance that set it.
                 prefix = f"master-{prim.base_id()}:"
                 value = next(
-                    (v for k, v in sorted(node.attrs.items()) if k.startswith(prefix)), None
+                    (v for k, v in sorted(attrs.attrs.items()) if k.startswith(prefix)), None
                 )
             if value is not None:
                 score = add_scores(score, parse_score(value))

@@ -52,3 +52,24 @@ def connection_scores(ws: WorkingSet, conn: Prim, host: NodeInfo | None) -> dict
 def _cluster_node(ws: WorkingSet, node_id: str) -> bool:
     node = ws.node(node_id)
     return node is not None and node.remote_rsc is None
+
+
+def attribute_node(ws: WorkingSet, prim: Prim, node: NodeInfo) -> NodeInfo | None:
+    """The node whose attributes ``prim`` reads when placed on ``node``.
+
+    With ``container-attribute-target=host``, a resource on a guest node reads the
+    attributes of the node its guest's container currently runs on (none while that
+    container runs nowhere), as Pacemaker's pe__node_attribute_calculated does."""
+    if prim.meta.get("container-attribute-target", "").lower() != "host":
+        return node
+    container = ws.by_id.get(node.container_rsc or "")
+    if not isinstance(container, Prim):
+        return node
+    return container.running_on[0] if container.running_on else None
+
+
+def guest_can_start(ws: WorkingSet, node: NodeInfo) -> bool:
+    """Whether what is placed on ``node`` can run there: not on a guest node whose
+    container goes nowhere (its connection, and so all on it, cannot start)."""
+    container = ws.by_id.get(node.container_rsc or "")
+    return not isinstance(container, Prim) or container.assigned is not None
