@@ -10,6 +10,7 @@ from defib.model.constraints import Location, ResourceSet
 from defib.model.scores import INFINITY, add_scores, parse_score
 from defib.scheduler.rules import RuleContext, evaluate_nvsets, normalize_role, rule_matches
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import promotion_target
 from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
@@ -245,7 +246,7 @@ def _place(
         for prim in _discoverable(rsc):
             cons.discovery_exclusive.setdefault(prim.id, set()).add(node.id)
     if role == "Promoted":
-        cons.promotion_prefs.append(PromotionPref(rsc, node, score))
+        cons.promotion_prefs.append(PromotionPref(promotion_target(rsc), node, score))
         return
     if role is not None and role not in ("Started",):
         return

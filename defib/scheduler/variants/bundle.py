@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import BundleRt, NodeInfo, Prim
+from defib.scheduler.working import BundleRt, NodeInfo, Prim, Rsc
 
 
 def replica_container(ws: WorkingSet, prim: Prim) -> Prim | None:
@@ -73,3 +73,11 @@ def guest_can_start(ws: WorkingSet, node: NodeInfo) -> bool:
     container goes nowhere (its connection, and so all on it, cannot start)."""
     container = ws.by_id.get(node.container_rsc or "")
     return not isinstance(container, Prim) or container.assigned is not None
+
+
+def promotion_target(rsc: Rsc) -> Rsc:
+    """What a location for the promoted role of ``rsc`` applies to: a bundle's promotable
+    child, whose instances are the ones promoted."""
+    if isinstance(rsc, BundleRt) and rsc.child_clone is not None:
+        return rsc.child_clone
+    return rsc
