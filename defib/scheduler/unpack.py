@@ -14,6 +14,7 @@ from defib.model.nvsets import NvSet
 from defib.model.resources import Bundle, Clone, Group, Operation, Primitive, Template
 from defib.model.scores import INFINITY, parse_score
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
+from defib.scheduler.variants.bundle_parts import implicit_operations
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -373,6 +374,7 @@ class ResourceBuilder:
                     type=type_)
         prim.meta = dict(parent.meta)
         prim.implicit = True
+        prim.operations = implicit_operations(ident, type_)
         self._common(prim)
         target = role_of(prim.meta.get("target-role"))
         if target is not None:
@@ -414,6 +416,7 @@ class ResourceBuilder:
                     continue
                 conn = Prim(id=name, rsc_class="ocf", provider="pacemaker", type="remote")
                 conn.meta = {"allow-migrate": "false"}
+                conn.operations = implicit_operations(name, "remote")
                 conn.container = container
                 self._common(conn)
                 made.append(conn)
