@@ -203,8 +203,9 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
     if prim is not None and prim.instance_number is not None:
         long_id = prim.id
         rsc_id = lrm_id(prim)
-        # Agents and the history know the instance by the name it was found under.
-        if prim.clone_name is not None and kind == "rsc_op":
+        # Agents and the history know the instance by the name it was found under; the
+        # graph keys its pseudo actions (a stop implied by fencing) by that name as well.
+        if prim.clone_name is not None and kind in ("rsc_op", "pseudo_event"):
             operation_key = prim.clone_name + action.uuid[len(prim.id):]
             internal_key = action.uuid
     return GraphAction(
