@@ -9,6 +9,7 @@ from defib.scheduler.probes import probe_refused
 from defib.scheduler.remote import unrecoverable_remotes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.variants.bundle import replica_stop_reason
+from defib.scheduler.variants.bundle_order import has_promotable_child
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -321,7 +322,8 @@ class ActionBuilder:
                 runnable = active or task in ("stop", "stopped")
                 self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True,
                                       runnable=runnable))
-            if isinstance(rsc, CloneRt) and rsc.promotable:
+            if isinstance(rsc, CloneRt) and (rsc.promotable or (
+                    isinstance(rsc, BundleRt) and has_promotable_child(rsc))):
                 for task in ("promote", "promoted", "demote", "demoted"):
                     runnable = promoted or task in ("demote", "demoted")
                     self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True,

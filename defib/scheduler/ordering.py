@@ -8,6 +8,8 @@ from defib.model.scores import INFINITY
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle_order import bundle_orderings
+from defib.scheduler.variants.remote_order import remote_orderings
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -104,10 +106,13 @@ class Orderer:
             self.guest_placement(prim)
         for rsc in self.ws.resources:
             self.collective_internal(rsc)
+            if isinstance(rsc, BundleRt):
+                bundle_orderings(self, rsc)
         self.anti_colocations()
         for order in self.cons.orderings:
             self.constraint(order)
         self.withdraw_unmatched()
+        remote_orderings(self, list(self.table.actions))
         self.colocation_blocks()
         self.shutdowns()
         self.fencing_orders()
