@@ -20,6 +20,7 @@ from collections.abc import Callable
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.ordering import Edge
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import with_bundle_children
 from defib.scheduler.working import CloneRt, NodeInfo, Prim, Rsc
 
 _TASKS = (("stop", "stopped"), ("demote", "demoted"), ("start", "running"),
@@ -29,7 +30,7 @@ EdgeFn = Callable[[Action, Action], None]
 
 
 def add_notifications(ws: WorkingSet, table: ActionTable, edge: EdgeFn) -> None:
-    for rsc in ws.resources:
+    for rsc in with_bundle_children(ws.resources):
         if isinstance(rsc, CloneRt) and rsc.notify:
             _clone_notifications(rsc, table, edge)
 
@@ -41,7 +42,7 @@ def remap_to_notifications(ws: WorkingSet, table: ActionTable, edges: list[Edge]
     orders stay as they are."""
     remap: dict[int, Action] = {}
     owner: dict[int, CloneRt] = {}
-    for rsc in ws.resources:
+    for rsc in with_bundle_children(ws.resources):
         if not (isinstance(rsc, CloneRt) and rsc.notify):
             continue
         for _task, done in _TASKS:

@@ -8,6 +8,7 @@ from defib.model.scores import INFINITY
 from defib.scheduler.actions import Action, ActionTable, op_uuid
 from defib.scheduler.constraints import Constraints, OrderingRt
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import probe_top
 from defib.scheduler.variants.bundle_order import bundle_orderings
 from defib.scheduler.variants.remote_order import remote_orderings
 from defib.scheduler.working import (
@@ -352,7 +353,7 @@ class Orderer:
 
     def primitive_internal(self, prim: Prim) -> None:
         stops, starts = self.actions_of(prim, "stop"), self.actions_of(prim, "start")
-        top = prim.top()
+        top = probe_top(prim)
         # A clone instance's probe comes before the clone's own start, so that no instance
         # starts before every node has been asked.
         probe_targets = (starts if not isinstance(top, CloneRt)
@@ -483,7 +484,7 @@ class Orderer:
             if task == "promote" and isinstance(rsc, CloneRt):
                 continue  # Pacemaker 2.1.5 has no such order for a promotable clone
             begin, end = self.pseudo(rsc, task), self.pseudo(rsc, done)
-            if begin is not None and end is not None:
+            if begin is not None and end is not None and not isinstance(rsc, BundleRt):
                 self.edge(begin, end, RUNNABLE_LEFT)  # done only once begun
         # Whatever stops (say, with a fenced node) is gone before its replacement starts.
         self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "start"))

@@ -366,6 +366,10 @@ class ResourceBuilder:
                 replica.child = child
             bundle.instances.append(container)
             bundle.replicas.append(replica)
+        if child_clone is not None and child_clone.instances:
+            # The child's own notify meta-attribute makes its clone notify.
+            first = child_clone.instances[0]
+            child_clone.notify = _true(first.meta.get("notify"), child_clone.notify)
         return bundle
 
     def _implicit(self, ident: str, rsc_class: str, provider: str, type_: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from defib.model.scores import INFINITY
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.working import BundleRt, NodeInfo, Prim, Rsc
@@ -81,3 +83,22 @@ def promotion_target(rsc: Rsc) -> Rsc:
     if isinstance(rsc, BundleRt) and rsc.child_clone is not None:
         return rsc.child_clone
     return rsc
+
+
+def probe_top(prim: Prim) -> Rsc:
+    """The resource whose start a probe of ``prim`` comes before: its topmost parent, but
+    never above a bundle (Pacemaker's uber_parent): a replica's container, address and
+    connection are their own, a bundle's child answers to its clone."""
+    rsc: Rsc = prim
+    while rsc.parent is not None and not isinstance(rsc.parent, BundleRt):
+        rsc = rsc.parent
+    return rsc
+
+
+def with_bundle_children(resources: Iterable[Rsc]) -> Iterator[Rsc]:
+    """The top-level resources, each bundle followed by its child clone (which is a clone
+    of its own for notifications)."""
+    for rsc in resources:
+        yield rsc
+        if isinstance(rsc, BundleRt) and rsc.child_clone is not None:
+            yield rsc.child_clone

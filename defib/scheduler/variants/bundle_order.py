@@ -40,6 +40,11 @@ def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
             orderer.edge(own(bundle, "demoted"), own(bundle, "start"))
     for replica in bundle.replicas:
         container = replica.container
+        if clone is not None:
+            # No child starts before every container has been looked for.
+            for probe in orderer.actions_of(container, "monitor"):
+                if probe.interval_ms == 0:
+                    orderer.edge(probe, orderer.pseudo(clone, "start"))
         if replica.child is not None:
             # The child stops before its container does.
             for stop in orderer.actions_of(replica.child, "stop"):
