@@ -490,7 +490,9 @@ class Orderer:
         self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "start"))
         if isinstance(rsc, CloneRt) and rsc.promotable:
             self.edge(self.pseudo(rsc, "running"), self.pseudo(rsc, "promote"), RUNNABLE_LEFT)
-            self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"), IMPLIES_FIRST)
+            # Optional (pcmk__promotable_restart_ordering): stopping an unpromoted instance
+            # does not make the clone's demotion happen.
+            self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "stop"))
             # Never two promoted at once: demotions finish before any promotion.
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "promote"))
             # Promotion also waits for every stop (Pacemaker's promotable restart order).

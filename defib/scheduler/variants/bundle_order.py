@@ -19,7 +19,7 @@ def has_promotable_child(bundle: BundleRt) -> bool:
 
 
 def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
-    from defib.scheduler.ordering import CHILD_BEGIN, CHILD_END, IMPLIES_FIRST, RUNNABLE_LEFT
+    from defib.scheduler.ordering import CHILD_BEGIN, CHILD_END
 
     clone = bundle.child_clone
     if clone is not None:
@@ -32,12 +32,13 @@ def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
                          CHILD_BEGIN)
             orderer.edge(orderer.pseudo(clone, end), orderer.pseudo(bundle, end), CHILD_END)
         if clone.promotable:
+            # Pacemaker's pcmk__promotable_restart_ordering, all optional.
             own = orderer.pseudo
-            orderer.edge(own(bundle, "running"), own(bundle, "promote"), RUNNABLE_LEFT)
-            orderer.edge(own(bundle, "demoted"), own(bundle, "stop"), IMPLIES_FIRST)
-            orderer.edge(own(bundle, "demoted"), own(bundle, "promote"))
-            orderer.edge(own(bundle, "stopped"), own(bundle, "promote"))
-            orderer.edge(own(bundle, "demoted"), own(bundle, "start"))
+            for first, then in (("stopped", "start"), ("stopped", "promote"),
+                                ("demoted", "stop"), ("demoted", "start"),
+                                ("demoted", "promote"), ("running", "promote"),
+                                ("demote", "demoted")):
+                orderer.edge(own(bundle, first), own(bundle, then))
     for replica in bundle.replicas:
         container = replica.container
         if clone is not None:
