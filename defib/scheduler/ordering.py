@@ -479,6 +479,8 @@ class Orderer:
                     self.edge(begin, a, RUNNABLE_LEFT, CHILD_BEGIN)
                 for a in child_end:
                     self.edge(a, end, ONE_OR_MORE if one_or_more else RUNNABLE_LEFT, CHILD_END)
+        if isinstance(rsc, CloneRt) and rsc.ordered:
+            self._ordered_instances(children)
         for task, done in (("start", "running"), ("stop", "stopped"),
                            ("promote", "promoted"), ("demote", "demoted")):
             if task == "promote" and isinstance(rsc, CloneRt):
@@ -498,6 +500,17 @@ class Orderer:
             # Promotion also waits for every stop (Pacemaker's promotable restart order).
             self.edge(self.pseudo(rsc, "stopped"), self.pseudo(rsc, "promote"))
             self.edge(self.pseudo(rsc, "demoted"), self.pseudo(rsc, "start"))
+
+    def _ordered_instances(self, instances: list[Rsc]) -> None:
+        """An ordered clone's instances start and promote one after the other (and stop
+        and demote the other way round), all optionally."""
+        for last, child in zip(instances, instances[1:], strict=False):
+            for task, forward in (("start", True), ("promote", True), ("stop", False),
+                                  ("demote", False)):
+                first, then = (last, child) if forward else (child, last)
+                for a in self._entry(first, task):
+                    for b in self._entry(then, task):
+                        self.edge(a, b)
 
     def _entry(self, rsc: Rsc, task: str) -> list[Action]:
         if isinstance(rsc, Prim):

@@ -338,6 +338,7 @@ class ResourceBuilder:
             child_clone.meta = dict(bundle.meta)
             self._common(child_clone)
             child_clone.promotable = promoted_max > 0
+            child_clone.ordered = True  # Pacemaker always orders a bundle's child clone
             child_clone.promoted_max = promoted_max
             child_clone.clone_max = replicas
             child_clone.clone_node_max = 1
