@@ -342,6 +342,9 @@ class Orderer:
             rsc = first.rsc
             if first.task != "stop" or not isinstance(rsc, Prim) or then.rsc is rsc:
                 continue
+            if rsc.container is then.rsc or (isinstance(then.rsc, Prim)
+                                             and then.rsc.container is rsc):
+                continue  # a probe after its container restarts would loop
             probes = [a for a in self.actions_of(rsc, "monitor") if a.extra.get("probe")]
             for probe in probes:
                 if then.task == "stonith" and then.extra.get("action") == "on":
@@ -449,6 +452,8 @@ class Orderer:
                         self.placeholder(container, "start")]
                     for c_start in starts:
                         self.edge(c_start, start, RUNNABLE_LEFT, *implies)
+            if container.implicit:
+                continue  # a bundle's child stops before its connection (remote_order)
             for stop in self.actions_of(prim, "stop"):
                 if stop.node is node:
                     for c_stop in self.actions_of(container, "stop"):

@@ -10,6 +10,7 @@ container is stopped or about to stop.
 from __future__ import annotations
 
 from defib.scheduler.unpack import WorkingSet
+from defib.scheduler.variants.bundle import is_bundle_part, runs_in_replica
 from defib.scheduler.working import NodeInfo, Prim
 
 
@@ -50,6 +51,9 @@ def probe_refused(ws: WorkingSet, prim: Prim, node: NodeInfo) -> str | None:
     if prim.container is not None and not is_remote_connection(prim):
         return "resource is inside a container"
     container = guest_container(ws, node)
+    if container is not None and is_bundle_part(container) and not runs_in_replica(
+            prim, container):
+        return "bundle nodes run only their replica's child"
     if container is not None:
         if container.role == "Stopped":
             return "node's guest is stopped"

@@ -102,3 +102,16 @@ def with_bundle_children(resources: Iterable[Rsc]) -> Iterator[Rsc]:
         yield rsc
         if isinstance(rsc, BundleRt) and rsc.child_clone is not None:
             yield rsc.child_clone
+
+
+def is_bundle_part(prim: Prim) -> bool:
+    """A replica's container, address or connection."""
+    return isinstance(prim.parent, BundleRt)
+
+
+def runs_in_replica(prim: Prim, container: Prim) -> bool:
+    """Whether ``prim`` is the child of the replica whose container is ``container``."""
+    bundle = container.parent
+    if not isinstance(bundle, BundleRt):
+        return False
+    return any(r.container is container and r.child is prim for r in bundle.replicas)

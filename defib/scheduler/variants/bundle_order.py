@@ -47,10 +47,10 @@ def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
                 if probe.interval_ms == 0:
                     orderer.edge(probe, orderer.pseudo(clone, "start"))
         if replica.child is not None:
-            # The child stops before its container does.
+            # The bundle's stop begins each child's (which stops before its connection,
+            # and so before its container: see remote_order).
             for stop in orderer.actions_of(replica.child, "stop"):
-                for c_stop in orderer.actions_of(container, "stop"):
-                    orderer.edge(stop, c_stop)
+                orderer.edge(orderer.pseudo(bundle, "stop"), stop, CHILD_BEGIN)
         if replica.connection is not None:
             # A connection is probed only once its container runs.
             probes = [a for a in orderer.actions_of(replica.connection, "monitor")
