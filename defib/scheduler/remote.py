@@ -43,6 +43,7 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
                 node.remote_rsc = guest_name
                 node.container_rsc = f"{bundle.id}-{bundle.container_type}-{index}"
                 node.attrs["#kind"] = "container"
+    added.extend(_orphaned_connection_nodes(cib, known))
     for rsc in walk(cib.resources):
         if not isinstance(rsc, Primitive):
             continue
@@ -68,6 +69,27 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
             node.container_rsc = rsc.id
         else:
             node.remote_rsc = rsc.id
+    return added
+
+
+def _orphaned_connection_nodes(cib: Cib, known: dict[str, NodeInfo]) -> list[NodeInfo]:
+    """Remote nodes whose connection is no longer configured but still has a history and
+    a node entry: the connection is stopped as an orphan, and what ran there with it."""
+    configured = {r.id for r in walk(cib.resources)}
+    remote_states = {s.id for s in cib.node_states
+                     if dict(s.attributes).get("remote_node") == "true"}
+    added: list[NodeInfo] = []
+    for state in cib.node_states:
+        for lrm in state.lrm_resources:
+            if (lrm.rsc_class == "ocf" and lrm.provider == "pacemaker"
+                    and lrm.type == "remote" and lrm.container is None
+                    and lrm.id not in configured and lrm.id not in known
+                    and lrm.id in remote_states):
+                node = NodeInfo(id=lrm.id, uname=lrm.id, type="remote")
+                node.remote_rsc = lrm.id
+                node.attrs["#kind"] = "remote"
+                known[lrm.id] = node
+                added.append(node)
     return added
 
 
