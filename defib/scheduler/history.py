@@ -201,6 +201,9 @@ class HistoryReader:
             if self.ws.config.maintenance_mode:
                 prim.managed, prim.maintenance = False, True
             prim.target_role = "Stopped"
+            container = self.ws.by_id.get(lrm.container or "")
+            if isinstance(container, Prim) and container is not prim:
+                prim.container = container  # an orphaned guest's connection, say
             prim.config_order = 1_000_000 + len(self.orphans)
             self.orphans[key] = prim
             self.ws.resources.append(prim)

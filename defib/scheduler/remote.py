@@ -43,7 +43,6 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
                 node.remote_rsc = guest_name
                 node.container_rsc = f"{bundle.id}-{bundle.container_type}-{index}"
                 node.attrs["#kind"] = "container"
-    added.extend(_orphaned_connection_nodes(cib, known))
     for rsc in walk(cib.resources):
         if not isinstance(rsc, Primitive):
             continue
@@ -69,6 +68,7 @@ def remote_nodes(cib: Cib, existing: list[NodeInfo]) -> list[NodeInfo]:
             node.container_rsc = rsc.id
         else:
             node.remote_rsc = rsc.id
+    added.extend(_orphaned_connection_nodes(cib, known))
     return added
 
 
@@ -82,12 +82,12 @@ def _orphaned_connection_nodes(cib: Cib, known: dict[str, NodeInfo]) -> list[Nod
     for state in cib.node_states:
         for lrm in state.lrm_resources:
             if (lrm.rsc_class == "ocf" and lrm.provider == "pacemaker"
-                    and lrm.type == "remote" and lrm.container is None
-                    and lrm.id not in configured and lrm.id not in known
-                    and lrm.id in remote_states):
+                    and lrm.type == "remote" and lrm.id not in configured
+                    and lrm.id not in known and lrm.id in remote_states):
                 node = NodeInfo(id=lrm.id, uname=lrm.id, type="remote")
                 node.remote_rsc = lrm.id
-                node.attrs["#kind"] = "remote"
+                node.attrs["#kind"] = "remote" if lrm.container is None else "container"
+                node.container_rsc = lrm.container
                 known[lrm.id] = node
                 added.append(node)
     return added
