@@ -76,8 +76,7 @@ def _orphaned_connection_nodes(cib: Cib, known: dict[str, NodeInfo]) -> list[Nod
     """Remote nodes whose connection is no longer configured but still has a history and
     a node entry: the connection is stopped as an orphan, and what ran there with it."""
     configured = {r.id for r in walk(cib.resources)}
-    remote_states = {s.id for s in cib.node_states
-                     if dict(s.attributes).get("remote_node") == "true"}
+    remote_states = {s.id for s in cib.node_states}
     added: list[NodeInfo] = []
     for state in cib.node_states:
         for lrm in state.lrm_resources:
