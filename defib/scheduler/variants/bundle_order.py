@@ -19,7 +19,7 @@ def has_promotable_child(bundle: BundleRt) -> bool:
 
 
 def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
-    from defib.scheduler.ordering import CHILD_BEGIN, CHILD_END
+    from defib.scheduler.ordering import CHILD_BEGIN, CHILD_END, IMPLIES_THEN
 
     clone = bundle.child_clone
     if clone is not None:
@@ -52,6 +52,14 @@ def bundle_orderings(orderer: Orderer, bundle: BundleRt) -> None:
             for stop in orderer.actions_of(replica.child, "stop"):
                 orderer.edge(orderer.pseudo(bundle, "stop"), stop, CHILD_BEGIN)
         if replica.connection is not None:
+            # A container that (re)starts restarts its connection (Pacemaker's
+            # implies_then on "container then connection"); one that cannot start only
+            # blocks it (the constraint's runnable half).
+            for c_start in orderer.actions_of(container, "start"):
+                if "placeholder" in c_start.extra:
+                    continue
+                for start in orderer.actions_of(replica.connection, "start"):
+                    orderer.edge(c_start, start, IMPLIES_THEN)
             # A connection is probed only once its container runs.
             probes = [a for a in orderer.actions_of(replica.connection, "monitor")
                       if a.interval_ms == 0]
