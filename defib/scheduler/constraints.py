@@ -11,6 +11,7 @@ from defib.model.scores import INFINITY, add_scores, parse_score
 from defib.scheduler.rules import RuleContext, evaluate_nvsets, normalize_role, rule_matches
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.variants.bundle import promotion_target
+from defib.scheduler.variants.guest import guest_connections_opt_in
 from defib.scheduler.working import BundleRt, CloneRt, GroupRt, NodeInfo, Prim, Rsc
 
 
@@ -268,6 +269,8 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
     cons = Constraints([], [], [], set(), {})
     init_allowed(ws)
     apply_locations(ws, cons)
+    if not ws.config.symmetric:
+        guest_connections_opt_in(ws)
     apply_tickets(ws, cons)
     apply_node_health(ws)
     for colo in ws.cib.colocations:

@@ -134,3 +134,10 @@ def test_bundle_stop_graph(tmp_path: Path) -> None:
 def test_remote_node_probes_wait_for_the_connection(tmp_path: Path) -> None:
     compare(variant("remote-startup-probes", tmp_path, ("rsc_18node3",)), tmp_path,
             graph=True)
+
+
+def test_guest_connection_opts_in_where_its_container_may_run(tmp_path: Path) -> None:
+    """symmetric-cluster=false: the guest's connection has no location of its own, yet it
+    runs where its container does."""
+    compare(variant("whitebox-asymmetric", tmp_path, ("vg_tags_dup",)), tmp_path,
+            graph=True)
