@@ -6,13 +6,13 @@ import functools
 
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
-from defib.scheduler.failcounts import fail_count
 from defib.scheduler.locks import apply_shutdown_locks
 from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
 from defib.scheduler.utilization import Capacity
 from defib.scheduler.variants.bundle import connection_scores
+from defib.scheduler.variants.guest import count_with_fillers, fillers_by_container
 from defib.scheduler.working import (
     BundleRt,
     CloneRt,
@@ -63,6 +63,7 @@ class Assigner(Promotion):
     def apply_node_criteria(self) -> None:
         apply_shutdown_locks(self.ws)
         trace = self.ws.trace
+        fillers = fillers_by_container(self.ws)
         for prim in self.ws.all_primitives():
             exclusive = self.cons.discovery_exclusive.get(prim.id)
             if exclusive is not None:
@@ -89,7 +90,7 @@ class Assigner(Promotion):
                     prim.allowed[node.id] = -INFINITY
                     if trace is not None:
                         trace.score(prim, node, -INFINITY, "hard-error", "")
-                count, _ = fail_count(self.ws, prim, node)
+                count = count_with_fillers(self.ws, prim, node, fillers.get(id(prim), ()))
                 if count <= 0 or prim.migration_threshold <= 0 or prim.failure_ignored:
                     continue  # a resource whose failures are ignored has no threshold
                 if trace is not None:

@@ -141,3 +141,9 @@ def test_guest_connection_opts_in_where_its_container_may_run(tmp_path: Path) ->
     runs where its container does."""
     compare(variant("whitebox-asymmetric", tmp_path, ("vg_tags_dup",)), tmp_path,
             graph=True)
+
+
+def test_container_answers_for_its_guests_failures(tmp_path: Path) -> None:
+    """A guest's connection failed too often on a node: its container (outside bundles)
+    counts those failures as its own and stays off that node."""
+    compare(variant("whitebox-fail3", tmp_path, ("FAKE",)), tmp_path)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from defib.model.scores import INFINITY
+from defib.scheduler.failcounts import fail_count
 from defib.scheduler.unpack import WorkingSet
-from defib.scheduler.working import Prim
+from defib.scheduler.working import BundleRt, NodeInfo, Prim
 
 
 def guest_connections_opt_in(ws: WorkingSet) -> None:
@@ -22,3 +25,26 @@ def guest_connections_opt_in(ws: WorkingSet) -> None:
 
 def _is_connection(prim: Prim) -> bool:
     return prim.rsc_class == "ocf" and prim.provider == "pacemaker" and prim.type == "remote"
+
+
+def fillers_by_container(ws: WorkingSet) -> dict[int, list[Prim]]:
+    """What lives in each container (by the container's id()): resources whose
+    ``container`` it is."""
+    out: dict[int, list[Prim]] = {}
+    for prim in ws.all_primitives():
+        if prim.container is not None:
+            out.setdefault(id(prim.container), []).append(prim)
+    return out
+
+
+def count_with_fillers(ws: WorkingSet, prim: Prim, node: NodeInfo,
+                       fillers: Sequence[Prim]) -> int:
+    """A resource's fail count on ``node`` for its migration threshold: a container outside
+    bundles also answers for what lives in it (its guest's connection, say), as
+    Pacemaker's pe_get_failcount with pe_fc_fillers counts them."""
+    count, _ = fail_count(ws, prim, node)
+    if isinstance(prim.parent, BundleRt):
+        return count
+    for filler in fillers:
+        count = min(count + fail_count(ws, filler, node)[0], INFINITY)
+    return count
