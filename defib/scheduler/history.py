@@ -16,7 +16,7 @@ from defib.scheduler.failcounts import fail_count, failure_table
 from defib.scheduler.locks import history_lock_holds
 from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.node_states import fence_node
-from defib.scheduler.remote import set_remote_online
+from defib.scheduler.remote import hold_reconnecting, set_remote_online
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import (
@@ -74,6 +74,7 @@ class HistoryReader:
                 self.replay_node(node, state)
         # Remote nodes are up only while their connection runs: known only now.
         set_remote_online(self.ws)
+        hold_reconnecting(self.ws)
         for node, state in remote:
             self.replay_node(node, state)
             if node.reset_only:

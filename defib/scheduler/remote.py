@@ -125,6 +125,31 @@ def set_remote_online(ws: WorkingSet) -> None:
                 container.failed = True
 
 
+def hold_reconnecting(ws: WorkingSet) -> None:
+    """A remote connection that failed less than its reconnect_interval ago is not tried
+    again yet: it stays stopped until the interval has passed."""
+    from defib.cib.timespec import parse_ms
+    from defib.scheduler.failcounts import fail_count
+
+    if ws.now is None:
+        return
+    now = ws.now.timestamp()
+    for node in ws.nodes:
+        conn = ws.by_id.get(node.remote_rsc or "")
+        if not isinstance(conn, Prim) or conn.container is not None or conn.running_on:
+            continue
+        interval = conn.params.get("reconnect_interval") or conn.meta.get("reconnect_interval")
+        wait_ms = parse_ms(interval, None) if interval else None
+        if not wait_ms:
+            continue
+        for host in ws.nodes:
+            count, last = fail_count(ws, conn, host)
+            if count > 0 and last and now < last + wait_ms / 1000:
+                conn.target_role = "Stopped"
+                conn.failed = True  # shown as FAILED while it waits
+                break
+
+
 def _reset(node: NodeInfo, reason: str) -> None:
     node.unclean = True
     node.lost = True

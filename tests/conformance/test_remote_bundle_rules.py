@@ -147,3 +147,10 @@ def test_container_answers_for_its_guests_failures(tmp_path: Path) -> None:
     """A guest's connection failed too often on a node: its container (outside bundles)
     counts those failures as its own and stays off that node."""
     compare(variant("whitebox-fail3", tmp_path, ("FAKE",)), tmp_path)
+
+
+def test_failed_connection_waits_for_its_reconnect_interval(tmp_path: Path) -> None:
+    """A remote connection failed 51 s before the simulated time, reconnect_interval=60s:
+    it is shown FAILED and not started again yet."""
+    compare(variant("remote-reconnect-delay", tmp_path, ("lsb-dummy",)), tmp_path,
+            graph=True)
