@@ -333,16 +333,18 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                                                      replica.container, "stop", replica.ip,
                                                      "stop", "Mandatory", "inverse"))
     # A guest node's connection runs with, and after, the resource it lives in.
+    container_orders: list[OrderingRt] = []
     for prim in ws.all_primitives():
         if prim.container is not None:
             if not prim.implicit:  # a bundle binds its connections to the container itself
                 cons.colocations.append(ColocationRt(f"{prim.id}-with-container", prim,
                                                      prim.container, INFINITY))
-            cons.orderings.append(OrderingRt(
+            container_orders.append(OrderingRt(
                 f"{prim.id}-after-container", prim.container, "start", prim, "start",
                 "Mandatory", "runnable-only" if prim.implicit else "symmetric"))
-            cons.orderings.append(OrderingRt(f"{prim.id}-after-container-inv", prim, "stop",
-                                             prim.container, "stop", "Mandatory", "inverse"))
+            container_orders.append(OrderingRt(f"{prim.id}-after-container-inv", prim,
+                                               "stop", prim.container, "stop", "Mandatory",
+                                               "inverse"))
     # Groups: each member after and with the previous one.
     for rsc in _top_level(ws):
         if isinstance(rsc, GroupRt):
@@ -365,6 +367,9 @@ def unpack_constraints(ws: WorkingSet) -> Constraints:
                         cons.orderings.append(OrderingRt(
                             rsc.id, cur, "stop", last_active, "stop", "Optional", "asymmetric"))
                     last_active = cur
+    # After the groups' own: Pacemaker looks at the newest ordering of an action first, so
+    # a group member restarted with its predecessor names that as the cause.
+    cons.orderings.extend(container_orders)
     return cons
 
 
