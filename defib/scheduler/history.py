@@ -16,7 +16,7 @@ from defib.scheduler.failcounts import fail_count, failure_table
 from defib.scheduler.locks import history_lock_holds
 from defib.scheduler.migration import NodeHistory, resolve_migrations
 from defib.scheduler.node_states import fence_node
-from defib.scheduler.remote import hold_reconnecting, set_remote_online
+from defib.scheduler.remote import fence_guest, hold_reconnecting, set_remote_online
 from defib.scheduler.rules import RuleContext, evaluate_nvsets
 from defib.scheduler.unpack import WorkingSet, op_config
 from defib.scheduler.working import (
@@ -76,8 +76,9 @@ class HistoryReader:
         set_remote_online(self.ws)
         hold_reconnecting(self.ws)
         for node, state in remote:
+            lost = node.reset_only  # a guest fenced for a failure inside stays up meanwhile
             self.replay_node(node, state)
-            if node.reset_only:
+            if lost:
                 # Recovered with the guest's container: a recovery in place.
                 for prim in node.running:
                     prim.failed = True
@@ -498,7 +499,8 @@ class HistoryReader:
         if on_fail == "block":
             self.block_candidate = True
         if on_fail == "fence" and (node.online or node.unclean):
-            fence_node(node, f"{prim.id} failed there")
+            if not fence_guest(self.ws, node):
+                fence_node(node, f"{prim.id} failed there")
         if on_fail == "standby":
             node.standby = True
             node.standby_onfail = True

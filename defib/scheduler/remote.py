@@ -150,6 +150,20 @@ def hold_reconnecting(ws: WorkingSet) -> None:
                 break
 
 
+def fence_guest(ws: WorkingSet, node: NodeInfo) -> bool:
+    """Fence a guest node the only way there is: by recovering its container (Pacemaker's
+    pe_fence_node marks the container failed; the guest is reset, not made unclean for
+    good, and the reason shown is always that the guest is unclean). False for a node
+    that is not a guest."""
+    container = ws.by_id.get(node.container_rsc or "")
+    if not isinstance(container, Prim):
+        return False
+    if container.managed:
+        container.failed = True
+        _reset(node, "guest is unclean")
+    return True
+
+
 def _reset(node: NodeInfo, reason: str) -> None:
     node.unclean = True
     node.lost = True
