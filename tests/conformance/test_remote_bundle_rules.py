@@ -159,4 +159,4 @@ def test_failed_connection_waits_for_its_reconnect_interval(tmp_path: Path) -> N
 def test_failure_inside_a_guest_fences_it_by_recovering_its_container(tmp_path: Path) -> None:
     """A monitor with on-fail=fence fails inside a guest: the guest is "fenced" by
     recovering its VM ('guest is unclean'); what else runs there restarts with the VM."""
-    compare(variant("bug-rh-1097457", tmp_path, ("FAKE1",)), tmp_path)
+    compare(variant("bug-rh-1097457", tmp_path, ("FAKE5",)), tmp_path)
