@@ -64,8 +64,10 @@ def env_of(box: Sandbox) -> FileEnv:
 
 def describe(box: Sandbox) -> dict[str, Any]:
     admin_epoch, epoch, updates = box.base_version
-    return {"name": box.name, "created": box.created,
-            "source": box.source.describe(), "version": f"{admin_epoch}.{epoch}.{updates}"}
+    source = box.source.describe() if box.source.kind in ("live", "file") \
+        else f"{box.source.kind} {box.source.where}"
+    return {"name": box.name, "created": box.created, "source": source,
+            "kind": box.source.kind, "version": f"{admin_epoch}.{epoch}.{updates}"}
 
 
 def reports(items: tuple[Report, ...] | list[Report]) -> list[dict[str, Any]]:
