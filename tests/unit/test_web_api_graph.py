@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from defib.configure import commands as configure
-from defib.web.api import config, graph
+from defib.web.api import edit, graph
 from tests.unit.webapi_support import call, memory_env
 
 SITE = """\
@@ -61,7 +61,7 @@ def test_graph_of_constraints_with_scores_and_sets() -> None:
 
 def test_sandbox_graph_shows_the_change_and_missing_references_are_drawn() -> None:
     env = memory_env()
-    call(config.ROUTES, "POST", "/api/config/objects", env,
+    call(edit.ROUTES, "POST", "/api/config/objects", env,
          {"kind": "colocation", "id": "c1", "score": "inf", "resources": "web db"})
     # The form was refused (db does not exist): the sandbox has no such constraint.
     data = call(graph.ROUTES, "GET", "/api/graph", env, query={"source": "sandbox"}).body

@@ -11,10 +11,10 @@ import pytest
 
 from defib.commands.env import epoch_of
 from defib.errors import CommandError
-from defib.web.api import config, sandbox, usersandbox
+from defib.web.api import edit, sandbox, usersandbox
 from tests.unit.webapi_support import call, memory_env
 
-R = config.ROUTES + sandbox.ROUTES
+R = edit.ROUTES + sandbox.ROUTES
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 
 from defib.errors import CommandError
 from defib.sandbox import store
-from defib.web.api import config, forms, usersandbox
+from defib.web.api import edit, forms, usersandbox
 from tests.unit.webapi_support import call, memory_env
 
 
@@ -19,7 +19,7 @@ def sandboxes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "sandboxes"
 
 
-R = config.ROUTES
+R = edit.ROUTES
 
 
 def test_agent_metadata_puts_required_parameters_first_with_their_help() -> None:
