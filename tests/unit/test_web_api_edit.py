@@ -58,7 +58,7 @@ def test_applying_text_with_an_error_changes_nothing_and_says_where() -> None:
     env = memory_env()
     got = call(R, "GET", "/api/config/text", env, query={"source": "sandbox"}).body
     assert got["source"] == "sandbox"
-    box = usersandbox.find_by_user("alice")
+    box = usersandbox.find_by_user("alice", env)
     before = box.read()
     text = got["text"] + "colocation c inf: web nosuch\n"
     answer = call(R, "PUT", "/api/config/text", env, {"text": text, "base": got["base"]})
@@ -101,7 +101,7 @@ def test_form_errors_are_reported_and_nothing_is_written() -> None:
     assert answer.status == 200  # as in crmsh, a missing required parameter is a warning
     assert any(r["severity"] == "warning" and "ip" in r["message"]
                for r in answer.body["reports"])
-    before = usersandbox.find_by_user("alice").read()
+    before = usersandbox.find_by_user("alice", env).read()
     answer = call(R, "POST", "/api/config/objects", env,
                   {"kind": "primitive", "id": "other", "agent": "ocf:heartbeat:Dummy",
                    "meta": {"migration-threshold": "lots"}})
@@ -110,7 +110,7 @@ def test_form_errors_are_reported_and_nothing_is_written() -> None:
                for r in answer.body["reports"])
     assert answer.body["text"] == ("primitive other ocf:heartbeat:Dummy \\\n"
                                    "\tmeta migration-threshold=lots")
-    assert usersandbox.find_by_user("alice").read() == before
+    assert usersandbox.find_by_user("alice", env).read() == before
     with pytest.raises(CommandError, match="must be a name"):
         call(R, "POST", "/api/config/objects", env,
              {"kind": "group", "id": "g\nprimitive x", "members": ["web"]})

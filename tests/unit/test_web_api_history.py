@@ -91,7 +91,7 @@ def test_transition_opened_with_graph_diff_log_and_why(env: RecordedEnv) -> None
 def test_replay_puts_the_saved_input_in_the_sandbox(env: RecordedEnv) -> None:
     answer = call(R, "POST", "/api/history/transitions/2/replay", env).body
     assert answer["sandbox"]["source"] == "replay pe-input-2"  # Source.describe of a replay
-    box = usersandbox.find_by_user("alice")
+    box = usersandbox.find_by_user("alice", env)
     assert box is not None and box.read() == MOVED
     shown = call(R, "POST", "/api/sandbox/simulate", env, {}).body
     # A replay is simulated on its own status: what the scheduler decided then.

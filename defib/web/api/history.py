@@ -208,8 +208,8 @@ def replay(req: WebRequest) -> WebResponse:
         raise CommandError(f"no node has pe-input-{number}.xml", str(number),
                            code="no-pe-input")
     where = f"pe-input-{number}" + (f" of {node}" if node else "")
-    box = store.create(usersandbox.sandbox_name(req.user), xml, Source("replay", where),
-                       replace=True)
+    box = store.create(usersandbox.sandbox_name(req.user, req.env), xml,
+                       Source("replay", where), replace=True)
     return WebResponse({"ok": True, "sandbox": usersandbox.describe(box)})
 
 

@@ -59,7 +59,8 @@ def _state(req: WebRequest, box: Sandbox) -> dict[str, Any]:
 def get_sandbox(req: WebRequest) -> WebResponse:
     box = usersandbox.find(req)
     if box is None:
-        return WebResponse({"exists": False, "name": usersandbox.sandbox_name(req.user)})
+        return WebResponse({"exists": False,
+                            "name": usersandbox.sandbox_name(req.user, req.env)})
     return WebResponse(_state(req, box))
 
 

@@ -10,6 +10,7 @@ copy was taken).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,13 @@ from defib.web.contract import WebRequest, WebResponse
 PREFIX = "web-"
 
 
-def sandbox_name(user: str) -> str:
-    """A valid sandbox name for ``user`` (letters, digits, '.', '_', '-')."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", user)[:58] or "user"
-    return PREFIX + cleaned
+def sandbox_name(user: str, env: CommandEnv) -> str:
+    """A valid sandbox name for ``user`` of the cluster ``env`` reaches (letters, digits,
+    '.', '_', '-'): ``web-USER-XXXXXX``, the suffix naming the cluster, so that the web
+    servers of two clusters on one machine never share a user's sandbox."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", user)[:50] or "user"
+    where = hashlib.sha256(source_of(env).where.encode()).hexdigest()[:6]
+    return f"{PREFIX}{cleaned}-{where}"
 
 
 def source_of(env: CommandEnv) -> Source:
@@ -38,19 +42,19 @@ def source_of(env: CommandEnv) -> Source:
     return Source("memory", "(in memory)")
 
 
-def find_by_user(user: str) -> Sandbox | None:
-    name = sandbox_name(user)
+def find_by_user(user: str, env: CommandEnv) -> Sandbox | None:
+    name = sandbox_name(user, env)
     return store.load(name) if name in store.names() else None
 
 
 def find(req: WebRequest) -> Sandbox | None:
-    return find_by_user(req.user)
+    return find_by_user(req.user, req.env)
 
 
 def fresh(req: WebRequest) -> Sandbox:
     """A new copy of the cluster as the user sees it (replacing an older one)."""
-    return store.create(sandbox_name(req.user), ops.copy_source(req.env), source_of(req.env),
-                        replace=True)
+    return store.create(sandbox_name(req.user, req.env), ops.copy_source(req.env),
+                        source_of(req.env), replace=True)
 
 
 def ensure(req: WebRequest) -> Sandbox:
