@@ -52,7 +52,7 @@ class StoreHistory:
     def events(self, query: dict[str, Any]) -> list[HistoryEvent]:
         store = HistoryStore.open_readonly(self.db)
         try:
-            return store.query(**query)
+            return store.query(**{k: v for k, v in query.items() if k != "at"})
         finally:
             store.close()
 
@@ -73,9 +73,20 @@ class LiveHistory:
         dc = status.get("dc")
         return str(dc["name"]) if dc else str(status["node"]["name"])
 
+    def _ask(self, node: str, op: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """``op`` on ``node`` for the web user (the query has a ``node`` field of its own,
+        so not through ``Connection.request_node``)."""
+        from defib.cluster.client import ControlClient
+
+        if self.env.user:
+            fields = {**fields, "as_user": self.env.user}
+        client = ControlClient.for_node(self.env.directory, node, self.env.timeout)
+        return client.request(op, **fields)
+
     def events(self, query: dict[str, Any]) -> list[HistoryEvent]:
+        query = dict(query)
         at = query.pop("at", None) or self._dc()
-        answer = self.env.connection.request_node(at, "history", **query)
+        answer = self._ask(str(at), "history", query)
         return [HistoryEvent(**e) for e in answer.get("events", [])]
 
     def pe_input(self, number: int) -> tuple[str | None, str | None, str | None]:
@@ -83,8 +94,7 @@ class LiveHistory:
         names = [first, *(n for n in self.env.connection.nodes() if n != first)]
         for name in names:
             try:
-                answer = self.env.connection.request_node(name, "history_pe_input",
-                                                          number=number)
+                answer = self._ask(name, "history_pe_input", {"number": number})
             except DefibError:
                 continue  # a node that is down: the others may have it
             if answer.get("xml"):

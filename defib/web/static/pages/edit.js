@@ -140,7 +140,6 @@ async function textTab(body, ctx) {
       status.textContent = answer.ok ? "✓ valid" + (problems.length ? " (with warnings)" : "")
         : `✗ ${problems.filter((r) => r.severity === "error").length} error(s): it cannot be applied`;
       reports.replaceChildren(reportList(problems, goTo));
-      apply.disabled = !answer.ok;
     } catch (err) {
       status.className = "error";
       status.textContent = err.message;
