@@ -37,6 +37,8 @@ def test_preview_shows_the_change_before_and_after_with_graphs() -> None:
     state = call(R, "GET", "/api/sandbox", env).body
     assert state["exists"] and state["stale"] is None
     assert "+location away web -inf: node1" in state["diff"]
+    assert state["changes"] == [{"kind": "location", "id": "away", "change": "added",
+                                 "before": None, "after": "location away web -inf: node1"}]
     shown = call(R, "POST", "/api/sandbox/simulate", env, {}).body
     assert shown["before"]["summary"] == []
     assert shown["after"]["summary"] == ["* Move       web     ( node1 -> node2 )"]

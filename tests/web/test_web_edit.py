@@ -47,7 +47,7 @@ def test_new_primitive_from_the_metadata_form_previewed_then_applied(
     page.wait_for_selector("#change-done:has-text('Saved in your sandbox')")
     assert "extra" not in web_cluster.defib("configure", "show").stdout  # not applied yet
     page.click("#to-sandbox")
-    page.wait_for_selector("#sandbox-state pre:has-text('+primitive extra Dummy')")
+    page.wait_for_selector("#changes .object[data-id=extra]:has-text('+primitive extra Dummy')")
     # The preview: nothing to do before, a start of extra after, each with its graph.
     page.wait_for_selector("#preview-after li:has-text('Start')")
     assert "extra" in page.text_content("#preview-after ul.we-summary")

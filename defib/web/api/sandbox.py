@@ -24,7 +24,7 @@ from defib.commands.danger import dangers
 from defib.errors import CibConflictError, CommandError
 from defib.graph.svg import graph_to_svg
 from defib.sandbox import ops, store
-from defib.sandbox.diff import three_way
+from defib.sandbox.diff import statements, three_way
 from defib.sandbox.store import Sandbox
 from defib.simulate.engine import align_summary
 from defib.simulate.whatif import Injections, run_what_if
@@ -47,10 +47,25 @@ def _three_way(box: Sandbox, live_xml: str) -> dict[str, Any] | None:
                for k in ("ours", "theirs", "both", "conflicts")}}
 
 
+def changes(box: Sandbox) -> list[dict[str, Any]]:
+    """What the sandbox changes, object by object (crmsh statements before and after):
+    easier to read than a line diff when objects look alike."""
+    before, after = statements(box.read_base()), statements(box.read())
+    out = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        change = "added" if old is None else "removed" if new is None else "changed"
+        out.append({"kind": key[0], "id": key[1], "change": change, "before": old,
+                    "after": new})
+    return out
+
+
 def _state(req: WebRequest, box: Sandbox) -> dict[str, Any]:
     out: dict[str, Any] = {"exists": True, "sandbox": usersandbox.describe(box),
                            "replay": box.source.kind == REPLAY, "diff": ops.changed(box),
-                           "stale": None}
+                           "changes": changes(box), "stale": None}
     if box.source.kind != REPLAY:
         out["stale"] = _three_way(box, req.env.read())
     return out

@@ -38,10 +38,17 @@ export async function render(root, api) {
   const ctx = { api, result, show: null, objects: null };
   const show = async (name) => {
     for (const b of tabs.children) b.classList.toggle("active", b.dataset.tab === name);
-    body.replaceChildren();
+    for (const fn of cancel) fn();
+    cancel = [];
+    // Each tab draws into a panel of its own: a tab still loading when another is chosen
+    // finishes into a panel no longer shown.
+    const panel = h("div", { "data-tab-panel": name });
+    body.replaceChildren(panel);
     result.replaceChildren();
-    ctx.objects = await api.get("/api/config/objects?source=sandbox").catch(() => null);
-    await BUILDERS[name](body, ctx);
+    const objects = await api.get("/api/config/objects?source=sandbox").catch(() => null);
+    if (!panel.isConnected) return;
+    ctx.objects = objects;
+    await BUILDERS[name](panel, ctx);
   };
   ctx.show = show;
   for (const [name, title] of TABS) {

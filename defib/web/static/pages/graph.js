@@ -23,20 +23,22 @@ function svg(tag, attrs = {}, ...children) {
 // A force-directed layout: edges pull, every pair pushes; deterministic (a circle to start).
 export function layout(nodes, edges, width = 1000, height = 700, rounds = 400) {
   const pos = new Map();
+  const ideal = 170;
+  const radius = Math.max(150, (ideal * Math.sqrt(nodes.length)) / 1.5);
   nodes.forEach((n, i) => {
     const angle = (2 * Math.PI * i) / Math.max(1, nodes.length);
-    pos.set(n.id, { x: width / 2 + (width / 3) * Math.cos(angle),
-                    y: height / 2 + (height / 3) * Math.sin(angle) });
+    pos.set(n.id, { x: width / 2 + radius * Math.cos(angle),
+                    y: height / 2 + radius * Math.sin(angle) });
   });
-  const ideal = 170;
   for (let round = 0; round < rounds; round++) {
     const force = new Map(nodes.map((n) => [n.id, { x: 0, y: 0 }]));
     for (let i = 0; i < nodes.length; i++) {
       for (let j = i + 1; j < nodes.length; j++) {
         const a = pos.get(nodes[i].id), b = pos.get(nodes[j].id);
         let dx = a.x - b.x, dy = a.y - b.y;
-        const d2 = Math.max(dx * dx + dy * dy, 1);
-        const push = (ideal * ideal) / d2;
+        const d = Math.max(Math.hypot(dx, dy), 1);
+        if (d > 3 * ideal) continue;  // far enough: no push (else the parts fly apart)
+        const push = (ideal * ideal) / (d * d);
         dx *= push; dy *= push;
         force.get(nodes[i].id).x += dx; force.get(nodes[i].id).y += dy;
         force.get(nodes[j].id).x -= dx; force.get(nodes[j].id).y -= dy;
@@ -47,9 +49,14 @@ export function layout(nodes, edges, width = 1000, height = 700, rounds = 400) {
       if (!a || !b) continue;
       const dx = b.x - a.x, dy = b.y - a.y;
       const d = Math.max(Math.hypot(dx, dy), 1);
-      const pull = (d - ideal) / d * 0.5;
+      const pull = ((d - ideal) / d) * 0.5;
       force.get(e.from).x += dx * pull; force.get(e.from).y += dy * pull;
       force.get(e.to).x -= dx * pull; force.get(e.to).y -= dy * pull;
+    }
+    for (const n of nodes) {  // a little gravity keeps unconnected parts near the middle
+      const p = pos.get(n.id), f = force.get(n.id);
+      f.x += (width / 2 - p.x) * 0.05;
+      f.y += (height / 2 - p.y) * 0.05;
     }
     const step = 0.1 * (1 - round / rounds) + 0.01;
     for (const n of nodes) {
@@ -69,7 +76,7 @@ export async function render(root, api) {
   const filters = {};
   const legend = h("span", { class: "we-legend" }, Object.entries(COLOURS).map(([kind, colour]) => {
     filters[kind] = h("input", { type: "checkbox", checked: true, "data-kind": kind });
-    return h("label", {}, filters[kind], h("i", { style: `background:${colour}` }), kind, " ");
+    return h("label", {}, filters[kind], " ", h("i", { class: kind, title: colour }), kind, " ");
   }));
   const stage = h("div", { class: "we-graph", id: "constraint-graph" });
   const side = h("div", { id: "graph-explain" });

@@ -49,8 +49,15 @@ export async function render(root, api) {
           + "would be refused. Copy the cluster again and redo the change."),
         h("pre", { class: "we-text" }, state.stale.text)) : null,
       h("h3", {}, "What it changes"),
-      state.diff ? diffView(state.diff) : h("p", { class: "muted", id: "no-change" },
-        "Nothing yet: the sandbox is the cluster's configuration as copied."),
+      state.changes.length ? h("div", { class: "we-changes", id: "changes" },
+        state.changes.map((c) => h("div", { class: "object", "data-id": c.id },
+          h("h4", {}, h("span", { class: c.change }, c.change), ` ${c.kind} ${c.id}`),
+          diffView([...(c.before || "").split("\n").filter(Boolean).map((l) => `-${l}`),
+                    ...(c.after || "").split("\n").filter(Boolean).map((l) => `+${l}`)]
+            .join("\n")))),
+        h("details", {}, h("summary", {}, "As one diff"), diffView(state.diff)))
+        : h("p", { class: "muted", id: "no-change" },
+            "Nothing yet: the sandbox is the cluster's configuration as copied."),
       h("div", { class: "buttons" },
         writable ? h("button", { type: "button", id: "apply", disabled: !state.diff || undefined,
                                  onclick: () => commit(false) }, "Apply to the cluster") : null,
