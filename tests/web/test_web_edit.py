@@ -97,7 +97,7 @@ def test_what_if_preview_then_a_refused_commit_after_a_concurrent_change(
         screenshot(page, "sandbox-conflict", tmp_path)
     finally:
         discard_sandbox(page)
-        web_cluster.defib("configure", "property", "cluster-recheck-interval=15min")
+        web_cluster.defib("property", "--delete", "cluster-recheck-interval")
 
 
 def test_history_transition_opened_and_explained(web_cluster: WebCluster, page: Any,

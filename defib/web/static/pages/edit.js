@@ -178,9 +178,8 @@ async function textTab(body, ctx) {
       validate();
     } }, title)));
   body.append(h("div", { class: "we-panel" },
-    h("p", { class: "muted" }, `The whole configuration of your sandbox (from ${data.source}), `
-      + "in crmsh syntax: it is checked as you type, by the same parser and checks as "
-      + "defib configure."),
+    h("p", { class: "muted" }, "The whole configuration of your sandbox, in crmsh syntax: it "
+      + "is checked as you type, by the same parser and checks as defib configure."),
     snippets, h("div", { class: "we-editor" }, gutter, area), status, reports,
     h("div", { class: "buttons" }, apply, reload)));
   paintGutter();
