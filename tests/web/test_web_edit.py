@@ -15,6 +15,13 @@ from tests.web.conftest import WebCluster, login, screenshot, wait_for
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def patient(page: Any) -> None:
+    """A loaded 2-core box (other clusters, other browsers) can take more than the default
+    30 s for a step: these tests wait on conditions, so a longer bound costs nothing."""
+    page.set_default_timeout(60_000)
+
+
 def discard_sandbox(page: Any) -> None:
     """Leave no sandbox behind (the page's own session, CSRF token included)."""
     page.goto(page.url.split("#")[0] + "#/sandbox")
