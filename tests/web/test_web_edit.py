@@ -22,9 +22,32 @@ def patient(page: Any) -> None:
     page.set_default_timeout(60_000)
 
 
+def enter(page: Any, cluster: WebCluster, where: str = "status") -> None:
+    """Log in (again, on a fresh load, when Chromium dropped the page because other tests
+    changed the machine's network meanwhile: the navigation then ends in chrome-error, or
+    the live stream has to reconnect), then open the page ``where``."""
+    from playwright.sync_api import Error
+
+    for attempt in range(3):
+        try:
+            login(page, cluster)
+            break
+        except Error:
+            if attempt == 2:
+                raise
+    show(page, where)
+
+
+def show(page: Any, where: str) -> None:
+    """Open a page of the interface as its link does (a hash change, no new load)."""
+    page.evaluate("(where) => { location.hash = where; }", f"#/{where}")
+    name = where.split("?")[0]
+    page.wait_for_selector(f'#nav a.active[data-page="{name}"]')
+
+
 def discard_sandbox(page: Any) -> None:
     """Leave no sandbox behind (the page's own session, CSRF token included)."""
-    page.goto(page.url.split("#")[0] + "#/sandbox")
+    show(page, "sandbox")
     page.wait_for_selector("#sandbox-state .we-panel")
     if page.query_selector("#discard"):
         page.click("#discard")
@@ -38,8 +61,7 @@ def remove(cluster: WebCluster, rsc: str) -> None:
 
 def test_new_primitive_from_the_metadata_form_previewed_then_applied(
         web_cluster: WebCluster, page: Any, tmp_path: Path) -> None:
-    login(page, web_cluster)
-    page.click('#nav a[data-page="edit"]')
+    enter(page, web_cluster, "edit")
     page.click('.we-tabs button[data-tab="primitive"]')
     page.fill("#agent-search", "Dummy")
     page.wait_for_selector('#agent-list option[value="ocf:heartbeat:Dummy"]')
@@ -75,9 +97,8 @@ def test_new_primitive_from_the_metadata_form_previewed_then_applied(
 
 def test_what_if_preview_then_a_refused_commit_after_a_concurrent_change(
         web_cluster: WebCluster, page: Any, tmp_path: Path) -> None:
-    login(page, web_cluster)
     home = wait_for(lambda: web_cluster.running_on("web"), "web to run")[0]
-    page.goto(web_cluster.url + "/#/edit?tab=constraint")
+    enter(page, web_cluster, "edit?tab=constraint")
     page.select_option('#constraint-form select[name="kind"]', "location")
     page.fill('#constraint-form input[name="id"]', "avoid-home")
     page.select_option('#constraint-form select[name="rsc"]', "web")
@@ -107,29 +128,42 @@ def test_what_if_preview_then_a_refused_commit_after_a_concurrent_change(
         web_cluster.defib("property", "--delete", "cluster-recheck-interval")
 
 
-def test_history_transition_opened_and_explained(web_cluster: WebCluster, page: Any,
-                                                 tmp_path: Path) -> None:
-    login(page, web_cluster)
-    page.goto(web_cluster.url + "/#/history")
-    page.wait_for_selector("button.open-transition")
-    page.click("button.open-transition >> nth=-1")
-    page.wait_for_selector("#transition-explanation:has-text('What the scheduler decided')")
-    assert page.query_selector("#transition-detail .we-svg svg") is not None
-    page.fill("#explain-rsc", "web")
-    page.click("#explain")
-    page.wait_for_selector("#explain-text:has-text('web (ocf:heartbeat:Dummy)')")
-    screenshot(page, "history", tmp_path)
-    # The slider walks back in time: later events fade.
-    page.fill("#history-slider", "0")
-    page.dispatch_event("#history-slider", "input")
-    page.wait_for_selector(".we-timeline tr.current")
-    assert page.query_selector(".we-timeline tr.future") is not None
+def test_history_failed_action_to_its_moment_explained_and_replayed(
+        web_cluster: WebCluster, page: Any, tmp_path: Path) -> None:
+    web_cluster.defib("configure", "primitive", "flaky", "ocf:heartbeat:Dummy", "op",
+                      "monitor", "interval=1s", "timeout=20s")
+    try:
+        node = wait_for(lambda: web_cluster.running_on("flaky"), "flaky to run")[0]
+        # The agent's monitor looks at its state file: without it, the monitor fails.
+        (web_cluster.directory / node / "run" / "Dummy-flaky.state").unlink()
+        wait_for(lambda: "FAILED" in web_cluster.defib(
+            "history", "--resource", "flaky", "--kind", "operation").stdout,
+            "the failed monitor to be recorded", 60)
+        enter(page, web_cluster, "history")
+        page.click(".we-timeline tr.failed:has-text('flaky') button.to-moment >> nth=-1")
+        # The slider stands at the failure; the transition that reacted to it opens.
+        page.wait_for_selector(".we-timeline tr.current.failed:has-text('flaky')")
+        page.wait_for_selector("#transition-explanation:has-text('flaky_monitor_1000 failed')")
+        page.wait_for_selector("#transition-explanation:has-text('What the scheduler decided')")
+        assert page.query_selector("#transition-detail .we-svg svg") is not None
+        assert page.query_selector(".we-timeline tr.future") is not None
+        page.fill("#explain-rsc", "web")
+        page.click("#explain")
+        page.wait_for_selector("#explain-text:has-text('web (ocf:heartbeat:Dummy)')")
+        screenshot(page, "history", tmp_path)
+        page.click("#replay")
+        page.wait_for_selector("#sandbox-state .warning:has-text('replays a saved scheduler')")
+        page.wait_for_selector("#preview-after .we-svg svg")
+        assert page.query_selector("#apply") is None  # a replay is not applied
+        discard_sandbox(page)
+    finally:
+        remove(web_cluster, "flaky")
+        web_cluster.defib("resource", "cleanup", "--wait", "--timeout", "60")
 
 
 def test_text_editor_locates_a_typo_and_refuses_to_apply_it(
         web_cluster: WebCluster, page: Any, tmp_path: Path) -> None:
-    login(page, web_cluster)
-    page.goto(web_cluster.url + "/#/edit")
+    enter(page, web_cluster, "edit")
     page.wait_for_selector("#validate-status.we-ok")
     text = page.input_value("#config-text")
     typo_line = len(text.rstrip("\n").split("\n")) + 1
@@ -148,8 +182,7 @@ def test_text_editor_locates_a_typo_and_refuses_to_apply_it(
 
 def test_constraint_graph_draws_zooms_and_explains(web_cluster: WebCluster, page: Any,
                                                    tmp_path: Path) -> None:
-    login(page, web_cluster)
-    page.goto(web_cluster.url + "/#/graph")
+    enter(page, web_cluster, "graph")
     for rsc in ("web", "site", "ip", "db", "node1"):
         page.wait_for_selector(f'#constraint-graph g.vertex[data-id="{rsc}"]')
     assert page.query_selector('#constraint-graph path.member[data-from="site"]'
