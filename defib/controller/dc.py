@@ -470,6 +470,8 @@ class Controller:
         if await self.status.sync(membership.view_id, members, self.reports,
                                   self.incarnations, self._fenced_in_view):
             return True
+        # Results already answered (the graph went on) are in the copy before it is read.
+        await self.status.recorded()
         # Serialised in the worker thread: the copy's tree is never modified (copy on write).
         xml = await self.parts.worker(st.scheduler_input, self.node.cib.copy.root,
                                       self.layer.quorum().quorate, self.id, self.clock.time())

@@ -132,10 +132,12 @@ def _node_events(was: ET.Element | None, now: ET.Element, ts: float) -> list[His
 
 def _resources(state: ET.Element | None) -> dict[str, ET.Element]:
     """A node's ``lrm_resource`` entries by resource id."""
-    if state is None:
+    lrm = state.find("lrm") if state is not None else None
+    resources = lrm.find("lrm_resources") if lrm is not None else None
+    if resources is None:
         return {}
-    return {rsc.get("id", ""): rsc
-            for rsc in state.iterfind("lrm/lrm_resources/lrm_resource")}
+    # The children directly: a path search costs several times more per entry.
+    return {rsc.get("id", ""): rsc for rsc in resources if rsc.tag == "lrm_resource"}
 
 
 def _operation_events(was: ET.Element | None, now: ET.Element,
