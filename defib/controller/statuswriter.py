@@ -25,8 +25,44 @@ from defib.controller import wire
 from defib.errors import DefibError
 
 Log = Callable[..., None]
-# Node name -> (view id, announced ``lrm`` element): the nodes' own histories.
-Reports = dict[str, tuple[str, ET.Element]]
+
+
+class Reports:
+    """The nodes' own histories: node name -> (view id, the ``lrm`` element it announced),
+    kept current with the results that followed. Every node keeps every node's history
+    (whoever becomes DC has it) but only a DC reads them (at a membership change, when it
+    probes): a result is applied when its node's history is next read, not as it arrives
+    (parsing every result on every node cost more than the agent's run)."""
+
+    def __init__(self) -> None:
+        self._lrm: dict[str, tuple[str, ET.Element]] = {}
+        self._later: dict[str, dict[str, str]] = {}  # node -> resource -> entry (text)
+
+    def announced(self, node: str, view_id: str, lrm: ET.Element) -> None:
+        self._lrm[node] = (view_id, lrm)
+        self._later.pop(node, None)
+
+    def result(self, node: str, rsc: str, entry: str) -> None:
+        """A result's whole ``lrm_resource`` entry (as its node sent it)."""
+        if node in self._lrm:
+            self._later.setdefault(node, {})[rsc] = entry
+
+    def get(self, node: str) -> tuple[str, ET.Element] | None:
+        report = self._lrm.get(node)
+        later = self._later.pop(node, None)
+        if report is not None and later:
+            for entry in later.values():
+                st.replace_lrm_resource(report[1], ET.fromstring(entry))
+        return report
+
+    def view_of(self, node: str) -> str:
+        """The view ``node`` last announced its history in ("" if never)."""
+        report = self._lrm.get(node)
+        return report[0] if report is not None else ""
+
+    def forget(self, node: str) -> None:
+        self._lrm.pop(node, None)
+        self._later.pop(node, None)
 
 
 def _cleared(rsc: str | None, removed: list[str], state: ET.Element) -> bool:
