@@ -76,7 +76,7 @@ class Controller:
         self.lrm = LrmService(node.layer, node.node.id, self.name, parts.executor, self.clock)
         self.series = parts.series
         # Every node keeps every node's announced history: whoever becomes DC has it.
-        self.reports: Reports = {}
+        self.reports = Reports()
         self.incarnations: dict[str, str] = {}  # node -> its executor's, as it announced
         self._seen: set[str] = set()  # nodes that were members since this daemon started
         self.fenced: dict[str, list[float]] = {}
@@ -364,8 +364,7 @@ class Controller:
             self._on_message(message, d.view_id)
 
     def _on_result(self, result: wire.OpResult) -> None:
-        if result.node in self.reports:
-            st.replace_lrm_resource(self.reports[result.node][1], ET.fromstring(result.entry))
+        self.reports.result(result.node, result.rsc, result.entry)
         if self.is_dc:
             self.status.queue_result(result)
         else:
@@ -382,7 +381,7 @@ class Controller:
                 self.log(logging.INFO, "the DC moved everything away: leaving the cluster")
                 self.shutdown.exit_now()
             case wire.LrmReport(node, lrm, incarnation):
-                self.reports[node] = (view_id, ET.fromstring(lrm))
+                self.reports.announced(node, view_id, ET.fromstring(lrm))
                 self.incarnations[node] = incarnation
                 self.status.history_announced(node)  # the status takes it next cycle
                 self.kick(f"{node} announced its history")
@@ -449,7 +448,7 @@ class Controller:
         membership = self.layer.membership()
         members = {self._name(m) for m in membership.members}
         unreported = [n for n in members
-                      if self.reports.get(n, ("", None))[0] != membership.view_id]
+                      if self.reports.view_of(n) != membership.view_id]
         if unreported and self.clock.monotonic() - self._view_since < REPORT_WAIT_S:
             await self.clock.sleep(0.02)
             return True
@@ -470,6 +469,8 @@ class Controller:
         if await self.status.sync(membership.view_id, members, self.reports,
                                   self.incarnations, self._fenced_in_view):
             return True
+        # Results already answered (the graph went on) are in the copy before it is read.
+        await self.status.recorded()
         # Serialised in the worker thread: the copy's tree is never modified (copy on write).
         xml = await self.parts.worker(st.scheduler_input, self.node.cib.copy.root,
                                       self.layer.quorum().quorate, self.id, self.clock.time())
@@ -561,6 +562,6 @@ class Controller:
         self.fenced.setdefault(target, []).append(self.clock.time())
         self._fenced_in_view.add(target)
         self.log(logging.WARNING, "fenced %s: %s", target, how)
-        self.reports.pop(target, None)
+        self.reports.forget(target)
         await self.status.record_fenced(target)
         return True, ""

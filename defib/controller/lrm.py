@@ -59,8 +59,13 @@ class NodeExecutor:
     def __init__(self, config: ExecutorConfig, jobs: int = 0) -> None:
         self.local = LocalExecutor(config)
         # Agents of this node running at once (the rest wait their turn): hundreds of
-        # probes or monitors started together would only thrash the machine.
-        self._jobs = asyncio.Semaphore(jobs or 2 * (os.cpu_count() or 1))
+        # probes or monitors started together would only thrash the machine. Recurring
+        # operations have their own share: Pacemaker's executor runs them beside what the
+        # DC asks (which node-action-limit already bounds), so a node busy with hundreds of
+        # monitors does not hold a transition's starts back.
+        limit = jobs or 2 * (os.cpu_count() or 1)
+        self._jobs = asyncio.Semaphore(limit)
+        self._recurring_jobs = asyncio.Semaphore(limit)
         self.node = config.node_name
         self.registered: set[str] = set()
         self._calls = itertools.count(STONITH_CALLS_FROM)
@@ -75,7 +80,7 @@ class NodeExecutor:
 
     async def run(self, op: Operation) -> OpResult:
         if op.rsc.standard != "stonith":
-            async with self._jobs:
+            async with self._recurring_jobs if op.interval_ms > 0 else self._jobs:
                 return await self.local.run(op)
         started = time.time()
         t0 = time.monotonic()

@@ -25,8 +25,44 @@ from defib.controller import wire
 from defib.errors import DefibError
 
 Log = Callable[..., None]
-# Node name -> (view id, announced ``lrm`` element): the nodes' own histories.
-Reports = dict[str, tuple[str, ET.Element]]
+
+
+class Reports:
+    """The nodes' own histories: node name -> (view id, the ``lrm`` element it announced),
+    kept current with the results that followed. Every node keeps every node's history
+    (whoever becomes DC has it) but only a DC reads them (at a membership change, when it
+    probes): a result is applied when its node's history is next read, not as it arrives
+    (parsing every result on every node cost more than the agent's run)."""
+
+    def __init__(self) -> None:
+        self._lrm: dict[str, tuple[str, ET.Element]] = {}
+        self._later: dict[str, dict[str, str]] = {}  # node -> resource -> entry (text)
+
+    def announced(self, node: str, view_id: str, lrm: ET.Element) -> None:
+        self._lrm[node] = (view_id, lrm)
+        self._later.pop(node, None)
+
+    def result(self, node: str, rsc: str, entry: str) -> None:
+        """A result's whole ``lrm_resource`` entry (as its node sent it)."""
+        if node in self._lrm:
+            self._later.setdefault(node, {})[rsc] = entry
+
+    def get(self, node: str) -> tuple[str, ET.Element] | None:
+        report = self._lrm.get(node)
+        later = self._later.pop(node, None)
+        if report is not None and later:
+            for entry in later.values():
+                st.replace_lrm_resource(report[1], ET.fromstring(entry))
+        return report
+
+    def view_of(self, node: str) -> str:
+        """The view ``node`` last announced its history in ("" if never)."""
+        report = self._lrm.get(node)
+        return report[0] if report is not None else ""
+
+    def forget(self, node: str) -> None:
+        self._lrm.pop(node, None)
+        self._later.pop(node, None)
 
 
 def _cleared(rsc: str | None, removed: list[str], state: ET.Element) -> bool:
@@ -51,7 +87,10 @@ class StatusWriter:
         self._cib_changed = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._results: list[wire.OpResult] = []  # operation results not yet recorded
+        self._unexpected: list[wire.OpResult] = []  # failures of those nobody waited for
         self._recording = False
+        self._recorded = asyncio.Event()  # set while no result waits to be recorded
+        self._recorded.set()
         # Node -> id() of the announced history last written whole into the status.
         self._lrm_synced: dict[str, int] = {}
         node.subscribe(self._on_event)
@@ -240,12 +279,24 @@ class StatusWriter:
 
     # -- operation results ------------------------------------------------------------------
     def queue_result(self, result: wire.OpResult) -> None:
+        """Take a result: whoever waits for it is answered now, and it is recorded in the
+        next CIB change. The answer does not wait for that change (the DC's graph goes on
+        while the change travels): the node keeps its own history, a new DC rebuilds the
+        status from it, and the DC's own scheduler runs only once every result taken is
+        recorded (``recorded``)."""
+        if not self.answer(result) and result.counts_as_failure:
+            self._unexpected.append(result)
         self._results.append(result)
         if not self._recording:
             self._recording = True
+            self._recorded.clear()
             task = asyncio.ensure_future(self._record_results())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def recorded(self) -> None:
+        """Return once every result taken so far is in the DC's copy of the CIB."""
+        await self._recorded.wait()
 
     async def _record_results(self) -> None:
         """Record operation results in as few CIB changes as possible: whatever arrived
@@ -253,14 +304,18 @@ class StatusWriter:
         try:
             while self._results:
                 batch, self._results = self._results, []
+                unexpected, self._unexpected = self._unexpected, []
                 await self._record(batch)
+                for result in unexpected:  # nobody waited: the scheduler must look again
+                    self.kick(f"{result.op_key} failed on {result.node}")
         finally:
             self._recording = False
+            self._recorded.set()
 
     async def _record(self, batch: list[wire.OpResult]) -> None:
         """One CIB change for ``batch``: each result's history entry (as its node sent it)
         replaces the resource's entry in place, and a failure updates the node's fail
-        counts; then whoever waits for these results is answered."""
+        counts."""
         try:
             async with self.lock:
                 updates: list[dict[str, Any]] = []
@@ -284,9 +339,6 @@ class StatusWriter:
                      batch[0].op_key, exc)
             for result in batch:  # the next cycle writes these nodes' whole history
                 self._lrm_synced.pop(result.node, None)
-        for result in batch:
-            if not self.answer(result) and result.counts_as_failure:
-                self.kick(f"{result.op_key} failed on {result.node}")
 
     def _attributes_of(self, node_id: str) -> ET.Element:
         """A private ``node_state`` holding a copy of the node's transient attributes."""
