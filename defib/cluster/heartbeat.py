@@ -38,6 +38,7 @@ from defib.cluster.layer import (
     MembershipCallback,
     QuorumCallback,
 )
+from defib.cluster.netfault import transport_for
 from defib.cluster.ordering import Ordered, Receiver, Sequencer
 from defib.cluster.quorum import QuorumState, QuorumTracker
 from defib.cluster.views import Report, View, ViewAgreement
@@ -132,6 +133,8 @@ class HeartbeatLayer:
         self._hb_body: dict[str, Any] | None = None
         self._keeper_stop = threading.Event()
         self._keeper: threading.Thread | None = None
+        # Where sealed packets go: the socket, or the lab's faults (defib.cluster.netfault).
+        self._transmit = transport_for(self._refused)
 
     # -- ClusterLayer interface -------------------------------------------------------------
     @property
@@ -250,6 +253,7 @@ class HeartbeatLayer:
             "ordered_sent": self._batcher.bodies,
             "ordered_packets": self._batcher.packets,
             "pending_ordered": len(self._outbox),
+            "netfault": dict(getattr(self._transmit, "counters", {})),
             "links": {
                 str(p.id): self.detector.links_up(p.id, now) for p in self.peers
             },
@@ -268,13 +272,16 @@ class HeartbeatLayer:
         data = body if isinstance(body, bytes) else self._encoded(body)
         try:
             with self._send_lock:
-                sock.send(self.codec.seal(data, peer, link))
+                self._transmit(sock, peer, link, self.codec.seal(data, peer, link))
         except ConnectionRefusedError:
-            self.counters["refused"] += 1
-            self.detector.refused(peer, link, self.clock())
+            self._refused(peer, link)
         except OSError:
             # Unroutable, filtered, buffer full: not evidence that the peer died.
             self.counters["send_errors"] += 1
+
+    def _refused(self, peer: int, link: int) -> None:
+        self.counters["refused"] += 1
+        self.detector.refused(peer, link, self.clock())
 
     def _send_all_links(self, peer: int, body: dict[str, Any] | bytes) -> None:
         data = body if isinstance(body, bytes) else self._encoded(body)

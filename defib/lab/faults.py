@@ -4,7 +4,9 @@ Every fault acts on the hosts of ``defib.cluster.hosts`` (root only): a power cu
 host's PID namespace; a freeze stops every process of it (SIGSTOP, as a hung machine);
 a daemon crash kills the cluster daemon alone; partitions and packet loss are iptables
 rules inside the nodes' own network namespaces (nothing of the machine is touched). The
-kernel here has no ``netem``: loss is ``-m statistic`` random drop.
+kernel here has no ``netem``: loss is ``-m statistic`` random drop, and delay and
+reordering are done by the nodes' own fault-injecting transport (``defib.cluster.netfault``,
+``NetFaults``: any local cluster, hosts or not).
 
 ``heal()`` undoes every partition, loss and freeze this object made; use ``Faults`` as a
 context manager so that it runs even when the body fails.
@@ -16,11 +18,14 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from defib.cluster import hosts
 from defib.cluster.hostinit import POWER_LOG, members
+from defib.cluster.netfault import RULES_FILE, LinkFault, write_rules
 from defib.errors import ClusterError, UnsupportedOpError
 
 CHAIN = "DEFIBLAB"  # our own chain in each node's filter table: flushed and deleted by heal
@@ -90,6 +95,66 @@ def clock_off(directory: Path, node: str, seconds: float) -> None:
                            " DEFIB_DEBUG_OPS=1", node) from exc
 
 
+def node_id(node: str) -> int:
+    return int(node.removeprefix("node"))
+
+
+class NetFaults:
+    """Delay, jitter, reordering and drop between the nodes of any local cluster, through
+    each node's rules file (``defib.cluster.netfault``); a fault on a node applies to what
+    it sends and to what it is sent, on every link. The daemons see a change within
+    ``netfault.RELOAD_EVERY`` seconds."""
+
+    def __init__(self, directory: Path, names: list[str]) -> None:
+        self.dir = directory
+        self.names = names
+        self.links: dict[tuple[str, str], LinkFault] = {}  # (sender, receiver) -> fault
+
+    def _set(self, node: str, **change: Any) -> None:
+        for peer in self.names:
+            if peer == node:
+                continue
+            for pair in ((node, peer), (peer, node)):
+                old = self.links.get(pair, LinkFault(to=node_id(pair[1])))
+                self.links[pair] = replace(old, **change)
+        self._write()
+
+    def _write(self) -> None:
+        for sender in self.names:
+            rules = [f for (src, _), f in sorted(self.links.items()) if src == sender]
+            path = self.dir / sender / RULES_FILE
+            if rules:
+                write_rules(path, rules)
+            else:
+                path.unlink(missing_ok=True)
+
+    def delay(self, node: str, ms: float, jitter: float = 0.0) -> None:
+        """Every packet to and from ``node`` waits ``ms`` plus up to ``jitter`` ms (jitter
+        alone reorders packets)."""
+        if ms < 0 or jitter < 0:
+            raise ValueError("delay and jitter are durations")
+        self._set(node, delay=ms / 1000, jitter=jitter / 1000)
+
+    def reorder(self, node: str, fraction: float, hold_ms: float = 30.0) -> None:
+        """Hold back ``fraction`` of the packets to and from ``node`` ``hold_ms`` more, so
+        that later ones overtake them."""
+        if not 0.0 <= fraction <= 1.0 or hold_ms < 0:
+            raise ValueError(f"reorder {fraction} / {hold_ms} ms is out of range")
+        self._set(node, reorder=fraction, hold=hold_ms / 1000)
+
+    def drop(self, node: str, fraction: float) -> None:
+        """Drop ``fraction`` of the packets to and from ``node`` in its transport (works
+        without hosts, unlike ``Faults.loss``)."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"drop fraction {fraction} is not between 0 and 1")
+        self._set(node, drop=fraction)
+
+    def heal(self) -> None:
+        self.links.clear()
+        for node in self.names:
+            (self.dir / node / RULES_FILE).unlink(missing_ok=True)
+
+
 class Faults:
     def __init__(self, directory: Path, names: list[str]) -> None:
         if hosts.layout(directory) is None:
@@ -98,6 +163,7 @@ class Faults:
         self.names = names
         self.frozen: dict[str, list[int]] = {}
         self.filtered: set[str] = set()  # nodes with our chain installed
+        self.net = NetFaults(directory, names)
 
     def __enter__(self) -> Faults:
         return self
@@ -118,7 +184,7 @@ class Faults:
     def addresses(self, node: str) -> list[str]:
         lay = hosts.layout(self.dir)
         links = lay.links if lay else 1
-        index = int(node.removeprefix("node"))
+        index = node_id(node)
         return [address for address, _ in hosts.addresses(index, links)]
 
     def _in_node(self, node: str, *cmd: str, check: bool = True) -> bool:
@@ -203,8 +269,15 @@ class Faults:
     def free_disk(self, node: str) -> None:
         free_disk(self.dir / node)
 
+    def delay(self, node: str, ms: float, jitter: float = 0.0) -> None:
+        self.net.delay(node, ms, jitter)
+
+    def reorder(self, node: str, fraction: float, hold_ms: float = 30.0) -> None:
+        self.net.reorder(node, fraction, hold_ms)
+
     def heal(self) -> None:
-        """Undo every freeze, partition and loss (on hosts still up)."""
+        """Undo every freeze, partition, loss, delay and reordering (on hosts still up)."""
+        self.net.heal()
         for node in list(self.frozen):
             self.thaw(node)
         for node in sorted(self.filtered):
