@@ -16,7 +16,7 @@ lets it rejoin. This is what a hung process, a dead host or a cut network costs.
 ``--cut`` cuts the victim off the network instead (every link, both ways; the cluster runs
 in its own network namespace), then heals. ``--victim first`` picks node1, the coordinator
 (and DC), whose loss also moves the coordination. ``--hogs N`` keeps N busy loops running
-and ``--loss P`` drops that share of every packet (``bench.faults``) during the runs.
+and ``--loss P`` drops that share of every packet (``defib.lab.faults``) during the runs.
 
 Default timing (heartbeat 0.1 s, suspect 0.25 s, dead 2.0 s). Reference: Corosync 3.1.7
 declares a crashed node after 3.65 s by default (token 3000) on these machines.
@@ -33,9 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.faults import busy_loops, cut_off, dropped, heal_cut, packet_loss
 from defib.cluster.config import Timing
 from defib.cluster.testing import LocalCluster
+from defib.lab.faults import busy_loops, cut_off, dropped, heal_cut, packet_loss
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -60,7 +60,9 @@ def detection_runs(cluster: LocalCluster, runs: int, fault: str = "kill",
             killed = time.monotonic()
         elif fault == "cut":
             killed = time.monotonic()
-            cut_off(cluster, victim)
+            assert cluster.netns is not None
+            cut_off(cluster.netns, [cluster.address(victim, link)
+                                    for link in range(cluster.cfg.link_count)])
         else:
             killed = cluster.kill(victim)
         pending = set(survivors)
@@ -78,7 +80,8 @@ def detection_runs(cluster: LocalCluster, runs: int, fault: str = "kill",
         if fault == "freeze":
             os.kill(pid, signal.SIGCONT)
         elif fault == "cut":
-            heal_cut(cluster)
+            assert cluster.netns is not None
+            heal_cut(cluster.netns)
         else:
             cluster.start([victim])
     return detected, agreed
@@ -119,9 +122,9 @@ def main() -> int:
                           controller=False, netns=args.cut or args.loss > 0) as cluster:
             cluster.start()
             victim = cluster.names[0 if args.victim == "first" else -1]
-            with busy_loops(args.hogs), packet_loss(cluster, args.loss):
+            with busy_loops(args.hogs), packet_loss(cluster.netns, args.loss):
                 detected, agreed = detection_runs(cluster, args.runs, kind, victim)
-                lost_packets = dropped(cluster)
+                lost_packets = dropped(cluster.netns)
             cpu = idle_cpu(cluster, args.idle)
             timing = cluster.cfg.timing
     result = {

@@ -10,7 +10,7 @@ daemon's ``views_installed`` counter with its value before the load. PASS means:
 installed a new view, every sample showed the full membership. ``--nice 0`` runs the
 daemons without their priority boost, to see what the boost buys. ``--loss 0.05`` also
 drops 5 % of the packets on every link (the cluster then runs in its own network
-namespace, ``bench.faults``); ``--controller`` runs the controllers too (a DC and its
+namespace, ``defib.lab.faults``); ``--controller`` runs the controllers too (a DC and its
 periodic work on the same loops).
 """
 
@@ -23,9 +23,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench.faults import busy_loops, dropped, packet_loss
 from defib.cluster.config import Timing
 from defib.cluster.testing import LocalCluster
+from defib.lab.faults import busy_loops, dropped, packet_loss
 
 
 def main() -> int:
@@ -51,7 +51,7 @@ def main() -> int:
             cluster.wait_formed(timeout=15)
             before = {n: cluster.client(n).stats()["views_installed"] for n in cluster.names}
             views = {n: cluster.status(n)["view"] for n in cluster.names}
-            with busy_loops(args.hogs), packet_loss(cluster, args.loss):
+            with busy_loops(args.hogs), packet_loss(cluster.netns, args.loss):
                 start = time.monotonic()
                 bad_samples = []
                 samples = 0
@@ -63,7 +63,7 @@ def main() -> int:
                         if status["view"] != views[name] or len(status["members"]) != args.nodes:
                             bad_samples.append((round(time.monotonic() - start, 1), name,
                                                 status["view"], status["members"]))
-                lost_packets = dropped(cluster)
+                lost_packets = dropped(cluster.netns)
             stats = {n: cluster.client(n).stats() for n in cluster.names}
             log_lost = [n for n in cluster.names if "unreachable" in cluster.log(n)]
     changed = {n: stats[n]["views_installed"] - before[n] for n in stats}

@@ -10,6 +10,10 @@ reordering are done by the nodes' own fault-injecting transport (``defib.cluster
 
 ``heal()`` undoes every partition, loss and freeze this object made; use ``Faults`` as a
 context manager so that it runs even when the body fails.
+
+The benches' clusters of processes in one network namespace (``LocalCluster(netns=True)``)
+get the same loss and cut-off rules from the functions at the end (``packet_loss``,
+``cut_off``), and load from ``busy_loops``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -242,10 +249,8 @@ class Faults:
                     for x, y in ((a, b), (b, a)):
                         self._chain(x)
                         for address in self.addresses(y):
-                            self._in_node(x, "iptables", "-A", CHAIN, "-s", address, "-j",
-                                          "DROP")
-                            self._in_node(x, "iptables", "-A", CHAIN, "-d", address, "-j",
-                                          "DROP")
+                            for rule in cut_rules(address):
+                                self._in_node(x, "iptables", "-A", CHAIN, *rule)
 
     def isolate(self, node: str) -> None:
         self.partition([node], [n for n in self.names if n != node])
@@ -255,8 +260,7 @@ class Faults:
         if not 0.0 < fraction < 1.0:
             raise ValueError(f"loss fraction {fraction} is not between 0 and 1")
         self._chain(node)
-        self._in_node(node, "iptables", "-A", CHAIN, "-p", "udp", "-m", "statistic",
-                      "--mode", "random", "--probability", f"{fraction:.4f}", "-j", "DROP")
+        self._in_node(node, "iptables", "-A", CHAIN, *loss_rule(fraction))
 
     def clock_off(self, node: str, seconds: float) -> None:
         """The node's clock ``seconds`` off (as its peers see its packets); see clock_off."""
@@ -283,3 +287,77 @@ class Faults:
         for node in sorted(self.filtered):
             self._in_node(node, "iptables", "-F", CHAIN, check=False)
         self.filtered.clear()
+
+
+# -- rules, load, and clusters of processes in one network namespace (the benches) ----------
+def loss_rule(fraction: float) -> list[str]:
+    """An iptables rule body dropping ``fraction`` of UDP packets at random."""
+    return ["-p", "udp", "-m", "statistic", "--mode", "random", "--probability",
+            f"{fraction:.4f}", "-j", "DROP"]
+
+
+def cut_rules(address: str) -> list[list[str]]:
+    """Rule bodies dropping every packet from and to ``address``."""
+    return [["-s", address, "-j", "DROP"], ["-d", address, "-j", "DROP"]]
+
+
+@contextmanager
+def busy_loops(count: int) -> Iterator[None]:
+    """``count`` processes spinning at normal priority until the block ends."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.send_signal(signal.SIGKILL)
+            hog.wait()
+
+
+def _netns(netns: str, *cmd: str, check: bool = False, text: str | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", netns, *cmd], input=text, text=True,
+                          check=check, capture_output=True)
+
+
+@contextmanager
+def packet_loss(netns: str | None, probability: float) -> Iterator[None]:
+    """Drop ``probability`` of the UDP packets received in ``netns`` (every node, every
+    link of a cluster that lives there) until the block ends."""
+    if probability <= 0:
+        yield
+        return
+    if netns is None:
+        raise ClusterError("packet loss needs the cluster in its own network namespace")
+    rule = ["INPUT", *loss_rule(probability)]
+    _netns(netns, "iptables", "-A", *rule, check=True)
+    try:
+        yield
+    finally:
+        _netns(netns, "iptables", "-D", *rule)
+
+
+def dropped(netns: str | None) -> int:
+    """Packets the loss rules of ``netns`` dropped so far (0 without one)."""
+    if netns is None:
+        return 0
+    out = _netns(netns, "iptables", "-L", "INPUT", "-v", "-n", "-x").stdout
+    return sum(int(line.split()[0]) for line in out.splitlines()
+               if "statistic" in line and line.split()[0].isdigit())
+
+
+CUT_CHAIN = "defib-cut"
+
+
+def cut_off(netns: str, addresses: list[str]) -> None:
+    """Cut these addresses (a node's, every link) off, both ways, in one atomic iptables
+    commit (rules added one after the other would cut the links ~0.1 s apart)."""
+    rules = [f":{CUT_CHAIN} - [0:0]", f"-I INPUT -j {CUT_CHAIN}"]
+    rules += [f"-A {CUT_CHAIN} {' '.join(rule)}" for a in addresses for rule in cut_rules(a)]
+    _netns(netns, "iptables-restore", "--noflush", check=True,
+           text="*filter\n" + "\n".join(rules) + "\nCOMMIT\n")
+
+
+def heal_cut(netns: str) -> None:
+    for args in (["-D", "INPUT", "-j", CUT_CHAIN], ["-F", CUT_CHAIN], ["-X", CUT_CHAIN]):
+        _netns(netns, "iptables", *args)
