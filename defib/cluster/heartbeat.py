@@ -95,7 +95,7 @@ class HeartbeatLayer:
         self._skew_logged: dict[int, tuple[int, float]] = {}
         self.detector = FailureDetector([p.id for p in self.peers], cfg.link_count,
                                         t.suspect_time, t.dead_time)
-        self.views = ViewAgreement(node.id, self.incarnation)
+        self.views = ViewAgreement(node.id, self.incarnation, grace=t.dead_time)
         self.tracker = QuorumTracker({n.id: n.votes for n in cfg.nodes}, cfg.quorum)
         self.reports: dict[int, Report] = {}
         self.reachable: set[int] = set()
@@ -486,7 +486,7 @@ class HeartbeatLayer:
         self.reachable = reachable
         if now - self._started >= t.join_time:
             reports = {p: r for p, r in self.reports.items() if p in reachable}
-            new = self.views.decide(reachable, reports)
+            new = self.views.decide(reachable, reports, now)
             if new is not None:
                 self._install(new)
         self._update_quorum(now)

@@ -52,9 +52,13 @@ class Report:
 
 
 class ViewAgreement:
-    def __init__(self, me: int, incarnation: int) -> None:
+    def __init__(self, me: int, incarnation: int, grace: float = 0.0) -> None:
         self.me = me
         self.incarnation = incarnation
+        # How long a coordinator waits for peers that still follow a lower coordinator it
+        # lost (see ``followers_elsewhere``) before it leaves them out of its view.
+        self.grace = grace
+        self._torn_since: float | None = None
         self.current: View | None = None
         self.max_seq = 0
         # Highest view seq seen from each coordinator: older offers of it are stale.
@@ -87,13 +91,34 @@ class ViewAgreement:
                 chosen.append((cand, rep.incarnation))
         return tuple(sorted(chosen))
 
-    def decide(self, reachable: set[int], reports: dict[int, Report]) -> View | None:
+    def followers_elsewhere(self, alive: set[int], reports: dict[int, Report]) -> set[int]:
+        """Peers that still reach a node below us that we cannot reach: they follow that
+        node's views, not ours, so they (and their votes) are not ours to count. Without
+        this, a partition forming one link at a time (found by the lab: node2 cut from 1
+        and 3 first) let a minority coordinator count 4 and 5, members of the majority's
+        view, and call itself quorate beside the majority."""
+        return {p for p in alive - {self.me} if p in reports
+                and any(x < self.me and x not in alive for x in reports[p].reach)}
+
+    def decide(self, reachable: set[int], reports: dict[int, Report],
+               now: float = 0.0) -> View | None:
         """Return the newly installed view, or None when the current one stands."""
         alive = set(reachable) | {self.me}
         coord = min(alive)
         cur = self.current
         if coord == self.me:
-            desired = self.clique(alive, reports)
+            torn = self.followers_elsewhere(alive, reports)
+            if not torn:
+                self._torn_since = None
+            elif cur is not None:
+                # When our coordinator died, its other followers lose it too within a
+                # heartbeat or two: wait for them rather than flap through a view of our
+                # own (and a loss of quorum) first.
+                if self._torn_since is None:
+                    self._torn_since = now
+                if now - self._torn_since < self.grace:
+                    return None
+            desired = self.clique(alive - torn, reports)
             if cur is None or cur.id.coord != self.me or cur.members != desired:
                 return self._install(desired)
             return None

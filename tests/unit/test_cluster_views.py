@@ -86,3 +86,40 @@ def test_view_wire_round_trip() -> None:
     assert View.from_wire(view.to_wire()) == view
     assert str(view.id) == "2.7"
     assert View.from_wire(None) is None
+
+
+def test_a_partition_forming_link_by_link_gives_the_minority_no_borrowed_members() -> None:
+    """Node 2 is cut from 1 and 3 first; 4 and 5 still hear everyone (their rules come
+    later). They follow 1: node 2 must not count them in a view of its own."""
+    net = Net(5)
+    net.run()
+    net.cut = {(a, b) for a in (2,) for b in (1, 3)} | {(b, a) for a in (2,) for b in (1, 3)}
+    for _ in range(6):
+        net.run(1)
+        view = net.view_of(2)
+        assert view.id.coord != 2 or view.member_ids == (2,), view
+    assert net.view_of(4).id.coord == 1 and 2 not in net.view_of(1).member_ids
+    assert net.view_of(2).member_ids == (2,)
+
+
+def test_a_coordinator_waits_for_the_followers_of_a_lost_one_within_its_grace() -> None:
+    """Node 1 died: node 2 notices first while 3 still reaches 1. Within the grace node 2
+    keeps the old view (no flap through a view of its own); once 3 loses 1 too, node 2
+    installs [2, 3] directly. After the grace it leaves a still-torn peer out."""
+    old = View(ViewId(1, 1), ((1, 101), (2, 102), (3, 103)))
+    two = ViewAgreement(2, 102, grace=0.7)
+    two.observe(old)
+    two.current = old
+    torn = {3: Report(103, old, frozenset({1, 2}))}
+    assert two.decide({3}, torn, now=10.0) is None
+    assert two.decide({3}, torn, now=10.5) is None and two.current == old
+    lost_too = {3: Report(103, old, frozenset({2}))}
+    new = two.decide({3}, lost_too, now=10.6)
+    assert new is not None and new.member_ids == (2, 3) and new.id.coord == 2
+    # Another time: 3 keeps reaching 1 (an asymmetric cut): after the grace, 2 is alone.
+    other = ViewAgreement(2, 102, grace=0.7)
+    other.observe(old)
+    other.current = old
+    assert other.decide({3}, torn, now=20.0) is None
+    alone = other.decide({3}, torn, now=20.8)
+    assert alone is not None and alone.member_ids == (2,)
