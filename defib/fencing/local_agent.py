@@ -157,7 +157,8 @@ def host_request(cluster_dir: str, node: str, request: str, timeout_s: float) ->
                 if not chunk:
                     break
                 answer += chunk
-    except (FileNotFoundError, ConnectionRefusedError):
+    except (FileNotFoundError, ConnectionRefusedError, ConnectionResetError, BrokenPipeError):
+        # No switch, or one that died mid-answer: a supply exits only once its host is off.
         return None
     return answer.decode(errors="replace").strip()
 

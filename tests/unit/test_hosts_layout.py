@@ -68,3 +68,28 @@ def test_fence_agent_asks_the_power_switch(tmp_path: Path) -> None:
         thread.join(5)
         server.close()
     assert asked == ["status", "off"]
+
+
+def test_a_switch_that_dies_mid_answer_means_the_host_is_off(tmp_path: Path) -> None:
+    """The supply exits as its host goes down: a status asked just then gets a reset
+    connection, which is an answer (off), not an error for the caller (found by the lab)."""
+    directory = tmp_path / "c"
+    local.create(directory, 2, hosts=True)
+    (directory / "node1").mkdir()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(directory / "node1" / "power.sock"))
+    server.listen(1)
+
+    def die() -> None:
+        conn, _ = server.accept()
+        # Closed with the request unread: the kernel resets the caller's connection.
+        conn.recv(0)
+        conn.close()
+
+    thread = threading.Thread(target=die)
+    thread.start()
+    try:
+        assert not node_is_on(str(directory), "node1")
+    finally:
+        thread.join(5)
+        server.close()
