@@ -241,16 +241,52 @@ class Faults:
 
     def partition(self, *sides: list[str]) -> None:
         """Cut the given sets of nodes off each other (every pair across sets, every link,
-        both ways); nodes not named keep talking to everyone."""
+        both ways); nodes not named keep talking to everyone. Every node gets its rules in
+        one commit, all nodes at once: rules added one by one took seconds on 5 loaded
+        hosts, long enough for a half-cut node to be fenced before its last rule (and for
+        views to form on a half-cut network)."""
+        rules: dict[str, list[list[str]]] = {}
         for i, side in enumerate(sides):
             others = [n for other in sides[i + 1:] for n in other]
             for a in side:
                 for b in others:
                     for x, y in ((a, b), (b, a)):
-                        self._chain(x)
                         for address in self.addresses(y):
-                            for rule in cut_rules(address):
-                                self._in_node(x, "iptables", "-A", CHAIN, *rule)
+                            rules.setdefault(x, []).extend(cut_rules(address))
+        self._commit_all(rules)
+
+    def _commit_all(self, rules: dict[str, list[list[str]]]) -> None:
+        """Append ``rules`` to our chain on each node, in parallel, one commit per node.
+        A host that is off (fenced meanwhile) needs none."""
+        script = (f"iptables -N {CHAIN} 2>/dev/null; for hook in INPUT OUTPUT; do"
+                  f" iptables -C $hook -j {CHAIN} 2>/dev/null ||"
+                  f" iptables -I $hook -j {CHAIN} || exit 1; done;"
+                  " exec iptables-restore --noflush")
+        running: dict[str, subprocess.Popen[str]] = {}
+        for node, bodies in rules.items():
+            pid = self.init_pid(node)
+            if pid is None:
+                continue
+            text = "*filter\n" + "".join(f"-A {CHAIN} {' '.join(b)}\n" for b in bodies)
+            proc = subprocess.Popen(["nsenter", "-t", str(pid), "-n", "sh", "-c", script],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            running[node] = proc
+            self.filtered.add(node)
+            assert proc.stdin is not None
+            proc.stdin.write(text + "COMMIT\n")
+            proc.stdin.close()
+        failed = []
+        for node, proc in running.items():
+            assert proc.stderr is not None and proc.stdout is not None
+            err = proc.stderr.read()  # small: the pipes cannot fill up
+            proc.stdout.close()
+            proc.stderr.close()
+            proc.wait(timeout=30)
+            if proc.returncode != 0 and self.init_pid(node) is not None:
+                failed.append(f"{node}: {err.strip()[-200:]}")
+        if failed:
+            raise ClusterError(f"partition rules not committed: {'; '.join(failed)}")
 
     def isolate(self, node: str) -> None:
         self.partition([node], [n for n in self.names if n != node])

@@ -248,6 +248,26 @@ def freeze(lab: LabCluster, rng: random.Random) -> None:
     lab.bring_back()
 
 
+def slow_network(lab: LabCluster, rng: random.Random) -> None:
+    """Delay, jitter and reordering on every link; then changes, a standby and a power cut
+    must go through as on a quiet network (the transport's faults: defib.cluster.netfault)."""
+    for node in lab.names:
+        lab.fault.delay(node, rng.uniform(5, 40), rng.uniform(5, 40))
+        lab.fault.reorder(node, rng.uniform(0.1, 0.3), rng.uniform(10, 60))
+    try:
+        lab.mark("under delay and reordering")
+        node = _pick(lab, rng)
+        lab.cli("node", "standby", node, "--wait")
+        lab.cli("node", "online", node, "--wait")
+        victim = _pick(lab, rng)
+        lab.power_off(victim)
+        lab.wait_members(_others(lab, victim))
+        lab.mark(f"without {victim}, under delay")
+        lab.bring_back()
+    finally:
+        lab.fault.net.heal()
+
+
 SCENARIOS: dict[str, Entry] = {e.name: e for e in (
     Entry("FlipTest", flip, "stop a node cleanly, change the configuration, start it"),
     Entry("RestartTest", restart, "stop a node cleanly and start it again at once"),
@@ -268,4 +288,6 @@ SCENARIOS: dict[str, Entry] = {e.name: e for e in (
     Entry("NearQuorumPointTest", near_quorum, "lose as many nodes as quorum allows"),
     Entry("PowerCut", power_cut, "a host loses power; its resources move"),
     Entry("Freeze", freeze, "a host hangs (SIGSTOP of all its processes): fenced"),
+    Entry("SlowNetwork", slow_network, "delay, jitter, reordering on every link; a standby"
+          " and a power cut go through"),
 )}
