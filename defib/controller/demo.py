@@ -6,13 +6,17 @@ Resources: ``vip`` (an address; ``ocf:heartbeat:Dummy`` stands in, since a real
 vip -> fs -> web and colocated, with ``fence_defib_local`` as the fencing device.
 
 The demo crashes the node that runs ``web`` (SIGKILL of every process of that node, as a
-power cut), and measures until the stack runs on another node and answers HTTP there. The
+power cut), and measures until the stack runs on another node and answers HTTP there.
+When the nodes are hosts (``defib.cluster.hosts``: root), the crash is a real power cut of
+the host and the page is fetched from a client namespace on the hosts' bridge. The
 library reports through ``emit``; the CLI prints.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import subprocess
 import tempfile
 import time
 import urllib.request
@@ -20,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from defib.cluster import hosts
 from defib.cluster.config import load_config
 from defib.controller.harness import ResourceCluster, cib_xml, fence_device, primitive
 from defib.errors import ClusterError, NotConnectedError
@@ -69,8 +74,21 @@ def free_port(addresses: list[str], start: int = 18080) -> int:
     raise ClusterError("no free TCP port for the demo web service")
 
 
-def http_get(addr: str, port: int, timeout: float = 1.0) -> str | None:
-    """The node that served the page (its X-Served-By header), or None."""
+def http_get(addr: str, port: int, timeout: float = 1.0,
+             client: hosts.ClientNamespace | None = None) -> str | None:
+    """The node that served the page (its X-Served-By header), or None. Nodes that are
+    hosts are reached from ``client``, a machine on their bridge (not from this one)."""
+    if client is not None:
+        try:
+            done = client.run("curl", "-s", "-o", "/dev/null", "-D", "-", "-m", str(timeout),
+                              f"http://{addr}:{port}/", timeout=timeout + 5)
+        except subprocess.TimeoutExpired:
+            return None
+        for line in done.stdout.splitlines():
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "x-served-by":
+                return value.strip()
+        return None
     try:
         with urllib.request.urlopen(f"http://{addr}:{port}/", timeout=timeout) as reply:
             served = reply.headers.get("X-Served-By")
@@ -86,6 +104,10 @@ class LiveDemo:
         self.rc: ResourceCluster | None = None
         self.addresses: dict[str, str] = {}
         self.port = 0
+        self.client: hosts.ClientNamespace | None = None
+
+    def fetch(self, node: str, timeout: float = 1.0) -> str | None:
+        return http_get(self.addresses[node], self.port, timeout, self.client)
 
     def status_lines(self) -> list[str]:
         rc = self.rc
@@ -116,12 +138,21 @@ class LiveDemo:
     def run(self, interactive: bool, status_every: float = 2.0) -> DemoReport:
         self.emit(f"Starting a local 3-node cluster in {self.directory} ...")
         # A fresh cluster each run: an old one's CIB would bring back its old status.
-        with ResourceCluster(self.directory / time.strftime("cluster-%Y%m%d-%H%M%S"), 3) as rc:
+        with contextlib.ExitStack() as stack:
+            rc = stack.enter_context(ResourceCluster(
+                self.directory / time.strftime("cluster-%Y%m%d-%H%M%S"), 3))
             self.rc = rc
             cfg = load_config(rc.dir / "cluster.toml")
             self.addresses = {n.name: n.addresses[0][0] for n in cfg.nodes}
-            self.port = free_port(list(self.addresses.values()))
-            self.emit("Cluster formed: node1 node2 node3 (heartbeats on 127.0.0.11-13)")
+            if hosts.layout(rc.dir) is not None:  # each host has a network stack of its own
+                self.client = stack.enter_context(hosts.ClientNamespace(rc.dir))
+                self.port = 8080
+                self.emit(f"Nodes are hosts (own PID, mount, UTS, network namespaces);"
+                          f" the web client is {self.client.address} on their bridge")
+            else:
+                self.port = free_port(list(self.addresses.values()))
+            self.emit(f"Cluster formed: node1 node2 node3 (heartbeats on"
+                      f" {', '.join(self.addresses.values())})")
             rc.load(demo_cib(self.port))
             self.emit("Configured: fencing fence_defib_local; vip -> fs -> web"
                       " (ordered, colocated)")
@@ -131,7 +162,7 @@ class LiveDemo:
             self.emit(f"web started on {home} after {took:.2f}s:")
             for line in self.status_lines():
                 self.emit(line)
-            served = http_get(self.addresses[home], self.port)
+            served = self.fetch(home)
             self.emit(f"HTTP http://{self.addresses[home]}:{self.port}/ -> served by {served}")
             report = self.crash_and_recover(home)
             self.emit("Restarting the crashed node (it rejoins empty, as after a reboot) ...")
@@ -155,13 +186,14 @@ class LiveDemo:
     def crash_and_recover(self, home: str) -> DemoReport:
         rc = self.rc
         assert rc is not None
-        self.emit(f"CRASH: kill -9 of every process of {home} (daemon and the web server)")
+        what = "power cut of host" if self.client else "kill -9 of every process of"
+        self.emit(f"CRASH: {what} {home} (daemon and the web server)")
         t0 = rc.crash(home)
         new_home, _ = rc.wait_running("web", not_on={home}, timeout=30, poll=0.005)
         recorded = time.monotonic() - t0
         served = None
         while served != new_home and time.monotonic() - t0 < 30:
-            served = http_get(self.addresses[new_home], self.port, timeout=0.5)
+            served = self.fetch(new_home, timeout=0.5)
             if served != new_home:
                 time.sleep(0.005)
         http_s = time.monotonic() - t0
