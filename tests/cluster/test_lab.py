@@ -34,3 +34,17 @@ def test_one_round_of_the_sharpest_scenarios_passes_its_audit(tmp_path: Path) ->
     assert found == {}, result.table()
     assert result.final == [], "the cluster left something behind"
     assert {name: t.rounds for name, t in result.tallies.items()} == dict.fromkeys(SHARP, 1)
+
+
+def test_five_hosts_near_quorum_split_brain_and_a_slow_network(tmp_path: Path) -> None:
+    """On 5 hosts: two powered off at once (the most quorum allows), a random partition
+    with fencing on, and a power cut under delay, jitter and reordering on every link."""
+    names = ["NearQuorumPointTest", "SplitBrainTest", "SlowNetwork"]
+    result = run(names, rounds=1, nodes=5, seed=3, minutes=None, workdir=tmp_path,
+                 weather=True)
+    found = {name: [f"{v.check}: {v.detail}" for v in tally.violations]
+             for name, tally in result.tallies.items() if tally.violations}
+    assert found == {}, result.table()
+    assert result.final == [], "the cluster left something behind"
+    assert {name: t.by_hosts for name, t in result.tallies.items()} == {
+        name: {5: 1} for name in names}
