@@ -39,6 +39,7 @@ import threading
 import time
 from pathlib import Path
 
+from defib.cluster.private import write_private
 from defib.fencing.local_agent import POWER_SOCKET
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x20000000, \
@@ -334,7 +335,8 @@ class Supply:
                 "pid_namespace": self.namespace, "hostname": self.args.node,
                 "addresses": [node_address(self.args.index, link)
                               for link in range(self.args.links)]}
-        (self.state / HOST_RECORD).write_text(json.dumps(data) + "\n")
+        # Private as the rest of the node's state (a careless umask must not widen it).
+        write_private(self.state / HOST_RECORD, json.dumps(data) + "\n")
 
     def clear(self) -> None:
         for name in (POWER_SOCKET, HOST_RECORD):

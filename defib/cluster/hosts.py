@@ -13,6 +13,7 @@ limits (``LIMITS``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -45,8 +46,10 @@ class Layout:
         return [bridge_name(self.tag, link) for link in range(self.links)]
 
 
+@functools.cache
 def unavailable_reason() -> str | None:
-    """Why nodes cannot run as hosts here (None: they can)."""
+    """Why nodes cannot run as hosts here (None: they can). Asked once per process: the
+    probe starts a Python, and every new local cluster asks."""
     if os.geteuid() != 0:
         return "host isolation needs root (namespaces, bridges, veth pairs)"
     probe = subprocess.run(
@@ -60,9 +63,9 @@ def unavailable_reason() -> str | None:
     return None
 
 
-# Nodes are processes unless asked (see docs/cluster-layer.md, "Nodes as hosts", for why
-# this is not yet the default as root).
-DEFAULT_AS_HOSTS = False
+# As root where the kernel allows namespaces, local nodes are hosts unless told otherwise
+# (tests, CI, the demo): a process node escapes fencing whenever it drops its environment.
+DEFAULT_AS_HOSTS = True
 
 
 def by_default() -> bool:

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from defib.cluster.private import write_private
+
 RULES_FILE = "netfault.json"
 RELOAD_EVERY = 0.2
 
@@ -89,10 +91,9 @@ def parse_rules(text: str) -> list[LinkFault]:
 
 
 def write_rules(path: Path, rules: list[LinkFault]) -> None:
-    """Replace the rules file atomically (a reader never sees half of it)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"rules": [r.to_json() for r in rules]}))
-    tmp.replace(path)
+    """Replace the rules file atomically (a reader never sees half of it), private as the
+    rest of the node's state."""
+    write_private(path, json.dumps({"rules": [r.to_json() for r in rules]}))
 
 
 def direct(sock: socket.socket, peer: int, link: int, packet: bytes) -> None:

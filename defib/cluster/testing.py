@@ -138,13 +138,17 @@ class LocalCluster:
             raise ClusterError(f"{name} is not running", name)
         return pid
 
-    def kill(self, name: str) -> float:
-        """kill -9 the node's daemon; returns the monotonic time of the kill. (A host stays
-        up: its network stack answers, as a machine whose cluster daemon crashed.)"""
+    def daemon_pid(self, name: str) -> int:
+        """The machine PID of the node's daemon (on hosts, ``pid`` is the host's supply)."""
         pid = hostmode.daemon_process(self.dir, name) if self.hosts else self.pid(name)
         if pid is None:
             raise ClusterError(f"{name} has no daemon", name)
-        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def kill(self, name: str) -> float:
+        """kill -9 the node's daemon; returns the monotonic time of the kill. (A host stays
+        up: its network stack answers, as a machine whose cluster daemon crashed.)"""
+        os.kill(self.daemon_pid(name), signal.SIGKILL)
         return time.monotonic()
 
     # -- observation ------------------------------------------------------------------------

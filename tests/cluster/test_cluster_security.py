@@ -26,7 +26,9 @@ pytestmark = pytest.mark.cluster
 
 
 def test_packet_captured_on_its_way_to_one_node_is_refused_by_another(tmp_path: Path) -> None:
-    with LocalCluster(tmp_path / "bind", 3, controller=False) as cluster:
+    # The eavesdropper binds node2's addresses on this machine: process nodes (a host's
+    # addresses exist in its own network namespace only).
+    with LocalCluster(tmp_path / "bind", 3, controller=False, hosts=False) as cluster:
         # node2 is not started: an eavesdropper owns its addresses and records what node1
         # sends to it, then replays it to node3 (same link, then the other link).
         taps = []

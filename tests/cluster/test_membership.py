@@ -93,7 +93,9 @@ def test_a_frozen_node_is_declared_lost_by_silence_within_a_second(tmp_path: Pat
         cluster.start()
         cluster.wait_formed(timeout=10)
         assert cluster.cfg.timing.dead_time <= 0.7
-        pid = cluster.pid("node1")  # the coordinator: its loss also moves the coordination
+        # The coordinator: its loss also moves the coordination. (Its daemon: on hosts,
+        # ``pid`` is the host's power supply.)
+        pid = cluster.daemon_pid("node1")
         os.kill(pid, signal.SIGSTOP)
         frozen = time.monotonic()
         try:
@@ -148,7 +150,10 @@ def _send(packet: bytes, port: int) -> None:
 def test_wrong_key_forged_replayed_and_unknown_packets_are_dropped_and_counted(
     tmp_path: Path,
 ) -> None:
-    with LocalCluster(tmp_path / "sec", 3, encrypt=True, controller=False) as cluster:
+    # Forged packets are sent from this machine to the nodes' loopback addresses: process
+    # nodes (hosts are reachable on their bridge only).
+    with LocalCluster(tmp_path / "sec", 3, encrypt=True, controller=False,
+                      hosts=False) as cluster:
         cluster.start()
         sts = cluster.wait_formed(timeout=10)
         view = sts["node1"]["view"]
