@@ -55,7 +55,7 @@ def detection_runs(cluster: LocalCluster, runs: int, fault: str = "kill",
         cluster.wait_formed(timeout=15)
         time.sleep(0.5)  # a settled membership: heartbeats flowing for a while
         if fault == "freeze":
-            pid = cluster.pid(victim)
+            pid = cluster.daemon_pid(victim)  # on hosts, pid() is the power supply
             os.kill(pid, signal.SIGSTOP)
             killed = time.monotonic()
         elif fault == "cut":
@@ -90,7 +90,7 @@ def detection_runs(cluster: LocalCluster, runs: int, fault: str = "kill",
 def idle_cpu(cluster: LocalCluster, seconds: float) -> dict[str, float]:
     cluster.wait_formed(timeout=15)
     time.sleep(1.0)
-    pids = {n: cluster.pid(n) for n in cluster.names}
+    pids = {n: cluster.daemon_pid(n) for n in cluster.names}
     before = {n: cpu_seconds(p) for n, p in pids.items()}
     start = time.monotonic()
     time.sleep(seconds)

@@ -43,7 +43,7 @@ def measure(seconds: float) -> dict[str, float]:
             rc.crash(victim)
             rc.wait("the DC sees the node lost",
                     lambda: "is lost" in rc.log(dc), timeout=30)
-            pid = rc.cluster.pid(dc)
+            pid = rc.cluster.daemon_pid(dc)
             pengine = rc.dir / dc / "pengine"
             runs0, files0 = scheduler_runs(rc.log(dc)), len(list(pengine.glob("pe-input-*")))
             cpu0, t0 = cpu_ticks(pid), time.monotonic()
