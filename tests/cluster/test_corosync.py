@@ -171,5 +171,5 @@ def test_cluster_status_finds_the_node_whose_corosync_conf_differs(tmp_path: Pat
         done = subprocess.run([*defib, "--dir", str(cluster.dir), "--node", "node1"],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
-        assert "corosync.conf: differs on node3" in done.stdout
+        assert "corosync.conf: differs on node3" in done.stdout + done.stderr
         assert "authkey: differs" not in done.stdout

@@ -71,7 +71,9 @@ def test_sandbox_commands_answer_json(tmp_path: Path, capsys: pytest.CaptureFixt
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     for name in ("DEFIB_SANDBOX", "DEFIB_SANDBOX_DIR", "CIB_file", "DEFIB_SANDBOX_ACTIVE"):
-        monkeypatch.delenv(name, raising=False)
+        # set first, so that the value a command sets is undone too
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     live = tmp_path / "cib.xml"
     live.write_text(CIB.read_text())
     code, answer = _json(capsys, "sandbox", "new", "t1", "--file", str(live), "--json")

@@ -20,7 +20,9 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A CIB file standing for the cluster; sandboxes under a private state directory."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     for name in ("DEFIB_SANDBOX", "DEFIB_SANDBOX_DIR", "CIB_file", "DEFIB_SANDBOX_ACTIVE"):
-        monkeypatch.delenv(name, raising=False)
+        # set first, so that the value a command sets is undone too
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     path = tmp_path / "cib.xml"
     path.write_text(CIB)
     return path
