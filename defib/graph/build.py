@@ -35,7 +35,7 @@ CLUSTER_TASKS = frozenset({"stonith", "do_shutdown", "clear_failcount", "lrm_del
 # Pacemaker's creation order for one primitive's actions (older first). Synapses list a
 # resource's actions newest first, so a higher rank comes earlier in the graph.
 _PRIM_RANK = {
-    "delete": -3, "clear_failcount": -2, "probe": 0, "cancel": 1, "demote": 2, "stop": 3,
+    "delete": -3, "clear_failcount": -5, "probe": 0, "cancel": 1, "demote": 2, "stop": 3,
     "start": 4, "promote": 5, "monitor": 6, "reload-agent": 6, "migrate_to": 7,
     "migrate_from": 8, "notify": 9,
 }
@@ -101,7 +101,9 @@ def _build_graph(transition: Transition, transition_id: int) -> TransitionGraph:
 
     node_rank = {node.id: n for n, node in enumerate(sorted(ws.nodes, key=_node_key))}
     rsc_rank = _resource_ranks(ws.resources)
-    ordered = sorted(chosen, key=lambda a: _synapse_key(a, rsc_rank, node_rank, ids[id(a)]))
+    singletons = _early_singletons(ws)
+    ordered = sorted(chosen, key=lambda a: _synapse_key(a, rsc_rank, node_rank, ids[id(a)],
+                                                         singletons))
     stonith_action = ws.config.stonith_action
     timeout = default_timeout_ms(ws)
     defaults = op_defaults(ws)
@@ -381,23 +383,48 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
     return ranks
 
 
+def _early_singletons(ws: WorkingSet) -> dict[str, int]:
+    """The actions of no resource that Pacemaker creates before any other, with their
+    creation order: the load_stopped_<node> pseudo actions of utilization-based placement,
+    made with each resource's internal orderings (resources by priority, each one's
+    current nodes and then its allowed nodes by name)."""
+    if ws.config.placement_strategy == "default":
+        return {}
+    by_id = {n.id: n for n in ws.nodes}
+    order: dict[str, int] = {}
+    tops = sorted(ws.resources, key=lambda r: -r.priority)  # stable, as g_list_sort is
+    for top in tops:
+        for prim in top.primitives():
+            if not prim.utilization:
+                continue
+            allowed = sorted((by_id[n] for n in prim.allowed if n in by_id), key=_node_key)
+            for node in list(prim.running_on) + allowed:
+                order.setdefault(f"load_stopped_{node.uname}", len(order))
+    return order
+
+
 def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, int],
-                 creation: int) -> tuple[int, int, float, int, int]:
+                 creation: int, singletons: Mapping[str, int]) -> tuple[int, int, float, int, int]:
     rsc = action.rsc
     node = node_rank.get(action.node.id, 0) if action.node is not None else 0
     if rsc is None or id(rsc) not in rsc_rank:
         # Actions of no resource come last, newest first.
+        early = singletons.get(action.uuid) if rsc is None else None
+        if early is not None:
+            return (1, 1, 0, 0, -early)
         return (1, 0, 0, 0, -creation)
     if isinstance(rsc, Prim):
         task = "probe" if _is_probe(action) else action.task
         rank: float = _PRIM_RANK.get(task, 6)
-        if rsc.failed and action.node is not None and action.node.id in rsc.fail_node_ids:
-            # Recovering a failure, Pacemaker creates the recurring monitors and then the stop
-            # while reading the history, before any probe.
-            if task == "stop":
-                rank = -2
-            elif task == "monitor" and action.interval_ms > 0:
-                rank = -3
+        seen = (rsc.unpacked_recurring.get((action.node.id, task, action.interval_ms))
+                if action.node is not None and action.interval_ms > 0 else None)
+        if seen is not None:
+            # Created while reading the history (the recurring operations running there):
+            # a resource's oldest actions, in the order they were read.
+            rank = -4 + seen * 1e-6
+        if (task == "stop" and rsc.failed and action.node is not None
+                and action.node.id in rsc.fail_node_ids):
+            rank = -2  # recovering a failure: created while reading the history, too
         if action.extra.get("from_history"):
             # Cancels and rescheduled monitors are created while the history is checked
             # for changed definitions, before anything else.

@@ -48,6 +48,7 @@ class HistoryReader:
         self.orphans: dict[str, Prim] = {}
         self.block_candidate = False
         self.reprobe = False  # the last probe failure there has expired
+        self.unpack_seq = 0  # creation order of the actions made while reading histories
         self.anonymous: dict[str, CloneRt] | None = None
         self.histories: dict[tuple[int, str], NodeHistory] = {}
         self.spares: dict[int, list[Prim]] = {}  # clone -> surplus (orphan) instances
@@ -258,6 +259,8 @@ class HistoryReader:
             elif op.interval_ms > 0 and op.operation == "monitor" and op.rc_code == 7:
                 prim.stopped_monitors_seen.add((node.id, op.interval_ms))
         self.clear_expired_failures(prim, node, ops)
+        if node.online:
+            self._note_unpacked_recurring(prim, node, ops)
         if self.reprobe and role in ("Stopped", "Unknown"):
             prim.known_on.discard(node.id)
         if role not in ("Stopped", "Unknown") and prim.managed:
@@ -353,6 +356,34 @@ class HistoryReader:
                 except ValueError:
                     return None
         return None
+
+    def _note_unpacked_recurring(self, prim: Prim, node: NodeInfo, ops: list[OpRecord]) -> None:
+        """The recurring operations Pacemaker creates (optional) while reading this history:
+        those since the last start, or since the last stop when it stopped (its
+        calculate_active_ops and process_recurring). They are its oldest actions, which
+        decides where they stand in the graph."""
+        start = stop = implied_monitor = implied_clone = -1
+        for n, op in enumerate(ops):
+            if op.operation == "stop" and op.op_status == EXEC_DONE:
+                stop = n
+            elif op.operation in ("start", "migrate_from"):
+                start = n
+            elif implied_monitor <= stop and op.operation == "monitor":
+                if op.rc_code in (OCF_OK, OCF_RUNNING_PROMOTED):
+                    implied_monitor = n
+            elif op.operation in ("promote", "demote"):
+                implied_clone = n
+        if start == -1:
+            start = implied_clone if implied_clone != -1 else implied_monitor
+        for n, op in enumerate(ops):
+            if (start < stop and n <= stop) or n < start or op.interval_ms == 0:
+                continue
+            if op.op_status == EXEC_PENDING:
+                continue
+            key = (node.id, op.operation, op.interval_ms)
+            if key not in prim.unpacked_recurring:
+                self.unpack_seq += 1
+                prim.unpacked_recurring[key] = self.unpack_seq
 
     def _apply(
         self, prim: Prim, node: NodeInfo, op: OpRecord, role: str

@@ -164,6 +164,9 @@ class Prim(Rsc):
     # Recurring operations running where it is active that are no longer configured.
     orphan_recurring: list[tuple[NodeInfo, OpRecord]] = field(default_factory=list)
     failed_recurring: bool = False  # a recurring monitor failed (not a start or stop)
+    # (node id, task, interval) of the recurring operations Pacemaker creates while reading
+    # the history, with their creation order (history.py).
+    unpacked_recurring: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
