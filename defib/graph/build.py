@@ -45,6 +45,9 @@ _COLLECTIVE_RANK = {
     "demote": 6, "demoted": 7,
 }
 
+# The order of a clone's notifications, by the operation notified about.
+_NOTIFY_ORDER = {"start": 0, "stop": 1, "promote": 2, "demote": 3}
+
 
 def included(action: Action) -> bool:
     """Whether Pacemaker would put ``action`` in the transition graph."""
@@ -383,6 +386,19 @@ def _resource_ranks(resources: Iterable[Rsc]) -> dict[int, int]:
     return ranks
 
 
+def _notify_rank(action: Action) -> float:
+    """Where a notification stands among its resource's actions. A clone creates the
+    four pseudo actions of each operation right after the operation's own pair (start and
+    running, then stop and stopped, promote, demote); an instance's notify operations come
+    last of all its actions, operation by operation, each "pre" before its "post"."""
+    operation = action.extra.get("notify_operation", "")
+    step = action.extra.get("notify_step")
+    if step is not None:
+        return _COLLECTIVE_RANK.get(operation, 0) + 1 + (int(step) + 1) * 0.2
+    late = 0.05 if action.extra.get("notify_type") == "post" else 0.0
+    return _PRIM_RANK["notify"] + _NOTIFY_ORDER.get(operation, 0) * 0.1 + late
+
+
 def _early_singletons(ws: WorkingSet) -> dict[str, int]:
     """The actions of no resource that Pacemaker creates before any other, with their
     creation order: the load_stopped_<node> pseudo actions of utilization-based placement,
@@ -435,6 +451,10 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
         if task in ("stop", "demote") and action.node in rsc.running_on:
             # Stops and demotes are created walking the nodes it runs on, in status order.
             node = rsc.running_on.index(action.node)
+        elif task == "notify":
+            rank = _notify_rank(action)
     else:
         rank = _COLLECTIVE_RANK.get(action.task, 8)
+        if "notify_step" in action.extra:
+            rank = _notify_rank(action)
     return (0, rsc_rank[id(rsc)], -rank, -node, -action.interval_ms)

@@ -85,10 +85,10 @@ def _clone_notifications(clone: CloneRt, table: ActionTable, edge: EdgeFn) -> No
         end = table.get(op_uuid(clone.id, done), None)
         if begin is None or end is None or begin.optional or not begin.runnable:
             continue
-        pre = _pseudo(table, f"{clone.id}_pre_notify_{task}_0", clone)
-        pre_done = _pseudo(table, f"{clone.id}_confirmed-pre_notify_{task}_0", clone)
-        post = _pseudo(table, f"{clone.id}_post_notify_{done}_0", clone)
-        post_done = _pseudo(table, f"{clone.id}_confirmed-post_notify_{done}_0", clone)
+        pre = _pseudo(table, f"{clone.id}_pre_notify_{task}_0", clone, task, 0)
+        pre_done = _pseudo(table, f"{clone.id}_confirmed-pre_notify_{task}_0", clone, task, 1)
+        post = _pseudo(table, f"{clone.id}_post_notify_{done}_0", clone, task, 2)
+        post_done = _pseudo(table, f"{clone.id}_confirmed-post_notify_{done}_0", clone, task, 3)
         edge(pre, pre_done)
         edge(pre_done, begin)
         edge(end, post)
@@ -124,10 +124,15 @@ def _clone_notifications(clone: CloneRt, table: ActionTable, edge: EdgeFn) -> No
             edge(confirmed_post[first], pre_of[then])
 
 
-def _pseudo(table: ActionTable, uuid: str, clone: CloneRt) -> Action:
+def _pseudo(table: ActionTable, uuid: str, clone: CloneRt, operation: str,
+            step: int) -> Action:
+    """One of the four pseudo actions framing ``operation``; ``step`` is its place among
+    them (pre, confirmed-pre, post, confirmed-post), the order Pacemaker creates them in."""
     task = "notified" if "_confirmed-" in uuid else "notify"
     action = Action(uuid, task, clone, None, optional=False, pseudo=True)
     action.extra["notification"] = "1"
+    action.extra["notify_operation"] = operation
+    action.extra["notify_step"] = str(step)
     return table.add(action)
 
 
