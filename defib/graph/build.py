@@ -429,32 +429,55 @@ def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, 
         if early is not None:
             return (1, 1, 0, 0, -early)
         return (1, 0, 0, 0, -creation)
+    position = -action.interval_ms
     if isinstance(rsc, Prim):
-        task = "probe" if _is_probe(action) else action.task
-        rank: float = _PRIM_RANK.get(task, 6)
-        seen = (rsc.unpacked_recurring.get((action.node.id, task, action.interval_ms))
-                if action.node is not None and action.interval_ms > 0 else None)
-        if seen is not None:
-            # Created while reading the history (the recurring operations running there):
-            # a resource's oldest actions, in the order they were read.
-            rank = -4 + seen * 1e-6
-        if (task == "stop" and rsc.failed and action.node is not None
-                and action.node.id in rsc.fail_node_ids):
-            rank = -2  # recovering a failure: created while reading the history, too
-        if action.extra.get("from_history"):
-            # Cancels and rescheduled monitors are created while the history is checked
-            # for changed definitions, before anything else.
-            rank = -1
-        elif (task == "start" and action.node is not None
-              and action.node.id in rsc.restart_needed_on):
-            rank = -0.5  # the start of a restart for a changed definition: before probes
-        if task in ("stop", "demote") and action.node in rsc.running_on:
+        rank = _prim_rank(action, rsc)
+        if action.task in ("stop", "demote") and action.node in rsc.running_on:
             # Stops and demotes are created walking the nodes it runs on, in status order.
             node = rsc.running_on.index(action.node)
-        elif task == "notify":
-            rank = _notify_rank(action)
+        if action.task == "monitor" and action.interval_ms > 0:
+            # Recurring operations are created in the order they are configured.
+            position = -_op_position(rsc, action)
     else:
         rank = _COLLECTIVE_RANK.get(action.task, 8)
         if "notify_step" in action.extra:
             rank = _notify_rank(action)
-    return (0, rsc_rank[id(rsc)], -rank, -node, -action.interval_ms)
+    return (0, rsc_rank[id(rsc)], -rank, -node, position)
+
+
+def _op_position(prim: Prim, action: Action) -> int:
+    for n, op in enumerate(prim.operations):
+        if op.name == action.task and op.interval_ms == action.interval_ms:
+            return n
+    return len(prim.operations)
+
+
+def _prim_rank(action: Action, prim: Prim) -> float:
+    """When Pacemaker creates ``action`` among its primitive's actions (a higher rank is
+    newer, and a resource's synapses list its actions newest first)."""
+    task = "probe" if _is_probe(action) else action.task
+    node_id = action.node.id if action.node is not None else None
+    rank: float = _PRIM_RANK.get(task, 6)
+    seen = (prim.unpacked_recurring.get((node_id, task, action.interval_ms))
+            if node_id is not None and action.interval_ms > 0 else None)
+    if seen is not None:
+        # Created while reading the history (the recurring operations running there):
+        # a resource's oldest actions, in the order they were read.
+        rank = -4 + seen * 1e-6
+    if task == "stop" and prim.failed and node_id in prim.fail_node_ids:
+        rank = -2  # recovering a failure: created while reading the history, too
+    elif task == "stop" and node_id in prim.agent_changed_on:
+        # Another agent runs there: the history check stops it, then forgets it (delete).
+        rank = -3.5
+    if action.extra.get("from_history"):
+        # Cancels and rescheduled monitors are created while the history is checked
+        # for changed definitions, before anything else.
+        rank = -1
+    elif ((task == "start" and node_id in prim.restart_needed_on)
+          or (task == "stop" and node_id in prim.pending_restart_on)):
+        # The history check restarts it for a changed definition, before any probe: the
+        # start, or the stop when a start still pending there cannot be reloaded.
+        rank = -0.5
+    elif task == "notify":
+        rank = _notify_rank(action)
+    return rank

@@ -279,6 +279,7 @@ class HistoryReader:
             elif change == "reload" and pending_start:
                 # A start still in progress can't be reloaded: it is restarted.
                 prim.forced_restart_on.add(node.id)
+                prim.pending_restart_on.add(node.id)
             elif change == "reload":
                 prim.reload_needed_on.add(node.id)
         if role == "Started" and _promotable(prim):

@@ -159,6 +159,7 @@ class Prim(Rsc):
     container: Prim | None = None  # for a guest node's implicit connection: its VM/container
     implicit: bool = False  # made by defib from a bundle, not configured as such
     forced_restart_on: set[str] = field(default_factory=set)  # e.g. a filler failed inside
+    pending_restart_on: set[str] = field(default_factory=set)  # changed while starting
     history_names: dict[str, str] = field(default_factory=dict)  # node id -> name in history
     clone_name: str | None = None  # the name the history last knew it by, if another
     # Recurring operations running where it is active that are no longer configured.
