@@ -458,7 +458,9 @@ def _prim_rank(action: Action, prim: Prim) -> float:
     task = "probe" if _is_probe(action) else action.task
     node_id = action.node.id if action.node is not None else None
     rank: float = _PRIM_RANK.get(task, 6)
-    seen = (prim.unpacked_recurring.get((node_id, task, action.interval_ms))
+    # A cancel shares its key with the operation it cancels: it is that action.
+    recurring = action.extra.get("cancel_task", "monitor") if task == "cancel" else task
+    seen = (prim.unpacked_recurring.get((node_id, recurring, action.interval_ms))
             if node_id is not None and action.interval_ms > 0 else None)
     if seen is not None:
         # Created while reading the history (the recurring operations running there):
@@ -469,7 +471,7 @@ def _prim_rank(action: Action, prim: Prim) -> float:
     elif task == "stop" and node_id in prim.agent_changed_on:
         # Another agent runs there: the history check stops it, then forgets it (delete).
         rank = -3.5
-    if action.extra.get("from_history"):
+    if action.extra.get("from_history") and not (task == "cancel" and seen is not None):
         # Cancels and rescheduled monitors are created while the history is checked
         # for changed definitions, before anything else.
         rank = -1
@@ -480,4 +482,17 @@ def _prim_rank(action: Action, prim: Prim) -> float:
         rank = -0.5
     elif task == "notify":
         rank = _notify_rank(action)
+    elif task == "start" and action.node is prim.assigned and _early_start(prim):
+        rank = 1.5  # before the stops and demotes
     return rank
+
+
+def _early_start(prim: Prim) -> bool:
+    """Whether Pacemaker creates the start on the chosen node before anything else the
+    resource does: a start already pending, or a promoted resource that stays where it is
+    (its create_pending_start, and the start a promoted resource checks for recovery)."""
+    if prim.pending_task == "start":
+        return True
+    current = prim.current_node()
+    return (prim.role == "Promoted" and current is not None and current is prim.assigned
+            and not prim.failed and not prim.blocked)
