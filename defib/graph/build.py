@@ -419,30 +419,34 @@ def _early_singletons(ws: WorkingSet) -> dict[str, int]:
     return order
 
 
+SynapseKey = tuple[int, int, float, int, int, int]
+
+
 def _synapse_key(action: Action, rsc_rank: dict[int, int], node_rank: dict[str, int],
-                 creation: int, singletons: Mapping[str, int]) -> tuple[int, int, float, int, int]:
+                 creation: int, singletons: Mapping[str, int]) -> SynapseKey:
     rsc = action.rsc
     node = node_rank.get(action.node.id, 0) if action.node is not None else 0
     if rsc is None or id(rsc) not in rsc_rank:
         # Actions of no resource come last, newest first.
         early = singletons.get(action.uuid) if rsc is None else None
         if early is not None:
-            return (1, 1, 0, 0, -early)
-        return (1, 0, 0, 0, -creation)
-    position = -action.interval_ms
+            return (1, 1, 0, 0, 0, -early)
+        return (1, 0, 0, 0, 0, -creation)
+    position = 0
     if isinstance(rsc, Prim):
         rank = _prim_rank(action, rsc)
         if action.task in ("stop", "demote") and action.node in rsc.running_on:
             # Stops and demotes are created walking the nodes it runs on, in status order.
             node = rsc.running_on.index(action.node)
         if action.task == "monitor" and action.interval_ms > 0:
-            # Recurring operations are created in the order they are configured.
-            position = -_op_position(rsc, action)
+            # Recurring operations are created in the order they are configured, each
+            # where the resource is to run and then where it is not (role=Stopped).
+            position = 2 * _op_position(rsc, action) + ("stopped_monitor" in action.extra)
     else:
         rank = _COLLECTIVE_RANK.get(action.task, 8)
         if "notify_step" in action.extra:
             rank = _notify_rank(action)
-    return (0, rsc_rank[id(rsc)], -rank, -node, position)
+    return (0, rsc_rank[id(rsc)], -rank, -position, -node, -action.interval_ms)
 
 
 def _op_position(prim: Prim, action: Action) -> int:
