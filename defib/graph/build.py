@@ -209,8 +209,9 @@ def to_graph_action(action: Action, action_id: int, stonith_action: str = "reboo
         long_id = prim.id
         rsc_id = lrm_id(prim)
         # Agents and the history know the instance by the name it was found under; the
-        # graph keys its pseudo actions (a stop implied by fencing) by that name as well.
-        if prim.clone_name is not None and kind in ("rsc_op", "pseudo_event"):
+        # graph keys every action of it by that name, pseudo actions too (Pacemaker's
+        # clone_name).
+        if prim.clone_name is not None:
             operation_key = prim.clone_name + action.uuid[len(prim.id):]
             internal_key = action.uuid
     return GraphAction(
