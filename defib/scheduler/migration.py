@@ -62,6 +62,8 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
                 # A later stop on the source still leaves the role stopped (Pacemaker then
                 # reports a restart on the target, which only starts it).
                 _add_running(prim, target, set_role=last is migrate_to)
+                if migrate_to.op_status != -1 and migrate_to.call_id >= 0:  # not pending
+                    _list_before(prim, target, source)
             continue
         if last is not migrate_to:
             continue  # a later stop or start on the source closed the story
@@ -78,16 +80,23 @@ def resolve_migrations(histories: dict[tuple[int, str], NodeHistory],
                 _add_running(prim, target)
         elif migrate_from is not None:
             prim.failed = True
-            if target is not None and target in prim.running_on and source in prim.running_on:
-                # Pacemaker learns of the target while reading the source's migrate_to,
-                # before it adds the source itself: the target is listed first.
-                prim.running_on.remove(target)
-                prim.running_on.insert(0, target)
+            if target is not None:
+                _list_before(prim, target, source)
         elif target is not None and target.online and not target.unclean:
             prim.partial_migration_source = source
             prim.partial_migration_target = target
         else:
             prim.failed = True  # the target went away mid-migration: recover
+
+
+def _list_before(prim: Prim, target: NodeInfo, source: NodeInfo) -> None:
+    """Pacemaker learns of the target while reading the source's migrate_to, before it
+    adds the source itself: the target is listed first."""
+    running = prim.running_on
+    if target in running and source in running and running.index(target) > running.index(
+            source):
+        running.remove(target)
+        running.insert(running.index(source), target)
 
 
 def _add_running(prim: Prim, node: NodeInfo, set_role: bool = True) -> None:
