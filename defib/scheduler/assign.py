@@ -7,6 +7,7 @@ import functools
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.locks import apply_shutdown_locks
+from defib.scheduler.processing_order import ColocatedScores
 from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
@@ -118,6 +119,7 @@ class Assigner(Promotion):
         for conn in connections(self.ws):
             self.assign(conn.top())
         connection_assigned(self.ws)
+        self.colocated = ColocatedScores(self.ws, self.cons.colocations, _scale, _cons_order)
         order = sorted(self.ws.resources, key=self._sort_key)
         self.ws.processing_order = order  # Pacemaker reports resources in this order too
         for rsc in order:
@@ -129,16 +131,18 @@ class Assigner(Promotion):
         With the default placement strategy, resources go by priority only (configuration
         order otherwise). With utilization-based strategies, also by the score where the
         resource runs now, then by its scores node by node; scores are the resource's own
-        (for a clone or group, without its members' stickiness).
+        (for a clone or group, without its members' stickiness) with those of what it is
+        colocated with folded in (processing_order.py).
         """
         if self.ws.config.placement_strategy == "default":
             return (-rsc.priority, 0, (), rsc.config_order)
+        scores = self.colocated.of(rsc)
         current = -INFINITY
         running = next((p.running_on[0] for p in rsc.primitives() if p.running_on), None)
         if running is not None:
-            current = rsc.allowed.get(running.id, -INFINITY)
+            current = scores.get(running.id, -INFINITY)
         nodes = self._nodes_by_capacity()
-        by_node = tuple(-rsc.allowed.get(n.id, -INFINITY) for n in nodes)
+        by_node = tuple(-scores.get(n.id, -INFINITY) for n in nodes)
         return (-rsc.priority, -current, by_node, rsc.config_order)
 
     def _nodes_by_capacity(self) -> list[NodeInfo]:
