@@ -349,10 +349,32 @@ class Assigner(Promotion):
             return  # an assignment loop: Pacemaker ignores the colocation that closes it
         if not self._role_filter(prim, colo):
             return
-        hosts = self._primary_hosts(primary, colo)
+        if (isinstance(primary, CloneRt) and -INFINITY < colo.score < INFINITY
+                and colo.primary_role is None and not isinstance(prim.top(), CloneRt)):
+            self._apply_per_instance(prim, colo, primary)
+        else:
+            self._apply_to_scores(prim, colo, self._primary_hosts(primary, colo))
+        if archive is not None and not self._any_available(prim.allowed):
+            prim.allowed = archive
+
+    def _apply_per_instance(self, prim: Prim, colo: ColocationRt, clone: CloneRt) -> None:
+        """An optional colocation with a clone counts instance by instance, each one rolled
+        back if it would leave no usable node (Pacemaker applies it through every
+        instance); an instance placed nowhere takes the score away everywhere."""
+        for inst in clone.instances:
+            member = self._lead(inst)
+            if not isinstance(member, Prim) or not member.assigned_done:
+                continue  # not placed yet: nothing to go by
+            self._apply_to_scores(prim, colo, [member.assigned] if member.assigned else None,
+                                  absent_subtracts=True)
+
+    def _apply_to_scores(self, prim: Prim, colo: ColocationRt, hosts: list[NodeInfo] | None,
+                         absent_subtracts: bool = False) -> None:
         attr = colo.node_attribute
         work = dict(prim.allowed)
-        if hosts is None:  # the primary has no node
+        if hosts is None and absent_subtracts:
+            work = {node_id: add_scores(-colo.score, score) for node_id, score in work.items()}
+        elif hosts is None:  # the primary has no node
             if colo.score < 0:
                 return
             work = {node_id: add_scores(-INFINITY, score) for node_id, score in work.items()}
@@ -368,8 +390,6 @@ class Assigner(Promotion):
                     work[node_id] = add_scores(-INFINITY, score)
         if _is_mandatory(colo.score) or self._any_available(work):
             prim.allowed = work
-        if archive is not None and not self._any_available(prim.allowed):
-            prim.allowed = archive
 
     def _role_filter(self, prim: Prim, colo: ColocationRt) -> bool:
         """Pacemaker's filter_colocation_constraint for roles (promotion is handled later)."""
