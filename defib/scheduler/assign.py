@@ -360,21 +360,17 @@ class Assigner(Promotion):
     def _apply_per_instance(self, prim: Prim, colo: ColocationRt, clone: CloneRt) -> None:
         """An optional colocation with a clone counts instance by instance, each one rolled
         back if it would leave no usable node (Pacemaker applies it through every
-        instance); an instance placed nowhere takes the score away everywhere."""
+        instance); an instance placed nowhere counts for nothing."""
         for inst in clone.instances:
             member = self._lead(inst)
-            if not isinstance(member, Prim) or not member.assigned_done:
-                continue  # not placed yet: nothing to go by
-            self._apply_to_scores(prim, colo, [member.assigned] if member.assigned else None,
-                                  absent_subtracts=True)
+            if isinstance(member, Prim) and member.assigned is not None:
+                self._apply_to_scores(prim, colo, [member.assigned])
 
-    def _apply_to_scores(self, prim: Prim, colo: ColocationRt, hosts: list[NodeInfo] | None,
-                         absent_subtracts: bool = False) -> None:
+    def _apply_to_scores(self, prim: Prim, colo: ColocationRt,
+                         hosts: list[NodeInfo] | None) -> None:
         attr = colo.node_attribute
         work = dict(prim.allowed)
-        if hosts is None and absent_subtracts:
-            work = {node_id: add_scores(-colo.score, score) for node_id, score in work.items()}
-        elif hosts is None:  # the primary has no node
+        if hosts is None:  # the primary has no node
             if colo.score < 0:
                 return
             work = {node_id: add_scores(-INFINITY, score) for node_id, score in work.items()}
