@@ -185,7 +185,7 @@ class Orderer:
         DC goes last, so that the others need no new election on the way."""
         downs: list[Action] = []
         dc_down: Action | None = None
-        for node in self.ws.nodes:
+        for node in sorted(self.ws.nodes, key=lambda n: n.uname):  # Pacemaker's node order
             if (not node.online or not node.shutdown or node.unclean
                     or node.type == "remote" or node.remote_rsc is not None):
                 continue
