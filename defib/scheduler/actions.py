@@ -318,8 +318,14 @@ class ActionBuilder:
                          for p in rsc.primitives())
             promoted = any(p.assigned is not None and p.next_role == "Promoted"
                            for p in rsc.primitives())
+            # A group is running only once every member started: one that cannot start
+            # leaves its running pseudo action unrunnable (its start waits for them all).
+            whole = not isinstance(rsc, GroupRt) or all(
+                p.assigned is not None and p.next_role not in (None, "Stopped")
+                for p in rsc.primitives())
             for task in ("start", "running", "stop", "stopped"):
-                runnable = active or task in ("stop", "stopped")
+                runnable = (active and (whole or task != "running")) or task in ("stop",
+                                                                                 "stopped")
                 self.table.add(Action(op_uuid(rsc.id, task), task, rsc, None, pseudo=True,
                                       runnable=runnable))
             if isinstance(rsc, CloneRt) and (rsc.promotable or (
