@@ -21,7 +21,7 @@ import pytest
 
 from defib.testing.event_run import run_sequences
 
-FLOOR_PERCENT = 97.0
+FLOOR_PERCENT = 99.0
 
 
 @pytest.mark.skipif(shutil.which("crm_simulate") is None,
