@@ -48,6 +48,9 @@ async def serve(config: Path, node_name: str, attach: Attach | None = None) -> i
     """Run a node until asked to stop. ``attach`` (e.g. the controller) is awaited once the
     node has joined, with the ``ClusterNode`` it can subscribe to and register ops on."""
     log = logging.getLogger("defib.daemon")
+    from defib.executor.process import wait_children_on_loop
+
+    wait_children_on_loop()
     cfg = await resolve_nodes(load_config(config), log)
     node_cfg = cfg.node_by_name(node_name)
     key = load_key(cfg.key_file)

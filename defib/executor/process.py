@@ -50,11 +50,13 @@ def _output_file() -> IO[bytes]:
 _pidfd_loop: asyncio.AbstractEventLoop | None = None
 
 
-def _wait_children_on_loop() -> None:
+def wait_children_on_loop() -> None:
     """Python 3.11 waits for each child in a thread of its own (``ThreadedChildWatcher``):
     with hundreds of agent calls a second, starting those threads is a good part of what
     a call costs the daemon. A pidfd (Linux 5.3+) lets the event loop itself wait for the
-    child, as Python 3.12 does by default. Installed for the running loop, once."""
+    child, as Python 3.12 does by default. The watcher is process-wide: a daemon installs
+    it for its one loop at start (a library call must not, or any later loop of the same
+    process, a test's or a browser driver's, could no longer start children)."""
     global _pidfd_loop
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
         return
@@ -96,7 +98,6 @@ async def run_process(
     At the timeout the whole group gets SIGTERM, then SIGKILL after ``kill_grace_s``.
     """
     started = time.monotonic()
-    _wait_children_on_loop()
     with _output_file() as out_f, _output_file() as err_f:
         try:
             proc = await asyncio.create_subprocess_exec(
