@@ -74,6 +74,7 @@ class Running:
 
     async def stop(self) -> None:
         self.listening.close()
+        await self.server.close_clients()
         assert self.server.watcher is not None
         await self.server.watcher.stop()
         self.server.pool.shutdown(wait=False, cancel_futures=True)

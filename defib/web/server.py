@@ -108,6 +108,9 @@ class WebServer:
     routes: list[Compiled] = field(default_factory=list)
     watcher: StatusWatcher | None = None
     failures: dict[str, list[float]] = field(default_factory=dict)
+    clients: set[asyncio.Task[None]] = field(default_factory=set)
+    # (user, admin_epoch, epoch) -> rights: they change only with the configuration.
+    rights_cache: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = Users.of(self.directory)
@@ -121,8 +124,23 @@ class WebServer:
                     ) -> asyncio.Server:
         assert self.watcher is not None
         self.watcher.start()
-        return await asyncio.start_server(self.connection, host, port, ssl=context,
-                                          limit=64 * 1024)
+        return await asyncio.start_server(self.accept, host, port, ssl=context,
+                                          limit=64 * 1024, backlog=256)
+
+    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Each connection is a task of ours, not asyncio's: ``close_clients`` ends them at
+        shutdown, and a cancelled one is not reported (Python 3.11's stream callback logs a
+        traceback for a cancelled connection task it owns)."""
+        task = asyncio.get_running_loop().create_task(self.connection(reader, writer))
+        self.clients.add(task)
+        task.add_done_callback(self.clients.discard)
+
+    async def close_clients(self) -> None:
+        """End every open connection (event streams never end on their own)."""
+        for task in list(self.clients):
+            task.cancel()
+        if self.clients:
+            await asyncio.wait(list(self.clients), timeout=5.0)
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                          ) -> None:
@@ -144,8 +162,12 @@ class WebServer:
                 await self._send(writer, response, request.keep_alive)
                 if not request.keep_alive:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
             return  # the browser went away; nothing to tell anybody
+        except asyncio.CancelledError:
+            return  # the server stops (close_clients): the connection simply ends
+        except Exception:  # a bug: logged in full, this connection ends, the server goes on
+            log.exception("a connection from %s failed", peer)
         finally:
             writer.close()
 
@@ -261,15 +283,38 @@ class WebServer:
                                      "rights": may})
 
     def rights_of(self, user: str) -> dict[str, Any]:
+        """What the page may offer ``user`` (in the thread pool: it may read the CIB). An
+        administrator's need no CIB; others' are kept per configuration epoch, asked for
+        with the cheap membership request, so that logins and reloads do not parse the
+        whole CIB each time."""
         import xml.etree.ElementTree as ET
 
-        from defib.web.rights import rights
+        from defib.acl.identity import identity_by_name
+        from defib.commands.connection import Connection
+        from defib.web.rights import admin_rights, rights
 
+        if identity_by_name(user).is_admin(self.admin_group):
+            return admin_rights()
+        try:
+            version = Connection(self.directory, self.node, timeout=5.0).status()[
+                "cib"]["version"]
+            key = (user, int(version[0]), int(version[1]))
+        except (DefibError, KeyError, IndexError, TypeError, ValueError):
+            key = None
+        if key is not None and key in self.rights_cache:
+            return self.rights_cache[key]
         try:
             root = ET.fromstring(open_env(directory=self.directory, node=self.node).read())
         except DefibError:
             return {"admin": False, "read": False, "write": {}}
-        return rights(root, user, self.admin_group)
+        may = rights(root, user, self.admin_group)
+        if key is not None:
+            # Keyed by the epoch read before the CIB: a change in between only makes the
+            # next login compute again. Old epochs are of no further use.
+            self.rights_cache = {k: v for k, v in self.rights_cache.items()
+                                 if k[1:] == key[1:]}
+            self.rights_cache[key] = may
+        return may
 
     def may_read_status(self, user: str) -> bool:
         """The pushed status is one document for everybody: only for users the gate lets

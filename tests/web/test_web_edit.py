@@ -24,10 +24,12 @@ def patient(page: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_sandbox_left(web_cluster: WebCluster) -> Iterator[None]:
-    """The web server keeps the user's sandbox in the state directory it shares with this
-    process (``defib sandbox list`` shows it): a test that failed half-way leaves none."""
+def no_sandbox_left(web_cluster: WebCluster, monkeypatch: pytest.MonkeyPatch
+                    ) -> Iterator[None]:
+    """The web server keeps the user's sandbox in this run's sandbox directory (the
+    fixture's ``DEFIB_SANDBOX_DIR``): a test that failed half-way leaves none for the next."""
     yield
+    monkeypatch.setenv("DEFIB_SANDBOX_DIR", str(web_cluster.sandboxes))
     from defib.commands.env import LiveEnv
     from defib.sandbox import store
     from defib.web.api.usersandbox import sandbox_name
