@@ -377,7 +377,8 @@ class WebServer:
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-store\r\nConnection: keep-alive\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items()) + "\r\n")
-        writer.write(head.encode())
+        # A dropped stream is opened again by the browser after ``retry`` ms (default 3 s).
+        writer.write(head.encode() + b"retry: 1000\n\n")
         await writer.drain()
         token = session.token
         # aclosing: a page that went away stops counting as a subscriber at once.

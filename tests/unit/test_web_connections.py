@@ -36,6 +36,8 @@ async def open_stream(web: WebServer, port: int) -> tuple[asyncio.StreamReader,
     await writer.drain()
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
     assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head
+    retry = await asyncio.wait_for(reader.readuntil(b"\n\n"), 30)
+    assert retry == b"retry: 1000\n\n"  # a dropped stream comes back within a second
     first = await asyncio.wait_for(reader.readuntil(b"\n\n"), 30)
     assert first.startswith(b"event: status")
     return reader, writer

@@ -202,8 +202,21 @@ def browser(web_cluster: WebCluster, tmp_path_factory: pytest.TempPathFactory
             chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """The call's report on the test item, for the page fixture to know it failed."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) and page per test; the self-signed
     certificate is accepted as a user accepts it once."""
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280,
@@ -222,7 +235,12 @@ def page(browser: Any) -> Iterator[Any]:
     try:
         yield page
     finally:
-        print("\n".join(f"browser: {line}" for line in seen))
+        if request.node.stash.get(CALL_FAILED, False):
+            print("\n".join(f"browser: {line}" for line in seen))
+            try:
+                print(f"page {page.url}:\n{page.inner_text('body', timeout=5_000)[:3000]}")
+            except Exception as exc:  # noqa: BLE001 - only a diagnostic
+                print(f"page {page.url}: unreadable ({exc})")
         context.close()
 
 
