@@ -177,6 +177,28 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
             NETNS_MADE = None
 
 
+@pytest.fixture(autouse=True)
+def no_sandbox_left(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                    ) -> Iterator[None]:
+    """Every test on the shared cluster starts and ends without a user sandbox: merely
+    opening the Configuration page copies the cluster into one, and a copy an earlier test
+    left, taken at an older configuration, would have a later commit refused as stale."""
+    if "web_cluster" not in request.fixturenames:
+        yield
+        return
+    cluster: WebCluster = request.getfixturevalue("web_cluster")
+    monkeypatch.setenv("DEFIB_SANDBOX_DIR", str(cluster.sandboxes))
+    from defib.sandbox import store
+
+    def clear() -> None:
+        for name in store.names():
+            store.delete(name)
+
+    clear()
+    yield
+    clear()
+
+
 # Per module: Playwright's sync API keeps an event loop running in the main thread while it
 # is open, which later tests calling asyncio.run would trip over.
 @pytest.fixture(scope="module")

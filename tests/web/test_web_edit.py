@@ -5,7 +5,6 @@ configuration text refusing a typo (located), and the constraint graph."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +20,6 @@ def patient(page: Any) -> None:
     """A loaded 2-core box (other clusters, other browsers) can take more than the default
     30 s for a step: these tests wait on conditions, so a longer bound costs nothing."""
     page.set_default_timeout(60_000)
-
-
-@pytest.fixture(autouse=True)
-def no_sandbox_left(web_cluster: WebCluster, monkeypatch: pytest.MonkeyPatch
-                    ) -> Iterator[None]:
-    """The web server keeps the user's sandbox in this run's sandbox directory (the
-    fixture's ``DEFIB_SANDBOX_DIR``): a test that failed half-way leaves none for the next."""
-    yield
-    monkeypatch.setenv("DEFIB_SANDBOX_DIR", str(web_cluster.sandboxes))
-    from defib.commands.env import LiveEnv
-    from defib.sandbox import store
-    from defib.web.api.usersandbox import sandbox_name
-
-    name = sandbox_name(web_cluster.user, LiveEnv(web_cluster.directory.resolve()))
-    if name in store.names():
-        store.delete(name)
 
 
 def enter(page: Any, cluster: WebCluster, where: str = "status") -> None:
