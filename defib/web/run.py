@@ -78,6 +78,7 @@ class Running:
         assert self.server.watcher is not None
         await self.server.watcher.stop()
         self.server.pool.shutdown(wait=False, cancel_futures=True)
+        self.server.live_pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def start(options: Options, say: Callable[[str], None]) -> Running:

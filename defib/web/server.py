@@ -105,6 +105,10 @@ class WebServer:
     sessions: Sessions = field(default_factory=Sessions)
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="defib-web"))
+    # What a page needs to come alive (login, the session, the live status) has threads of
+    # its own: it never waits behind slow page requests (a simulation, a graph, a history).
+    live_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="defib-web-live"))
     routes: list[Compiled] = field(default_factory=list)
     watcher: StatusWatcher | None = None
     failures: dict[str, list[float]] = field(default_factory=dict)
@@ -117,7 +121,7 @@ class WebServer:
         if not self.routes:
             self.routes = [compile_route(r) for r in api.all_routes()]
         if self.watcher is None:
-            self.watcher = StatusWatcher(self.directory, self.node, self.pool)
+            self.watcher = StatusWatcher(self.directory, self.node, self.live_pool)
 
     # -- connections ------------------------------------------------------------------------
     async def serve(self, host: str, port: int, context: ssl.SSLContext | None
@@ -156,7 +160,7 @@ class WebServer:
                 if request is None:
                     return
                 if request.path == "/api/events" and request.method == "GET":
-                    await self.events(request, writer)
+                    await self.events(request, reader, writer)
                     return
                 response = await self.respond(request)
                 await self._send(writer, response, request.keep_alive)
@@ -260,7 +264,7 @@ class WebServer:
                         request.peer, len(recent), LOGIN_WINDOW_S)
             return HttpResponse.of_json({"ok": False, "error": "too many failed logins from "
                                          "this address: wait a few minutes"}, 429)
-        ok = await loop.run_in_executor(self.pool, self.users.verify, user, password)
+        ok = await loop.run_in_executor(self.live_pool, self.users.verify, user, password)
         if not ok:
             recent.append(now)
             log.warning("failed web login for %r from %s", user, request.peer)
@@ -278,7 +282,7 @@ class WebServer:
         if session is None:
             return HttpResponse.of_json({"ok": False, "error": "not logged in"}, 401)
         loop = asyncio.get_running_loop()
-        may = await loop.run_in_executor(self.pool, self.rights_of, session.user)
+        may = await loop.run_in_executor(self.live_pool, self.rights_of, session.user)
         return HttpResponse.of_json({"ok": True, "user": session.user, "csrf": session.csrf,
                                      "rights": may})
 
@@ -359,7 +363,8 @@ class WebServer:
         return response
 
     # -- live status ------------------------------------------------------------------------
-    async def events(self, request: HttpRequest, writer: asyncio.StreamWriter) -> None:
+    async def events(self, request: HttpRequest, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
         session = self.sessions.get(request.cookie(COOKIE))
         if session is None:
             await self._send(writer, HttpResponse.of_json(
@@ -367,7 +372,7 @@ class WebServer:
             return
         assert self.watcher is not None
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self.pool, self.may_read_status, session.user):
+        if not await loop.run_in_executor(self.live_pool, self.may_read_status, session.user):
             log.warning("refused the live status to web user %s: the ACLs do not let it read"
                         " the status", session.user)
             await self._send(writer, HttpResponse.of_json(
@@ -380,7 +385,22 @@ class WebServer:
         # A dropped stream is opened again by the browser after ``retry`` ms (default 3 s).
         writer.write(head.encode() + b"retry: 1000\n\n")
         await writer.drain()
-        token = session.token
+        # The browser sends nothing more on this connection: the end of what it sends is the
+        # page going away, noticed at once rather than at the next write (up to a keepalive).
+        pushing = asyncio.ensure_future(self._push(session.token, writer))
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            await asyncio.wait((pushing, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pushing, gone):
+                task.cancel()
+            await asyncio.gather(pushing, gone, return_exceptions=True)
+        failed = pushing.exception() if pushing.done() and not pushing.cancelled() else None
+        if failed is not None:
+            raise failed  # a connection error: connection() ends it quietly
+
+    async def _push(self, token: str, writer: asyncio.StreamWriter) -> None:
+        assert self.watcher is not None
         # aclosing: a page that went away stops counting as a subscriber at once.
         async with contextlib.aclosing(self.watcher.subscribe()) as stream:
             async for data in stream:

@@ -13,7 +13,7 @@ import pytest
 
 from defib.commands.connection import Connection
 from defib.commands.env import MemoryEnv
-from defib.web import server
+from defib.web import events, server
 from defib.web.auth import Users
 from defib.web.server import COOKIE, WebServer
 from tests.unit.test_web_events import FakeWatcher
@@ -58,18 +58,18 @@ async def streams_then_stop(web: WebServer) -> dict[str, Any]:
     port = listening.sockets[0].getsockname()[1]
     watcher = web.watcher
     assert isinstance(watcher, FakeWatcher)
-    # A page that goes away: its stream ends at the next event, nothing logged.
+    # A page that goes away: its stream ends at once (no event, no keepalive needed to
+    # notice), nothing logged.
     _, gone = await open_stream(web, port)
     await until(lambda: watcher.subscribers == 1)
     gone.close()
-    watcher.key += 1
-    await until(lambda: watcher.subscribers == 0 and not web.clients)
+    await until(lambda: watcher.subscribers == 0 and not web.clients, events.KEEPALIVE_S / 3)
     # Streams still open when the server stops: ended by the server, nothing logged.
-    readers = [(await open_stream(web, port))[0] for _ in range(2)]
+    pages = [await open_stream(web, port) for _ in range(2)]  # kept: open connections
     await until(lambda: watcher.subscribers == 2)
     listening.close()
     await web.close_clients()
-    ends = [await asyncio.wait_for(r.read(), 10) for r in readers]
+    ends = [await asyncio.wait_for(reader.read(), 10) for reader, _ in pages]
     await watcher.stop()
     return {"errors": errors, "clients": len(web.clients), "subscribers": watcher.subscribers,
             "ends": ends}
