@@ -20,13 +20,17 @@ SECTIONS = {
 }
 
 
+def admin_rights() -> dict[str, Any]:
+    return {"admin": True, "read": True, "write": dict.fromkeys(SECTIONS, True)}
+
+
 def rights(root: ET.Element, user: str, admin_group: str) -> dict[str, Any]:
     """``{"admin": bool, "read": bool, "write": {section: bool}}`` for ``user`` on the
     full CIB ``root``. ``admin``: operations only administrators may ask for (cleanup,
     refresh, fencing, tickets)."""
     who = identity_by_name(user)
     if who.is_admin(admin_group):
-        return {"admin": True, "read": True, "write": dict.fromkeys(SECTIONS, True)}
+        return admin_rights()
     if not acl_enabled(root):
         return {"admin": False, "read": False, "write": dict.fromkeys(SECTIONS, False)}
     access = Access(root, permissions_for(root, who))

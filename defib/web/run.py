@@ -74,9 +74,11 @@ class Running:
 
     async def stop(self) -> None:
         self.listening.close()
+        await self.server.close_clients()
         assert self.server.watcher is not None
         await self.server.watcher.stop()
         self.server.pool.shutdown(wait=False, cancel_futures=True)
+        self.server.live_pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def start(options: Options, say: Callable[[str], None]) -> Running:

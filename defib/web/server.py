@@ -105,24 +105,46 @@ class WebServer:
     sessions: Sessions = field(default_factory=Sessions)
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="defib-web"))
+    # What a page needs to come alive (login, the session, the live status) has threads of
+    # its own: it never waits behind slow page requests (a simulation, a graph, a history).
+    live_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="defib-web-live"))
     routes: list[Compiled] = field(default_factory=list)
     watcher: StatusWatcher | None = None
     failures: dict[str, list[float]] = field(default_factory=dict)
+    clients: set[asyncio.Task[None]] = field(default_factory=set)
+    # (user, admin_epoch, epoch) -> rights: they change only with the configuration.
+    rights_cache: dict[tuple[str, int, int], dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = Users.of(self.directory)
         if not self.routes:
             self.routes = [compile_route(r) for r in api.all_routes()]
         if self.watcher is None:
-            self.watcher = StatusWatcher(self.directory, self.node, self.pool)
+            self.watcher = StatusWatcher(self.directory, self.node, self.live_pool)
 
     # -- connections ------------------------------------------------------------------------
     async def serve(self, host: str, port: int, context: ssl.SSLContext | None
                     ) -> asyncio.Server:
         assert self.watcher is not None
         self.watcher.start()
-        return await asyncio.start_server(self.connection, host, port, ssl=context,
-                                          limit=64 * 1024)
+        return await asyncio.start_server(self.accept, host, port, ssl=context,
+                                          limit=64 * 1024, backlog=256)
+
+    def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Each connection is a task of ours, not asyncio's: ``close_clients`` ends them at
+        shutdown, and a cancelled one is not reported (Python 3.11's stream callback logs a
+        traceback for a cancelled connection task it owns)."""
+        task = asyncio.get_running_loop().create_task(self.connection(reader, writer))
+        self.clients.add(task)
+        task.add_done_callback(self.clients.discard)
+
+    async def close_clients(self) -> None:
+        """End every open connection (event streams never end on their own)."""
+        for task in list(self.clients):
+            task.cancel()
+        if self.clients:
+            await asyncio.wait(list(self.clients), timeout=5.0)
 
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                          ) -> None:
@@ -138,14 +160,18 @@ class WebServer:
                 if request is None:
                     return
                 if request.path == "/api/events" and request.method == "GET":
-                    await self.events(request, writer)
+                    await self.events(request, reader, writer)
                     return
                 response = await self.respond(request)
                 await self._send(writer, response, request.keep_alive)
                 if not request.keep_alive:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, TimeoutError):
             return  # the browser went away; nothing to tell anybody
+        except asyncio.CancelledError:
+            return  # the server stops (close_clients): the connection simply ends
+        except Exception:  # a bug: logged in full, this connection ends, the server goes on
+            log.exception("a connection from %s failed", peer)
         finally:
             writer.close()
 
@@ -238,7 +264,7 @@ class WebServer:
                         request.peer, len(recent), LOGIN_WINDOW_S)
             return HttpResponse.of_json({"ok": False, "error": "too many failed logins from "
                                          "this address: wait a few minutes"}, 429)
-        ok = await loop.run_in_executor(self.pool, self.users.verify, user, password)
+        ok = await loop.run_in_executor(self.live_pool, self.users.verify, user, password)
         if not ok:
             recent.append(now)
             log.warning("failed web login for %r from %s", user, request.peer)
@@ -256,20 +282,43 @@ class WebServer:
         if session is None:
             return HttpResponse.of_json({"ok": False, "error": "not logged in"}, 401)
         loop = asyncio.get_running_loop()
-        may = await loop.run_in_executor(self.pool, self.rights_of, session.user)
+        may = await loop.run_in_executor(self.live_pool, self.rights_of, session.user)
         return HttpResponse.of_json({"ok": True, "user": session.user, "csrf": session.csrf,
                                      "rights": may})
 
     def rights_of(self, user: str) -> dict[str, Any]:
+        """What the page may offer ``user`` (in the thread pool: it may read the CIB). An
+        administrator's need no CIB; others' are kept per configuration epoch, asked for
+        with the cheap membership request, so that logins and reloads do not parse the
+        whole CIB each time."""
         import xml.etree.ElementTree as ET
 
-        from defib.web.rights import rights
+        from defib.acl.identity import identity_by_name
+        from defib.commands.connection import Connection
+        from defib.web.rights import admin_rights, rights
 
+        if identity_by_name(user).is_admin(self.admin_group):
+            return admin_rights()
+        try:
+            version = Connection(self.directory, self.node, timeout=5.0).status()[
+                "cib"]["version"]
+            key = (user, int(version[0]), int(version[1]))
+        except (DefibError, KeyError, IndexError, TypeError, ValueError):
+            key = None
+        if key is not None and key in self.rights_cache:
+            return self.rights_cache[key]
         try:
             root = ET.fromstring(open_env(directory=self.directory, node=self.node).read())
         except DefibError:
             return {"admin": False, "read": False, "write": {}}
-        return rights(root, user, self.admin_group)
+        may = rights(root, user, self.admin_group)
+        if key is not None:
+            # Keyed by the epoch read before the CIB: a change in between only makes the
+            # next login compute again. Old epochs are of no further use.
+            self.rights_cache = {k: v for k, v in self.rights_cache.items()
+                                 if k[1:] == key[1:]}
+            self.rights_cache[key] = may
+        return may
 
     def may_read_status(self, user: str) -> bool:
         """The pushed status is one document for everybody: only for users the gate lets
@@ -314,7 +363,8 @@ class WebServer:
         return response
 
     # -- live status ------------------------------------------------------------------------
-    async def events(self, request: HttpRequest, writer: asyncio.StreamWriter) -> None:
+    async def events(self, request: HttpRequest, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
         session = self.sessions.get(request.cookie(COOKIE))
         if session is None:
             await self._send(writer, HttpResponse.of_json(
@@ -322,7 +372,7 @@ class WebServer:
             return
         assert self.watcher is not None
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self.pool, self.may_read_status, session.user):
+        if not await loop.run_in_executor(self.live_pool, self.may_read_status, session.user):
             log.warning("refused the live status to web user %s: the ACLs do not let it read"
                         " the status", session.user)
             await self._send(writer, HttpResponse.of_json(
@@ -332,9 +382,25 @@ class WebServer:
         head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                 "Cache-Control: no-store\r\nConnection: keep-alive\r\n"
                 + "".join(f"{k}: {v}\r\n" for k, v in SECURITY_HEADERS.items()) + "\r\n")
-        writer.write(head.encode())
+        # A dropped stream is opened again by the browser after ``retry`` ms (default 3 s).
+        writer.write(head.encode() + b"retry: 1000\n\n")
         await writer.drain()
-        token = session.token
+        # The browser sends nothing more on this connection: the end of what it sends is the
+        # page going away, noticed at once rather than at the next write (up to a keepalive).
+        pushing = asyncio.ensure_future(self._push(session.token, writer))
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            await asyncio.wait((pushing, gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pushing, gone):
+                task.cancel()
+            await asyncio.gather(pushing, gone, return_exceptions=True)
+        failed = pushing.exception() if pushing.done() and not pushing.cancelled() else None
+        if failed is not None:
+            raise failed  # a connection error: connection() ends it quietly
+
+    async def _push(self, token: str, writer: asyncio.StreamWriter) -> None:
+        assert self.watcher is not None
         # aclosing: a page that went away stops counting as a subscriber at once.
         async with contextlib.aclosing(self.watcher.subscribe()) as stream:
             async for data in stream:

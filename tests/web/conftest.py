@@ -47,10 +47,12 @@ class WebCluster:
     password: str
     log: Path           # the web server's log (stderr)
     process: subprocess.Popen[bytes]
+    sandboxes: Path     # the server's DEFIB_SANDBOX_DIR: this test run's, nobody else's
 
     def defib(self, *args: str, check: bool = True, input: str | None = None
               ) -> subprocess.CompletedProcess[str]:
-        return defib(self.directory, *args, check=check, input=input)
+        return defib(self.directory, *args, check=check, input=input,
+                     sandboxes=self.sandboxes)
 
     def running_on(self, rsc: str) -> list[str]:
         """Where the Dummy agent's state file says ``rsc`` really runs."""
@@ -58,11 +60,14 @@ class WebCluster:
                       for p in self.directory.glob(f"*/run/Dummy-{rsc}.state"))
 
 
-def defib(directory: Path, *args: str, check: bool = True, input: str | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    """The real ``defib`` command on the cluster in ``directory``."""
+def defib(directory: Path, *args: str, check: bool = True, input: str | None = None,
+          sandboxes: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real ``defib`` command on the cluster in ``directory`` (``sandboxes``: where its
+    sandboxes are, as for the web server)."""
     env = {**os.environ, "DEFIB_CLUSTER_DIR": str(directory)}
     env.pop("CIB_file", None)
+    if sandboxes is not None:
+        env["DEFIB_SANDBOX_DIR"] = str(sandboxes)
     proc = subprocess.run([*DEFIB, *args], capture_output=True, text=True, env=env,
                           timeout=90, input=input)
     if check:
@@ -119,12 +124,18 @@ def in_netns(command: list[str]) -> list[str]:
 NETNS_MADE: str | None = None
 
 
-def start_web(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
+def start_web(directory: Path, log: Path, sandboxes: Path
+              ) -> tuple[subprocess.Popen[bytes], str, str, str]:
     out = log.with_suffix(".out")
+    # The users' sandboxes in this run's own directory, not the shared ~/.local/state.
+    env = {**os.environ, "DEFIB_SANDBOX_DIR": str(sandboxes)}
+    for name in ("CIB_file", "DEFIB_SANDBOX", "DEFIB_SANDBOX_ACTIVE"):
+        env.pop(name, None)
     with open(out, "wb") as stdout, open(log, "wb") as stderr:
         # `ip netns exec` execs the command: the PID is the server's.
         process = subprocess.Popen(in_netns([*DEFIB, "web", "--dir", str(directory),
-                                             "--port", "0"]), stdout=stdout, stderr=stderr)
+                                             "--port", "0"]), stdout=stdout, stderr=stderr,
+                                   env=env)
 
     def printed() -> Any:
         assert process.poll() is None, f"defib web ended: {log.read_text()}"
@@ -150,8 +161,9 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
         script.write_text(CONFIG)
         defib(directory, "configure", "-f", str(script))
         defib(directory, "resource", "cleanup", "--wait", "--timeout", "60")
-        process, url, user, password = start_web(directory, base / "web.log")
-        yield WebCluster(directory, url, user, password, base / "web.log", process)
+        sandboxes = base / "sandboxes"
+        process, url, user, password = start_web(directory, base / "web.log", sandboxes)
+        yield WebCluster(directory, url, user, password, base / "web.log", process, sandboxes)
     finally:
         if process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)
@@ -163,6 +175,28 @@ def web_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebCluster
         if NETNS_MADE:
             subprocess.run(["ip", "netns", "delete", NETNS_MADE], capture_output=True)
             NETNS_MADE = None
+
+
+@pytest.fixture(autouse=True)
+def no_sandbox_left(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                    ) -> Iterator[None]:
+    """Every test on the shared cluster starts and ends without a user sandbox: merely
+    opening the Configuration page copies the cluster into one, and a copy an earlier test
+    left, taken at an older configuration, would have a later commit refused as stale."""
+    if "web_cluster" not in request.fixturenames:
+        yield
+        return
+    cluster: WebCluster = request.getfixturevalue("web_cluster")
+    monkeypatch.setenv("DEFIB_SANDBOX_DIR", str(cluster.sandboxes))
+    from defib.sandbox import store
+
+    def clear() -> None:
+        for name in store.names():
+            store.delete(name)
+
+    clear()
+    yield
+    clear()
 
 
 # Per module: Playwright's sync API keeps an event loop running in the main thread while it
@@ -190,17 +224,45 @@ def browser(web_cluster: WebCluster, tmp_path_factory: pytest.TempPathFactory
             chromium.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """The call's report on the test item, for the page fixture to know it failed."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context (no cookies) and page per test; the self-signed
     certificate is accepted as a user accepts it once."""
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280,
                                                                       "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # What the browser saw go wrong, printed with a failing test's output: a failed
+    # request or a navigation to an error page says more than the timeout it caused.
+    seen: list[str] = []
+    page.on("requestfailed", lambda r: seen.append(
+        f"request failed: {r.method} {r.url}: {r.failure}"))
+    page.on("framenavigated", lambda f: seen.append(f"navigated: {f.url}")
+            if f == page.main_frame else None)
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
     try:
         yield page
     finally:
+        if request.node.stash.get(CALL_FAILED, False):
+            print("\n".join(f"browser: {line}" for line in seen))
+            try:
+                print(f"page {page.url}:\n{page.inner_text('body', timeout=5_000)[:3000]}")
+            except Exception as exc:  # noqa: BLE001 - only a diagnostic
+                print(f"page {page.url}: unreadable ({exc})")
         context.close()
 
 

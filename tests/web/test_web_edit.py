@@ -5,7 +5,6 @@ configuration text refusing a typo (located), and the constraint graph."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,6 @@ def patient(page: Any) -> None:
     """A loaded 2-core box (other clusters, other browsers) can take more than the default
     30 s for a step: these tests wait on conditions, so a longer bound costs nothing."""
     page.set_default_timeout(60_000)
-
-
-@pytest.fixture(autouse=True)
-def no_sandbox_left(web_cluster: WebCluster) -> Iterator[None]:
-    """The web server keeps the user's sandbox in the state directory it shares with this
-    process (``defib sandbox list`` shows it): a test that failed half-way leaves none."""
-    yield
-    from defib.commands.env import LiveEnv
-    from defib.sandbox import store
-    from defib.web.api.usersandbox import sandbox_name
-
-    name = sandbox_name(web_cluster.user, LiveEnv(web_cluster.directory.resolve()))
-    if name in store.names():
-        store.delete(name)
 
 
 def enter(page: Any, cluster: WebCluster, where: str = "status") -> None:
