@@ -36,8 +36,13 @@ def full_disk_fault(cluster: LocalCluster, node: str) -> Iterator[tuple[Callable
     try:
         yield (lambda: fill_disk(path), lambda: free_disk(path))
     finally:
-        # Lazy: a host's mount namespace may still hold it while its daemon exits.
-        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        # The node's PID file lives on the tmpfs: stop it while the file is still there
+        # (after the umount the cluster's own teardown would no longer find the daemon).
+        try:
+            cluster.stop([node])
+        finally:
+            # Lazy: a host's mount namespace may still hold it while its daemon exits.
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
 def _cli(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
