@@ -156,19 +156,14 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _members(args: argparse.Namespace, name: str) -> list[str]:
-    """``name`` and, for a group, clone or bundle, every resource inside it (by the live
+    """``name`` and what a group, clone or bundle of that name holds (by the running
     configuration), so that ``--resource GROUP`` shows what happened to its members."""
     import xml.etree.ElementTree as ET
 
+    from defib.commands.cibtree import with_members
     from defib.commands.env import LiveEnv
 
-    root = ET.fromstring(LiveEnv(_cluster_dir(args)).read())
-    for element in root.iterfind(".//configuration/resources//*[@id]"):
-        if element.get("id") == name:
-            inner = [e.get("id", "") for e in element.iter()
-                     if e.tag in ("primitive", "group", "clone", "master", "bundle")]
-            return [name, *(i for i in inner if i and i != name)]
-    return [name]
+    return with_members(ET.fromstring(LiveEnv(_cluster_dir(args)).read()), name)
 
 
 def _transition(args: argparse.Namespace, number: int) -> int:

@@ -163,3 +163,14 @@ def set_nv(root: ET.Element, owner: ET.Element, tag: str, set_id: str, name: str
     ET.SubElement(nvset, "nvpair", {"id": unique_id(root, f"{nvset.get('id')}-{name}"),
                                     "name": name, "value": value})
     return True
+
+
+def with_members(root: ET.Element, name: str) -> list[str]:
+    """``name`` and what a group, clone or bundle of that name holds (by the configuration),
+    so that a collective's history shows its members' operations too."""
+    for element in root.iterfind(".//configuration/resources//*[@id]"):
+        if element.get("id") == name:
+            inner = [e.get("id", "") for e in element.iter()
+                     if e.tag in ("primitive", "group", "clone", "master", "bundle")]
+            return [name, *(i for i in inner if i and i != name)]
+    return [name]

@@ -7,7 +7,7 @@ import functools
 from defib.model.scores import INFINITY, add_scores
 from defib.scheduler.constraints import ColocationRt, Constraints
 from defib.scheduler.locks import apply_shutdown_locks
-from defib.scheduler.processing_order import ColocatedScores
+from defib.scheduler.processing_order import ColocatedScores, any_available, best_matching
 from defib.scheduler.promotion import Promotion
 from defib.scheduler.remote import connection_assigned, connections, keep_off_remote_nodes
 from defib.scheduler.unpack import WorkingSet
@@ -429,23 +429,10 @@ class Assigner(Promotion):
         return self._primary_hosts(primary, colo) or []
 
     def _any_available(self, scores: dict[str, int]) -> bool:
-        for node_id, score in scores.items():
-            node = self.ws.node(node_id)
-            if score >= 0 and node is not None and node.can_run():
-                return True
-        return False
+        return any_available(self.ws, scores)
 
     def _best_matching(self, dep: Rsc, attr: str, value: str | None) -> int:
-        """The dependent's best usable score among nodes with the attribute value."""
-        best = -INFINITY
-        for node_id, score in dep.allowed.items():
-            node = self.ws.node(node_id)
-            # Pacemaker 2.1 asks only whether the node can run resources, not its score.
-            if node is None or not node.can_run() or score <= best:
-                continue
-            if node.attrs.get(attr) == value:
-                best = score
-        return best
+        return best_matching(self.ws, dep, attr, value)
 
     def _merge_weights(self, dep: Rsc, nodes: dict[str, int], attr: str, factor: float,
                        rollback: bool, positive: bool = False) -> dict[str, int]:
@@ -785,3 +772,4 @@ def _still_assigning(rsc: Rsc) -> bool:
     if isinstance(rsc, GroupRt):
         return any(c.assigning and not c.assigned_done for c in rsc.children)
     return rsc.assigning and not rsc.assigned_done
+

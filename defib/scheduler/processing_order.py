@@ -75,18 +75,29 @@ class ColocatedScores:
         return work
 
     def _best_matching(self, primary: Rsc, attr: str, value: str | None) -> int:
-        best = -INFINITY
-        for node_id, score in primary.allowed.items():
-            node = self.ws.node(node_id)
-            if node is None or not node.can_run() or score <= best:
-                continue
-            if node.attrs.get(attr) == value:
-                best = score
-        return best
+        return best_matching(self.ws, primary, attr, value)
 
     def _any_available(self, scores: dict[str, int]) -> bool:
-        for node_id, score in scores.items():
-            node = self.ws.node(node_id)
-            if score >= 0 and node is not None and node.can_run():
-                return True
-        return False
+        return any_available(self.ws, scores)
+
+
+def any_available(ws: WorkingSet, scores: dict[str, int]) -> bool:
+    """Some node with a non-negative score can run resources."""
+    for node_id, score in scores.items():
+        node = ws.node(node_id)
+        if score >= 0 and node is not None and node.can_run():
+            return True
+    return False
+
+
+def best_matching(ws: WorkingSet, rsc: Rsc, attr: str, value: str | None) -> int:
+    """``rsc``'s best usable score among the nodes whose ``attr`` is ``value``."""
+    best = -INFINITY
+    for node_id, score in rsc.allowed.items():
+        node = ws.node(node_id)
+        # Pacemaker 2.1 asks only whether the node can run resources, not its score.
+        if node is None or not node.can_run() or score <= best:
+            continue
+        if node.attrs.get(attr) == value:
+            best = score
+    return best

@@ -133,15 +133,10 @@ def _when(text: str | None, now: float) -> float | None:
 
 
 def members(env: CommandEnv, name: str) -> list[str]:
-    """``name`` and what a group, clone or bundle of that name holds (by the configuration),
-    so that a collective's timeline shows its members' operations."""
-    root = ET.fromstring(env.read())
-    for element in root.iterfind(".//configuration/resources//*[@id]"):
-        if element.get("id") == name:
-            inner = [e.get("id", "") for e in element.iter()
-                     if e.tag in ("primitive", "group", "clone", "master", "bundle")]
-            return [name, *(i for i in inner if i and i != name)]
-    return [name]
+    """``name`` and what a group, clone or bundle of that name holds."""
+    from defib.commands.cibtree import with_members
+
+    return with_members(ET.fromstring(env.read()), name)
 
 
 def timeline(req: WebRequest) -> WebResponse:
