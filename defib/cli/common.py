@@ -178,12 +178,8 @@ def confirmed(args: argparse.Namespace, found: list[Danger], change: str,
 def trial(func: Command) -> Check:
     """Dangers of ``func``, found by running it on a copy of the CIB first."""
     def check(args: argparse.Namespace, env: CommandEnv) -> tuple[list[Danger], str]:
-        from defib.commands.danger import dangers, preview
-        from defib.commands.env import MemoryEnv
+        from defib.commands.danger import trial as trial_run
 
-        before = env.read()
-        copy = MemoryEnv(before, is_live=False)
-        func(args, copy)
-        return dangers(before, copy.xml, live=env.live), preview(before, copy.xml)
+        return trial_run(env, lambda copy: func(args, copy))
 
     return check

@@ -11,8 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from defib.commands.report import Report
+
+if TYPE_CHECKING:
+    from defib.commands.env import CommandEnv
 
 RESOURCE_TAGS = ("primitive", "group", "clone", "master", "bundle")
 
@@ -125,3 +130,14 @@ def preview(before_xml: str, after_xml: str) -> str:
 
     return "".join(difflib.unified_diff(text(before_xml), text(after_xml), "configuration now",
                                         "configuration after"))
+
+
+def trial(env: CommandEnv, change: Callable[[CommandEnv], object]) -> tuple[list[Danger], str]:
+    """What is dangerous about ``change`` and the configuration diff it makes, found by
+    running it on an in-memory copy of ``env``'s CIB first (nothing is written)."""
+    from defib.commands.env import MemoryEnv
+
+    before = env.read()
+    copy = MemoryEnv(before, is_live=False)
+    change(copy)
+    return dangers(before, copy.xml, live=env.live), preview(before, copy.xml)

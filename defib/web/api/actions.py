@@ -11,8 +11,8 @@ from typing import Any
 from defib.commands import node as node_cmd
 from defib.commands import resource as rsc_cmd
 from defib.commands import rsc_info
-from defib.commands.danger import Danger, danger, dangers
-from defib.commands.env import CommandEnv, MemoryEnv
+from defib.commands.danger import Danger, danger, trial
+from defib.commands.env import CommandEnv
 from defib.commands.result import Result
 from defib.errors import CommandError, DefibError
 from defib.web.contract import Route, WebRequest, WebResponse
@@ -73,11 +73,11 @@ CONFIRM_STATUS = 428  # Precondition Required: send again with "force": true
 
 def _trial_dangers(env: CommandEnv, changes: list[tuple[Action, str]], body: Body
                    ) -> list[Danger]:
-    before = env.read()
-    copy = MemoryEnv(before, is_live=False)
-    for action, target in changes:
-        action(copy, target, body)
-    return dangers(before, copy.xml, live=env.live)
+    def change(copy: CommandEnv) -> None:
+        for action, target in changes:
+            action(copy, target, body)
+
+    return trial(env, change)[0]
 
 
 def confirmation(found: list[Danger]) -> WebResponse:
