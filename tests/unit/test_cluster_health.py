@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from defib.cluster.cibxml import CibCopy
 from defib.cluster.layer import InMemoryHub
 from defib.cluster.replication import CibReplicator
 from defib.errors import ClusterError
+from tests.waiting import until
 
 RES = '<resources><primitive id="{}" class="ocf" provider="heartbeat" type="Dummy"/></resources>'
 
@@ -44,13 +44,6 @@ def make(tmp_path: Path) -> tuple[InMemoryHub, dict[int, CibReplicator],
     return hub, reps, stores
 
 
-async def until(what: str, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
 
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,8 +56,8 @@ def test_a_member_that_cannot_write_does_not_ack_leaves_and_catches_up(tmp_path:
         hub, reps, stores = make(tmp_path)
         for layer in hub.layers.values():
             await layer.join()
-        await until("one synced view of 3", lambda: all(
-            r.synced and r.membership.members == (1, 2, 3) for r in reps.values()))
+        await until(lambda: all(r.synced and r.membership.members == (1, 2, 3)
+                                for r in reps.values()), "one synced view of 3")
         before = reps[3].copy
         stores[3].full = True
         result = await reps[1].change({"op": "replace_section", "section": "resources",
@@ -74,8 +67,8 @@ def test_a_member_that_cannot_write_does_not_ack_leaves_and_catches_up(tmp_path:
         assert reps[3].copy == before
         assert CibStore(tmp_path / "n3", reps[3].log).load().copy in (None, before)
         assert "No space left on device" in str(reps[3].health.error)
-        await until("node3 out of the others' membership",
-                    lambda: reps[1].membership.members == (1, 2))
+        await until(lambda: reps[1].membership.members == (1, 2),
+                    "node3 out of the others' membership")
         assert "No space left on device" in reps[1].health.peers[3]
         assert reps[3].membership.members == (3,)
         with pytest.raises(ClusterError, match="accepts no change: cannot write the CIB"):
@@ -87,9 +80,9 @@ def test_a_member_that_cannot_write_does_not_ack_leaves_and_catches_up(tmp_path:
         assert result["not_acked"] == [] and result["members"] == [1, 2]
 
         stores[3].full = False
-        await until("node3 back and caught up", lambda: (
+        await until(lambda: (
             reps[1].membership.members == (1, 2, 3) and reps[3].synced
-            and reps[3].copy.digest == reps[1].copy.digest))
+            and reps[3].copy.digest == reps[1].copy.digest), "node3 back and caught up")
         assert reps[3].health.error is None and reps[1].health.peers == {}
         assert CibStore(tmp_path / "n3", reps[3].log).load().copy == reps[1].copy
         result = await reps[3].change({"op": "replace_section", "section": "resources",
@@ -104,7 +97,7 @@ def test_a_dc_that_cannot_write_commits_nothing(tmp_path: Path) -> None:
         hub, reps, stores = make(tmp_path)
         for layer in hub.layers.values():
             await layer.join()
-        await until("one synced view of 3", lambda: all(r.synced for r in reps.values()))
+        await until(lambda: all(r.synced for r in reps.values()), "one synced view of 3")
         before = reps[2].copy
         stores[1].full = True
         with pytest.raises(ClusterError, match=r"DC \(node 1\) cannot write the CIB"):
@@ -112,7 +105,7 @@ def test_a_dc_that_cannot_write_commits_nothing(tmp_path: Path) -> None:
                                   "xml": RES.format("a")})
         assert {r.copy for r in reps.values()} == {before}
         # The DC leaves; the next one takes the change.
-        await until("node2 is DC", lambda: reps[2].dc == 2 and reps[2].synced)
+        await until(lambda: reps[2].dc == 2 and reps[2].synced, "node2 is DC")
         result = await reps[3].change({"op": "replace_section", "section": "resources",
                                        "xml": RES.format("a")})
         assert result["not_acked"] == [] and result["members"] == [2, 3]

@@ -18,6 +18,7 @@ from defib.web.auth import Users
 from defib.web.server import COOKIE, WebServer
 from tests.unit.test_web_events import FakeWatcher
 from tests.unit.test_web_server import run
+from tests.waiting import until
 
 ACL_CIB = """<cib admin_epoch="0" epoch="{epoch}" num_updates="0"><configuration>
 <crm_config><cluster_property_set id="o"><nvpair id="o-acl" name="enable-acl" value="true"/>
@@ -43,13 +44,6 @@ async def open_stream(web: WebServer, port: int) -> tuple[asyncio.StreamReader,
     return reader, writer
 
 
-async def until(condition: Any, timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never met"
-        await asyncio.sleep(0.02)
-
-
 async def streams_then_stop(web: WebServer) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     errors: list[dict[str, Any]] = []
@@ -63,7 +57,8 @@ async def streams_then_stop(web: WebServer) -> dict[str, Any]:
     _, gone = await open_stream(web, port)
     await until(lambda: watcher.subscribers == 1)
     gone.close()
-    await until(lambda: watcher.subscribers == 0 and not web.clients, events.KEEPALIVE_S / 3)
+    await until(lambda: watcher.subscribers == 0 and not web.clients, "the stream gone",
+                timeout=events.KEEPALIVE_S / 3)
     # Streams still open when the server stops: ended by the server, nothing logged.
     pages = [await open_stream(web, port) for _ in range(2)]  # kept: open connections
     await until(lambda: watcher.subscribers == 2)
